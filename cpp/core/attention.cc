@@ -1,0 +1,111 @@
+#include "core/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/kernels/vec.h"
+#include "core/thread_pool.h"
+
+namespace astraea {
+
+void write_kv(const float* k, const float* v, const AttentionSequence* seqs, int64_t num_seqs, KvCache& cache,
+              int64_t layer) {
+  const int64_t hd = cache.head_dim(), kvh = cache.num_kv_heads(), bs = cache.block_size();
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const AttentionSequence& seq = seqs[s];
+    for (int64_t i = 0; i < seq.num_tokens; ++i) {
+      const int64_t pos = seq.start_position + i;
+      const int64_t block = seq.blocks[pos / bs], slot = pos % bs;
+      const float* k_row = k + (seq.first_token + i) * kvh * hd;
+      const float* v_row = v + (seq.first_token + i) * kvh * hd;
+      float* k_dst = cache.keys(block, layer) + slot * hd;
+      float* v_dst = cache.values(block, layer) + slot * hd;
+      for (int64_t g = 0; g < kvh; ++g) {
+        std::memcpy(k_dst + g * cache.head_stride(), k_row + g * hd, size_t(hd) * 4);
+        std::memcpy(v_dst + g * cache.head_stride(), v_row + g * hd, size_t(hd) * 4);
+      }
+    }
+  }
+}
+
+namespace {
+
+// Attends the query heads that share one KV head (a GQA group) for one token, so each key and
+// value row is loaded once for the whole group. Online softmax, one block of keys at a time.
+struct GroupAttention {
+  int64_t group, hd, bs;
+  float scale;
+  std::vector<float> scores, max_score, denom, acc;
+
+  GroupAttention(int64_t group_size, int64_t head_dim, int64_t block_size)
+      : group(group_size), hd(head_dim), bs(block_size), scale(float(1.0 / std::sqrt(double(head_dim)))),
+        scores(size_t(group_size * block_size)), max_score(size_t(group_size)), denom(size_t(group_size)),
+        acc(size_t(group_size * head_dim)) {}
+
+  void run(const float* q /* [group][hd] */, int64_t first_pos, int64_t last_pos, const int32_t* blocks,
+           KvCache& cache, int64_t layer, int64_t kv_head, float* out /* [group][hd] */) {
+    std::fill(max_score.begin(), max_score.end(), -INFINITY);
+    std::fill(denom.begin(), denom.end(), 0.0f);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t pos = first_pos; pos <= last_pos;) {
+      const int64_t block = blocks[pos / bs];
+      const int64_t slot0 = pos % bs;
+      const int64_t n = std::min(bs - slot0, last_pos - pos + 1);
+      const float* keys = cache.keys(block, layer) + kv_head * cache.head_stride() + slot0 * hd;
+      const float* values = cache.values(block, layer) + kv_head * cache.head_stride() + slot0 * hd;
+      for (int64_t h = 0; h < group; ++h) {
+        float* sc = &scores[size_t(h * bs)];
+        float block_max = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) {
+          sc[j] = dot_f32(q + h * hd, keys + j * hd, hd) * scale;
+          block_max = std::max(block_max, sc[j]);
+        }
+        const float new_max = std::max(max_score[size_t(h)], block_max);
+        const float rescale = std::exp(max_score[size_t(h)] - new_max);  // 0 on the first block
+        float* a = &acc[size_t(h * hd)];
+        if (rescale != 1.0f) scale_f32(rescale, a, hd);
+        denom[size_t(h)] *= rescale;
+        for (int64_t j = 0; j < n; ++j) {
+          const float w = std::exp(sc[j] - new_max);
+          denom[size_t(h)] += w;
+          axpy_f32(w, values + j * hd, a, hd);
+        }
+        max_score[size_t(h)] = new_max;
+      }
+      pos += n;
+    }
+    for (int64_t h = 0; h < group; ++h) {
+      const float inv = 1.0f / denom[size_t(h)];
+      for (int64_t d = 0; d < hd; ++d) out[h * hd + d] = acc[size_t(h * hd + d)] * inv;
+    }
+  }
+};
+
+}  // namespace
+
+void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_seqs, int64_t total_tokens,
+                     KvCache& cache, int64_t layer, const ModelConfig& c, float* out, ThreadPool& pool) {
+  const int64_t kvh = c.num_kv_heads, group = c.num_heads / c.num_kv_heads, hd = c.head_dim;
+  // Map each flattened token to its sequence once, so work items are (token, kv head) pairs.
+  std::vector<int32_t> seq_of_token(static_cast<size_t>(total_tokens));
+  for (int64_t s = 0; s < num_seqs; ++s)
+    for (int64_t i = 0; i < seqs[s].num_tokens; ++i) seq_of_token[size_t(seqs[s].first_token + i)] = int32_t(s);
+
+  const int64_t items = total_tokens * kvh;
+  const int64_t grain = std::max<int64_t>(1, items / (int64_t(pool.size()) * 8));
+  pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
+    GroupAttention attend(group, hd, cache.block_size());
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / kvh, g = item % kvh;
+      const AttentionSequence& seq = seqs[seq_of_token[size_t(t)]];
+      const int64_t pos = seq.start_position + (t - seq.first_token);
+      const int64_t first = c.sliding_window > 0 ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
+      const int64_t offset = t * c.num_heads * hd + g * group * hd;
+      attend.run(q + offset, first, pos, seq.blocks, cache, layer, g, out + offset);
+    }
+  });
+}
+
+}  // namespace astraea

@@ -1,0 +1,16 @@
+// Single-threaded F32 vector helpers for attention and norms. They are called on short vectors
+// (a head dimension, a hidden row) many times per step, so they never touch the thread pool; they
+// dispatch on simd_level() like matmul. Pointers may be unaligned. Sums may be reordered relative
+// to a sequential loop (several accumulators), which changes rounding but not accuracy.
+#pragma once
+#include <cstdint>
+
+namespace astraea {
+
+float dot_f32(const float* a, const float* b, int64_t n);
+// y += alpha * x. x and y must not overlap unless they are the same pointer.
+void axpy_f32(float alpha, const float* x, float* y, int64_t n);
+// y *= alpha.
+void scale_f32(float alpha, float* y, int64_t n);
+
+}  // namespace astraea

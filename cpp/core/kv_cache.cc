@@ -1,0 +1,98 @@
+#include "core/kv_cache.h"
+
+#include <cstring>
+#include <vector>
+
+#include "core/errors.h"
+
+namespace astraea {
+
+KvCache::KvCache(const ModelConfig& c, const KvCacheOptions& o)
+    : block_size_(o.block_size),
+      device_blocks_(o.device_blocks),
+      host_blocks_(o.host_blocks),
+      num_layers_(c.num_layers),
+      num_kv_heads_(c.num_kv_heads),
+      head_dim_(c.head_dim) {
+  if (o.block_size < 1 || o.block_size > 1024)
+    throw EngineError(codes::kInvalidArgument, "blockSize must be between 1 and 1024, got " + std::to_string(o.block_size));
+  if (o.device_blocks < 1) throw EngineError(codes::kInvalidArgument, "deviceBlocks must be at least 1");
+  if (o.host_blocks < 0) throw EngineError(codes::kInvalidArgument, "hostBlocks must not be negative");
+  layer_half_floats_ = size_t(num_kv_heads_ * block_size_ * head_dim_);
+  block_floats_ = size_t(num_layers_) * 2 * layer_half_floats_;
+  const double total = double(block_floats_) * 4.0 * double(device_blocks_ + host_blocks_);
+  if (total > double(size_t(1) << 46))
+    throw EngineError(codes::kOutOfMemory, "the KV pools would need " + std::to_string(uint64_t(total) >> 30) + " GiB");
+  device_ = std::make_unique<AnonymousMemory>(block_floats_ * 4 * size_t(device_blocks_), "the device KV pool");
+  if (host_blocks_ > 0)
+    host_ = std::make_unique<AnonymousMemory>(block_floats_ * 4 * size_t(host_blocks_), "the host swap pool");
+}
+
+void KvCache::check_pairs(const BlockPairs& pairs, int64_t src_limit, const char* src_pool, int64_t dst_limit,
+                          const char* dst_pool, const char* op) const {
+  if (pairs.count < 0 || (pairs.count > 0 && !pairs.ids))
+    throw EngineError(codes::kInvalidPlan, std::string(op) + ": malformed block pair list");
+  std::vector<bool> written(size_t(dst_limit), false);
+  for (int64_t i = 0; i < pairs.count; ++i) {
+    const int32_t src = pairs.ids[2 * i], dst = pairs.ids[2 * i + 1];
+    if (src < 0 || src >= src_limit)
+      throw EngineError(codes::kInvalidPlan, std::string(op) + " pair " + std::to_string(i) + ": source block " +
+                                                 std::to_string(src) + " is outside the " + src_pool + " pool [0, " +
+                                                 std::to_string(src_limit) + ")");
+    if (dst < 0 || dst >= dst_limit)
+      throw EngineError(codes::kInvalidPlan, std::string(op) + " pair " + std::to_string(i) + ": destination block " +
+                                                 std::to_string(dst) + " is outside the " + dst_pool + " pool [0, " +
+                                                 std::to_string(dst_limit) + ")");
+    if (written[size_t(dst)])
+      throw EngineError(codes::kInvalidPlan, std::string(op) + ": destination block " + std::to_string(dst) +
+                                                 " is written twice");
+    written[size_t(dst)] = true;
+  }
+}
+
+void KvCache::check_swap_out(const BlockPairs& p) const {
+  check_pairs(p, device_blocks_, "device", host_blocks_, "host", "swapOut");
+}
+void KvCache::check_swap_in(const BlockPairs& p) const {
+  check_pairs(p, host_blocks_, "host", device_blocks_, "device", "swapIn");
+}
+void KvCache::check_copy(const BlockPairs& p) const {
+  check_pairs(p, device_blocks_, "device", device_blocks_, "device", "copy");
+}
+
+void KvCache::swap_out(const BlockPairs& p) {
+  check_swap_out(p);
+  const size_t bytes = block_bytes();
+  for (int64_t i = 0; i < p.count; ++i)
+    std::memcpy(host_->data() + size_t(p.ids[2 * i + 1]) * bytes, device_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
+}
+
+void KvCache::swap_in(const BlockPairs& p) {
+  check_swap_in(p);
+  const size_t bytes = block_bytes();
+  for (int64_t i = 0; i < p.count; ++i)
+    std::memcpy(device_->data() + size_t(p.ids[2 * i + 1]) * bytes, host_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
+}
+
+void KvCache::copy(const BlockPairs& p) {
+  check_copy(p);
+  const size_t bytes = block_bytes();
+  for (int64_t i = 0; i < p.count; ++i) {
+    if (p.ids[2 * i] == p.ids[2 * i + 1]) continue;
+    std::memcpy(device_->data() + size_t(p.ids[2 * i + 1]) * bytes, device_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
+  }
+}
+
+const float* KvCache::device_block(int64_t block) const {
+  if (block < 0 || block >= device_blocks_)
+    throw EngineError(codes::kInvalidArgument, "device block " + std::to_string(block) + " is out of range");
+  return reinterpret_cast<const float*>(device_->data()) + size_t(block) * block_floats_;
+}
+
+const float* KvCache::host_block(int64_t block) const {
+  if (block < 0 || block >= host_blocks_)
+    throw EngineError(codes::kInvalidArgument, "host block " + std::to_string(block) + " is out of range");
+  return reinterpret_cast<const float*>(host_->data()) + size_t(block) * block_floats_;
+}
+
+}  // namespace astraea

@@ -1,0 +1,195 @@
+#include "core/model.h"
+
+#include <cmath>
+#include <new>
+
+#include "core/attention.h"
+#include "core/errors.h"
+#include "core/kernels/vec.h"
+#include "core/mapped_file.h"
+#include "core/sampler.h"
+
+namespace astraea {
+
+namespace {
+
+void grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+// out = x / rms(x) * gain, row by row.
+void rms_norm(const float* x, int64_t rows, int64_t dim, const float* gain, double eps, float* out, ThreadPool& pool) {
+  pool.parallel_for(rows, 16, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* row = x + r * dim;
+      const float mean_square = dot_f32(row, row, dim) / float(dim);
+      const float inv = float(1.0 / std::sqrt(double(mean_square) + eps));
+      float* o = out + r * dim;
+      for (int64_t i = 0; i < dim; ++i) o[i] = row[i] * inv * gain[i];
+    }
+  });
+}
+
+// Rotate-half RoPE (the Hugging Face form): pairs (j, j + head_dim/2) turn by position * inv_freq[j].
+void apply_rope(float* x, int64_t tokens, int64_t heads, int64_t hd, const float* cos, const float* sin) {
+  const int64_t half = hd / 2;
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* c = cos + t * half;
+    const float* s = sin + t * half;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* v = x + (t * heads + h) * hd;
+      for (int64_t j = 0; j < half; ++j) {
+        const float a = v[j], b = v[j + half];
+        v[j] = a * c[j] - b * s[j];
+        v[j + half] = b * c[j] + a * s[j];
+      }
+    }
+  }
+}
+
+void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) {
+  const int64_t dim = table.cols;
+  for (int64_t t = 0; t < n; ++t) {
+    const uint8_t* row = static_cast<const uint8_t*>(table.data) + size_t(ids[t]) * size_t(dim) * dtype_size(table.dtype);
+    float* o = out + t * dim;
+    for (int64_t i = 0; i < dim; ++i) {
+      uint16_t h;
+      switch (table.dtype) {
+        case DType::F32: std::memcpy(&o[i], row + 4 * i, 4); break;
+        case DType::F16: std::memcpy(&h, row + 2 * i, 2); o[i] = f16_to_f32(h); break;
+        case DType::BF16: std::memcpy(&h, row + 2 * i, 2); o[i] = bf16_to_f32(h); break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<Model> Model::load(const ModelOptions& options) {
+  std::string config_text = options.config_json;
+  std::string source = "config";
+  if (config_text.empty()) {
+    if (options.dir.empty()) throw EngineError(codes::kInvalidArgument, "a model directory or a config is required");
+    source = options.dir + "/config.json";
+    if (!file_exists(source)) throw EngineError(codes::kModelNotFound, "no config.json in " + options.dir);
+    config_text = read_text_file(source, codes::kModelNotFound);
+  }
+  std::shared_ptr<Model> model(new Model(parse_model_config(config_text, source), options.threads));
+  WeightSource weights = options.weights;
+  weights.dir = options.dir;
+  if (!weights.dummy && weights.dir.empty())
+    throw EngineError(codes::kInvalidArgument, "a model directory is required unless the load is a dummy load");
+  try {
+    model->weights_ = ModelWeights::load(model->config_, weights, model->pool_);
+  } catch (const std::bad_alloc&) {
+    throw EngineError(codes::kOutOfMemory, "out of memory while loading the weights");
+  }
+  model->rope_inv_freq_.clear();
+  for (double f : rope_inverse_frequencies(model->config_)) model->rope_inv_freq_.push_back(float(f));
+  return model;
+}
+
+std::unique_ptr<KvCache> Model::create_kv_cache(const KvCacheOptions& options) const {
+  return std::make_unique<KvCache>(config_, options);
+}
+
+StepResult Model::step(KvCache& cache, const StepPlan& plan) {
+  std::lock_guard<std::mutex> lock(step_mutex_);
+  validate_plan(plan, config_, cache);
+  StepResult result;
+  try {
+    cache.swap_out(plan.swap_out);
+    cache.swap_in(plan.swap_in);
+    cache.copy(plan.copy);
+    if (plan.num_seqs > 0) forward(cache, plan, result);
+  } catch (const std::bad_alloc&) {
+    throw EngineError(codes::kOutOfMemory, "out of memory during a step");
+  }
+  return result;
+}
+
+void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
+  const ModelConfig& c = config_;
+  const int64_t T = plan.num_tokens, H = c.hidden_size, hd = c.head_dim, half = hd / 2;
+  grow(x_, size_t(T * H));
+  grow(xn_, size_t(T * H));
+  grow(q_, size_t(T * c.q_dim()));
+  grow(k_, size_t(T * c.kv_dim()));
+  grow(v_, size_t(T * c.kv_dim()));
+  grow(attn_, size_t(T * c.q_dim()));
+  grow(gate_, size_t(T * c.intermediate_size));
+  grow(up_, size_t(T * c.intermediate_size));
+  grow(rope_cos_, size_t(T * half));
+  grow(rope_sin_, size_t(T * half));
+
+  std::vector<AttentionSequence> seqs(size_t(plan.num_seqs));
+  for (int64_t s = 0, first = 0; s < plan.num_seqs; ++s) {
+    seqs[size_t(s)] = {first, plan.query_lens[s], plan.start_positions[s], plan.block_ids + plan.block_table_offsets[s]};
+    for (int64_t i = 0; i < plan.query_lens[s]; ++i) {
+      const double pos = double(plan.start_positions[s] + i);
+      for (int64_t j = 0; j < half; ++j) {
+        const double angle = pos * double(rope_inv_freq_[size_t(j)]);
+        rope_cos_[size_t((first + i) * half + j)] = float(std::cos(angle));
+        rope_sin_[size_t((first + i) * half + j)] = float(std::sin(angle));
+      }
+    }
+    first += plan.query_lens[s];
+  }
+
+  const auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
+  embed_rows(weights_->embed, plan.tokens, T, x_.data());
+  for (int64_t layer = 0; layer < c.num_layers; ++layer) {
+    const LayerWeights& L = weights_->layers[size_t(layer)];
+    rms_norm(x_.data(), T, H, L.attn_norm.data(), c.rms_norm_eps, xn_.data(), pool_);
+    matmul(xn_.data(), T, L.q, bias(L.q_bias), q_.data(), pool_);
+    matmul(xn_.data(), T, L.k, bias(L.k_bias), k_.data(), pool_);
+    matmul(xn_.data(), T, L.v, bias(L.v_bias), v_.data(), pool_);
+    apply_rope(q_.data(), T, c.num_heads, hd, rope_cos_.data(), rope_sin_.data());
+    apply_rope(k_.data(), T, c.num_kv_heads, hd, rope_cos_.data(), rope_sin_.data());
+    write_kv(k_.data(), v_.data(), seqs.data(), plan.num_seqs, cache, layer);
+    paged_attention(q_.data(), seqs.data(), plan.num_seqs, T, cache, layer, c, attn_.data(), pool_);
+    matmul(attn_.data(), T, L.o, bias(L.o_bias), xn_.data(), pool_);
+    for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += xn_[size_t(i)];
+
+    rms_norm(x_.data(), T, H, L.ffn_norm.data(), c.rms_norm_eps, xn_.data(), pool_);
+    matmul(xn_.data(), T, L.gate, nullptr, gate_.data(), pool_);
+    matmul(xn_.data(), T, L.up, nullptr, up_.data(), pool_);
+    const int64_t inter = T * c.intermediate_size;
+    for (int64_t i = 0; i < inter; ++i) {
+      const float g = gate_[size_t(i)];
+      gate_[size_t(i)] = g / (1.0f + std::exp(-g)) * up_[size_t(i)];
+    }
+    matmul(gate_.data(), T, L.down, nullptr, xn_.data(), pool_);
+    for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += xn_[size_t(i)];
+  }
+
+  // The LM head runs only on the rows someone needs: every token, or each sequence's last.
+  const bool all_rows = plan.logits == LogitsMode::All;
+  const int64_t rows = all_rows ? T : plan.num_seqs;
+  std::vector<int64_t> last_row(size_t(plan.num_seqs));
+  grow(head_in_, size_t(rows * H));
+  for (int64_t s = 0; s < plan.num_seqs; ++s) {
+    const int64_t last_token = seqs[size_t(s)].first_token + seqs[size_t(s)].num_tokens - 1;
+    last_row[size_t(s)] = all_rows ? last_token : s;
+    if (!all_rows) std::memcpy(&head_in_[size_t(s * H)], &x_[size_t(last_token * H)], size_t(H) * 4);
+  }
+  rms_norm(all_rows ? x_.data() : head_in_.data(), rows, H, weights_->final_norm.data(), c.rms_norm_eps,
+           head_in_.data(), pool_);
+  grow(logits_, size_t(rows * c.vocab_size));
+  matmul(head_in_.data(), rows, weights_->lm_head, nullptr, logits_.data(), pool_);
+
+  result.tokens.resize(size_t(plan.num_seqs));
+  std::vector<std::pair<float, int32_t>> scratch;
+  for (int64_t s = 0; s < plan.num_seqs; ++s) {
+    const SamplingParams sp{plan.temperature[s], plan.top_k[s], plan.top_p[s], plan.seeds[s]};
+    const int64_t position = plan.start_positions[s] + plan.query_lens[s];  // the sampled token's position
+    result.tokens[size_t(s)] =
+        sample_token(&logits_[size_t(last_row[size_t(s)] * c.vocab_size)], c.vocab_size, sp, position, scratch);
+  }
+  if (plan.logits != LogitsMode::None) {
+    result.logits.assign(logits_.begin(), logits_.begin() + rows * c.vocab_size);
+    result.logits_rows = rows;
+  }
+}
+
+}  // namespace astraea

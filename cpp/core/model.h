@@ -1,0 +1,57 @@
+// A loaded Llama-family model and its batched forward pass over the paged KV cache.
+// Plain C++: the N-API layer and the C++ harness both drive this class.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/kv_cache.h"
+#include "core/model_config.h"
+#include "core/step_plan.h"
+#include "core/thread_pool.h"
+#include "core/weights.h"
+
+namespace astraea {
+
+struct ModelOptions {
+  std::string dir;          // Hugging Face model directory
+  std::string config_json;  // when set, used instead of dir/config.json (dummy loads need no dir)
+  WeightSource weights;     // weights.dir is filled from dir
+  int threads = 0;          // 0: one per hardware thread
+};
+
+class Model {
+ public:
+  static std::shared_ptr<Model> load(const ModelOptions& options);  // throws EngineError
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return *weights_; }
+  int threads() const { return pool_.size(); }
+
+  std::unique_ptr<KvCache> create_kv_cache(const KvCacheOptions& options) const;
+
+  // Checks the whole plan first (INVALID_PLAN names the first problem; nothing runs then), applies
+  // its block operations, runs the forward pass and samples one token per sequence.
+  // Steps are serialised: concurrent callers wait their turn.
+  StepResult step(KvCache& cache, const StepPlan& plan);
+
+ private:
+  Model(ModelConfig config, int threads) : config_(std::move(config)), pool_(threads) {}
+  void forward(KvCache& cache, const StepPlan& plan, StepResult& result);
+
+  ModelConfig config_;
+  ThreadPool pool_;
+  std::unique_ptr<ModelWeights> weights_;
+  std::vector<float> rope_inv_freq_;
+  std::mutex step_mutex_;
+
+  // Activations, reused across steps (grown on demand).
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, head_in_, logits_, rope_cos_, rope_sin_;
+};
+
+// Throws EngineError INVALID_PLAN when the plan does not fit the model and cache.
+void validate_plan(const StepPlan& plan, const ModelConfig& config, const KvCache& cache);
+
+}  // namespace astraea

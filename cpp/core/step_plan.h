@@ -1,0 +1,46 @@
+// One engine step as the control plane describes it: block operations, then a mixed batch of
+// sequences, each running a prefill chunk or one decode token. All arrays are borrowed from the
+// caller (typed arrays on the Node side) and must stay alive until the step returns.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/kv_cache.h"
+
+namespace astraea {
+
+enum class LogitsMode { None = 0, Last = 1, All = 2 };
+
+struct StepPlan {
+  // Block operations, applied in this order before the forward pass.
+  BlockPairs swap_out;  // device -> host
+  BlockPairs swap_in;   // host -> device
+  BlockPairs copy;      // device -> device
+
+  int64_t num_seqs = 0;
+  const int32_t* tokens = nullptr;          // all new tokens, sequence after sequence
+  int64_t num_tokens = 0;
+  const int32_t* query_lens = nullptr;      // [num_seqs] new tokens per sequence (>= 1)
+  const int32_t* start_positions = nullptr; // [num_seqs] position of each sequence's first new token
+  // Block tables, concatenated: sequence s uses block_ids[block_table_offsets[s] ..
+  // block_table_offsets[s+1]), covering positions [0, start + query_len).
+  const int32_t* block_table_offsets = nullptr;  // [num_seqs + 1]
+  const int32_t* block_ids = nullptr;
+  int64_t num_block_ids = 0;
+
+  // Sampling, per sequence. temperature 0 is greedy (lowest id among equal maxima).
+  const float* temperature = nullptr;  // [num_seqs]
+  const int32_t* top_k = nullptr;      // [num_seqs] 0: off
+  const float* top_p = nullptr;        // [num_seqs] 1: off
+  const uint32_t* seeds = nullptr;     // [num_seqs]
+
+  LogitsMode logits = LogitsMode::None;
+};
+
+struct StepResult {
+  std::vector<int32_t> tokens;  // one sampled token per sequence
+  std::vector<float> logits;    // rows x vocab when asked: one row per sequence (Last) or per token (All)
+  int64_t logits_rows = 0;
+};
+
+}  // namespace astraea

@@ -1,0 +1,225 @@
+#include "core/weights.h"
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "core/errors.h"
+#include "core/safetensors.h"
+#include "core/thread_pool.h"
+
+namespace astraea {
+
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+void store_element(void* dst, DType dtype, size_t i, float value) {
+  switch (dtype) {
+    case DType::F32: static_cast<float*>(dst)[i] = value; break;
+    case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(value); break;
+    case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(value); break;
+  }
+}
+
+float load_element(const void* src, DType dtype, size_t i) {
+  uint16_t h;
+  switch (dtype) {
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, static_cast<const uint8_t*>(src) + 4 * i, 4);
+      return f;
+    }
+    case DType::F16:
+      std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
+      return f16_to_f32(h);
+    case DType::BF16:
+      std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
+      return bf16_to_f32(h);
+  }
+  return 0;
+}
+
+// How dummy values are spread: matrices keep activations at unit scale (std 1/sqrt(fan_in)),
+// norm gains sit near 1, biases near 0, as in a trained model.
+enum class Init { Matrix, NormGain, Bias };
+
+}  // namespace
+
+// Resolves each expected tensor from files or from the seeded generator and records it.
+class WeightBinder {
+ public:
+  WeightBinder(ModelWeights& w, const ModelConfig& c, const WeightSource& src, ThreadPool& pool)
+      : w_(w), config_(c), source_(src), pool_(pool) {
+    if (!src.dummy) files_.emplace(SafetensorsSet::open_dir(src.dir));
+  }
+
+  WeightView matrix(const std::string& name, int64_t rows, int64_t cols) {
+    const std::vector<int64_t> shape{rows, cols};
+    const size_t count = size_t(rows * cols);
+    WeightView view{nullptr, DType::F32, rows, cols};
+    if (source_.dummy) {
+      view.dtype = target_dtype(DType::F32);
+      void* dst = allocate(count * dtype_size(view.dtype), name);
+      fill_random(dst, view.dtype, count, name, Init::Matrix, cols);
+      view.data = dst;
+    } else {
+      const TensorView& t = from_file(name, shape);
+      view.dtype = target_dtype(t.dtype);
+      if (view.dtype == t.dtype) {
+        view.data = t.data;  // used in place from the mapping
+        keep_files_ = true;
+      } else {
+        void* dst = allocate(count * dtype_size(view.dtype), name);
+        convert(t.data, t.dtype, dst, view.dtype, count);
+        view.data = dst;
+      }
+    }
+    w_.tensors.push_back({name, view.dtype, shape, view.data, count * dtype_size(view.dtype)});
+    return view;
+  }
+
+  // Norm gains and biases are read into `out` (F32). The export entry is added by `record_small`
+  // once `out` has reached its final address.
+  void small(const std::string& name, int64_t size, Init init, std::vector<float>& out) {
+    out.assign(size_t(size), 0.0f);
+    if (source_.dummy) {
+      fill_random(out.data(), DType::F32, out.size(), name, init, 0);
+    } else {
+      const TensorView& t = from_file(name, {size});
+      for (size_t i = 0; i < out.size(); ++i) out[i] = load_element(t.data, t.dtype, i);
+    }
+  }
+
+  bool has_file_tensor(const std::string& name) const { return files_ && files_->find(name); }
+
+  void finish() {
+    if (files_ && keep_files_) w_.files_ = files_->take_files();
+  }
+
+ private:
+  DType target_dtype(DType stored) const {
+    switch (source_.dtype) {
+      case WeightDType::Auto: return stored;
+      case WeightDType::F32: return DType::F32;
+      case WeightDType::F16: return DType::F16;
+      case WeightDType::BF16: return DType::BF16;
+    }
+    return stored;
+  }
+
+  const TensorView& from_file(const std::string& name, const std::vector<int64_t>& shape) {
+    const TensorView* t = files_->find(name);
+    if (!t) throw EngineError(codes::kInvalidWeights, "missing tensor \"" + name + "\" in " + source_.dir);
+    if (!t->dtype_supported)
+      throw EngineError(codes::kInvalidWeights, t->file + ": tensor \"" + name + "\" has dtype " + t->dtype_name +
+                                                    "; supported: F32, F16, BF16");
+    if (t->shape != shape)
+      throw EngineError(codes::kInvalidWeights, t->file + ": tensor \"" + name + "\" has shape " +
+                                                    shape_string(t->shape) + " but config.json implies " +
+                                                    shape_string(shape));
+    return *t;
+  }
+
+  void* allocate(size_t bytes, const std::string& name) {
+    w_.buffers_.push_back(std::make_unique<AnonymousMemory>(bytes, name.c_str()));
+    return w_.buffers_.back()->data();
+  }
+
+  void convert(const void* src, DType from, void* dst, DType to, size_t count) {
+    pool_.parallel_for(int64_t(count), 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) store_element(dst, to, size_t(i), load_element(src, from, size_t(i)));
+    });
+  }
+
+  void fill_random(void* dst, DType dtype, size_t count, const std::string& name, Init init, int64_t fan_in) {
+    const uint64_t tensor_seed = splitmix64(source_.seed ^ fnv1a(name));
+    const float amplitude = init == Init::Matrix ? float(std::sqrt(3.0 / double(fan_in))) : 0.1f;
+    const float center = init == Init::NormGain ? 1.0f : 0.0f;
+    pool_.parallel_for(int64_t(count), 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const uint64_t r = splitmix64(tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
+        const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
+        store_element(dst, dtype, size_t(i), center + amplitude * (2.0f * unit - 1.0f));
+      }
+    });
+  }
+
+  ModelWeights& w_;
+  const ModelConfig& config_;
+  const WeightSource& source_;
+  ThreadPool& pool_;
+  std::optional<SafetensorsSet> files_;
+  bool keep_files_ = false;
+};
+
+std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const WeightSource& source, ThreadPool& pool) {
+  auto w = std::make_unique<ModelWeights>();
+  WeightBinder bind(*w, c, source, pool);
+  const int64_t h = c.hidden_size;
+
+  w->embed = bind.matrix("model.embed_tokens.weight", c.vocab_size, h);
+  w->layers.resize(size_t(c.num_layers));
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    LayerWeights& L = w->layers[size_t(i)];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    bind.small(p + "input_layernorm.weight", h, Init::NormGain, L.attn_norm);
+    L.q = bind.matrix(p + "self_attn.q_proj.weight", c.q_dim(), h);
+    L.k = bind.matrix(p + "self_attn.k_proj.weight", c.kv_dim(), h);
+    L.v = bind.matrix(p + "self_attn.v_proj.weight", c.kv_dim(), h);
+    if (c.qkv_bias) {
+      bind.small(p + "self_attn.q_proj.bias", c.q_dim(), Init::Bias, L.q_bias);
+      bind.small(p + "self_attn.k_proj.bias", c.kv_dim(), Init::Bias, L.k_bias);
+      bind.small(p + "self_attn.v_proj.bias", c.kv_dim(), Init::Bias, L.v_bias);
+    }
+    L.o = bind.matrix(p + "self_attn.o_proj.weight", h, c.q_dim());
+    if (c.o_bias) bind.small(p + "self_attn.o_proj.bias", h, Init::Bias, L.o_bias);
+    bind.small(p + "post_attention_layernorm.weight", h, Init::NormGain, L.ffn_norm);
+    L.gate = bind.matrix(p + "mlp.gate_proj.weight", c.intermediate_size, h);
+    L.up = bind.matrix(p + "mlp.up_proj.weight", c.intermediate_size, h);
+    L.down = bind.matrix(p + "mlp.down_proj.weight", h, c.intermediate_size);
+  }
+  bind.small("model.norm.weight", h, Init::NormGain, w->final_norm);
+  w->lm_head = c.tie_word_embeddings ? w->embed : bind.matrix("lm_head.weight", c.vocab_size, h);
+
+  // The small tensors live in vectors that no longer move: export them now.
+  auto export_small = [&](const std::string& name, const std::vector<float>& v) {
+    if (!v.empty()) w->tensors.push_back({name, DType::F32, {int64_t(v.size())}, v.data(), v.size() * 4});
+  };
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const LayerWeights& L = w->layers[size_t(i)];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    export_small(p + "input_layernorm.weight", L.attn_norm);
+    export_small(p + "post_attention_layernorm.weight", L.ffn_norm);
+    export_small(p + "self_attn.q_proj.bias", L.q_bias);
+    export_small(p + "self_attn.k_proj.bias", L.k_bias);
+    export_small(p + "self_attn.v_proj.bias", L.v_bias);
+    export_small(p + "self_attn.o_proj.bias", L.o_bias);
+  }
+  export_small("model.norm.weight", w->final_norm);
+  auto bytes = [](const WeightView& m) { return size_t(m.rows * m.cols) * dtype_size(m.dtype); };
+  for (const LayerWeights& L : w->layers)
+    w->decode_stream_bytes += bytes(L.q) + bytes(L.k) + bytes(L.v) + bytes(L.o) + bytes(L.gate) + bytes(L.up) + bytes(L.down);
+  w->decode_stream_bytes += bytes(w->lm_head);
+  bind.finish();
+  return w;
+}
+
+}  // namespace astraea

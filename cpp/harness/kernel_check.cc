@@ -1,0 +1,364 @@
+// Standalone correctness check and timing table for the CPU kernels (matmul, vec helpers).
+// Checks every SIMD level this CPU supports against a double-precision reference, then times
+// matmul on the shapes of a small decoder. Exits non-zero on any mismatch.
+//
+//   cpp/harness/build_kernel_check.sh && /tmp/kernel_check [--quick] [--all-levels]
+//
+// --quick skips the timing table; --all-levels also times the narrower SIMD paths.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/kernels/cpu_features.h"
+#include "core/kernels/matmul.h"
+#include "core/kernels/vec.h"
+#include "core/thread_pool.h"
+
+using namespace astraea;
+
+namespace {
+
+int g_failures = 0;
+int g_checks = 0;
+
+struct Rng {
+  std::mt19937_64 gen;
+  explicit Rng(uint64_t seed) : gen(seed) {}
+  float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(gen); }
+  int64_t range(int64_t lo, int64_t hi) {  // inclusive
+    return std::uniform_int_distribution<int64_t>(lo, hi)(gen);
+  }
+};
+
+// Weight storage in the given dtype, with a leading pad so the data can be deliberately
+// misaligned (as it is inside a memory-mapped safetensors file).
+struct Weight {
+  std::vector<uint8_t> bytes;
+  size_t offset = 0;
+  DType dt = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const void* data() const { return bytes.data() + offset; }
+  WeightView view() const { return WeightView{data(), dt, rows, cols}; }
+  double at(int64_t r, int64_t c) const {
+    const int64_t i = r * cols + c;
+    const uint8_t* p = bytes.data() + offset;
+    if (dt == DType::F32) {
+      float f;
+      std::memcpy(&f, p + 4 * i, 4);
+      return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    return dt == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+  }
+};
+
+Weight make_weight(Rng& rng, DType dt, int64_t rows, int64_t cols, size_t misalign) {
+  Weight w;
+  w.dt = dt;
+  w.rows = rows;
+  w.cols = cols;
+  const size_t es = dtype_size(dt);
+  w.offset = misalign;
+  w.bytes.resize(size_t(rows * cols) * es + misalign + 64);
+  uint8_t* p = w.bytes.data() + w.offset;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    float f = rng.uniform(-1.f, 1.f);
+    if (dt == DType::F32) {
+      std::memcpy(p + 4 * i, &f, 4);
+    } else {
+      // Occasional tiny values exercise F16 subnormals in the hardware conversion.
+      if (dt == DType::F16 && rng.range(0, 63) == 0) f *= 1e-5f;
+      const uint16_t h = dt == DType::F16 ? f32_to_f16(f) : f32_to_bf16(f);
+      std::memcpy(p + 2 * i, &h, 2);
+    }
+  }
+  return w;
+}
+
+// Checks one matmul call against a double reference. Error is measured relative to
+// sum |x*w| + |bias| (the magnitude the float sum actually rounds at), so cancellation to a
+// near-zero result does not produce spurious failures.
+bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows, int64_t cols,
+                  bool with_bias, const char* label) {
+  const size_t misalign = size_t(rng.range(0, 3)) * dtype_size(dt);
+  const Weight w = make_weight(rng, dt, rows, cols, misalign);
+  // x misaligned by a random number of floats too.
+  const int64_t xoff = rng.range(0, 3);
+  std::vector<float> xbuf(size_t(T * cols + xoff));
+  for (auto& v : xbuf) v = rng.uniform(-1.f, 1.f);
+  const float* x = xbuf.data() + xoff;
+  std::vector<float> bias(static_cast<size_t>(rows));
+  for (auto& v : bias) v = rng.uniform(-1.f, 1.f);
+  // Canaries on both sides catch writes outside y.
+  const int64_t guard = 19;
+  const float canary = -12345.678f;
+  std::vector<float> ybuf(size_t(T * rows + 2 * guard), canary);
+  float* y = ybuf.data() + guard;
+
+  matmul(x, T, w.view(), with_bias ? bias.data() : nullptr, y, pool);
+  ++g_checks;
+
+  double worst = 0.0;
+  int64_t wt = 0, wr = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0.0, mag = 0.0;
+      for (int64_t k = 0; k < cols; ++k) {
+        const double p = double(x[t * cols + k]) * w.at(r, k);
+        s += p;
+        mag += std::fabs(p);
+      }
+      if (with_bias) {
+        s += bias[size_t(r)];
+        mag += std::fabs(bias[size_t(r)]);
+      }
+      const double err = std::fabs(double(y[t * rows + r]) - s) / (mag + 1e-30);
+      if (!(err <= worst)) {  // also catches NaN
+        worst = std::isnan(err) ? INFINITY : err;
+        wt = t;
+        wr = r;
+      }
+    }
+  }
+  bool ok = worst <= 1e-5;
+  for (int64_t i = 0; i < guard; ++i) {
+    if (ybuf[size_t(i)] != canary || ybuf[size_t(guard + T * rows + i)] != canary) ok = false;
+  }
+  if (!ok) {
+    ++g_failures;
+    std::printf("FAIL %-7s %s T=%lld rows=%lld cols=%lld bias=%d: rel err %.3g at t=%lld r=%lld"
+                " (or canary overwritten)\n",
+                label, dtype_name(dt), (long long)T, (long long)rows, (long long)cols,
+                int(with_bias), worst, (long long)wt, (long long)wr);
+  }
+  return ok;
+}
+
+void check_vec(Rng& rng, const char* label) {
+  std::vector<int64_t> sizes;
+  for (int64_t n = 0; n <= 70; ++n) sizes.push_back(n);
+  for (int64_t n : {127, 128, 129, 255, 256, 1000, 4097}) sizes.push_back(n);
+  for (int64_t n : sizes) {
+    const int64_t off = rng.range(0, 3);
+    std::vector<float> a(size_t(n + off + 8)), b(size_t(n + off + 8));
+    for (auto& v : a) v = rng.uniform(-1.f, 1.f);
+    for (auto& v : b) v = rng.uniform(-1.f, 1.f);
+    const float* pa = a.data() + off;
+    const float* pb = b.data() + off;
+
+    double ref = 0.0, mag = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      ref += double(pa[i]) * pb[i];
+      mag += std::fabs(double(pa[i]) * pb[i]);
+    }
+    const float d = dot_f32(pa, pb, n);
+    ++g_checks;
+    if (!(std::fabs(d - ref) <= 1e-5 * mag + 1e-30)) {
+      ++g_failures;
+      std::printf("FAIL %-7s dot_f32 n=%lld: got %.9g want %.9g\n", label, (long long)n, d, ref);
+    }
+
+    // axpy / scale: each element is one rounding from the double result; check elementwise and
+    // that the element past the end is untouched.
+    const float alpha = rng.uniform(-2.f, 2.f);
+    std::vector<float> y(b);
+    float* py = y.data() + off;
+    axpy_f32(alpha, pa, py, n);
+    bool ok = py[n] == pb[n];
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = double(alpha) * pa[i] + pb[i];
+      if (!(std::fabs(py[i] - want) <= 1e-6 * (std::fabs(alpha * pa[i]) + std::fabs(pb[i]))))
+        ok = false;
+    }
+    ++g_checks;
+    if (!ok) {
+      ++g_failures;
+      std::printf("FAIL %-7s axpy_f32 n=%lld\n", label, (long long)n);
+    }
+    std::vector<float> z(b);
+    float* pz = z.data() + off;
+    scale_f32(alpha, pz, n);
+    ok = pz[n] == pb[n];
+    for (int64_t i = 0; i < n; ++i) {
+      if (pz[i] != float(double(alpha) * pb[i])) ok = false;  // a single multiply is exact-rounded
+    }
+    ++g_checks;
+    if (!ok) {
+      ++g_failures;
+      std::printf("FAIL %-7s scale_f32 n=%lld\n", label, (long long)n);
+    }
+  }
+}
+
+void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
+  force_simd_level_for_testing(level);
+  const char* label = simd_level_name(level);
+  const int before = g_failures;
+  Rng rng(0x5eed + uint64_t(level));
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    // Tiny shapes, exhaustively: every remainder path of every micro-kernel.
+    for (int64_t rows = 1; rows <= 9; ++rows)
+      for (int64_t cols = 1; cols <= 17; ++cols)
+        for (int64_t T = 1; T <= 5; ++T)
+          check_matmul(rng, (rows + cols + T) % 2 ? pool1 : pool2, dt, T, rows, cols,
+                       (rows + cols) % 2 == 0, label);
+    // Shapes around vector widths, token-block and tile boundaries, and chunk boundaries.
+    const int64_t fixed[][3] = {{8, 40, 33},   {6, 16, 48},  {7, 13, 31},  {13, 37, 65},
+                                {32, 64, 64},  {33, 64, 65}, {65, 24, 129}, {130, 17, 100},
+                                {1, 300, 257}, {2, 513, 40}, {3, 1000, 8},  {12, 77, 1}};
+    for (const auto& s : fixed) {
+      check_matmul(rng, pool2, dt, s[0], s[1], s[2], true, label);
+      check_matmul(rng, pool2, dt, s[0], s[1], s[2], false, label);
+    }
+    for (int i = 0; i < 25; ++i) {
+      const int64_t T = rng.range(0, 3) == 0 ? 1 : rng.range(1, 140);
+      check_matmul(rng, pool2, dt, T, rng.range(1, 300), rng.range(1, 700), rng.range(0, 1) == 1,
+                   label);
+    }
+  }
+  check_vec(rng, label);
+  std::printf("checks %-7s %s\n", label, g_failures == before ? "ok" : "FAILED");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing.
+
+using Clock = std::chrono::steady_clock;
+
+// Peak F32 FMA throughput of one core: many independent FMA chains, nothing else.
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#pragma GCC diagnostic push  // GCC 12 warns inside its own intrinsics (PR 105593)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+__attribute__((target("avx512f"), noinline)) float fma_peak_kernel(int64_t iters) {
+  __m512 a[12];
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(float(i));
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  __m512 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  return _mm512_reduce_add_ps(s);
+}
+double fma_peak_gflops_per_core() {
+  if (simd_level_detected() != SimdLevel::Avx512) return 0.0;
+  const int64_t iters = 20'000'000;
+  fma_peak_kernel(iters / 10);
+  const auto t0 = Clock::now();
+  volatile float sink = fma_peak_kernel(iters);
+  (void)sink;
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return double(iters) * 12 * 16 * 2 / s / 1e9;
+}
+#else
+double fma_peak_gflops_per_core() { return 0.0; }
+#endif
+
+// Times one shape. Rotates over enough copies of the weight to exceed the last-level cache, so
+// the T=1 numbers are DRAM numbers as in a real model (whose weights never fit in cache).
+void time_shape(ThreadPool& pool, DType dt, int64_t rows, int64_t cols,
+                const std::vector<int64_t>& Ts, double t1_tok_per_s[]) {
+  Rng rng(42);
+  const size_t bytes = size_t(rows * cols) * dtype_size(dt);
+  const size_t kRotate = size_t(256) << 20;
+  const size_t copies = std::max<size_t>(2, (kRotate + bytes - 1) / bytes);
+  std::vector<Weight> ws;
+  ws.push_back(make_weight(rng, dt, rows, cols, 0));
+  for (size_t i = 1; i < copies; ++i) ws.push_back(ws[0]);
+  const int64_t Tmax = *std::max_element(Ts.begin(), Ts.end());
+  std::vector<float> x(size_t(Tmax * cols)), y(size_t(Tmax * rows));
+  std::vector<float> bias(static_cast<size_t>(rows));
+  for (auto& v : x) v = rng.uniform(-1.f, 1.f);
+  for (auto& v : bias) v = rng.uniform(-1.f, 1.f);
+
+  for (size_t ti = 0; ti < Ts.size(); ++ti) {
+    const int64_t T = Ts[ti];
+    size_t which = 0;
+    auto call = [&] {
+      matmul(x.data(), T, ws[which].view(), bias.data(), y.data(), pool);
+      which = (which + 1) % ws.size();
+    };
+    for (size_t i = 0; i < ws.size(); ++i) call();  // warm-up: page in every copy
+    std::vector<double> times;
+    const auto start = Clock::now();
+    while (times.size() < 5 ||
+           (std::chrono::duration<double>(Clock::now() - start).count() < 0.4 &&
+            times.size() < 2000)) {
+      const auto a = Clock::now();
+      call();
+      times.push_back(std::chrono::duration<double>(Clock::now() - a).count());
+    }
+    std::sort(times.begin(), times.end());
+    const double s = times[times.size() / 2];
+    const double gflops = 2.0 * double(rows) * double(cols) * double(T) / s / 1e9;
+    const double gbs = double(bytes) / s / 1e9;
+    const double tok = double(T) / s;
+    if (T == 1) t1_tok_per_s[0] = tok;
+    char speed[32] = "";
+    if (T != 1 && t1_tok_per_s[0] > 0)
+      std::snprintf(speed, sizeof speed, "%6.1fx", tok / t1_tok_per_s[0]);
+    std::printf("%6lldx%-5lld %-5s T=%-4lld %10.1f us %8.1f GFLOP/s %7.1f GB/s %10.0f tok/s %s\n",
+                (long long)rows, (long long)cols, dtype_name(dt), (long long)T, s * 1e6, gflops,
+                gbs, tok, speed);
+  }
+}
+
+void run_timing(SimdLevel level, ThreadPool& pool) {
+  force_simd_level_for_testing(level);
+  std::printf("\ntiming: %s, %d threads (median per call; weight rotated over >=256 MB of copies;"
+              " speedup = tok/s vs T=1)\n",
+              simd_level_name(simd_level()), pool.size());
+  const int64_t shapes[][2] = {{2048, 768}, {768, 2048}, {32000, 768}};
+  const std::vector<int64_t> Ts = {1, 8, 32, 128};
+  for (DType dt : {DType::F32, DType::BF16}) {
+    for (const auto& s : shapes) {
+      double t1 = 0;
+      time_shape(pool, dt, s[0], s[1], Ts, &t1);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false, all_levels = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--all-levels") == 0) all_levels = true;
+  }
+  const SimdLevel detected = simd_level_detected();
+  std::printf("detected SIMD level: %s (in effect at startup: %s)\n", simd_level_name(detected),
+              simd_level_name(simd_level()));
+  const SimdLevel startup = simd_level();
+
+  ThreadPool pool1(1), pool2(2);
+  std::vector<SimdLevel> levels;
+  for (SimdLevel l : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512})
+    if (int(l) <= int(detected)) levels.push_back(l);
+  for (SimdLevel l : levels) run_checks(l, pool1, pool2);
+  std::printf("%d checks, %d failures\n", g_checks, g_failures);
+
+  if (!quick) {
+    const double peak = fma_peak_gflops_per_core();
+    if (peak > 0)
+      std::printf("measured F32 FMA peak (AVX-512): %.1f GFLOP/s per core, %.1f for %d threads\n",
+                  peak, peak * pool2.size(), pool2.size());
+    if (all_levels) {
+      for (auto it = levels.rbegin(); it != levels.rend(); ++it) run_timing(*it, pool2);
+    } else {
+      run_timing(startup, pool2);
+    }
+  }
+  return g_failures == 0 ? 0 : 1;
+}

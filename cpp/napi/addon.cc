@@ -1,0 +1,95 @@
+// The addon's entry: the module functions. Everything here converts arguments, then hands off
+// to the core; no policy lives in the addon.
+#include <napi.h>
+
+#include <thread>
+
+#include "core/kernels/cpu_features.h"
+#include "core/mapped_file.h"
+#include "napi/args.h"
+#include "napi/errors.h"
+#include "napi/kv_cache_wrap.h"
+#include "napi/model_wrap.h"
+#include "napi/workers.h"
+
+namespace astraea::napi {
+
+namespace {
+
+Napi::Value set_error_class(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction())
+    throw Napi::TypeError::New(info.Env(), "setErrorClass(EngineError) needs the class");
+  addon_data(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+WeightDType parse_weight_dtype(const std::string& s) {
+  if (s == "auto") return WeightDType::Auto;
+  if (s == "f32") return WeightDType::F32;
+  if (s == "f16") return WeightDType::F16;
+  if (s == "bf16") return WeightDType::BF16;
+  throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16; got \"" + s + "\"");
+}
+
+// loadModel({ dir?, configJson?, dummy?, seed?, dtype?, threads? }) -> Promise<NativeModel>
+Napi::Value load_model(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Napi::Object opts = object_arg(info, 0, "loadModel options");
+    ModelOptions o;
+    o.dir = string_field(opts, "dir", "");
+    o.config_json = string_field(opts, "configJson", "");
+    o.weights.dummy = bool_field(opts, "dummy", false);
+    const int64_t seed = int_field(opts, "seed", 0);
+    if (seed < 0) throw EngineError(codes::kInvalidArgument, "seed must be a non-negative integer");
+    o.weights.seed = uint64_t(seed);
+    o.weights.dtype = parse_weight_dtype(string_field(opts, "dtype", "auto"));
+    const int64_t threads = int_field(opts, "threads", 0);
+    if (threads < 0 || threads > 1024) throw EngineError(codes::kInvalidArgument, "threads must be between 0 and 1024");
+    o.threads = int(threads);
+    auto* worker = new LoadModelWorker(env, std::move(o));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+Napi::Value backend_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("backend", "cpu");
+  o.Set("simd", simd_level_name(simd_level()));
+  o.Set("hardwareThreads", double(std::thread::hardware_concurrency()));
+  return o;
+}
+
+Napi::Value memory_stats_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const MemoryStats stats = memory_stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("anonymousBytes", double(stats.anonymous_bytes));
+  o.Set("mappedFileBytes", double(stats.mapped_file_bytes));
+  return o;
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  data->model_constructor = Napi::Persistent(ModelWrap::define(env));
+  data->kv_cache_constructor = Napi::Persistent(KvCacheWrap::define(env));
+  exports.Set("setErrorClass", Napi::Function::New(env, set_error_class));
+  exports.Set("loadModel", Napi::Function::New(env, load_model));
+  exports.Set("backendInfo", Napi::Function::New(env, backend_info));
+  exports.Set("memoryStats", Napi::Function::New(env, memory_stats_js));
+  exports.Set("NativeModel", data->model_constructor.Value());
+  exports.Set("NativeKvCache", data->kv_cache_constructor.Value());
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace astraea::napi
+
+static Napi::Object InitAstraea(Napi::Env env, Napi::Object exports) { return astraea::napi::init(env, exports); }
+
+NODE_API_MODULE(astraea, InitAstraea)

@@ -1,0 +1,154 @@
+#include "napi/model_wrap.h"
+
+#include <cstring>
+
+#include "napi/args.h"
+#include "napi/errors.h"
+#include "napi/kv_cache_wrap.h"
+#include "napi/workers.h"
+
+namespace astraea::napi {
+
+Napi::Function ModelWrap::define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {InstanceMethod("info", &ModelWrap::info), InstanceMethod("createKvCache", &ModelWrap::create_kv_cache),
+                      InstanceMethod("step", &ModelWrap::step), InstanceMethod("tensors", &ModelWrap::tensors),
+                      InstanceMethod("tensorData", &ModelWrap::tensor_data), InstanceMethod("dispose", &ModelWrap::dispose)});
+}
+
+Napi::Object ModelWrap::wrap(Napi::Env env, std::shared_ptr<Model> model) {
+  auto* handoff = new std::shared_ptr<Model>(std::move(model));
+  Napi::Object obj = addon_data(env).model_constructor.New({Napi::External<std::shared_ptr<Model>>::New(env, handoff)});
+  delete handoff;
+  return obj;
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw engine_error(info.Env(), codes::kInvalidArgument, "NativeModel is created by loadModel(), not with new");
+  model_ = *info[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
+}
+
+std::shared_ptr<Model> ModelWrap::live() const {
+  if (!model_) throw EngineError(codes::kDisposed, "the model has been disposed");
+  return model_;
+}
+
+Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    auto model = live();
+    const ModelConfig& c = model->config();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("architecture", c.architecture);
+    o.Set("modelType", c.model_type);
+    o.Set("hiddenSize", double(c.hidden_size));
+    o.Set("numLayers", double(c.num_layers));
+    o.Set("numHeads", double(c.num_heads));
+    o.Set("numKvHeads", double(c.num_kv_heads));
+    o.Set("headDim", double(c.head_dim));
+    o.Set("intermediateSize", double(c.intermediate_size));
+    o.Set("vocabSize", double(c.vocab_size));
+    o.Set("maxPositionEmbeddings", double(c.max_position_embeddings));
+    o.Set("slidingWindow", c.sliding_window > 0 ? Napi::Value(Napi::Number::New(env, double(c.sliding_window))) : env.Null());
+    o.Set("tieWordEmbeddings", c.tie_word_embeddings);
+    Napi::Array eos = Napi::Array::New(env, c.eos_token_ids.size());
+    for (size_t i = 0; i < c.eos_token_ids.size(); ++i) eos.Set(uint32_t(i), double(c.eos_token_ids[i]));
+    o.Set("eosTokenIds", eos);
+    o.Set("bosTokenId", c.bos_token_id >= 0 ? Napi::Value(Napi::Number::New(env, double(c.bos_token_id))) : env.Null());
+    o.Set("kvBytesPerToken", double(c.num_layers * 2 * c.kv_dim() * 4));
+    o.Set("decodeStreamBytes", double(model->weights().decode_stream_bytes));
+    o.Set("weightDtype", dtype_name(model->weights().layers.empty() ? DType::F32 : model->weights().layers[0].q.dtype));
+    o.Set("threads", double(model->threads()));
+    size_t params = 0;
+    for (const NamedTensor& t : model->weights().tensors) params += t.nbytes / dtype_size(t.dtype);
+    o.Set("parameters", double(params));
+    return o;
+  });
+}
+
+Napi::Value ModelWrap::create_kv_cache(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Napi::Object opts = object_arg(info, 0, "createKvCache options");
+    KvCacheOptions o;
+    o.block_size = int_field(opts, "blockSize", 16);
+    o.device_blocks = int_field(opts, "deviceBlocks", 0);
+    o.host_blocks = int_field(opts, "hostBlocks", 0);
+    return KvCacheWrap::wrap(env, std::shared_ptr<KvCache>(live()->create_kv_cache(o)));
+  });
+}
+
+Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsObject())
+      throw EngineError(codes::kInvalidArgument, "step(cache, plan): cache must be a NativeKvCache");
+    Napi::Object cache_obj = info[0].As<Napi::Object>();
+    if (!cache_obj.InstanceOf(addon_data(env).kv_cache_constructor.Value()))
+      throw EngineError(codes::kInvalidArgument, "step(cache, plan): cache must be a NativeKvCache");
+    auto cache = KvCacheWrap::Unwrap(cache_obj)->live();
+    auto* worker = new StepWorker(env, live(), std::move(cache));
+    try {
+      read_step_plan(object_arg(info, 1, "step plan"), worker->plan());
+    } catch (...) {
+      delete worker;
+      throw;
+    }
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+namespace {
+
+const NamedTensor& find_tensor(const Model& model, const std::string& name) {
+  for (const NamedTensor& t : model.weights().tensors)
+    if (t.name == name) return t;
+  throw EngineError(codes::kInvalidArgument, "the model has no tensor named \"" + name + "\"");
+}
+
+}  // namespace
+
+// [{ name, dtype, shape }] for every tensor, under its Hugging Face name.
+Napi::Value ModelWrap::tensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    auto model = live();
+    const auto& tensors = model->weights().tensors;
+    Napi::Array list = Napi::Array::New(env, tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const NamedTensor& t = tensors[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", t.name);
+      o.Set("dtype", dtype_name(t.dtype));
+      Napi::Array shape = Napi::Array::New(env, t.shape.size());
+      for (size_t d = 0; d < t.shape.size(); ++d) shape.Set(uint32_t(d), double(t.shape[d]));
+      o.Set("shape", shape);
+      list.Set(uint32_t(i), o);
+    }
+    return list;
+  });
+}
+
+// A copy of one tensor's bytes: the weights may be a read-only mapping that JS must not write.
+Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString())
+      throw EngineError(codes::kInvalidArgument, "tensorData(name): name must be a string");
+    auto model = live();
+    const NamedTensor& t = find_tensor(*model, info[0].As<Napi::String>().Utf8Value());
+    Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, t.nbytes);
+    std::memcpy(bytes.Data(), t.data, t.nbytes);
+    return Napi::Uint8Array::New(env, t.nbytes, bytes, 0);
+  });
+}
+
+Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& info) {
+  model_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace astraea::napi

@@ -1,0 +1,537 @@
+/**
+ * The engine's tokenizer: a thin, strict wrapper over @huggingface/tokenizers (tokenizers.js) that
+ * loads a Hugging Face model directory (tokenizer.json, tokenizer_config.json, optionally
+ * generation_config.json and chat_template.jinja), encodes/decodes, renders the chat template and
+ * detokenizes incrementally for streaming.
+ *
+ * Decoding never applies `clean_up_tokenization_spaces` unless asked: the streamed text and the
+ * final text must be the same string, and byte-level round trips must be exact.
+ *
+ * Byte-level tokenizers (a top-level `ByteLevel` decoder, the GPT-2 / Llama 3 / Qwen family) take
+ * a fast path: each token is mapped to its bytes directly and added tokens are looked up by id.
+ * (tokenizers.js scans the whole added-token list for every decoded token, which is slow with
+ * thousands of reserved tokens.) Other decoders go through tokenizers.js.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { EngineError } from '../errors.js';
+import { UNICODE_TO_BYTE } from './byte-tokenizer.js';
+import { renderChatTemplate, selectChatTemplate } from './chat-template.js';
+
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ChatToolCall {
+  id?: string;
+  type?: 'function';
+  function: { name: string; arguments: string | object };
+}
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string | null;
+  tool_calls?: ChatToolCall[];
+  tool_call_id?: string;
+  name?: string;
+}
+
+export interface EncodeOptions {
+  /** Let the tokenizer's post-processor add its special tokens (e.g. BOS). Default true, as in HF. */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Drop tokens flagged special (and config `additional_special_tokens`). Default false. */
+  skipSpecialTokens?: boolean;
+  /** Apply HF's clean_up_tokenization_spaces (" ." → "." etc.). Default false, whatever the config says. */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+export interface ApplyChatTemplateOptions {
+  tools?: object[];
+  addGenerationPrompt?: boolean;
+  /** Extra template variables (e.g. `enable_thinking`). */
+  extra?: Record<string, unknown>;
+}
+
+export interface StreamDecoder {
+  /** Feeds one generated id; returns the text that became final (possibly ''). */
+  push(id: number): string;
+  /** Returns whatever is still held back (an incomplete character becomes U+FFFD) and resets. */
+  flush(): string;
+}
+
+export interface TokenizerExtras {
+  /** Contents of generation_config.json: its eos_token_id (number or list) joins eosIds. */
+  generationConfigJson?: object | null;
+  /** A chat template that overrides tokenizer_config's (chat_template.jinja). */
+  chatTemplate?: string | null;
+}
+
+/** The parts of tokenizers.js' Tokenizer used here (its published types do not resolve under NodeNext). */
+interface HfTokenizerLike {
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: (number | undefined)[]; tokens: string[] };
+  decode(ids: number[], options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_added_tokens_decoder(): Map<number, { content: string; special: boolean }>;
+  model: { vocab: ArrayLike<string | undefined>; end_of_word_suffix?: string | null } | null;
+  decoder: { config?: { type?: unknown } } | null;
+}
+
+const REPLACEMENT_CHAR = '\uFFFD';
+
+export class Tokenizer {
+  readonly bosId: number | null;
+  readonly eosIds: number[];
+  readonly vocabSize: number;
+  readonly bosToken: string | null;
+  readonly eosToken: string | null;
+  readonly padId: number | null;
+  /** The raw `chat_template` value (string, or the named-list form), or null. */
+  readonly chatTemplate: string | { name: string; template: string }[] | null;
+
+  private readonly inner: HfTokenizerLike;
+  /** Content of every added token, by id. */
+  private readonly addedById: Map<number, string>;
+  /** Ids dropped by skipSpecialTokens. */
+  private readonly specialIds: Set<number>;
+  /** Byte-level fast path available (top-level ByteLevel decoder, no end-of-word suffix). */
+  private readonly byteLevel: boolean;
+  /** Lazily filled: the bytes each non-added token stands for (byte-level path only). */
+  private readonly tokenBytes: (Uint8Array | undefined)[] = [];
+
+  private constructor(inner: HfTokenizerLike, config: Record<string, unknown>, extras: TokenizerExtras) {
+    this.inner = inner;
+
+    this.addedById = new Map();
+    this.specialIds = new Set();
+    for (const [id, tok] of inner.get_added_tokens_decoder()) {
+      this.addedById.set(id, tok.content);
+      if (tok.special) this.specialIds.add(id);
+    }
+    const additional = config.additional_special_tokens;
+    if (Array.isArray(additional)) {
+      for (const t of additional) {
+        const content = tokenContent(t);
+        const id = content === null ? undefined : inner.token_to_id(content);
+        if (id !== undefined) this.specialIds.add(id);
+      }
+    }
+
+    let size = inner.model?.vocab.length ?? 0;
+    for (const id of this.addedById.keys()) size = Math.max(size, id + 1);
+    this.vocabSize = size;
+
+    const gen = (extras.generationConfigJson ?? null) as Record<string, unknown> | null;
+
+    this.bosToken = tokenContent(config.bos_token);
+    this.eosToken = tokenContent(config.eos_token);
+    this.bosId = this.lookup(this.bosToken) ?? idsOf(gen?.bos_token_id)[0] ?? null;
+    this.padId = this.lookup(tokenContent(config.pad_token));
+
+    const eos: number[] = [];
+    const configEos = this.lookup(this.eosToken);
+    if (configEos !== null) eos.push(configEos);
+    for (const id of idsOf(gen?.eos_token_id)) {
+      if (id >= 0 && id < this.vocabSize && !eos.includes(id)) eos.push(id);
+    }
+    this.eosIds = eos;
+
+    const fileTemplate = extras.chatTemplate;
+    if (typeof fileTemplate === 'string' && fileTemplate.length > 0) {
+      this.chatTemplate = fileTemplate;
+    } else if (typeof config.chat_template === 'string' || Array.isArray(config.chat_template)) {
+      this.chatTemplate = config.chat_template as string | { name: string; template: string }[];
+    } else {
+      this.chatTemplate = null;
+    }
+
+    this.byteLevel = inner.decoder?.config?.type === 'ByteLevel' && !inner.model?.end_of_word_suffix;
+  }
+
+  /**
+   * Loads `<dir>/tokenizer.json` (required), `tokenizer_config.json`, `generation_config.json`
+   * and `chat_template.jinja` (all optional; the .jinja file wins over the config's template,
+   * as in transformers).
+   */
+  static async fromDir(dir: string): Promise<Tokenizer> {
+    if (typeof dir !== 'string' || dir.length === 0) {
+      throw new EngineError('INVALID_ARGUMENT', 'tokenizer directory must be a non-empty string');
+    }
+    const root = path.resolve(dir);
+    const tokenizerPath = path.join(root, 'tokenizer.json');
+    const tokenizerText = await readOptional(tokenizerPath);
+    if (tokenizerText === null) {
+      throw new EngineError('MODEL_NOT_FOUND', `tokenizer not found: ${tokenizerPath} does not exist`);
+    }
+    const tokenizerJson = parseJsonFile(tokenizerText, tokenizerPath);
+
+    const configPath = path.join(root, 'tokenizer_config.json');
+    const configText = await readOptional(configPath);
+    const configJson = configText === null ? null : parseJsonFile(configText, configPath);
+
+    const genPath = path.join(root, 'generation_config.json');
+    const genText = await readOptional(genPath);
+    const genJson = genText === null ? null : parseJsonFile(genText, genPath);
+
+    const chatTemplate = await readOptional(path.join(root, 'chat_template.jinja'));
+
+    try {
+      return Tokenizer.fromJson(tokenizerJson, configJson, { generationConfigJson: genJson, chatTemplate });
+    } catch (err) {
+      if (err instanceof EngineError && err.code === 'INVALID_TOKENIZER') {
+        throw new EngineError('INVALID_TOKENIZER', `${tokenizerPath}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  static fromJson(tokenizerJson: object, tokenizerConfigJson: object | null, extras: TokenizerExtras = {}): Tokenizer {
+    if (!isPlainObject(tokenizerJson)) {
+      throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json must be a JSON object');
+    }
+    if (tokenizerConfigJson !== null && tokenizerConfigJson !== undefined && !isPlainObject(tokenizerConfigJson)) {
+      throw new EngineError('INVALID_TOKENIZER', 'tokenizer_config.json must be a JSON object');
+    }
+    const extrasGen = extras.generationConfigJson;
+    if (extrasGen !== null && extrasGen !== undefined && !isPlainObject(extrasGen)) {
+      throw new EngineError('INVALID_TOKENIZER', 'generation_config.json must be a JSON object');
+    }
+    const json = tokenizerJson as Record<string, unknown>;
+    if (!isPlainObject(json.model)) {
+      throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json has no "model" object');
+    }
+    // tokenizers.js insists on these keys being present (null is fine) and on an added_tokens list.
+    const normalized: Record<string, unknown> = {
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      ...json,
+      added_tokens: json.added_tokens ?? [],
+    };
+    if (!Array.isArray(normalized.added_tokens)) {
+      throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json "added_tokens" must be a list');
+    }
+    const config = (tokenizerConfigJson ?? {}) as Record<string, unknown>;
+    let inner: HfTokenizerLike;
+    try {
+      inner = new HfTokenizer(normalized, config) as unknown as HfTokenizerLike;
+    } catch (err) {
+      throw new EngineError('INVALID_TOKENIZER', `unsupported or malformed tokenizer: ${errorMessage(err)}`);
+    }
+    if (!inner.model) {
+      throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json model could not be built');
+    }
+    return new Tokenizer(inner, config, extras);
+  }
+
+  /** Encodes text to ids. Added/special tokens written in the text are matched as single ids. */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') {
+      throw new EngineError('INVALID_ARGUMENT', 'encode() expects a string');
+    }
+    const { ids, tokens } = this.inner.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true });
+    for (let i = 0; i < ids.length; i++) {
+      if (typeof ids[i] !== 'number') {
+        throw new EngineError(
+          'INVALID_TOKENIZER',
+          `tokenizer produced token ${JSON.stringify(tokens[i])} that has no id (and no unk_token)`,
+        );
+      }
+    }
+    return ids as number[];
+  }
+
+  /** Decodes ids to text. Unknown or out-of-range ids are an INVALID_ARGUMENT error. */
+  decode(ids: number[], opts: DecodeOptions = {}): string {
+    if (!Array.isArray(ids)) {
+      throw new EngineError('INVALID_ARGUMENT', 'decode() expects an array of token ids');
+    }
+    for (const id of ids) this.checkId(id);
+    if (ids.length === 0) return '';
+    const skip = opts.skipSpecialTokens ?? false;
+    if (this.byteLevel && !opts.cleanUpTokenizationSpaces) {
+      return this.decodeByteLevel(ids, skip);
+    }
+    return this.decodeInner(ids, skip, opts.cleanUpTokenizationSpaces ?? false);
+  }
+
+  /** The id of a token given in its vocabulary spelling (e.g. "<|im_end|>", or "Ġ" for a space byte). */
+  tokenId(text: string): number | null {
+    if (typeof text !== 'string') return null;
+    return this.inner.token_to_id(text) ?? null;
+  }
+
+  /** The vocabulary spelling of an id, or null when the id is unknown. */
+  idToken(id: number): string | null {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) return null;
+    return this.inner.id_to_token(id) ?? null;
+  }
+
+  /** Whether decode({skipSpecialTokens: true}) drops this id. */
+  isSpecialId(id: number): boolean {
+    return this.specialIds.has(id);
+  }
+
+  /**
+   * Renders the conversation with the model's chat template. Tool-call `arguments` given as a JSON
+   * string are parsed to an object first (templates expect a mapping, as in transformers); a string
+   * that is not a JSON object is passed through unchanged.
+   */
+  applyChatTemplate(messages: ChatMessage[], opts: ApplyChatTemplateOptions = {}): string {
+    if (!Array.isArray(messages)) {
+      throw new EngineError('INVALID_ARGUMENT', 'messages must be an array');
+    }
+    if (opts.tools !== undefined && opts.tools !== null && !Array.isArray(opts.tools)) {
+      throw new EngineError('INVALID_ARGUMENT', 'tools must be an array');
+    }
+    const hasTools = Array.isArray(opts.tools) && opts.tools.length > 0;
+    const template = selectChatTemplate(this.chatTemplate, hasTools);
+    if (template === null) {
+      throw new EngineError(
+        'NO_CHAT_TEMPLATE',
+        'this model has no chat template (no chat_template in tokenizer_config.json and no chat_template.jinja)',
+      );
+    }
+    return renderChatTemplate(template, {
+      messages: messages.map(normalizeMessage),
+      tools: opts.tools ?? null,
+      addGenerationPrompt: opts.addGenerationPrompt ?? false,
+      bosToken: this.bosToken,
+      eosToken: this.eosToken,
+      extra: opts.extra,
+    });
+  }
+
+  /**
+   * An incremental detokenizer for one generated sequence. The concatenation of everything push()
+   * and flush() return equals decode(allIds, opts); text is only released once it is final, so a
+   * multi-byte character split across tokens comes out whole, once.
+   */
+  createStreamDecoder(opts: { skipSpecialTokens?: boolean } = {}): StreamDecoder {
+    const skip = opts.skipSpecialTokens ?? false;
+    return this.byteLevel ? this.byteLevelStream(skip) : this.genericStream(skip);
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  private lookup(content: string | null): number | null {
+    if (content === null) return null;
+    return this.inner.token_to_id(content) ?? null;
+  }
+
+  private checkId(id: unknown): asserts id is number {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `token id ${String(id)} is out of range (vocabulary size ${this.vocabSize})`,
+      );
+    }
+    if (!this.addedById.has(id) && this.inner.id_to_token(id) === undefined) {
+      throw new EngineError('INVALID_ARGUMENT', `token id ${id} is not in the vocabulary`);
+    }
+  }
+
+  private decodeInner(ids: number[], skip: boolean, cleanUp: boolean): string {
+    if (ids.length === 0) return '';
+    return this.inner.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: cleanUp });
+  }
+
+  /** Bytes of a non-added token: its characters through the byte-level table, or (as the Rust
+   * decoder does) the token's own UTF-8 when some character is not in the table. */
+  private bytesOf(id: number): Uint8Array {
+    let bytes = this.tokenBytes[id];
+    if (bytes === undefined) {
+      const token = this.inner.id_to_token(id) ?? '';
+      const out: number[] = [];
+      let mapped = true;
+      for (const ch of token) {
+        const b = UNICODE_TO_BYTE.get(ch);
+        if (b === undefined) {
+          mapped = false;
+          break;
+        }
+        out.push(b);
+      }
+      bytes = mapped ? Uint8Array.from(out) : new TextEncoder().encode(token);
+      this.tokenBytes[id] = bytes;
+    }
+    return bytes;
+  }
+
+  private decodeByteLevel(ids: number[], skip: boolean): string {
+    const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+    let out = '';
+    let pending: Uint8Array[] = [];
+    let pendingLen = 0;
+    const flushBytes = (): void => {
+      if (pendingLen === 0) return;
+      const buf = new Uint8Array(pendingLen);
+      let off = 0;
+      for (const p of pending) {
+        buf.set(p, off);
+        off += p.length;
+      }
+      out += utf8.decode(buf);
+      pending = [];
+      pendingLen = 0;
+    };
+    for (const id of ids) {
+      const added = this.addedById.get(id);
+      if (added !== undefined) {
+        // Skipped tokens vanish before decoding (as in HF), so bytes on either side still join.
+        if (skip && this.specialIds.has(id)) continue;
+        flushBytes();
+        out += added;
+      } else {
+        if (skip && this.specialIds.has(id)) continue;
+        const b = this.bytesOf(id);
+        pending.push(b);
+        pendingLen += b.length;
+      }
+    }
+    flushBytes();
+    return out;
+  }
+
+  private byteLevelStream(skip: boolean): StreamDecoder {
+    let utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+    return {
+      push: (id: number): string => {
+        this.checkId(id);
+        if (skip && this.specialIds.has(id)) return '';
+        const added = this.addedById.get(id);
+        if (added !== undefined) {
+          const held = utf8.decode(); // an unfinished character before an added token is final (U+FFFD)
+          return held + added;
+        }
+        return utf8.decode(this.bytesOf(id), { stream: true });
+      },
+      flush: (): string => {
+        const held = utf8.decode();
+        utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+        return held;
+      },
+    };
+  }
+
+  /**
+   * For non-byte-level decoders (SentencePiece-style Metaspace + byte fallback, WordPiece...):
+   * the prefix/read-offset scheme used by vLLM and TGI. Decode a window that starts at the last
+   * emitted chunk (so context-dependent rules such as leading-space stripping see the same
+   * neighbours as a full decode), release the new suffix unless it ends in U+FFFD (an
+   * incomplete character that the next token may finish).
+   */
+  private genericStream(skip: boolean): StreamDecoder {
+    let window: number[] = [];
+    let read = 0; // window[0..read) was already emitted
+    const release = (force: boolean): string => {
+      const prefixText = read > 0 ? this.decodeInner(window.slice(0, read), skip, false) : '';
+      const fullText = this.decodeInner(window, skip, false);
+      if (fullText.length <= prefixText.length && !force) return '';
+      if (!force && fullText.endsWith(REPLACEMENT_CHAR)) return '';
+      const delta = fullText.startsWith(prefixText) ? fullText.slice(prefixText.length) : fullText.slice(Math.min(prefixText.length, fullText.length));
+      window = window.slice(read);
+      read = window.length;
+      return delta;
+    };
+    return {
+      push: (id: number): string => {
+        this.checkId(id);
+        window.push(id);
+        return release(false);
+      },
+      flush: (): string => {
+        const out = read < window.length ? release(true) : '';
+        window = [];
+        read = 0;
+        return out;
+      },
+    };
+  }
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+function normalizeMessage(m: ChatMessage, index: number): Record<string, unknown> {
+  if (!m || typeof m !== 'object') {
+    throw new EngineError('INVALID_ARGUMENT', `messages[${index}] must be an object`);
+  }
+  if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant' && m.role !== 'tool') {
+    throw new EngineError('INVALID_ARGUMENT', `messages[${index}].role must be system, user, assistant or tool`);
+  }
+  if (m.content !== null && m.content !== undefined && typeof m.content !== 'string') {
+    throw new EngineError('INVALID_ARGUMENT', `messages[${index}].content must be a string or null`);
+  }
+  const out: Record<string, unknown> = { ...m, content: m.content ?? null };
+  if (m.tool_calls !== undefined) {
+    if (!Array.isArray(m.tool_calls)) {
+      throw new EngineError('INVALID_ARGUMENT', `messages[${index}].tool_calls must be an array`);
+    }
+    out.tool_calls = m.tool_calls.map((call, j) => {
+      const fn = call?.function;
+      if (!fn || typeof fn.name !== 'string') {
+        throw new EngineError('INVALID_ARGUMENT', `messages[${index}].tool_calls[${j}].function.name must be a string`);
+      }
+      return { ...call, function: { ...fn, arguments: normalizeArguments(fn.arguments) } };
+    });
+  }
+  return out;
+}
+
+function normalizeArguments(args: unknown): unknown {
+  if (typeof args !== 'string') return args ?? {};
+  try {
+    const parsed: unknown = JSON.parse(args);
+    return isPlainObject(parsed) ? parsed : args;
+  } catch {
+    return args;
+  }
+}
+
+/** Token fields in tokenizer_config.json are a string or an AddedToken-like {content: ...}. */
+function tokenContent(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') {
+    return (v as { content: string }).content;
+  }
+  return null;
+}
+
+function idsOf(v: unknown): number[] {
+  const list = Array.isArray(v) ? v : [v];
+  return list.filter((x): x is number => typeof x === 'number' && Number.isInteger(x));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function readOptional(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new EngineError('MODEL_NOT_FOUND', `cannot read ${file}: ${errorMessage(err)}`);
+  }
+}
+
+function parseJsonFile(text: string, file: string): object {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new EngineError('INVALID_TOKENIZER', `${file} is not valid JSON: ${errorMessage(err)}`);
+  }
+  if (!isPlainObject(value)) {
+    throw new EngineError('INVALID_TOKENIZER', `${file} must contain a JSON object`);
+  }
+  return value;
+}

@@ -1,0 +1,147 @@
+/**
+ * The whole native surface, declared once. Nothing outside lib/native/ touches the addon; the
+ * shapes here match cpp/napi/ exactly. Every rejection and throw is an EngineError.
+ */
+
+export type WeightDtypeOption = 'auto' | 'f32' | 'f16' | 'bf16';
+export type TensorDtype = 'F32' | 'F16' | 'BF16';
+
+export interface NativeLoadOptions {
+  /** Hugging Face model directory (config.json, *.safetensors). */
+  dir?: string;
+  /** config.json text, used instead of dir/config.json (a dummy load needs nothing else). */
+  configJson?: string;
+  /** Seeded random weights instead of weight files, at the config's real shapes. */
+  dummy?: boolean;
+  seed?: number;
+  /** Weight dtype in memory: 'auto' keeps the stored dtype (dummy loads: F32). */
+  dtype?: WeightDtypeOption;
+  /** Kernel threads; 0 or absent: one per hardware thread. */
+  threads?: number;
+}
+
+export interface NativeModelInfo {
+  architecture: string;
+  modelType: 'llama' | 'mistral' | 'qwen2';
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  slidingWindow: number | null;
+  tieWordEmbeddings: boolean;
+  eosTokenIds: number[];
+  bosTokenId: number | null;
+  /** KV cache bytes one token occupies (all layers, K and V, F32). */
+  kvBytesPerToken: number;
+  /** Weight bytes a decode step must stream: every layer matrix plus the LM head. */
+  decodeStreamBytes: number;
+  weightDtype: TensorDtype;
+  threads: number;
+  parameters: number;
+}
+
+export interface NativeKvCacheOptions {
+  /** Tokens per block; default 16. */
+  blockSize?: number;
+  deviceBlocks: number;
+  /** Blocks in the host swap pool; default 0. */
+  hostBlocks?: number;
+}
+
+export interface NativeKvCacheInfo {
+  blockSize: number;
+  deviceBlocks: number;
+  hostBlocks: number;
+  blockBytes: number;
+}
+
+/**
+ * One step. Block operations run first (swapOut, swapIn, copy, each a flat list of
+ * (source, destination) block pairs), then the forward pass over the sequences. The arrays are
+ * borrowed by the native side: do not modify them until the step's promise settles.
+ */
+export interface NativeStepPlan {
+  swapOut?: Int32Array;
+  swapIn?: Int32Array;
+  copy?: Int32Array;
+  /** New tokens per sequence; absent or empty for a plan of block operations only. */
+  queryLens?: Int32Array;
+  /** All new tokens, sequence after sequence. */
+  tokens?: Int32Array;
+  /** Position of each sequence's first new token. */
+  startPositions?: Int32Array;
+  /** Sequence s's block table is blockIds[blockTableOffsets[s] .. blockTableOffsets[s + 1]). */
+  blockTableOffsets?: Int32Array;
+  blockIds?: Int32Array;
+  /** 0: greedy. */
+  temperature?: Float32Array;
+  /** 0: off. */
+  topK?: Int32Array;
+  /** 1: off. */
+  topP?: Float32Array;
+  seeds?: Uint32Array;
+  /** Logits to return: none (default), each sequence's last token, or every token. */
+  logits?: 'none' | 'last' | 'all';
+}
+
+export interface NativeStepResult {
+  /** One sampled token per sequence. */
+  tokens: Int32Array;
+  /** logitsRows x vocabSize, when asked for. */
+  logits: Float32Array | null;
+  logitsRows: number;
+  /** Wall time of the native step. */
+  elapsedS: number;
+}
+
+export interface NativeTensorInfo {
+  /** The Hugging Face name, e.g. model.layers.0.self_attn.q_proj.weight. */
+  name: string;
+  dtype: TensorDtype;
+  shape: number[];
+}
+
+export interface NativeKvCache {
+  info(): NativeKvCacheInfo;
+  /** A copy of one block's contents (F32), for tests and debugging. */
+  readBlock(pool: 'device' | 'host', id: number): Float32Array;
+  /** Frees the pools (once no step still uses them). */
+  dispose(): void;
+}
+
+export interface NativeModel {
+  info(): NativeModelInfo;
+  createKvCache(options: NativeKvCacheOptions): NativeKvCache;
+  step(cache: NativeKvCache, plan: NativeStepPlan): Promise<NativeStepResult>;
+  /** Every tensor the model holds (norms and biases as F32). */
+  tensors(): NativeTensorInfo[];
+  /** A copy of one tensor's bytes, little-endian. */
+  tensorData(name: string): Uint8Array;
+  /** Frees the weights (once no step still uses them). Later calls fail with code DISPOSED. */
+  dispose(): void;
+}
+
+export interface NativeBackendInfo {
+  backend: 'cpu';
+  simd: 'avx512' | 'avx2' | 'scalar';
+  hardwareThreads: number;
+}
+
+/** Bytes held by live native allocations: they return to their earlier values after dispose(). */
+export interface NativeMemoryStats {
+  /** KV pools and weights held in anonymous memory (dummy or converted weights). */
+  anonymousBytes: number;
+  /** Weight files mapped in place. */
+  mappedFileBytes: number;
+}
+
+export interface NativeAddon {
+  setErrorClass(cls: new (code: string, message: string) => Error): void;
+  loadModel(options: NativeLoadOptions): Promise<NativeModel>;
+  backendInfo(): NativeBackendInfo;
+  memoryStats(): NativeMemoryStats;
+}

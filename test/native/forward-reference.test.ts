@@ -1,0 +1,97 @@
+/**
+ * The native forward pass against the independent TypeScript reference (double precision, full
+ * attention, no paging, no shared code): relative error < 1e-4 at every position.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type LoadedModel } from '../../lib/model/load.js';
+import { positionLogits } from '../../lib/model/logits.js';
+import { CONFIGS, makeFixture, referenceForDir, relativeError, removeDir, testIds } from './fixtures.js';
+
+const IDS = testIds(23, 384);
+
+describe.each(Object.keys(CONFIGS))('%s config', (name) => {
+  let dir: string;
+  let model: LoadedModel;
+  let reference: Float64Array[];
+
+  beforeAll(async () => {
+    dir = await makeFixture(name);
+    model = await loadModel({ model: dir });
+    reference = referenceForDir(dir, IDS);
+  });
+  afterAll(() => {
+    model.dispose();
+    removeDir(dir);
+  });
+
+  it.each([
+    ['prefill of everything', IDS.length, 16],
+    ['prefill of 7, then decode, blocks of 4', 7, 4],
+    ['decode from the first token, blocks of 3', 1, 3],
+  ])('%s matches the reference', async (_label, split, blockSize) => {
+    const rows = await positionLogits(model.native, { ids: IDS, split, blockSize });
+    expect(rows).toHaveLength(IDS.length);
+    rows.forEach((row, p) => {
+      const error = relativeError(row, reference[p]);
+      expect(error, `position ${p}`).toBeLessThan(1e-4);
+    });
+  });
+});
+
+describe('stored dtypes', () => {
+  it.each(['f16', 'bf16'] as const)('%s weights match the reference reading the same file', async (dtype) => {
+    const dir = await makeFixture('qwen2', { dtype });
+    const model = await loadModel({ model: dir });
+    try {
+      expect(model.info.weightDtype).toBe(dtype.toUpperCase());
+      const ids = IDS.slice(0, 12);
+      const reference = referenceForDir(dir, ids);
+      const rows = await positionLogits(model.native, { ids, split: 5, blockSize: 4 });
+      rows.forEach((row, p) => expect(relativeError(row, reference[p]), `position ${p}`).toBeLessThan(1e-4));
+    } finally {
+      model.dispose();
+      removeDir(dir);
+    }
+  });
+
+  it('converting F32 weights to BF16 at load changes the logits only by BF16 rounding', async () => {
+    const dir = await makeFixture('llama');
+    const exact = await loadModel({ model: dir });
+    const rounded = await loadModel({ model: dir, dtype: 'bf16' });
+    try {
+      expect(rounded.info.weightDtype).toBe('BF16');
+      const ids = IDS.slice(0, 8);
+      const a = await positionLogits(exact.native, { ids });
+      const b = await positionLogits(rounded.native, { ids });
+      a.forEach((row, p) => {
+        const error = relativeError(b[p], row);
+        expect(error).toBeGreaterThan(0); // really rounded
+        expect(error).toBeLessThan(0.05); // BF16 keeps 8 bits of mantissa
+      });
+    } finally {
+      exact.dispose();
+      rounded.dispose();
+      removeDir(dir);
+    }
+  });
+
+  it('a dummy load equals make-model output of the same config and seed', async () => {
+    const dir = await makeFixture('llama', { seed: 3 });
+    const fromFiles = await loadModel({ model: dir });
+    const dummy = await loadModel({ model: dir, dummy: true, seed: 3 });
+    const otherSeed = await loadModel({ model: dir, dummy: true, seed: 4 });
+    try {
+      const ids = IDS.slice(0, 6);
+      const a = await positionLogits(fromFiles.native, { ids });
+      const b = await positionLogits(dummy.native, { ids });
+      const c = await positionLogits(otherSeed.native, { ids });
+      a.forEach((row, p) => expect(Array.from(b[p])).toEqual(Array.from(row)));
+      expect(relativeError(c[0], a[0])).toBeGreaterThan(0.1);
+    } finally {
+      fromFiles.dispose();
+      dummy.dispose();
+      otherSeed.dispose();
+      removeDir(dir);
+    }
+  });
+});
