@@ -60,6 +60,8 @@ void validate_plan(const StepPlan& p, const ModelConfig& c, const KvCache& cache
       if (!written_slots.insert(slot).second)
         bad(seq_name(s) + " writes KV slot " + std::to_string(slot) + " that another token of this step also writes");
     }
+    if (tokens_seen + n > p.num_tokens)
+      bad("the query lengths add up to more than the " + std::to_string(p.num_tokens) + " tokens given");
     for (int64_t i = 0; i < n; ++i) {
       const int32_t tok = p.tokens[tokens_seen + i];
       if (tok < 0 || tok >= c.vocab_size)
@@ -67,7 +69,6 @@ void validate_plan(const StepPlan& p, const ModelConfig& c, const KvCache& cache
             std::to_string(c.vocab_size) + ")");
     }
     tokens_seen += n;
-    if (tokens_seen > p.num_tokens) bad("the query lengths add up to more tokens than given");
     if (!(p.temperature[s] >= 0) || !std::isfinite(p.temperature[s]))
       bad(seq_name(s) + " temperature must be a finite number >= 0");
     if (p.top_k[s] < 0) bad(seq_name(s) + " topK must be >= 0");

@@ -34,7 +34,7 @@ WeightDType parse_weight_dtype(const std::string& s) {
 // loadModel({ dir?, configJson?, dummy?, seed?, dtype?, threads? }) -> Promise<NativeModel>
 Napi::Value load_model(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guard(env, [&]() -> Napi::Value {
+  return rejecting(env, [&]() -> Napi::Value {
     Napi::Object opts = object_arg(info, 0, "loadModel options");
     ModelOptions o;
     o.dir = string_field(opts, "dir", "");

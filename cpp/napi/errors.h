@@ -21,6 +21,11 @@ Napi::Error engine_error(Napi::Env env, const std::string& code, const std::stri
 template <typename Fn>
 auto guard(Napi::Env env, Fn&& fn) -> decltype(fn());
 
+// For functions that return a promise: a failure while preparing the call becomes a rejected
+// promise rather than a synchronous throw, so callers handle errors in one place.
+template <typename Fn>
+Napi::Value rejecting(Napi::Env env, Fn&& fn);
+
 }  // namespace astraea::napi
 
 #include "core/errors.h"
@@ -39,6 +44,17 @@ auto guard(Napi::Env env, Fn&& fn) -> decltype(fn()) {
     throw engine_error(env, codes::kOutOfMemory, "out of memory");
   } catch (const std::exception& e) {
     throw engine_error(env, codes::kInternal, e.what());
+  }
+}
+
+template <typename Fn>
+Napi::Value rejecting(Napi::Env env, Fn&& fn) {
+  try {
+    return guard(env, fn);
+  } catch (const Napi::Error& e) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(e.Value());
+    return deferred.Promise();
   }
 }
 

@@ -81,7 +81,7 @@ Napi::Value ModelWrap::create_kv_cache(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guard(env, [&]() -> Napi::Value {
+  return rejecting(env, [&]() -> Napi::Value {
     if (info.Length() < 2 || !info[0].IsObject())
       throw EngineError(codes::kInvalidArgument, "step(cache, plan): cache must be a NativeKvCache");
     Napi::Object cache_obj = info[0].As<Napi::Object>();

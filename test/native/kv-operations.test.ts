@@ -1,0 +1,103 @@
+/**
+ * Block operations of the paged cache: swap out and back in (bit-identical), discard and
+ * recompute (equal within tolerance), copy (a forked prefix continues identically).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type LoadedModel } from '../../lib/model/load.js';
+import { buildStepPlan, type PlannedSequence } from '../../lib/native/plan.js';
+import type { NativeKvCache } from '../../lib/native/types.js';
+import { removeDir, makeFixture, relativeError, testIds } from './fixtures.js';
+
+const BS = 4;
+const PROMPT = testIds(11, 384, 3); // 3 blocks, the last one partly filled
+const NEXT = [17, 250, 33];
+
+let dir: string;
+let model: LoadedModel;
+
+beforeAll(async () => {
+  dir = await makeFixture('llama');
+  model = await loadModel({ model: dir });
+});
+afterAll(() => {
+  model.dispose();
+  removeDir(dir);
+});
+
+async function run(cache: NativeKvCache, seq: PlannedSequence, ops: Parameters<typeof buildStepPlan>[0] = { sequences: [] }) {
+  const result = await model.native.step(cache, buildStepPlan({ ...ops, sequences: [seq], logits: 'last' }));
+  return result.logits!;
+}
+
+/** Decodes NEXT one token at a time from position PROMPT.length with the given blocks. */
+async function decodeNext(cache: NativeKvCache, blocks: number[], firstOps?: Parameters<typeof buildStepPlan>[0]) {
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < NEXT.length; i++) {
+    const seq = { tokens: [NEXT[i]], startPosition: PROMPT.length + i, blocks };
+    rows.push(await run(cache, seq, i === 0 && firstOps ? firstOps : { sequences: [] }));
+  }
+  return rows;
+}
+
+describe('KV block operations', () => {
+  let baseline: Float32Array[];
+
+  beforeAll(async () => {
+    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
+    baseline = await decodeNext(cache, [0, 1, 2, 3]);
+    cache.dispose();
+  });
+
+  it('swap out, overwrite the device blocks, swap in elsewhere: bit-identical later logits', async () => {
+    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 6 });
+    try {
+      await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
+      const before = [0, 1, 2].map((b) => cache.readBlock('device', b));
+      // Swap the three used blocks out to host blocks 5, 3, 1.
+      await model.native.step(cache, buildStepPlan({ sequences: [], swapOut: [[0, 5], [1, 3], [2, 1]] }));
+      expect(Array.from(cache.readBlock('host', 3))).toEqual(Array.from(before[1]));
+      // Another sequence reuses the freed device blocks.
+      await run(cache, { tokens: testIds(12, 384, 8), startPosition: 0, blocks: [0, 1, 2] });
+      expect(Array.from(cache.readBlock('device', 1))).not.toEqual(Array.from(before[1]));
+      // Swap back in to different device blocks, in the same step as the first decode.
+      const rows = await decodeNext(cache, [6, 4, 7, 5], { sequences: [], swapIn: [[5, 6], [3, 4], [1, 7]] });
+      rows.forEach((row, i) => expect(Array.from(row), `decode ${i}`).toEqual(Array.from(baseline[i])));
+    } finally {
+      cache.dispose();
+    }
+  });
+
+  it('discard, then recompute by prefill: equal logits within tolerance', async () => {
+    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    try {
+      await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
+      await run(cache, { tokens: testIds(16, 384, 5), startPosition: 0, blocks: [0, 1, 2, 3] }); // overwritten
+      // Recompute in chunks of 4, as a scheduler would after a discard.
+      for (let s = 0; s < PROMPT.length; s += 4) {
+        await run(cache, { tokens: PROMPT.slice(s, s + 4), startPosition: s, blocks: [7, 6, 5, 4] });
+      }
+      const rows = await decodeNext(cache, [7, 6, 5, 4]);
+      rows.forEach((row, i) => expect(relativeError(row, baseline[i]), `decode ${i}`).toBeLessThan(1e-5));
+    } finally {
+      cache.dispose();
+    }
+  });
+
+  it('copy forks a prefix: both branches continue like the original', async () => {
+    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    try {
+      await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
+      // Share full blocks 0 and 1, copy the partly filled block 2 (copy-on-write of the tail).
+      const rows = await decodeNext(cache, [0, 1, 5, 6], { sequences: [], copy: [[2, 5]] });
+      rows.forEach((row, i) => expect(Array.from(row), `forked decode ${i}`).toEqual(Array.from(baseline[i])));
+      expect(Array.from(cache.readBlock('device', 2)).slice(0, 8)).toEqual(
+        Array.from(cache.readBlock('device', 5)).slice(0, 8),
+      );
+      const original = await decodeNext(cache, [0, 1, 2, 3]);
+      original.forEach((row, i) => expect(Array.from(row), `original decode ${i}`).toEqual(Array.from(baseline[i])));
+    } finally {
+      cache.dispose();
+    }
+  });
+});
