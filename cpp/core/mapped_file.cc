@@ -64,6 +64,9 @@ AnonymousMemory::AnonymousMemory(size_t bytes, const char* what) : size_(bytes) 
     throw EngineError(codes::kOutOfMemory, std::string("cannot reserve ") + std::to_string(bytes >> 20) +
                                                " MiB for " + what + ": " + std::strerror(errno));
   }
+  // Huge pages: one fault per 2 MiB instead of per 4 KiB (faults are costly in VMs), and fewer
+  // TLB misses when a decode step streams the weights.
+  if (bytes >= (size_t(2) << 20)) madvise(addr_, bytes, MADV_HUGEPAGE);
   g_anonymous_bytes += bytes;
 }
 

@@ -153,11 +153,23 @@ class WeightBinder {
     const uint64_t tensor_seed = splitmix64(source_.seed ^ fnv1a(name));
     const float amplitude = init == Init::Matrix ? float(std::sqrt(3.0 / double(fan_in))) : 0.1f;
     const float center = init == Init::NormGain ? 1.0f : 0.0f;
+    auto value = [=](int64_t i) {
+      const uint64_t r = splitmix64(tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
+      const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
+      return center + amplitude * (2.0f * unit - 1.0f);
+    };
     pool_.parallel_for(int64_t(count), 1 << 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const uint64_t r = splitmix64(tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
-        const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
-        store_element(dst, dtype, size_t(i), center + amplitude * (2.0f * unit - 1.0f));
+      // One loop per dtype so the conversion is inlined rather than switched per element.
+      switch (dtype) {
+        case DType::F32:
+          for (int64_t i = b; i < e; ++i) static_cast<float*>(dst)[i] = value(i);
+          break;
+        case DType::F16:
+          for (int64_t i = b; i < e; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_f16(value(i));
+          break;
+        case DType::BF16:
+          for (int64_t i = b; i < e; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(value(i));
+          break;
       }
     });
   }
