@@ -125,6 +125,9 @@ export interface LlamaCppResult {
   decodeTokensPerS: number;
   prefillMs: number;
   decodeMs: number;
+  /** Best (fastest) of the measured runs; less sensitive to a busy machine than the median. */
+  bestPrefillTokensPerS: number;
+  bestDecodeTokensPerS: number;
   /** Time per decode step, ms (median over the measured runs). */
   msPerDecodeToken: number;
   /** The greedy tokens of the last measured single-sequence run (first one comes from the prefill). */
@@ -330,6 +333,8 @@ export async function measureLlamaCpp(opts: LlamaCppOptions): Promise<LlamaCppRe
           decodeTokensPerS: decodeTokens / (decodeMs / 1000),
           prefillMs,
           decodeMs,
+          bestPrefillTokensPerS: promptTokens / (Math.min(...single.map((r) => r.prefillMs)) / 1000),
+          bestDecodeTokensPerS: decodeTokens / (Math.min(...single.map((r) => r.decodeMs)) / 1000),
           msPerDecodeToken: decodeMs / decodeTokens,
           generated: single[single.length - 1].generated,
           batches,
@@ -392,8 +397,8 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`node-llama-cpp ${r.nodeLlamaCppVersion}, ${r.llamaCpp}, threads=${r.threads}, flash-attn=${r.flashAttention}`);
-  console.log(`prefill ${r.promptTokens} tokens: ${r.prefillMs.toFixed(1)} ms, ${r.prefillTokensPerS.toFixed(1)} tok/s`);
-  console.log(`decode  ${r.decodeTokens} tokens: ${r.decodeMs.toFixed(1)} ms, ${r.decodeTokensPerS.toFixed(2)} tok/s (${r.msPerDecodeToken.toFixed(2)} ms/token)`);
+  console.log(`prefill ${r.promptTokens} tokens: ${r.prefillMs.toFixed(1)} ms, ${r.prefillTokensPerS.toFixed(1)} tok/s (best ${r.bestPrefillTokensPerS.toFixed(1)})`);
+  console.log(`decode  ${r.decodeTokens} tokens: ${r.decodeMs.toFixed(1)} ms, ${r.decodeTokensPerS.toFixed(2)} tok/s (${r.msPerDecodeToken.toFixed(2)} ms/token; best ${r.bestDecodeTokensPerS.toFixed(2)} tok/s)`);
   for (const b of r.batches) {
     console.log(
       `batch ${b.sequences}: prefill ${b.prefillTokensPerS.toFixed(1)} tok/s, decode ${b.decodeTokensPerS.toFixed(2)} tok/s aggregate ` +

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "core/bandwidth.h"
 #include "core/kernels/cpu_features.h"
 #include "core/mapped_file.h"
 #include "napi/args.h"
@@ -72,6 +73,38 @@ Napi::Value memory_stats_js(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// measureReadBandwidth({ megabytes?, threads?, repeats? }) -> Promise<bytes per second>
+class BandwidthWorker : public PromiseWorker {
+ public:
+  BandwidthWorker(Napi::Env env, uint64_t bytes, int threads, int repeats)
+      : PromiseWorker(env), bytes_(bytes), threads_(threads), repeats_(repeats) {}
+
+ protected:
+  void run() override { result_ = measure_read_bandwidth(bytes_, threads_, repeats_); }
+  Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, result_); }
+
+ private:
+  uint64_t bytes_;
+  int threads_, repeats_;
+  double result_ = 0;
+};
+
+Napi::Value measure_read_bandwidth_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return rejecting(env, [&]() -> Napi::Value {
+    Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    const int64_t megabytes = int_field(opts, "megabytes", 512);
+    const int64_t threads = int_field(opts, "threads", 0);
+    const int64_t repeats = int_field(opts, "repeats", 5);
+    if (megabytes < 1 || megabytes > 65536 || threads < 0 || threads > 1024 || repeats < 1 || repeats > 1000)
+      throw EngineError(codes::kInvalidArgument, "measureReadBandwidth: megabytes 1..65536, threads 0..1024, repeats 1..1000");
+    auto* worker = new BandwidthWorker(env, uint64_t(megabytes) << 20, int(threads), int(repeats));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
@@ -81,6 +114,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New(env, load_model));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
   exports.Set("memoryStats", Napi::Function::New(env, memory_stats_js));
+  exports.Set("measureReadBandwidth", Napi::Function::New(env, measure_read_bandwidth_js));
   exports.Set("NativeModel", data->model_constructor.Value());
   exports.Set("NativeKvCache", data->kv_cache_constructor.Value());
   return exports;

@@ -144,4 +144,6 @@ export interface NativeAddon {
   loadModel(options: NativeLoadOptions): Promise<NativeModel>;
   backendInfo(): NativeBackendInfo;
   memoryStats(): NativeMemoryStats;
+  /** Best read bandwidth (bytes/s) over `repeats` passes of a `megabytes` buffer: the decode bound. */
+  measureReadBandwidth(options?: { megabytes?: number; threads?: number; repeats?: number }): Promise<number>;
 }

@@ -1,7 +1,8 @@
 #include "core/kernels/matmul.h"
 
 #include <algorithm>
-#include <cstring>
+#include <atomic>
+#include <cstdlib>
 #include <type_traits>
 #include <vector>
 
@@ -22,18 +23,28 @@
 #define ASTRAEA_AVX2 __attribute__((target("avx2,fma,f16c")))
 #endif
 
-// Layout of the work. The weight is [rows][cols] with cols (the reduction dimension) contiguous,
-// so each output is a dot product along a contiguous weight row. A micro-kernel computes an
-// R-rows x TT-tokens block of y for the whole reduction: per step of one vector of cols it widens
-// R weight vectors once and multiplies each by TT token vectors, so a weight element read from
-// memory feeds TT FMAs and an x element feeds R FMAs. That reuse is what turns batched decode
-// from memory-bound into compute-bound.
+// How the work is laid out, and why.
 //
-// Around the micro-kernel: a work item is (row chunk, token tile). Row chunks are small (about
-// 128 KB of weight) so the two threads balance and a chunk's weight stays in cache while all
-// token blocks of the tile pass over it; token tiles (<= 64 tokens) keep the tile's x in L2 for
-// long prompts. Items are ordered tile-major so a thread keeps reusing the same x tile while it
-// streams different weight rows.
+// The weight is [rows][cols] with cols (the reduction dimension) contiguous, so every output is a
+// dot product along a contiguous weight row. A micro-kernel computes an R-rows x TT-tokens block
+// of y: per vector step along cols it loads TT token vectors and R weight vectors, widening each
+// weight vector once and using it for TT FMAs. At T=1 that is a plain GEMV, bound by how fast
+// the weight streams from DRAM. At T>1 each weight byte fetched from DRAM feeds T FMAs, so the
+// work becomes compute-bound, and then it matters where the operands come from:
+//
+//  * x block in L1. Inside a work item the loops run k-block -> token block -> row block, so the
+//    TT x rows of one k-block (at most kKBlock floats each, 24 KB for 6 tokens) stay in L1 while
+//    the weight streams past from L2. A weight vector (R of them per step) costs 1/TT of an x
+//    vector per FMA, so streaming the weight is the cheaper side.
+//  * weight chunk in L2. A work item covers a row chunk of about kChunkBytes, which stays in L2
+//    while every token block of the tile passes over it.
+//  * next chunk on its way from DRAM. Each thread claims its next item before it starts the
+//    current one and software-prefetches that item's weight chunk, spread evenly over the current
+//    item's micro-kernel calls, so DRAM transfer overlaps compute instead of stalling the first
+//    pass over each chunk. Claiming stays dynamic, so a descheduled thread does not hold up work.
+//  * x tile in L2. Long prompts are cut into token tiles of about kTileBytes of x; items are
+//    ordered tile-major, so a tile is reused across all row chunks while the weight is re-read
+//    once per tile.
 
 namespace astraea {
 
@@ -49,22 +60,6 @@ struct Job {
   int64_t cols;
 };
 
-// Computes rows [r0, r1) of y for tokens [t0, t1).
-using PanelFn = void (*)(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
-
-// Splits n tokens into the fewest blocks of at most max_tt, sized as evenly as possible, so a
-// batch of 8 with max 6 runs as 4+4 rather than 6+2 (a 2-token block reuses each widened weight
-// vector only twice).
-struct TokenBlocks {
-  int64_t count, base, extra;  // the first `extra` blocks get base+1 tokens
-  TokenBlocks(int64_t n, int64_t max_tt) {
-    count = (n + max_tt - 1) / max_tt;
-    base = n / count;
-    extra = n % count;
-  }
-  int64_t size(int64_t i) const { return base + (i < extra ? 1 : 0); }
-};
-
 // A byte range for a micro-kernel to software-prefetch, spread evenly over its reduction loop.
 struct Prefetch {
   const char* begin = nullptr;
@@ -72,23 +67,77 @@ struct Prefetch {
   // Cache lines to issue per vector step so the whole range is covered by the end of the loop.
   int64_t per_step(int64_t steps) const {
     const int64_t lines = (end - begin + 63) / 64;
-    return steps > 0 ? (lines + steps - 1) / steps : 0;
+    return lines <= 0 ? 0 : (lines + std::max<int64_t>(steps, 1) - 1) / std::max<int64_t>(steps, 1);
   }
 };
 
-// Splits one contiguous range into `parts` consecutive Prefetch slices of whole cache lines.
+// Splits one contiguous range into `parts` consecutive slices of whole cache lines.
 struct PrefetchPlan {
   const char* base;
   int64_t lines, parts;
-  PrefetchPlan(const void* p, int64_t bytes, int64_t n)
-      : base(static_cast<const char*>(p)), lines(bytes > 0 ? (bytes + 63) / 64 : 0), parts(n) {}
+  PrefetchPlan(Prefetch range, int64_t n)
+      : base(range.begin),
+        lines(range.end > range.begin ? (range.end - range.begin + 63) / 64 : 0),
+        parts(std::max<int64_t>(n, 1)) {}
   Prefetch slice(int64_t i) const {
     Prefetch pf;
+    if (lines == 0) return pf;
     pf.begin = base + (lines * i / parts) * 64;
     pf.end = base + (lines * (i + 1) / parts) * 64;
     return pf;
   }
 };
+
+// Splits n into the fewest blocks of at most max_len, sized as evenly as possible, so a batch of
+// 8 tokens with blocks of at most 6 runs as 4+4 rather than 6+2 (a 2-token block reuses each
+// widened weight vector only twice). `align` makes every block but the last a multiple of it.
+struct Blocks {
+  int64_t count, len;
+  int64_t n;
+  Blocks(int64_t n_, int64_t max_len, int64_t align = 1) : n(n_) {
+    count = (n + max_len - 1) / max_len;
+    len = (n + count - 1) / count;
+    len = (len + align - 1) / align * align;
+    count = (n + len - 1) / len;
+  }
+  int64_t begin(int64_t i) const { return i * len; }
+  int64_t size(int64_t i) const { return std::min(len, n - i * len); }
+};
+
+// Token blocks are balanced differently: sizes differ by at most one (no alignment needed).
+struct TokenBlocks {
+  int64_t count, base, extra;  // the first `extra` blocks get base+1 tokens
+  TokenBlocks(int64_t n, int64_t max_tt) {
+    count = (n + max_tt - 1) / max_tt;
+    base = n / count;
+    extra = n % count;
+  }
+  int64_t begin(int64_t i) const { return i * base + std::min(i, extra); }
+  int64_t size(int64_t i) const { return base + (i < extra ? 1 : 0); }
+};
+
+// The reduction is cut into blocks of at most this many columns so that a token block's x slice
+// (6 tokens x 1024 floats = 24 KB) stays in a 32-48 KB L1 while the row blocks pass over it.
+static int64_t kKBlock = getenv("KC") ? atoi(getenv("KC")) : 1024;
+
+// Arguments of one micro-kernel call. x points at (token 0, column 0 of the k-block), w at
+// (row 0, same column), y at (token 0, row 0). If accumulate, the sums are added to y (a later
+// k-block); otherwise y is overwritten with sums + bias (bias may be null).
+struct MkArgs {
+  const float* x;
+  int64_t ldx;
+  const void* w;
+  int64_t ldw;
+  int64_t klen;
+  const float* bias;
+  bool accumulate;
+  float* y;
+  int64_t ldy;
+  Prefetch pf;
+};
+
+template <DType DT>
+using Elem = std::conditional_t<DT == DType::F32, float, uint16_t>;
 
 // ---------------------------------------------------------------------------------------------
 // Scalar fallback: portable, used on CPUs without AVX2+FMA+F16C and on non-x86 builds.
@@ -114,7 +163,7 @@ inline float dot_scalar(const float* a, const float* b, int64_t n) {
 }
 
 template <DType DT>
-void panel_scalar(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+void item_scalar(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Prefetch) {
   const int64_t K = j.cols;
   // Widen each weight row once and reuse it for every token of the tile.
   std::vector<float> row(DT == DType::F32 ? 0 : size_t(K));
@@ -132,39 +181,86 @@ void panel_scalar(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Driver shared by the SIMD paths. `Isa` supplies the micro-kernels:
+//   Isa::kTT                      largest token block
+//   Isa::template gemv<DT>(...)   T=1 over rows [r0, r1)
+//   Isa::template mk<DT, R>(tt, MkArgs)   R = 4 or 1 rows, tt <= kTT tokens
+
+template <class Isa, DType DT>
+void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Prefetch next) {
+  const Elem<DT>* W = static_cast<const Elem<DT>*>(j.w);
+  const int64_t K = j.cols, ldy = j.rows;
+  if (t1 - t0 == 1) {
+    // GEMV: one pass over the weight; hardware prefetchers handle the sequential streams.
+    Isa::template gemv<DT>(j.x + t0 * K, W, K, j.bias, j.y + t0 * ldy, r0, r1);
+    return;
+  }
+  const TokenBlocks tb(t1 - t0, Isa::kTT);
+  const Blocks kb(K, kKBlock, 16);
+  const int64_t n4 = (r1 - r0) / 4, n1 = (r1 - r0) % 4;
+  const PrefetchPlan plan(next, kb.count * tb.count * (n4 + n1));
+  int64_t call = 0;
+  for (int64_t b = 0; b < kb.count; ++b) {
+    const int64_t k0 = kb.begin(b);
+    for (int64_t i = 0; i < tb.count; ++i) {
+      const int64_t t = t0 + tb.begin(i), tt = tb.size(i);
+      MkArgs a;
+      a.x = j.x + t * K + k0;
+      a.ldx = K;
+      a.ldw = K;
+      a.klen = kb.size(b);
+      a.accumulate = b > 0;
+      a.ldy = ldy;
+      int64_t r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        a.w = W + r * K + k0;
+        a.bias = j.bias ? j.bias + r : nullptr;
+        a.y = j.y + t * ldy + r;
+        a.pf = plan.slice(call++);
+        Isa::template mk<DT, 4>(tt, a);
+      }
+      for (; r < r1; ++r) {
+        a.w = W + r * K + k0;
+        a.bias = j.bias ? j.bias + r : nullptr;
+        a.y = j.y + t * ldy + r;
+        a.pf = plan.slice(call++);
+        Isa::template mk<DT, 1>(tt, a);
+      }
+    }
+  }
+}
+
 #ifdef ASTRAEA_X86_SIMD
 
 // ---------------------------------------------------------------------------------------------
-// AVX-512: 16 floats per vector, 32 registers. Main block 4 rows x 6 tokens = 24 accumulators,
-// plus 6 x vectors and one weight vector in flight (31 registers, no spills). The column tail is
-// one masked step, so no scalar clean-up and no reads past the end of a row.
-
-constexpr int kTT512 = 6;
+// AVX-512: 16 floats per vector, 32 registers. Main block 4 rows x 6 tokens = 24 accumulators
+// + 6 x vectors + 1 weight vector = 31 registers, no spills. The column tail is one masked step,
+// so there is no scalar clean-up and no read past the end of a row.
 
 template <DType DT>
-ASTRAEA_AVX512 inline __m512 load_w512(const void* p, int64_t i) {
+ASTRAEA_AVX512 inline __m512 load_w512(const Elem<DT>* p) {
   if constexpr (DT == DType::F32) {
-    return _mm512_loadu_ps(static_cast<const float*>(p) + i);
+    return _mm512_loadu_ps(p);
   } else {
-    const __m256i h =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     if constexpr (DT == DType::F16) return _mm512_cvtph_ps(h);
     else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
 }
 
 template <DType DT>
-ASTRAEA_AVX512 inline __m512 load_w512_mask(const void* p, int64_t i, __mmask16 m) {
+ASTRAEA_AVX512 inline __m512 load_w512_mask(const Elem<DT>* p, __mmask16 m) {
   if constexpr (DT == DType::F32) {
-    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
+    return _mm512_maskz_loadu_ps(m, p);
   } else {
-    const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
     if constexpr (DT == DType::F16) return _mm512_cvtph_ps(h);
     else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
 }
 
-// Horizontal sums of four vectors as one 4-float vector: cheaper than four separate reductions
+// Horizontal sums of four vectors as one 4-float vector: cheaper than four separate reductions,
 // and the result lands contiguously, matching y's layout (consecutive rows of one token).
 ASTRAEA_AVX512 inline __m128 reduce4_512(__m512 a, __m512 b, __m512 c, __m512 d) {
   const __m512 ab =
@@ -179,28 +275,25 @@ ASTRAEA_AVX512 inline __m128 reduce4_512(__m512 a, __m512 b, __m512 c, __m512 d)
   return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, s));
 }
 
-// y[t*ldy + r] = dot(x[t*ldx ...], w row r) + bias[r] for r < R, t < TT. w points at row 0 of
-// the block, x at token 0, y at (token 0, row 0); bias (may be null) at row 0.
 template <DType DT, int R, int TT>
-ASTRAEA_AVX512 void mk512(const float* x, int64_t ldx, const void* w, int64_t K,
-                          const float* bias, float* y, int64_t ldy, Prefetch pf) {
-  using E = std::conditional_t<DT == DType::F32, float, uint16_t>;
-  const E* wr[R];
-  for (int r = 0; r < R; ++r) wr[r] = static_cast<const E*>(w) + r * K;
+ASTRAEA_AVX512 void mk512(const MkArgs& a) {
+  const Elem<DT>* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = static_cast<const Elem<DT>*>(a.w) + r * a.ldw;
+  const float* x = a.x;
+  const int64_t ldx = a.ldx, K = a.klen;
   __m512 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
 
-  const char* pf_next = pf.begin;
-  const int64_t pf_per_step = pf.per_step(K / 16);
+  const char* pf = a.pf.begin;
+  const int64_t pf_step = a.pf.per_step(K / 16);
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
-    for (int64_t i = 0; i < pf_per_step && pf_next < pf.end; ++i, pf_next += 64)
-      _mm_prefetch(pf_next, _MM_HINT_T0);
+    for (int64_t i = 0; i < pf_step && pf < a.pf.end; ++i, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
     __m512 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(x + t * ldx + k);
     for (int r = 0; r < R; ++r) {
-      const __m512 wv = load_w512<DT>(wr[r], k);
+      const __m512 wv = load_w512<DT>(wr[r] + k);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
@@ -209,94 +302,87 @@ ASTRAEA_AVX512 void mk512(const float* x, int64_t ldx, const void* w, int64_t K,
     __m512 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x + t * ldx + k);
     for (int r = 0; r < R; ++r) {
-      const __m512 wv = load_w512_mask<DT>(wr[r], k, m);
+      const __m512 wv = load_w512_mask<DT>(wr[r] + k, m);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
 
   for (int t = 0; t < TT; ++t) {
-    float* yt = y + t * ldy;
+    float* yt = a.y + t * a.ldy;
     int r = 0;
     for (; r + 4 <= R; r += 4) {
       __m128 s = reduce4_512(acc[r][t], acc[r + 1][t], acc[r + 2][t], acc[r + 3][t]);
-      if (bias) s = _mm_add_ps(s, _mm_loadu_ps(bias + r));
+      if (a.accumulate) s = _mm_add_ps(s, _mm_loadu_ps(yt + r));
+      else if (a.bias) s = _mm_add_ps(s, _mm_loadu_ps(a.bias + r));
       _mm_storeu_ps(yt + r, s);
     }
-    for (; r < R; ++r) yt[r] = _mm512_reduce_add_ps(acc[r][t]) + (bias ? bias[r] : 0.f);
+    for (; r < R; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[r][t]);
+      yt[r] = a.accumulate ? yt[r] + s : s + (a.bias ? a.bias[r] : 0.f);
+    }
   }
 }
 
-template <DType DT, int R>
-ASTRAEA_AVX512 void mk512_tt(int64_t tt, const float* x, int64_t ldx, const void* w, int64_t K,
-                             const float* bias, float* y, int64_t ldy, Prefetch pf) {
-  switch (tt) {
-    case 1: return mk512<DT, R, 1>(x, ldx, w, K, bias, y, ldy, pf);
-    case 2: return mk512<DT, R, 2>(x, ldx, w, K, bias, y, ldy, pf);
-    case 3: return mk512<DT, R, 3>(x, ldx, w, K, bias, y, ldy, pf);
-    case 4: return mk512<DT, R, 4>(x, ldx, w, K, bias, y, ldy, pf);
-    case 5: return mk512<DT, R, 5>(x, ldx, w, K, bias, y, ldy, pf);
-    default: return mk512<DT, R, 6>(x, ldx, w, K, bias, y, ldy, pf);
-  }
-}
+struct Avx512 {
+  static constexpr int64_t kTT = 6;
 
-template <DType DT>
-ASTRAEA_AVX512 void panel_avx512(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  using E = std::conditional_t<DT == DType::F32, float, uint16_t>;
-  const E* W = static_cast<const E*>(j.w);
-  const int64_t K = j.cols, ldy = j.rows;
-  const float* b = j.bias;
-  if (t1 - t0 == 1) {
-    // GEMV: memory-bound; 8 rows give 8 independent FMA chains and 8 concurrent weight streams.
-    const float* x = j.x + t0 * K;
-    float* y = j.y + t0 * ldy;
+  template <DType DT, int R>
+  ASTRAEA_AVX512 static void mk(int64_t tt, const MkArgs& a) {
+    switch (tt) {
+      case 1: return mk512<DT, R, 1>(a);
+      case 2: return mk512<DT, R, 2>(a);
+      case 3: return mk512<DT, R, 3>(a);
+      case 4: return mk512<DT, R, 4>(a);
+      case 5: return mk512<DT, R, 5>(a);
+      default: return mk512<DT, R, 6>(a);
+    }
+  }
+
+  // 8 rows per call: 8 independent FMA chains and 8 weight streams in flight, and each x vector
+  // loaded once per 8 FMAs.
+  template <DType DT>
+  ASTRAEA_AVX512 static void gemv(const float* x, const Elem<DT>* W, int64_t K, const float* bias,
+                                  float* y, int64_t r0, int64_t r1) {
+    MkArgs a;
+    a.x = x;
+    a.ldx = K;
+    a.ldw = K;
+    a.klen = K;
+    a.accumulate = false;
+    a.ldy = 0;
     int64_t r = r0;
-    for (; r + 8 <= r1; r += 8)
-      mk512<DT, 8, 1>(x, K, W + r * K, K, b ? b + r : b, y + r, ldy, Prefetch{});
-    for (; r + 4 <= r1; r += 4)
-      mk512<DT, 4, 1>(x, K, W + r * K, K, b ? b + r : b, y + r, ldy, Prefetch{});
-    for (; r < r1; ++r) mk512<DT, 1, 1>(x, K, W + r * K, K, b ? b + r : b, y + r, ldy, Prefetch{});
-    return;
-  }
-  const TokenBlocks tb(t1 - t0, kTT512);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    // While these 4 rows meet every token block, pull the next 4 rows toward L1, a slice per
-    // token block, so their DRAM latency overlaps compute instead of stalling the first block.
-    const int64_t next_rows = std::min<int64_t>(4, r1 - (r + 4));
-    const PrefetchPlan plan(W + (r + 4) * K, next_rows * K * int64_t(sizeof(E)), tb.count);
-    int64_t t = t0;
-    for (int64_t i = 0; i < tb.count; ++i) {
-      const int64_t n = tb.size(i);
-      mk512_tt<DT, 4>(n, j.x + t * K, K, W + r * K, K, b ? b + r : b, j.y + t * ldy + r, ldy,
-                      plan.slice(i));
-      t += n;
+    for (; r + 8 <= r1; r += 8) {
+      a.w = W + r * K;
+      a.bias = bias ? bias + r : nullptr;
+      a.y = y + r;
+      mk512<DT, 8, 1>(a);
+    }
+    for (; r + 4 <= r1; r += 4) {
+      a.w = W + r * K;
+      a.bias = bias ? bias + r : nullptr;
+      a.y = y + r;
+      mk512<DT, 4, 1>(a);
+    }
+    for (; r < r1; ++r) {
+      a.w = W + r * K;
+      a.bias = bias ? bias + r : nullptr;
+      a.y = y + r;
+      mk512<DT, 1, 1>(a);
     }
   }
-  for (; r < r1; ++r) {
-    int64_t t = t0;
-    for (int64_t i = 0; i < tb.count; ++i) {
-      const int64_t n = tb.size(i);
-      mk512_tt<DT, 1>(n, j.x + t * K, K, W + r * K, K, b ? b + r : b, j.y + t * ldy + r, ldy,
-                      Prefetch{});
-      t += n;
-    }
-  }
-}
+};
 
 // ---------------------------------------------------------------------------------------------
 // AVX2: 8 floats per vector, 16 registers. Main block 4 rows x 3 tokens = 12 accumulators + 3 x
 // vectors + 1 weight vector. AVX2 has no 16-bit masked load, so the column tail (< 8) is copied
 // into zero-padded stack buffers and run as one more full step.
 
-constexpr int kTT256 = 3;
-
 template <DType DT>
-ASTRAEA_AVX2 inline __m256 load_w256(const void* p, int64_t i) {
+ASTRAEA_AVX2 inline __m256 load_w256(const Elem<DT>* p) {
   if constexpr (DT == DType::F32) {
-    return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+    return _mm256_loadu_ps(p);
   } else {
-    const __m128i h =
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     if constexpr (DT == DType::F16) return _mm256_cvtph_ps(h);
     else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
@@ -315,21 +401,24 @@ ASTRAEA_AVX2 inline float reduce1_256(__m256 v) {
 }
 
 template <DType DT, int R, int TT>
-ASTRAEA_AVX2 void mk256(const float* x, int64_t ldx, const void* w, int64_t K, const float* bias,
-                        float* y, int64_t ldy) {
-  using E = std::conditional_t<DT == DType::F32, float, uint16_t>;
-  const E* wr[R];
-  for (int r = 0; r < R; ++r) wr[r] = static_cast<const E*>(w) + r * K;
+ASTRAEA_AVX2 void mk256(const MkArgs& a) {
+  const Elem<DT>* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = static_cast<const Elem<DT>*>(a.w) + r * a.ldw;
+  const float* x = a.x;
+  const int64_t ldx = a.ldx, K = a.klen;
   __m256 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
 
+  const char* pf = a.pf.begin;
+  const int64_t pf_step = a.pf.per_step(K / 8);
   int64_t k = 0;
   for (; k + 8 <= K; k += 8) {
+    for (int64_t i = 0; i < pf_step && pf < a.pf.end; ++i, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
     __m256 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm256_loadu_ps(x + t * ldx + k);
     for (int r = 0; r < R; ++r) {
-      const __m256 wv = load_w256<DT>(wr[r], k);
+      const __m256 wv = load_w256<DT>(wr[r] + k);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
@@ -349,96 +438,103 @@ ASTRAEA_AVX2 void mk256(const float* x, int64_t ldx, const void* w, int64_t K, c
   }
 
   for (int t = 0; t < TT; ++t) {
-    float* yt = y + t * ldy;
+    float* yt = a.y + t * a.ldy;
     int r = 0;
     for (; r + 4 <= R; r += 4) {
       __m128 s = reduce4_256(acc[r][t], acc[r + 1][t], acc[r + 2][t], acc[r + 3][t]);
-      if (bias) s = _mm_add_ps(s, _mm_loadu_ps(bias + r));
+      if (a.accumulate) s = _mm_add_ps(s, _mm_loadu_ps(yt + r));
+      else if (a.bias) s = _mm_add_ps(s, _mm_loadu_ps(a.bias + r));
       _mm_storeu_ps(yt + r, s);
     }
-    for (; r < R; ++r) yt[r] = reduce1_256(acc[r][t]) + (bias ? bias[r] : 0.f);
+    for (; r < R; ++r) {
+      const float s = reduce1_256(acc[r][t]);
+      yt[r] = a.accumulate ? yt[r] + s : s + (a.bias ? a.bias[r] : 0.f);
+    }
   }
 }
 
-template <DType DT, int R>
-ASTRAEA_AVX2 void mk256_tt(int64_t tt, const float* x, int64_t ldx, const void* w, int64_t K,
-                           const float* bias, float* y, int64_t ldy) {
-  switch (tt) {
-    case 1: return mk256<DT, R, 1>(x, ldx, w, K, bias, y, ldy);
-    case 2: return mk256<DT, R, 2>(x, ldx, w, K, bias, y, ldy);
-    default: return mk256<DT, R, 3>(x, ldx, w, K, bias, y, ldy);
-  }
-}
+struct Avx2 {
+  static constexpr int64_t kTT = 3;
 
-template <DType DT>
-ASTRAEA_AVX2 void panel_avx2(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  using E = std::conditional_t<DT == DType::F32, float, uint16_t>;
-  const E* W = static_cast<const E*>(j.w);
-  const int64_t K = j.cols, ldy = j.rows;
-  const float* b = j.bias;
-  if (t1 - t0 == 1) {
-    const float* x = j.x + t0 * K;
-    float* y = j.y + t0 * ldy;
+  template <DType DT, int R>
+  ASTRAEA_AVX2 static void mk(int64_t tt, const MkArgs& a) {
+    switch (tt) {
+      case 1: return mk256<DT, R, 1>(a);
+      case 2: return mk256<DT, R, 2>(a);
+      default: return mk256<DT, R, 3>(a);
+    }
+  }
+
+  template <DType DT>
+  ASTRAEA_AVX2 static void gemv(const float* x, const Elem<DT>* W, int64_t K, const float* bias,
+                                float* y, int64_t r0, int64_t r1) {
+    MkArgs a;
+    a.x = x;
+    a.ldx = K;
+    a.ldw = K;
+    a.klen = K;
+    a.accumulate = false;
+    a.ldy = 0;
     int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) mk256<DT, 8, 1>(x, K, W + r * K, K, b ? b + r : b, y + r, ldy);
-    for (; r + 4 <= r1; r += 4) mk256<DT, 4, 1>(x, K, W + r * K, K, b ? b + r : b, y + r, ldy);
-    for (; r < r1; ++r) mk256<DT, 1, 1>(x, K, W + r * K, K, b ? b + r : b, y + r, ldy);
-    return;
-  }
-  const TokenBlocks tb(t1 - t0, kTT256);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    int64_t t = t0;
-    for (int64_t i = 0; i < tb.count; ++i) {
-      const int64_t n = tb.size(i);
-      mk256_tt<DT, 4>(n, j.x + t * K, K, W + r * K, K, b ? b + r : b, j.y + t * ldy + r, ldy);
-      t += n;
+    for (; r + 8 <= r1; r += 8) {
+      a.w = W + r * K;
+      a.bias = bias ? bias + r : nullptr;
+      a.y = y + r;
+      mk256<DT, 8, 1>(a);
+    }
+    for (; r + 4 <= r1; r += 4) {
+      a.w = W + r * K;
+      a.bias = bias ? bias + r : nullptr;
+      a.y = y + r;
+      mk256<DT, 4, 1>(a);
+    }
+    for (; r < r1; ++r) {
+      a.w = W + r * K;
+      a.bias = bias ? bias + r : nullptr;
+      a.y = y + r;
+      mk256<DT, 1, 1>(a);
     }
   }
-  for (; r < r1; ++r) {
-    int64_t t = t0;
-    for (int64_t i = 0; i < tb.count; ++i) {
-      const int64_t n = tb.size(i);
-      mk256_tt<DT, 1>(n, j.x + t * K, K, W + r * K, K, b ? b + r : b, j.y + t * ldy + r, ldy);
-      t += n;
-    }
-  }
-}
+};
 
 #endif  // ASTRAEA_X86_SIMD
 
-PanelFn select_panel(SimdLevel level, DType dt) {
+// Computes rows [r0, r1) of y for tokens [t0, t1), prefetching `next` (another item's weight).
+using ItemFn = void (*)(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1,
+                        Prefetch next);
+
+ItemFn select_item(SimdLevel level, DType dt) {
 #ifdef ASTRAEA_X86_SIMD
   if (level == SimdLevel::Avx512) {
     switch (dt) {
-      case DType::F32: return panel_avx512<DType::F32>;
-      case DType::F16: return panel_avx512<DType::F16>;
-      case DType::BF16: return panel_avx512<DType::BF16>;
+      case DType::F32: return item_simd<Avx512, DType::F32>;
+      case DType::F16: return item_simd<Avx512, DType::F16>;
+      case DType::BF16: return item_simd<Avx512, DType::BF16>;
     }
   }
   if (level == SimdLevel::Avx2) {
     switch (dt) {
-      case DType::F32: return panel_avx2<DType::F32>;
-      case DType::F16: return panel_avx2<DType::F16>;
-      case DType::BF16: return panel_avx2<DType::BF16>;
+      case DType::F32: return item_simd<Avx2, DType::F32>;
+      case DType::F16: return item_simd<Avx2, DType::F16>;
+      case DType::BF16: return item_simd<Avx2, DType::BF16>;
     }
   }
 #else
   (void)level;
 #endif
   switch (dt) {
-    case DType::F32: return panel_scalar<DType::F32>;
-    case DType::F16: return panel_scalar<DType::F16>;
-    case DType::BF16: return panel_scalar<DType::BF16>;
+    case DType::F32: return item_scalar<DType::F32>;
+    case DType::F16: return item_scalar<DType::F16>;
+    case DType::BF16: return item_scalar<DType::BF16>;
   }
   return nullptr;
 }
 
-// Weight bytes per row chunk: small enough that a chunk stays in L2 next to an x tile while all
-// its token blocks pass over it, and that two threads get many chunks to balance.
-constexpr int64_t kChunkBytes = 128 * 1024;
-// Tokens per tile: 64 tokens x 4 KB (cols=1024) of x is 256 KB, comfortably in L2.
-constexpr int64_t kTokenTile = 64;
+// Weight bytes per row chunk: the current chunk, the next one being prefetched and an x tile
+// must share a 1 MB L2 (512 KB on older cores still holds the two chunks).
+static int64_t kChunkBytes = getenv("CHUNK") ? atoi(getenv("CHUNK"))*1024 : 192 * 1024;
+// x bytes per token tile (see the layout notes at the top).
+constexpr int64_t kTileBytes = 256 * 1024;
 
 }  // namespace
 
@@ -457,30 +553,53 @@ void matmul(const float* x, int64_t T, const WeightView& w, const float* bias, f
     return;
   }
 
-  const PanelFn panel = select_panel(simd_level(), w.dtype);
+  const ItemFn item = select_item(simd_level(), w.dtype);
   const Job job{x, w.data, bias, y, T, w.rows, w.cols};
-
   const int64_t row_bytes = w.cols * int64_t(dtype_size(w.dtype));
-  // Multiple of 8 rows so every chunk but the last runs only the full-width micro-kernels.
-  int64_t chunk = std::max<int64_t>(8, (kChunkBytes / row_bytes) / 8 * 8);
-  // At least ~4 chunks per thread when the matrix is small, for balance.
   const int64_t threads = pool.size();
-  const int64_t balanced = std::max<int64_t>(8, (w.rows / (threads * 4)) / 8 * 8);
-  chunk = std::min(chunk, balanced);
+
+  // Row chunks are multiples of 8 rows so all but the last run only full-width micro-kernels,
+  // and small enough that each thread gets several (balance when one thread is slowed down).
+  int64_t chunk = std::max<int64_t>(8, kChunkBytes / row_bytes / 8 * 8);
+  chunk = std::min(chunk, std::max<int64_t>(8, w.rows / (threads * 4) / 8 * 8));
   const int64_t n_chunks = (w.rows + chunk - 1) / chunk;
-
-  const TokenBlocks tiles(T, kTokenTile);
+  const int64_t tile_max = std::max<int64_t>(16, std::min<int64_t>(64, kTileBytes / (w.cols * 4)));
+  const TokenBlocks tiles(T, tile_max);
   const int64_t n_items = n_chunks * tiles.count;
+  static const bool no_pf = getenv("NOPF") != nullptr; const bool prefetch = T > 1 && !no_pf;  // a GEMV streams; hardware prefetch does better than software
 
-  pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t ti = item / n_chunks, ci = item % n_chunks;
-      // Tile ti starts after ti tiles; the first `extra` tiles are one longer.
-      const int64_t t0 = ti * tiles.base + std::min(ti, tiles.extra);
-      const int64_t t1 = t0 + tiles.size(ti);
-      const int64_t r0 = ci * chunk, r1 = std::min(w.rows, r0 + chunk);
-      panel(job, r0, r1, t0, t1);
+  auto bounds = [&](int64_t it, int64_t* r0, int64_t* r1, int64_t* t0, int64_t* t1) {
+    const int64_t ti = it / n_chunks, ci = it % n_chunks;  // tile-major
+    *t0 = tiles.begin(ti);
+    *t1 = *t0 + tiles.size(ti);
+    *r0 = ci * chunk;
+    *r1 = std::min(w.rows, *r0 + chunk);
+  };
+
+  std::atomic<int64_t> next_item{0};
+  auto worker = [&] {
+    int64_t cur = next_item.fetch_add(1, std::memory_order_relaxed);
+    while (cur < n_items) {
+      // Claim the next item before running this one, so its weight can be prefetched meanwhile.
+      const int64_t nxt = next_item.fetch_add(1, std::memory_order_relaxed);
+      int64_t r0, r1, t0, t1;
+      Prefetch pf;
+      if (prefetch && nxt < n_items) {
+        bounds(nxt, &r0, &r1, &t0, &t1);
+        pf.begin = static_cast<const char*>(w.data) + r0 * row_bytes;
+        pf.end = static_cast<const char*>(w.data) + r1 * row_bytes;
+      }
+      bounds(cur, &r0, &r1, &t0, &t1);
+      item(job, r0, r1, t0, t1, pf);
+      cur = nxt;
     }
+  };
+  if (n_items == 1 || threads == 1) {
+    worker();
+    return;
+  }
+  pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) worker();
   });
 }
 
