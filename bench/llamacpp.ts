@@ -116,6 +116,8 @@ export interface LlamaCppBatchResult {
   decodeTokensPerS: number;
   /** Per sequence: decodeTokens / decode time. */
   perSequenceDecodeTokensPerS: number;
+  /** Aggregate decode throughput of the fastest measured run. */
+  bestDecodeTokensPerS: number;
   prefillMs: number;
   decodeMs: number;
 }
@@ -323,6 +325,7 @@ export async function measureLlamaCpp(opts: LlamaCppOptions): Promise<LlamaCppRe
             prefillTokensPerS: (n * promptTokens) / (p / 1000),
             decodeTokensPerS: (n * decodeTokens) / (d / 1000),
             perSequenceDecodeTokensPerS: decodeTokens / (d / 1000),
+            bestDecodeTokensPerS: (n * decodeTokens) / (Math.min(...res.map((r) => r.decodeMs)) / 1000),
             prefillMs: p,
             decodeMs: d,
           });

@@ -3,16 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/random.h"
+
 namespace astraea {
 
 namespace {
-
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 int32_t argmax(const float* logits, int64_t vocab) {
   int64_t best = 0;

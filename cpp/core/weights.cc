@@ -5,25 +5,13 @@
 #include <optional>
 
 #include "core/errors.h"
+#include "core/random.h"
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 
 namespace astraea {
 
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
 
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -150,11 +138,11 @@ class WeightBinder {
   }
 
   void fill_random(void* dst, DType dtype, size_t count, const std::string& name, Init init, int64_t fan_in) {
-    const uint64_t tensor_seed = splitmix64(source_.seed ^ fnv1a(name));
+    const uint64_t tensor_seed = mix64(source_.seed ^ hash_string(name));
     const float amplitude = init == Init::Matrix ? float(std::sqrt(3.0 / double(fan_in))) : 0.1f;
     const float center = init == Init::NormGain ? 1.0f : 0.0f;
     auto value = [=](int64_t i) {
-      const uint64_t r = splitmix64(tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
+      const uint64_t r = mix64(tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
       const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
       return center + amplitude * (2.0f * unit - 1.0f);
     };

@@ -4,12 +4,14 @@
 //
 //   cpp/harness/build_kernel_check.sh && /tmp/kernel_check [--quick] [--all-levels]
 //
-// --quick skips the timing table; --all-levels also times the narrower SIMD paths.
+// --quick skips the timing table; --all-levels also times the narrower SIMD paths;
+// --threads N sizes the timing pool (default 2).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -214,7 +216,9 @@ void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
     // Shapes around vector widths, token-block and tile boundaries, and chunk boundaries.
     const int64_t fixed[][3] = {{8, 40, 33},   {6, 16, 48},  {7, 13, 31},  {13, 37, 65},
                                 {32, 64, 64},  {33, 64, 65}, {65, 24, 129}, {130, 17, 100},
-                                {1, 300, 257}, {2, 513, 40}, {3, 1000, 8},  {12, 77, 1}};
+                                {1, 300, 257}, {2, 513, 40}, {3, 1000, 8},  {12, 77, 1},
+                                // several k-blocks (accumulation across blocks), several tiles
+                                {20, 24, 2100}, {7, 13, 1500}, {40, 21, 4100}, {1, 9, 3000}};
     for (const auto& s : fixed) {
       check_matmul(rng, pool2, dt, s[0], s[1], s[2], true, label);
       check_matmul(rng, pool2, dt, s[0], s[1], s[2], false, label);
@@ -251,19 +255,32 @@ __attribute__((target("avx512f"), noinline)) float fma_peak_kernel(int64_t iters
   for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
   return _mm512_reduce_add_ps(s);
 }
-double fma_peak_gflops_per_core() {
+// Runs the FMA loop on every pool thread at once: on a VM the vCPUs may share physical cores,
+// so the pool's peak is measured rather than assumed to be threads x single-thread peak.
+double fma_peak_gflops(ThreadPool& pool) {
   if (simd_level_detected() != SimdLevel::Avx512) return 0.0;
-  const int64_t iters = 20'000'000;
-  fma_peak_kernel(iters / 10);
-  const auto t0 = Clock::now();
-  volatile float sink = fma_peak_kernel(iters);
-  (void)sink;
-  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  return double(iters) * 12 * 16 * 2 / s / 1e9;
+  const int64_t iters = 10'000'000;
+  double best = 0.0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    pool.parallel_for(pool.size(), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        volatile float sink = fma_peak_kernel(iters);
+        (void)sink;
+      }
+    });
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, double(iters) * 12 * 16 * 2 * pool.size() / s / 1e9);
+  }
+  return best;
 }
 #else
-double fma_peak_gflops_per_core() { return 0.0; }
+double fma_peak_gflops(ThreadPool&) { return 0.0; }
 #endif
+
+// Bytes of weight copies the timing rotates over, so every call reads its weight from DRAM as in a
+// real model. This VM reports a 512 MB L3, and a 1 GB rotation still ran faster than DRAM at T=1.
+constexpr size_t kRotateBytes = size_t(4) << 30;
 
 // Times one shape. Rotates over enough copies of the weight to exceed the last-level cache, so
 // the T=1 numbers are DRAM numbers as in a real model (whose weights never fit in cache).
@@ -271,7 +288,7 @@ void time_shape(ThreadPool& pool, DType dt, int64_t rows, int64_t cols,
                 const std::vector<int64_t>& Ts, double t1_tok_per_s[]) {
   Rng rng(42);
   const size_t bytes = size_t(rows * cols) * dtype_size(dt);
-  const size_t kRotate = size_t(256) << 20;
+  const size_t kRotate = kRotateBytes;
   const size_t copies = std::max<size_t>(2, (kRotate + bytes - 1) / bytes);
   std::vector<Weight> ws;
   ws.push_back(make_weight(rng, dt, rows, cols, 0));
@@ -300,25 +317,28 @@ void time_shape(ThreadPool& pool, DType dt, int64_t rows, int64_t cols,
       times.push_back(std::chrono::duration<double>(Clock::now() - a).count());
     }
     std::sort(times.begin(), times.end());
-    const double s = times[times.size() / 2];
-    const double gflops = 2.0 * double(rows) * double(cols) * double(T) / s / 1e9;
-    const double gbs = double(bytes) / s / 1e9;
-    const double tok = double(T) / s;
+    const double med = times[times.size() / 2], best = times[0];
+    // Rates use the best call: on a shared machine the median includes other processes' load.
+    const double gflops = 2.0 * double(rows) * double(cols) * double(T) / best / 1e9;
+    const double gbs = double(bytes) / best / 1e9;
+    const double tok = double(T) / best;
     if (T == 1) t1_tok_per_s[0] = tok;
     char speed[32] = "";
     if (T != 1 && t1_tok_per_s[0] > 0)
       std::snprintf(speed, sizeof speed, "%6.1fx", tok / t1_tok_per_s[0]);
-    std::printf("%6lldx%-5lld %-5s T=%-4lld %10.1f us %8.1f GFLOP/s %7.1f GB/s %10.0f tok/s %s\n",
-                (long long)rows, (long long)cols, dtype_name(dt), (long long)T, s * 1e6, gflops,
-                gbs, tok, speed);
+    std::printf("%6lldx%-5lld %-5s T=%-4lld %9.1f %9.1f %8.1f %7.1f %10.0f %s\n", (long long)rows,
+                (long long)cols, dtype_name(dt), (long long)T, med * 1e6, best * 1e6, gflops, gbs,
+                tok, speed);
   }
 }
 
 void run_timing(SimdLevel level, ThreadPool& pool) {
   force_simd_level_for_testing(level);
-  std::printf("\ntiming: %s, %d threads (median per call; weight rotated over >=256 MB of copies;"
-              " speedup = tok/s vs T=1)\n",
+  std::printf("\ntiming: %s, %d threads; weight rotated over >= 4 GB of copies so it comes from DRAM;"
+              "\nrates from the best call; x = tok/s relative to T=1\n",
               simd_level_name(simd_level()), pool.size());
+  std::printf("%-12s %-5s %-6s %9s %9s %8s %7s %10s\n", "shape", "dtype", "T", "med us", "best us",
+              "GFLOP/s", "W GB/s", "tok/s");
   const int64_t shapes[][2] = {{2048, 768}, {768, 2048}, {32000, 768}};
   const std::vector<int64_t> Ts = {1, 8, 32, 128};
   for (DType dt : {DType::F32, DType::BF16}) {
@@ -333,9 +353,11 @@ void run_timing(SimdLevel level, ThreadPool& pool) {
 
 int main(int argc, char** argv) {
   bool quick = false, all_levels = false;
+  int timing_threads = 2;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--all-levels") == 0) all_levels = true;
+    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) timing_threads = std::atoi(argv[++i]);
   }
   const SimdLevel detected = simd_level_detected();
   std::printf("detected SIMD level: %s (in effect at startup: %s)\n", simd_level_name(detected),
@@ -350,14 +372,15 @@ int main(int argc, char** argv) {
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
 
   if (!quick) {
-    const double peak = fma_peak_gflops_per_core();
-    if (peak > 0)
-      std::printf("measured F32 FMA peak (AVX-512): %.1f GFLOP/s per core, %.1f for %d threads\n",
-                  peak, peak * pool2.size(), pool2.size());
+    const double peak1 = fma_peak_gflops(pool1), peak2 = fma_peak_gflops(pool2);
+    if (peak1 > 0)
+      std::printf("measured F32 FMA peak (AVX-512): %.1f GFLOP/s on 1 thread, %.1f on %d threads\n",
+                  peak1, peak2, pool2.size());
+    ThreadPool timing_pool(timing_threads);
     if (all_levels) {
-      for (auto it = levels.rbegin(); it != levels.rend(); ++it) run_timing(*it, pool2);
+      for (auto it = levels.rbegin(); it != levels.rend(); ++it) run_timing(*it, timing_pool);
     } else {
-      run_timing(startup, pool2);
+      run_timing(startup, timing_pool);
     }
   }
   return g_failures == 0 ? 0 : 1;

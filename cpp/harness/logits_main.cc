@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     const int64_t n = int64_t(args.ids.size()), vocab = model->config().vocab_size;
     const int64_t blocks = (n + args.block_size - 1) / args.block_size;
     auto cache = model->create_kv_cache({args.block_size, blocks, 0});
-    std::vector<int32_t> table(size_t(blocks));
+    std::vector<int32_t> table(static_cast<size_t>(blocks));
     for (int64_t b = 0; b < blocks; ++b) table[size_t(b)] = int32_t(blocks - 1 - b);  // reversed, like the CLI
 
     std::printf("[");

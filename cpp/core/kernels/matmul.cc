@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -40,8 +40,11 @@
 //    while every token block of the tile passes over it.
 //  * next chunk on its way from DRAM. Each thread claims its next item before it starts the
 //    current one and software-prefetches that item's weight chunk, spread evenly over the current
-//    item's micro-kernel calls, so DRAM transfer overlaps compute instead of stalling the first
-//    pass over each chunk. Claiming stays dynamic, so a descheduled thread does not hold up work.
+//    item's micro-kernel calls, so part of the DRAM transfer overlaps compute. (Measured on Zen:
+//    worth ~10% at T=4..8 and neutral at T>=32; a core cannot keep enough software prefetches in
+//    flight to hide DRAM completely, so the first pass over a chunk still runs near memory speed.)
+//    Claiming stays dynamic, so a descheduled thread does not hold up work.
+//  * x rows padded (make_job) so the TT token rows of a block do not share an L1 set.
 //  * x tile in L2. Long prompts are cut into token tiles of about kTileBytes of x; items are
 //    ordered tile-major, so a tile is reused across all row chunks while the weight is re-read
 //    once per tile.
@@ -58,6 +61,7 @@ struct Job {
   int64_t T;
   int64_t rows;
   int64_t cols;
+  int64_t ldx;  // floats between consecutive tokens of x (>= cols; padded, see make_job)
 };
 
 // A byte range for a micro-kernel to software-prefetch, spread evenly over its reduction loop.
@@ -88,9 +92,9 @@ struct PrefetchPlan {
   }
 };
 
-// Splits n into the fewest blocks of at most max_len, sized as evenly as possible, so a batch of
-// 8 tokens with blocks of at most 6 runs as 4+4 rather than 6+2 (a 2-token block reuses each
-// widened weight vector only twice). `align` makes every block but the last a multiple of it.
+// Splits the reduction (n columns) into the fewest blocks of at most max_len, of nearly equal
+// size, every block but the last a multiple of `align` so that only the last one has a partial
+// (masked) vector step.
 struct Blocks {
   int64_t count, len;
   int64_t n;
@@ -104,7 +108,9 @@ struct Blocks {
   int64_t size(int64_t i) const { return std::min(len, n - i * len); }
 };
 
-// Token blocks are balanced differently: sizes differ by at most one (no alignment needed).
+// Splits n tokens into the fewest blocks of at most max_tt, sizes differing by at most one, so a
+// batch of 8 with blocks of at most 6 runs as 4+4 rather than 6+2 (a 2-token block reuses each
+// widened weight vector only twice).
 struct TokenBlocks {
   int64_t count, base, extra;  // the first `extra` blocks get base+1 tokens
   TokenBlocks(int64_t n, int64_t max_tt) {
@@ -118,7 +124,7 @@ struct TokenBlocks {
 
 // The reduction is cut into blocks of at most this many columns so that a token block's x slice
 // (6 tokens x 1024 floats = 24 KB) stays in a 32-48 KB L1 while the row blocks pass over it.
-static int64_t kKBlock = getenv("KC") ? atoi(getenv("KC")) : 1024;
+constexpr int64_t kKBlock = 1024;
 
 // Arguments of one micro-kernel call. x points at (token 0, column 0 of the k-block), w at
 // (row 0, same column), y at (token 0, row 0). If accumulate, the sums are added to y (a later
@@ -177,7 +183,7 @@ void item_scalar(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, P
       wr = row.data();
     }
     const float b = j.bias ? j.bias[r] : 0.f;
-    for (int64_t t = t0; t < t1; ++t) j.y[t * j.rows + r] = dot_scalar(j.x + t * K, wr, K) + b;
+    for (int64_t t = t0; t < t1; ++t) j.y[t * j.rows + r] = dot_scalar(j.x + t * j.ldx, wr, K) + b;
   }
 }
 
@@ -193,32 +199,33 @@ void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Pre
   const int64_t K = j.cols, ldy = j.rows;
   if (t1 - t0 == 1) {
     // GEMV: one pass over the weight; hardware prefetchers handle the sequential streams.
-    Isa::template gemv<DT>(j.x + t0 * K, W, K, j.bias, j.y + t0 * ldy, r0, r1);
+    Isa::template gemv<DT>(j.x + t0 * j.ldx, W, K, j.bias, j.y + t0 * ldy, r0, r1);
     return;
   }
   const TokenBlocks tb(t1 - t0, Isa::kTT);
   const Blocks kb(K, kKBlock, 16);
-  const int64_t n4 = (r1 - r0) / 4, n1 = (r1 - r0) % 4;
-  const PrefetchPlan plan(next, kb.count * tb.count * (n4 + n1));
+  constexpr int kR = Isa::kR;
+  const int64_t nR = (r1 - r0) / kR, n1 = (r1 - r0) % kR;
+  const PrefetchPlan plan(next, kb.count * tb.count * (nR + n1));
   int64_t call = 0;
   for (int64_t b = 0; b < kb.count; ++b) {
     const int64_t k0 = kb.begin(b);
     for (int64_t i = 0; i < tb.count; ++i) {
       const int64_t t = t0 + tb.begin(i), tt = tb.size(i);
       MkArgs a;
-      a.x = j.x + t * K + k0;
-      a.ldx = K;
+      a.x = j.x + t * j.ldx + k0;
+      a.ldx = j.ldx;
       a.ldw = K;
       a.klen = kb.size(b);
       a.accumulate = b > 0;
       a.ldy = ldy;
       int64_t r = r0;
-      for (; r + 4 <= r1; r += 4) {
+      for (; r + kR <= r1; r += kR) {
         a.w = W + r * K + k0;
         a.bias = j.bias ? j.bias + r : nullptr;
         a.y = j.y + t * ldy + r;
         a.pf = plan.slice(call++);
-        Isa::template mk<DT, 4>(tt, a);
+        Isa::template mk<DT, kR>(tt, a);
       }
       for (; r < r1; ++r) {
         a.w = W + r * K + k0;
@@ -235,8 +242,9 @@ void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Pre
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512: 16 floats per vector, 32 registers. Main block 4 rows x 6 tokens = 24 accumulators
-// + 6 x vectors + 1 weight vector = 31 registers, no spills. The column tail is one masked step,
-// so there is no scalar clean-up and no read past the end of a row.
+// + 4 widened weight vectors + 1 x vector = 29 registers, no spills. (Measured against 6x4, 8x3,
+// 5x5, 3x8 and 2x12 on Zen: 4x6 was best or tied everywhere.) The column tail is one masked
+// step, so there is no scalar clean-up and no read past the end of a row.
 
 template <DType DT>
 ASTRAEA_AVX512 inline __m512 load_w512(const Elem<DT>* p) {
@@ -290,11 +298,12 @@ ASTRAEA_AVX512 void mk512(const MkArgs& a) {
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
     for (int64_t i = 0; i < pf_step && pf < a.pf.end; ++i, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
-    __m512 xv[TT];
-    for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(x + t * ldx + k);
-    for (int r = 0; r < R; ++r) {
-      const __m512 wv = load_w512<DT>(wr[r] + k);
-      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    // Widen the R weight vectors once, then stream the token vectors past them.
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load_w512<DT>(wr[r] + k);
+    for (int t = 0; t < TT; ++t) {
+      const __m512 xv = _mm512_loadu_ps(x + t * ldx + k);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
   if (k < K) {
@@ -324,6 +333,7 @@ ASTRAEA_AVX512 void mk512(const MkArgs& a) {
 }
 
 struct Avx512 {
+  static constexpr int kR = 4;
   static constexpr int64_t kTT = 6;
 
   template <DType DT, int R>
@@ -454,6 +464,7 @@ ASTRAEA_AVX2 void mk256(const MkArgs& a) {
 }
 
 struct Avx2 {
+  static constexpr int kR = 4;
   static constexpr int64_t kTT = 3;
 
   template <DType DT, int R>
@@ -530,9 +541,34 @@ ItemFn select_item(SimdLevel level, DType dt) {
   return nullptr;
 }
 
+// When cols*4 is a multiple of 4 KB (hidden sizes usually are), the same column of consecutive
+// tokens falls in the same L1 set, and a micro-kernel reading 6-12 token rows at once evicts its
+// own data (L1 is 8-12 way). Copying x with a row stride of cols + 16 floats (one cache line
+// more) spreads the token rows over different sets. The copy is O(T*cols), tiny next to the
+// O(T*cols*rows) product; at T=1 there is only one row and nothing to fix.
+Job make_job(const float* x, int64_t T, const WeightView& w, const float* bias, float* y) {
+  Job j{x, w.data, bias, y, T, w.rows, w.cols, w.cols};
+  if (T == 1) return j;
+  const int64_t ldx = (w.cols + 15) / 16 * 16 + 16;
+  thread_local std::vector<float> buf;
+  const size_t need = size_t(T * ldx) + 16;
+  if (buf.size() < need) {
+    buf.clear();
+    buf.shrink_to_fit();
+    buf.resize(need);
+  }
+  // 64-byte align so every token row starts on a cache line.
+  float* dst = buf.data();
+  dst += (16 - (reinterpret_cast<uintptr_t>(dst) / 4) % 16) % 16;
+  for (int64_t t = 0; t < T; ++t) std::copy(x + t * w.cols, x + (t + 1) * w.cols, dst + t * ldx);
+  j.x = dst;
+  j.ldx = ldx;
+  return j;
+}
+
 // Weight bytes per row chunk: the current chunk, the next one being prefetched and an x tile
 // must share a 1 MB L2 (512 KB on older cores still holds the two chunks).
-static int64_t kChunkBytes = getenv("CHUNK") ? atoi(getenv("CHUNK"))*1024 : 192 * 1024;
+constexpr int64_t kChunkBytes = 192 * 1024;
 // x bytes per token tile (see the layout notes at the top).
 constexpr int64_t kTileBytes = 256 * 1024;
 
@@ -554,7 +590,7 @@ void matmul(const float* x, int64_t T, const WeightView& w, const float* bias, f
   }
 
   const ItemFn item = select_item(simd_level(), w.dtype);
-  const Job job{x, w.data, bias, y, T, w.rows, w.cols};
+  const Job job = make_job(x, T, w, bias, y);
   const int64_t row_bytes = w.cols * int64_t(dtype_size(w.dtype));
   const int64_t threads = pool.size();
 
@@ -566,7 +602,7 @@ void matmul(const float* x, int64_t T, const WeightView& w, const float* bias, f
   const int64_t tile_max = std::max<int64_t>(16, std::min<int64_t>(64, kTileBytes / (w.cols * 4)));
   const TokenBlocks tiles(T, tile_max);
   const int64_t n_items = n_chunks * tiles.count;
-  static const bool no_pf = getenv("NOPF") != nullptr; const bool prefetch = T > 1 && !no_pf;  // a GEMV streams; hardware prefetch does better than software
+  const bool prefetch = T > 1;  // a GEMV streams; hardware prefetch does better than software
 
   auto bounds = [&](int64_t it, int64_t* r0, int64_t* r1, int64_t* t0, int64_t* t1) {
     const int64_t ti = it / n_chunks, ci = it % n_chunks;  // tile-major
@@ -577,21 +613,24 @@ void matmul(const float* x, int64_t T, const WeightView& w, const float* bias, f
   };
 
   std::atomic<int64_t> next_item{0};
+  auto claim = [&] { return next_item.fetch_add(1, std::memory_order_relaxed); };
   auto worker = [&] {
-    int64_t cur = next_item.fetch_add(1, std::memory_order_relaxed);
+    int64_t cur = claim();
     while (cur < n_items) {
-      // Claim the next item before running this one, so its weight can be prefetched meanwhile.
-      const int64_t nxt = next_item.fetch_add(1, std::memory_order_relaxed);
+      // Claim the next item before running this one, so its weight can be prefetched meanwhile;
+      // but not near the end, where holding an item back would leave another thread idle.
+      int64_t nxt = -1;
+      if (prefetch && next_item.load(std::memory_order_relaxed) + threads < n_items) nxt = claim();
       int64_t r0, r1, t0, t1;
       Prefetch pf;
-      if (prefetch && nxt < n_items) {
+      if (nxt >= 0 && nxt < n_items) {
         bounds(nxt, &r0, &r1, &t0, &t1);
         pf.begin = static_cast<const char*>(w.data) + r0 * row_bytes;
         pf.end = static_cast<const char*>(w.data) + r1 * row_bytes;
       }
       bounds(cur, &r0, &r1, &t0, &t1);
       item(job, r0, r1, t0, t1, pf);
-      cur = nxt;
+      cur = nxt >= 0 ? nxt : claim();
     }
   };
   if (n_items == 1 || threads == 1) {
