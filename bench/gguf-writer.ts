@@ -54,7 +54,7 @@ export interface HfTensor {
 }
 
 export interface GgufVocab {
-  /** Token strings by id; padded with placeholders up to `vocab_size`. */
+  /** Token strings by id; padded with filler tokens up to `vocab_size`. */
   tokens: string[];
   /** GGUF token types by id (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte). */
   tokenTypes?: number[];
@@ -387,11 +387,11 @@ function metadata(model: GgufModel, g: Geometry, fileDtype: GgufSourceDtype): Ar
   }
   const bos = model.vocab.bosTokenId ?? 1;
   const eos = model.vocab.eosTokenId ?? 2;
-  // Ids without a given token get placeholders: bos/eos get control-token
+  // Ids without a given token get filler names: bos/eos get control-token
   // names, then come the 256 single-byte symbols of byte-level BPE (so any
   // text still tokenizes, byte by byte), then `<tok_N>`. llama.cpp maps token
   // text -> id and expects that map to be one-to-one, so empty or repeated
-  // strings are replaced by unique placeholders too.
+  // strings are replaced by unique filler names too.
   const given = model.vocab.tokens;
   const seen = new Set<string>();
   for (const t of given) if (t) seen.add(t);
