@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "core/kernels/vec.h"
+#include "core/kernels/attention_block.h"
 #include "core/thread_pool.h"
 
 namespace astraea {
@@ -32,8 +32,8 @@ void write_kv(const float* k, const float* v, const AttentionSequence* seqs, int
 
 namespace {
 
-// Attends the query heads that share one KV head (a GQA group) for one token, so each key and
-// value row is loaded once for the whole group. Online softmax, one block of keys at a time.
+// Attends the query heads that share one KV head (a GQA group) for one token, one block of keys
+// at a time, so each key and value row is read once for the whole group.
 struct GroupAttention {
   int64_t group, hd, bs;
   float scale;
@@ -49,31 +49,14 @@ struct GroupAttention {
     std::fill(max_score.begin(), max_score.end(), -INFINITY);
     std::fill(denom.begin(), denom.end(), 0.0f);
     std::fill(acc.begin(), acc.end(), 0.0f);
+    const OnlineSoftmax state{max_score.data(), denom.data(), acc.data()};
     for (int64_t pos = first_pos; pos <= last_pos;) {
       const int64_t block = blocks[pos / bs];
       const int64_t slot0 = pos % bs;
       const int64_t n = std::min(bs - slot0, last_pos - pos + 1);
-      const float* keys = cache.keys(block, layer) + kv_head * cache.head_stride() + slot0 * hd;
-      const float* values = cache.values(block, layer) + kv_head * cache.head_stride() + slot0 * hd;
-      for (int64_t h = 0; h < group; ++h) {
-        float* sc = &scores[size_t(h * bs)];
-        float block_max = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) {
-          sc[j] = dot_f32(q + h * hd, keys + j * hd, hd) * scale;
-          block_max = std::max(block_max, sc[j]);
-        }
-        const float new_max = std::max(max_score[size_t(h)], block_max);
-        const float rescale = std::exp(max_score[size_t(h)] - new_max);  // 0 on the first block
-        float* a = &acc[size_t(h * hd)];
-        if (rescale != 1.0f) scale_f32(rescale, a, hd);
-        denom[size_t(h)] *= rescale;
-        for (int64_t j = 0; j < n; ++j) {
-          const float w = std::exp(sc[j] - new_max);
-          denom[size_t(h)] += w;
-          axpy_f32(w, values + j * hd, a, hd);
-        }
-        max_score[size_t(h)] = new_max;
-      }
+      const int64_t offset = kv_head * cache.head_stride() + slot0 * hd;
+      attend_block(q, group, hd, cache.keys(block, layer) + offset, cache.values(block, layer) + offset, n, scale,
+                   scores.data(), state);
       pos += n;
     }
     for (int64_t h = 0; h < group; ++h) {

@@ -30,6 +30,11 @@ void rms_norm(const float* x, int64_t rows, int64_t dim, const float* gain, doub
   });
 }
 
+// The residual connection: x += delta, row by row.
+void add_rows(const float* delta, int64_t rows, int64_t dim, float* x, ThreadPool& pool) {
+  pool.parallel_for(rows, 16, [&](int64_t b, int64_t e) { axpy_f32(1.0f, delta + b * dim, x + b * dim, (e - b) * dim); });
+}
+
 // Rotate-half RoPE (the Hugging Face form): pairs (j, j + head_dim/2) turn by position * inv_freq[j].
 void apply_rope(float* x, int64_t tokens, int64_t heads, int64_t hd, const float* cos, const float* sin) {
   const int64_t half = hd / 2;
@@ -149,18 +154,17 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
     write_kv(k_.data(), v_.data(), seqs.data(), plan.num_seqs, cache, layer);
     paged_attention(q_.data(), seqs.data(), plan.num_seqs, T, cache, layer, c, attn_.data(), pool_);
     matmul(attn_.data(), T, L.o, bias(L.o_bias), xn_.data(), pool_);
-    for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += xn_[size_t(i)];
+    add_rows(xn_.data(), T, H, x_.data(), pool_);
 
     rms_norm(x_.data(), T, H, L.ffn_norm.data(), c.rms_norm_eps, xn_.data(), pool_);
     matmul(xn_.data(), T, L.gate, nullptr, gate_.data(), pool_);
     matmul(xn_.data(), T, L.up, nullptr, up_.data(), pool_);
-    const int64_t inter = T * c.intermediate_size;
-    for (int64_t i = 0; i < inter; ++i) {
-      const float g = gate_[size_t(i)];
-      gate_[size_t(i)] = g / (1.0f + std::exp(-g)) * up_[size_t(i)];
-    }
+    const int64_t inter = c.intermediate_size;
+    pool_.parallel_for(T, 4, [&](int64_t b, int64_t e) {
+      silu_mul_f32(gate_.data() + b * inter, up_.data() + b * inter, (e - b) * inter);
+    });
     matmul(gate_.data(), T, L.down, nullptr, xn_.data(), pool_);
-    for (int64_t i = 0; i < T * H; ++i) x_[size_t(i)] += xn_[size_t(i)];
+    add_rows(xn_.data(), T, H, x_.data(), pool_);
   }
 
   // The LM head runs only on the rows someone needs: every token, or each sequence's last.

@@ -9,19 +9,7 @@
 #include "core/errors.h"
 #include "core/kernels/cpu_features.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define ASTRAEA_X86_SIMD 1
-// GCC 12 warns -Wuninitialized inside its own AVX-512 intrinsics (the _mm512_undefined_ps()
-// idiom, GCC PR 105593); the warning is attributed to header lines, so silencing it around the
-// include keeps -Wall output clean without hiding warnings in this file.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#define ASTRAEA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
-#define ASTRAEA_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
+#include "core/kernels/simd.h"
 
 // How the work is laid out, and why.
 //

@@ -1,20 +1,10 @@
 #include "core/kernels/vec.h"
 
+#include <cmath>
+
 #include "core/kernels/cpu_features.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define ASTRAEA_X86_SIMD 1
-// GCC 12 warns -Wuninitialized inside its own AVX-512 intrinsics (the _mm512_undefined_ps()
-// idiom, GCC PR 105593); the warning is attributed to header lines, so silencing it around the
-// include keeps -Wall output clean without hiding warnings in this file.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#define ASTRAEA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
-#define ASTRAEA_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
+#include "core/kernels/simd.h"
 
 namespace astraea {
 
@@ -40,6 +30,10 @@ void axpy_scalar(float alpha, const float* x, float* y, int64_t n) {
 
 void scale_scalar(float alpha, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= alpha;
+}
+
+void silu_mul_scalar(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
 #ifdef ASTRAEA_X86_SIMD
@@ -137,6 +131,16 @@ ASTRAEA_AVX2 void scale_avx2(float alpha, float* y, int64_t n) {
   for (; i < n; ++i) y[i] *= alpha;
 }
 
+ASTRAEA_AVX512 void silu_mul_avx512(float* gate, const float* up, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+  }
+}
+
 #endif  // ASTRAEA_X86_SIMD
 
 }  // namespace
@@ -172,6 +176,13 @@ void scale_f32(float alpha, float* y, int64_t n) {
   }
 #endif
   scale_scalar(alpha, y, n);
+}
+
+void silu_mul_f32(float* gate, const float* up, int64_t n) {
+#ifdef ASTRAEA_X86_SIMD
+  if (simd_level() == SimdLevel::Avx512) return silu_mul_avx512(gate, up, n);
+#endif
+  silu_mul_scalar(gate, up, n);
 }
 
 }  // namespace astraea

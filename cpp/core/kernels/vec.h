@@ -12,5 +12,7 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);
 // y *= alpha.
 void scale_f32(float alpha, float* y, int64_t n);
+// gate = silu(gate) * up, the SwiGLU activation: silu(g) = g / (1 + e^-g).
+void silu_mul_f32(float* gate, const float* up, int64_t n);
 
 }  // namespace astraea

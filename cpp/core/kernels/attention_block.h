@@ -1,0 +1,18 @@
+// One block of keys and values for the query heads of one GQA group, folded into a running
+// (online) softmax. Attention calls this once per KV block, so the state carries across blocks.
+#pragma once
+#include <cstdint>
+
+namespace astraea {
+
+struct OnlineSoftmax {
+  float* max_score;  // [group], -inf before the first block
+  float* denom;      // [group], 0 before the first block
+  float* acc;        // [group][head_dim], 0 before the first block; unnormalised output
+};
+
+// q: [group][head_dim]; keys, values: n rows of head_dim (contiguous); scores: scratch of group*n.
+void attend_block(const float* q, int64_t group, int64_t head_dim, const float* keys, const float* values, int64_t n,
+                  float scale, float* scores, OnlineSoftmax state);
+
+}  // namespace astraea
