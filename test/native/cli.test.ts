@@ -11,7 +11,11 @@ import { referenceForDir, relativeError, removeDir, tempDir } from './fixtures.j
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'astraea.js');
 
 function astraea(...args: string[]) {
-  const run = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return astraeaWithEnv({}, ...args);
+}
+
+function astraeaWithEnv(env: Record<string, string>, ...args: string[]) {
+  const run = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -40,6 +44,16 @@ describe('astraea CLI', () => {
     expect(run.code).toBe(0);
     const rows = JSON.parse(run.stdout) as number[][];
     expect(rows).toHaveLength(ids.length);
+    const reference = referenceForDir(dir, ids);
+    rows.forEach((row, p) => expect(relativeError(row, reference[p]), `position ${p}`).toBeLessThan(1e-4));
+  });
+
+  it.each(['avx2', 'scalar'])('the %s kernels (forced with ASTRAEA_SIMD) also match the reference', (level) => {
+    // The machine may lack the level asked for; the addon then uses what it has, still checked.
+    const ids = [5, 17, 3, 99, 250, 7, 31, 64, 2, 200, 11, 42, 8, 1, 300, 77, 9, 120];
+    const run = astraeaWithEnv({ ASTRAEA_SIMD: level }, 'logits', '--model', dir, '--ids', ids.join(','), '--split', '5', '--json');
+    expect(run.stderr).toBe('');
+    const rows = JSON.parse(run.stdout) as number[][];
     const reference = referenceForDir(dir, ids);
     rows.forEach((row, p) => expect(relativeError(row, reference[p]), `position ${p}`).toBeLessThan(1e-4));
   });
