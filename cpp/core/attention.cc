@@ -10,22 +10,28 @@
 
 namespace astraea {
 
-void write_kv(const float* k, const float* v, const AttentionSequence* seqs, int64_t num_seqs, KvCache& cache,
-              int64_t layer) {
-  const int64_t hd = cache.head_dim(), kvh = cache.num_kv_heads(), bs = cache.block_size();
+std::vector<int64_t> slot_mapping(const AttentionSequence* seqs, int64_t num_seqs, int64_t total_tokens,
+                                  int64_t block_size) {
+  std::vector<int64_t> slots(static_cast<size_t>(total_tokens));
   for (int64_t s = 0; s < num_seqs; ++s) {
     const AttentionSequence& seq = seqs[s];
     for (int64_t i = 0; i < seq.num_tokens; ++i) {
       const int64_t pos = seq.start_position + i;
-      const int64_t block = seq.blocks[pos / bs], slot = pos % bs;
-      const float* k_row = k + (seq.first_token + i) * kvh * hd;
-      const float* v_row = v + (seq.first_token + i) * kvh * hd;
-      float* k_dst = cache.keys(block, layer) + slot * hd;
-      float* v_dst = cache.values(block, layer) + slot * hd;
-      for (int64_t g = 0; g < kvh; ++g) {
-        std::memcpy(k_dst + g * cache.head_stride(), k_row + g * hd, size_t(hd) * 4);
-        std::memcpy(v_dst + g * cache.head_stride(), v_row + g * hd, size_t(hd) * 4);
-      }
+      slots[size_t(seq.first_token + i)] = int64_t(seq.blocks[pos / block_size]) * block_size + pos % block_size;
+    }
+  }
+  return slots;
+}
+
+void write_kv(const float* k, const float* v, const int64_t* slots, int64_t num_tokens, KvCache& cache, int64_t layer) {
+  const int64_t hd = cache.head_dim(), kvh = cache.num_kv_heads(), bs = cache.block_size();
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const int64_t block = slots[t] / bs, slot = slots[t] % bs;
+    float* k_dst = cache.keys(block, layer) + slot * hd;
+    float* v_dst = cache.values(block, layer) + slot * hd;
+    for (int64_t g = 0; g < kvh; ++g) {
+      std::memcpy(k_dst + g * cache.head_stride(), k + (t * kvh + g) * hd, size_t(hd) * 4);
+      std::memcpy(v_dst + g * cache.head_stride(), v + (t * kvh + g) * hd, size_t(hd) * 4);
     }
   }
 }

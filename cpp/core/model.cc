@@ -141,6 +141,7 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
     first += plan.query_lens[s];
   }
 
+  const std::vector<int64_t> slots = slot_mapping(seqs.data(), plan.num_seqs, T, cache.block_size());
   const auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
   embed_rows(weights_->embed, plan.tokens, T, x_.data());
   for (int64_t layer = 0; layer < c.num_layers; ++layer) {
@@ -151,7 +152,7 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
     matmul(xn_.data(), T, L.v, bias(L.v_bias), v_.data(), pool_);
     apply_rope(q_.data(), T, c.num_heads, hd, rope_cos_.data(), rope_sin_.data());
     apply_rope(k_.data(), T, c.num_kv_heads, hd, rope_cos_.data(), rope_sin_.data());
-    write_kv(k_.data(), v_.data(), seqs.data(), plan.num_seqs, cache, layer);
+    write_kv(k_.data(), v_.data(), slots.data(), T, cache, layer);
     paged_attention(q_.data(), seqs.data(), plan.num_seqs, T, cache, layer, c, attn_.data(), pool_);
     matmul(attn_.data(), T, L.o, bias(L.o_bias), xn_.data(), pool_);
     add_rows(xn_.data(), T, H, x_.data(), pool_);
