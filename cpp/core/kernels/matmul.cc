@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/kernels/cpu_features.h"
+#include "core/kernels/vec.h"
 
 #include "core/kernels/simd.h"
 
@@ -146,19 +147,6 @@ inline float widen(const void* p, int64_t i) {
   else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
 }
 
-inline float dot_scalar(const float* a, const float* b, int64_t n) {
-  float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
 template <DType DT>
 void item_scalar(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Prefetch) {
   const int64_t K = j.cols;
@@ -174,15 +162,37 @@ void item_scalar(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, P
       wr = row.data();
     }
     const float b = j.bias ? j.bias[r] : 0.f;
-    for (int64_t t = t0; t < t1; ++t) j.y[t * j.rows + r] = dot_scalar(j.x + t * j.ldx, wr, K) + b;
+    for (int64_t t = t0; t < t1; ++t) j.y[t * j.rows + r] = dot_f32(j.x + t * j.ldx, wr, K) + b;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Driver shared by the SIMD paths. `Isa` supplies the micro-kernels:
 //   Isa::kTT                      largest token block
-//   Isa::template gemv<DT>(...)   T=1 over rows [r0, r1)
 //   Isa::template mk<DT, R>(tt, MkArgs)   R = 4 or 1 rows, tt <= kTT tokens
+//   Isa::template mk1<DT, R>(MkArgs)      R = 8, 4 or 1 rows, one token (gemv_rows)
+
+// T=1 over rows [r0, r1): 8 rows per call keeps 8 independent FMA chains and 8 weight streams in
+// flight, with each x vector loaded once per 8 FMAs; 4- and 1-row calls finish the range.
+template <class Isa, DType DT>
+void gemv_rows(const float* x, const Elem<DT>* W, int64_t K, const float* bias, float* y, int64_t r0, int64_t r1) {
+  MkArgs a;
+  a.x = x;
+  a.ldx = K;
+  a.ldw = K;
+  a.klen = K;
+  a.accumulate = false;
+  a.ldy = 0;
+  auto rows_at = [&](int64_t r) {
+    a.w = W + r * K;
+    a.bias = bias ? bias + r : nullptr;
+    a.y = y + r;
+  };
+  int64_t r = r0;
+  for (; r + 8 <= r1; r += 8) rows_at(r), Isa::template mk1<DT, 8>(a);
+  for (; r + 4 <= r1; r += 4) rows_at(r), Isa::template mk1<DT, 4>(a);
+  for (; r < r1; ++r) rows_at(r), Isa::template mk1<DT, 1>(a);
+}
 
 template <class Isa, DType DT>
 void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Prefetch next) {
@@ -190,7 +200,7 @@ void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Pre
   const int64_t K = j.cols, ldy = j.rows;
   if (t1 - t0 == 1) {
     // GEMV: one pass over the weight; hardware prefetchers handle the sequential streams.
-    Isa::template gemv<DT>(j.x + t0 * j.ldx, W, K, j.bias, j.y + t0 * ldy, r0, r1);
+    gemv_rows<Isa, DT>(j.x + t0 * j.ldx, W, K, j.bias, j.y + t0 * ldy, r0, r1);
     return;
   }
   const TokenBlocks tb(t1 - t0, Isa::kTT);
@@ -339,38 +349,10 @@ struct Avx512 {
     }
   }
 
-  // 8 rows per call: 8 independent FMA chains and 8 weight streams in flight, and each x vector
-  // loaded once per 8 FMAs.
-  template <DType DT>
-  ASTRAEA_AVX512 static void gemv(const float* x, const Elem<DT>* W, int64_t K, const float* bias,
-                                  float* y, int64_t r0, int64_t r1) {
-    MkArgs a;
-    a.x = x;
-    a.ldx = K;
-    a.ldw = K;
-    a.klen = K;
-    a.accumulate = false;
-    a.ldy = 0;
-    int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) {
-      a.w = W + r * K;
-      a.bias = bias ? bias + r : nullptr;
-      a.y = y + r;
-      mk512<DT, 8, 1>(a);
-    }
-    for (; r + 4 <= r1; r += 4) {
-      a.w = W + r * K;
-      a.bias = bias ? bias + r : nullptr;
-      a.y = y + r;
-      mk512<DT, 4, 1>(a);
-    }
-    for (; r < r1; ++r) {
-      a.w = W + r * K;
-      a.bias = bias ? bias + r : nullptr;
-      a.y = y + r;
-      mk512<DT, 1, 1>(a);
-    }
-  }
+  // One token (the GEMV): any R, without instantiating the multi-token kernels for it.
+  template <DType DT, int R>
+  ASTRAEA_AVX512 static void mk1(const MkArgs& a) { mk512<DT, R, 1>(a); }
+
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -467,36 +449,9 @@ struct Avx2 {
     }
   }
 
-  template <DType DT>
-  ASTRAEA_AVX2 static void gemv(const float* x, const Elem<DT>* W, int64_t K, const float* bias,
-                                float* y, int64_t r0, int64_t r1) {
-    MkArgs a;
-    a.x = x;
-    a.ldx = K;
-    a.ldw = K;
-    a.klen = K;
-    a.accumulate = false;
-    a.ldy = 0;
-    int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) {
-      a.w = W + r * K;
-      a.bias = bias ? bias + r : nullptr;
-      a.y = y + r;
-      mk256<DT, 8, 1>(a);
-    }
-    for (; r + 4 <= r1; r += 4) {
-      a.w = W + r * K;
-      a.bias = bias ? bias + r : nullptr;
-      a.y = y + r;
-      mk256<DT, 4, 1>(a);
-    }
-    for (; r < r1; ++r) {
-      a.w = W + r * K;
-      a.bias = bias ? bias + r : nullptr;
-      a.y = y + r;
-      mk256<DT, 1, 1>(a);
-    }
-  }
+  template <DType DT, int R>
+  ASTRAEA_AVX2 static void mk1(const MkArgs& a) { mk256<DT, R, 1>(a); }
+
 };
 
 #endif  // ASTRAEA_X86_SIMD
