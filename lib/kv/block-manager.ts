@@ -1,0 +1,481 @@
+/**
+ * Block manager of the paged KV cache: block ids, reference counts, device and host free lists,
+ * and automatic prefix caching. No tensors: the addon owns the memory, this class only decides
+ * which block id holds what.
+ *
+ * Modelled on vLLM v1's KVCacheManager / BlockPool:
+ * - A full block whose KV has been computed is keyed by a chained hash (lib/kv/prefix-hash.ts).
+ *   When nobody references it any more it stays **cached** (content valid, evictable in LRU
+ *   order); a later sequence with the same prefix takes it back (ref +1) and skips that prefill.
+ * - Check, then commit: `blocksNeeded` + `canAllocate` answer exactly whether `ensure` will succeed;
+ *   a commit that cannot succeed throws before touching anything.
+ * - A sequence's blocks are released in reverse order, so its tail blocks are evicted first.
+ * Departures: vLLM keeps one free queue mixing empty and cached blocks; here empty blocks are
+ * always handed out before any cached block is evicted, which keeps cached content longer.
+ * Swapping (device <-> host) is ours: vLLM v1 has no swap.
+ *
+ * Each device block is in exactly one state: free (no content, on the free stack), cached
+ * (ref 0, hashed, on the LRU list) or owned (ref > 0). Every call costs O(blocks touched).
+ */
+import { EngineError } from '../errors.js';
+import { hashBlock, type BlockHash } from './prefix-hash.js';
+
+export interface BlockManagerOptions {
+  deviceBlocks: number;
+  hostBlocks: number;
+  blockSize: number;
+  /** Reuse computed full blocks across sequences (default true). */
+  prefixCaching?: boolean;
+}
+
+export interface EnsureResult {
+  /** The owner's device block table, positions 0.. . */
+  table: readonly number[];
+  /** Leading tokens whose KV is already present (computed before, or reused from the cache). */
+  computedTokens: number;
+}
+
+export interface BlockManagerStats {
+  deviceBlocks: number;
+  freeBlocks: number;
+  cachedBlocks: number;
+  ownedBlocks: number;
+  hostBlocks: number;
+  hostFree: number;
+  hostOwned: number;
+  /** Cumulative tokens served from the prefix cache by first `ensure` calls. */
+  prefixHitTokens: number;
+  /** Cumulative prompt tokens looked up in the prefix cache by first `ensure` calls. */
+  prefixQueryTokens: number;
+  /** Cumulative cached blocks evicted to make room. */
+  evictions: number;
+}
+
+/** [from, to] block id pair of a swap copy. */
+export type SwapPair = [number, number];
+
+interface OwnerState {
+  /** Device block ids, positions 0.. ; empty while swapped. */
+  device: number[];
+  /** Host block ids while swapped out, otherwise null. */
+  host: number[] | null;
+  /** Chain keys of this owner's leading full computed blocks (registered or found in the cache). */
+  hashes: BlockHash[];
+  /** Leading tokens whose KV is present. */
+  computed: number;
+}
+
+interface AllocationPlan {
+  /** Prefix-cache hits to reference (first call only). */
+  hits: number[];
+  hitHashes: BlockHash[];
+  /** Fresh blocks to take from the pool. */
+  fresh: number;
+  /** Blocks taken out of the free + evictable pool: fresh plus hits that were cached (ref 0). */
+  take: number;
+}
+
+/** Marks the end of the LRU list (block ids are >= 0). */
+const NONE = -1;
+
+function checkCount(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new EngineError('INVALID_ARGUMENT', `${name} must be an integer >= ${min}, got ${value}`);
+  }
+}
+
+export class BlockManager {
+  readonly blockSize: number;
+  readonly deviceBlocks: number;
+  readonly hostBlocks: number;
+  readonly prefixCaching: boolean;
+
+  private readonly refCount: Int32Array;
+  /** Stack of empty device blocks; the next one handed out is at the end. */
+  private readonly freeStack: number[] = [];
+  private readonly hostFreeStack: number[] = [];
+
+  // Content of hashed blocks: key, parent key and token ids, compared on every hit.
+  private readonly blockHash: (BlockHash | null)[];
+  private readonly blockParent: (BlockHash | null)[];
+  private readonly blockTokens: (number[] | null)[];
+  /** Key -> the one device block holding that content (cached or owned). */
+  private readonly byHash = new Map<BlockHash, number>();
+
+  // Doubly linked LRU list of cached blocks: head is least recently used (evicted first).
+  private readonly lruPrev: Int32Array;
+  private readonly lruNext: Int32Array;
+  private readonly inLru: Uint8Array;
+  private lruHead = NONE;
+  private lruTail = NONE;
+  private cachedCount = 0;
+
+  private readonly owners = new Map<string, OwnerState>();
+  private prefixHitTokens = 0;
+  private prefixQueryTokens = 0;
+  private evictions = 0;
+
+  constructor(options: BlockManagerOptions) {
+    checkCount('deviceBlocks', options.deviceBlocks, 0);
+    checkCount('hostBlocks', options.hostBlocks, 0);
+    checkCount('blockSize', options.blockSize, 1);
+    this.blockSize = options.blockSize;
+    this.deviceBlocks = options.deviceBlocks;
+    this.hostBlocks = options.hostBlocks;
+    this.prefixCaching = options.prefixCaching ?? true;
+    const n = options.deviceBlocks;
+    this.refCount = new Int32Array(n);
+    this.blockHash = new Array<BlockHash | null>(n).fill(null);
+    this.blockParent = new Array<BlockHash | null>(n).fill(null);
+    this.blockTokens = new Array<number[] | null>(n).fill(null);
+    this.lruPrev = new Int32Array(n).fill(NONE);
+    this.lruNext = new Int32Array(n).fill(NONE);
+    this.inLru = new Uint8Array(n);
+    // Pushed in reverse so ids are handed out 0, 1, 2, ... (predictable plans and tests).
+    for (let id = n - 1; id >= 0; id--) this.freeStack.push(id);
+    for (let id = options.hostBlocks - 1; id >= 0; id--) this.hostFreeStack.push(id);
+  }
+
+  table(owner: string): readonly number[] {
+    return this.owners.get(owner)?.device ?? [];
+  }
+
+  /** References to a device block (0 when free or cached). */
+  refCountOf(blockId: number): number {
+    return this.refCount[blockId] ?? 0;
+  }
+
+  isSwapped(owner: string): boolean {
+    return this.owners.get(owner)?.host != null;
+  }
+
+  cachedPrefixTokens(tokens: readonly number[]): number {
+    return this.findPrefix(tokens).hits.length * this.blockSize;
+  }
+
+  blocksNeeded(owner: string, tokens: readonly number[]): number {
+    return this.plan(this.activeOwner(owner, false), tokens).take;
+  }
+
+  canAllocate(blocks: number): boolean {
+    return this.freeStack.length + this.cachedCount >= blocks;
+  }
+
+  ensure(owner: string, tokens: readonly number[]): EnsureResult {
+    const existing = this.activeOwner(owner, false);
+    const plan = this.plan(existing, tokens);
+    if (!this.canAllocate(plan.take)) {
+      throw new EngineError(
+        'OUT_OF_BLOCKS',
+        `${owner} needs ${plan.take} device blocks, ${this.freeStack.length} free + ${this.cachedCount} cached available`,
+      );
+    }
+    const state: OwnerState = existing ?? { device: [], host: null, hashes: [], computed: 0 };
+    if (state.device.length === 0) {
+      this.prefixQueryTokens += tokens.length;
+      this.prefixHitTokens += plan.hits.length * this.blockSize;
+    }
+    // Revive hits before taking fresh blocks, so an eviction can never pick a block being reused.
+    for (const id of plan.hits) {
+      if (this.inLru[id]) this.lruRemove(id);
+      this.refCount[id]++;
+      state.device.push(id);
+    }
+    if (plan.hits.length > 0) {
+      state.hashes = plan.hitHashes;
+      state.computed = Math.max(state.computed, plan.hits.length * this.blockSize);
+    }
+    for (let i = 0; i < plan.fresh; i++) {
+      const id = this.takeBlock();
+      this.refCount[id] = 1;
+      state.device.push(id);
+    }
+    this.owners.set(owner, state);
+    return { table: state.device, computedTokens: Math.min(state.computed, tokens.length) };
+  }
+
+  markComputed(owner: string, tokens: readonly number[], numComputed: number): void {
+    const state = this.activeOwner(owner, true) as OwnerState;
+    const capacity = state.device.length * this.blockSize;
+    if (!Number.isInteger(numComputed) || numComputed < 0 || numComputed > tokens.length || numComputed > capacity) {
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `numComputed ${numComputed} must be within 0..min(${tokens.length} tokens, ${capacity} slots) for ${owner}`,
+      );
+    }
+    state.computed = numComputed;
+    if (!this.prefixCaching) return;
+    const fullBlocks = Math.floor(numComputed / this.blockSize);
+    for (let i = state.hashes.length; i < fullBlocks; i++) {
+      const parent = i > 0 ? state.hashes[i - 1] : null;
+      const start = i * this.blockSize;
+      const key = hashBlock(parent, tokens, start, start + this.blockSize);
+      state.hashes.push(key);
+      const id = state.device[i];
+      // A block already hashed is a prefix hit; a key already present means another sequence
+      // computed the same content first: keep theirs, this block stays anonymous (freed, not cached).
+      if (this.blockHash[id] !== null || this.byHash.has(key)) continue;
+      this.blockHash[id] = key;
+      this.blockParent[id] = parent;
+      this.blockTokens[id] = tokens.slice(start, start + this.blockSize);
+      this.byHash.set(key, id);
+    }
+  }
+
+  free(owner: string): void {
+    const state = this.owners.get(owner);
+    if (state === undefined) return;
+    this.releaseDevice(state.device);
+    if (state.host !== null) {
+      for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
+    }
+    this.owners.delete(owner);
+  }
+
+  canSwapOut(owner: string): boolean {
+    const state = this.owners.get(owner);
+    return state !== undefined && state.host === null && this.hostFreeStack.length >= state.device.length;
+  }
+
+  /**
+   * Device -> host for the whole table. The returned copies must run before any block freed here
+   * is written again (the addon executes swap-outs first in a step).
+   */
+  swapOut(owner: string): SwapPair[] {
+    const state = this.activeOwner(owner, true) as OwnerState;
+    if (this.hostFreeStack.length < state.device.length) {
+      throw new EngineError(
+        'OUT_OF_BLOCKS',
+        `${owner} needs ${state.device.length} host blocks, ${this.hostFreeStack.length} free`,
+      );
+    }
+    const pairs: SwapPair[] = [];
+    const host: number[] = [];
+    for (const deviceId of state.device) {
+      const hostId = this.hostFreeStack.pop() as number;
+      host.push(hostId);
+      pairs.push([deviceId, hostId]);
+    }
+    this.releaseDevice(state.device);
+    state.device = [];
+    state.host = host;
+    return pairs;
+  }
+
+  canSwapIn(owner: string): boolean {
+    const state = this.owners.get(owner);
+    return state !== undefined && state.host !== null && this.canAllocate(state.host.length);
+  }
+
+  /** Host -> device into fresh blocks; the host blocks are released once the plan is built. */
+  swapIn(owner: string): SwapPair[] {
+    const state = this.owners.get(owner);
+    if (state === undefined) throw new EngineError('UNKNOWN_SEQUENCE', `no sequence ${owner}`);
+    if (state.host === null) throw new EngineError('NOT_SWAPPED', `${owner} is not swapped out`);
+    if (!this.canAllocate(state.host.length)) {
+      throw new EngineError(
+        'OUT_OF_BLOCKS',
+        `${owner} needs ${state.host.length} device blocks, ${this.freeStack.length} free + ${this.cachedCount} cached available`,
+      );
+    }
+    const pairs: SwapPair[] = [];
+    for (const hostId of state.host) {
+      const deviceId = this.takeBlock();
+      this.refCount[deviceId] = 1;
+      state.device.push(deviceId);
+      pairs.push([hostId, deviceId]);
+    }
+    for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
+    state.host = null;
+    // The fresh blocks carry no keys yet: the next markComputed rehashes from block 0 and registers
+    // whichever keys the cache lacks.
+    state.hashes = [];
+    return pairs;
+  }
+
+  stats(): BlockManagerStats {
+    return {
+      deviceBlocks: this.deviceBlocks,
+      freeBlocks: this.freeStack.length,
+      cachedBlocks: this.cachedCount,
+      ownedBlocks: this.deviceBlocks - this.freeStack.length - this.cachedCount,
+      hostBlocks: this.hostBlocks,
+      hostFree: this.hostFreeStack.length,
+      hostOwned: this.hostBlocks - this.hostFreeStack.length,
+      prefixHitTokens: this.prefixHitTokens,
+      prefixQueryTokens: this.prefixQueryTokens,
+      evictions: this.evictions,
+    };
+  }
+
+  /** Full scan (tests and debugging only): throws EngineError('INVARIANT') on the first violation. */
+  checkInvariants(): void {
+    const fail = (message: string): never => {
+      throw new EngineError('INVARIANT', message);
+    };
+    const FREE = 1;
+    const CACHED = 2;
+    const seen = new Uint8Array(this.deviceBlocks);
+    for (const id of this.freeStack) {
+      if (!(id >= 0 && id < this.deviceBlocks)) fail(`free stack holds invalid id ${id}`);
+      if (seen[id]) fail(`block ${id} is on the free stack twice`);
+      seen[id] = FREE;
+      if (this.refCount[id] !== 0) fail(`free block ${id} has ref ${this.refCount[id]}`);
+      if (this.blockHash[id] !== null || this.inLru[id]) fail(`free block ${id} has content or is on the LRU`);
+    }
+    let count = 0;
+    let prev = NONE;
+    for (let id = this.lruHead; id !== NONE; id = this.lruNext[id]) {
+      if (seen[id]) fail(`block ${id} is cached and also free (or listed twice)`);
+      seen[id] = CACHED;
+      if (this.lruPrev[id] !== prev) fail(`LRU back link of ${id} is broken`);
+      if (!this.inLru[id]) fail(`block ${id} on the LRU is not flagged`);
+      if (this.refCount[id] !== 0) fail(`cached block ${id} has ref ${this.refCount[id]}`);
+      const key = this.blockHash[id];
+      if (key === null || this.byHash.get(key) !== id) fail(`cached block ${id} is not indexed by its key`);
+      prev = id;
+      count++;
+      if (count > this.deviceBlocks) fail('LRU list has a cycle');
+    }
+    if (prev !== this.lruTail) fail('LRU tail is wrong');
+    if (count !== this.cachedCount) fail(`cached count ${this.cachedCount} but LRU holds ${count}`);
+
+    const expectedRefs = new Int32Array(this.deviceBlocks);
+    const hostSeen = new Uint8Array(this.hostBlocks);
+    const claimHost = (id: number, who: string): void => {
+      if (!(id >= 0 && id < this.hostBlocks)) fail(`${who} holds invalid host id ${id}`);
+      if (hostSeen[id]) fail(`host block ${id} is double-owned (${who})`);
+      hostSeen[id] = 1;
+    };
+    for (const id of this.hostFreeStack) claimHost(id, 'host free stack');
+    for (const [owner, state] of this.owners) {
+      if (state.host !== null) {
+        if (state.device.length > 0) fail(`swapped ${owner} still holds device blocks`);
+        for (const id of state.host) claimHost(id, owner);
+      }
+      if (state.host === null && state.hashes.length > state.device.length) fail(`${owner} has more keys than blocks`);
+      for (const id of state.device) {
+        if (!(id >= 0 && id < this.deviceBlocks)) fail(`${owner} holds invalid block id ${id}`);
+        expectedRefs[id]++;
+      }
+    }
+    for (let id = 0; id < this.hostBlocks; id++) if (!hostSeen[id]) fail(`host block ${id} is lost`);
+    for (let id = 0; id < this.deviceBlocks; id++) {
+      if (this.refCount[id] !== expectedRefs[id]) {
+        fail(`block ${id} has ref ${this.refCount[id]} but tables reference it ${expectedRefs[id]} times`);
+      }
+      if (expectedRefs[id] > 0 && seen[id]) fail(`owned block ${id} is also free or cached`);
+      if (expectedRefs[id] === 0 && !seen[id]) fail(`block ${id} is lost (ref 0, neither free nor cached)`);
+      const key = this.blockHash[id];
+      if (key !== null && this.byHash.get(key) !== id) fail(`hashed block ${id} is not indexed by its key`);
+    }
+    for (const [key, id] of this.byHash) {
+      if (this.blockHash[id] !== key) fail(`key ${key} points at block ${id} holding other content`);
+    }
+  }
+
+  /** The owner's state; unknown owners are undefined, or an error when `required`. Swapped owners throw. */
+  private activeOwner(owner: string, required: boolean): OwnerState | undefined {
+    const state = this.owners.get(owner);
+    if (state === undefined) {
+      if (required) throw new EngineError('UNKNOWN_SEQUENCE', `no sequence ${owner}`);
+      return undefined;
+    }
+    if (state.host !== null) {
+      throw new EngineError('SEQUENCE_SWAPPED', `${owner} is swapped out; swap it in first`);
+    }
+    return state;
+  }
+
+  private plan(state: OwnerState | undefined, tokens: readonly number[]): AllocationPlan {
+    const needed = Math.ceil(tokens.length / this.blockSize);
+    const held = state?.device.length ?? 0;
+    if (held > 0) {
+      const fresh = Math.max(0, needed - held);
+      return { hits: [], hitHashes: [], fresh, take: fresh };
+    }
+    const prefix = this.findPrefix(tokens);
+    let revived = 0;
+    for (const id of prefix.hits) if (this.refCount[id] === 0) revived++;
+    const fresh = needed - prefix.hits.length;
+    return { hits: prefix.hits, hitHashes: prefix.hashes, fresh, take: fresh + revived };
+  }
+
+  /**
+   * Longest run of leading full blocks present in the cache, leaving at least one token to compute
+   * (so the last token's logits exist). Each hit is verified against the stored tokens and parent.
+   */
+  private findPrefix(tokens: readonly number[]): { hits: number[]; hashes: BlockHash[] } {
+    const hits: number[] = [];
+    const hashes: BlockHash[] = [];
+    if (!this.prefixCaching || tokens.length === 0) return { hits, hashes };
+    const maxBlocks = Math.floor((tokens.length - 1) / this.blockSize);
+    let parent: BlockHash | null = null;
+    for (let i = 0; i < maxBlocks; i++) {
+      const start = i * this.blockSize;
+      const key = hashBlock(parent, tokens, start, start + this.blockSize);
+      const id = this.byHash.get(key);
+      if (id === undefined || this.blockParent[id] !== parent || !this.sameTokens(id, tokens, start)) break;
+      hits.push(id);
+      hashes.push(key);
+      parent = key;
+    }
+    return { hits, hashes };
+  }
+
+  private sameTokens(id: number, tokens: readonly number[], start: number): boolean {
+    const stored = this.blockTokens[id];
+    if (stored === null) return false;
+    for (let j = 0; j < this.blockSize; j++) if (stored[j] !== tokens[start + j]) return false;
+    return true;
+  }
+
+  /** An empty block if any, else the least recently used cached block, evicted. Caller checked room. */
+  private takeBlock(): number {
+    const free = this.freeStack.pop();
+    if (free !== undefined) return free;
+    const id = this.lruHead;
+    if (id === NONE) throw new EngineError('OUT_OF_BLOCKS', 'no free or cached device block left');
+    this.lruRemove(id);
+    const key = this.blockHash[id] as BlockHash;
+    this.byHash.delete(key);
+    this.blockHash[id] = null;
+    this.blockParent[id] = null;
+    this.blockTokens[id] = null;
+    this.evictions++;
+    return id;
+  }
+
+  /** Drops one reference to each block, tail first, so a sequence's tail blocks are evicted first. */
+  private releaseDevice(ids: readonly number[]): void {
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const id = ids[i];
+      if (--this.refCount[id] > 0) continue;
+      if (this.blockHash[id] !== null) this.lruAppend(id);
+      else this.freeStack.push(id);
+    }
+  }
+
+  private lruAppend(id: number): void {
+    this.lruPrev[id] = this.lruTail;
+    this.lruNext[id] = NONE;
+    if (this.lruTail === NONE) this.lruHead = id;
+    else this.lruNext[this.lruTail] = id;
+    this.lruTail = id;
+    this.inLru[id] = 1;
+    this.cachedCount++;
+  }
+
+  private lruRemove(id: number): void {
+    const prev = this.lruPrev[id];
+    const next = this.lruNext[id];
+    if (prev === NONE) this.lruHead = next;
+    else this.lruNext[prev] = next;
+    if (next === NONE) this.lruTail = prev;
+    else this.lruPrev[next] = prev;
+    this.lruPrev[id] = NONE;
+    this.lruNext[id] = NONE;
+    this.inLru[id] = 0;
+    this.cachedCount--;
+  }
+}

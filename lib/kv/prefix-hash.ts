@@ -1,0 +1,96 @@
+/**
+ * Chained block hashes for automatic prefix caching (the idea of vLLM v1's `hash_block_tokens`):
+ * the key of a full block covers its own token ids and, through the parent key, every token before
+ * it, so equal keys mean equal prefixes.
+ *
+ * The key is 64 bits from two independent 32-bit lanes (a MurmurHash3-style lane and an
+ * xxHash32-style lane, different seeds and constants), written as 16 hex characters so it can key a
+ * `Map` directly. For 10^6 blocks a 64-bit collision has probability about n^2 / 2^65 ≈ 3e-8; the
+ * block manager also compares the stored token ids and parent key on every hit, so a collision
+ * could only ever matter in the parent chain, never inside one block.
+ */
+
+/** 16 lowercase hex characters: lane A then lane B. */
+export type BlockHash = string;
+
+const SEED_A = 0x9747b28c;
+const SEED_B = 0x165667b1;
+const M1 = 0xcc9e2d51;
+const M2 = 0x1b873593;
+const P1 = 0x9e3779b1;
+const P2 = 0x85ebca77;
+const P3 = 0xc2b2ae3d;
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function hex8(x: number): string {
+  return (x >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Murmur3 body round: mixes one 32-bit word into lane A. */
+function roundA(h: number, word: number): number {
+  let k = Math.imul(word, M1);
+  k = rotl(k, 15);
+  k = Math.imul(k, M2);
+  h ^= k;
+  h = rotl(h, 13);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** xxHash32 accumulator round: mixes one 32-bit word into lane B. */
+function roundB(h: number, word: number): number {
+  h = (h + Math.imul(word, P2)) | 0;
+  h = rotl(h, 13);
+  return Math.imul(h, P1);
+}
+
+/**
+ * Key of the block holding `tokens[start..end)` whose prefix has key `parent` (null for the
+ * first block). Token ids are taken as 32-bit integers.
+ */
+export function hashBlock(parent: BlockHash | null, tokens: readonly number[], start: number, end: number): BlockHash {
+  let a = SEED_A;
+  let b = SEED_B;
+  if (parent !== null) {
+    const pa = parseInt(parent.slice(0, 8), 16);
+    const pb = parseInt(parent.slice(8, 16), 16);
+    // Each lane sees both parent lanes, so the chain carries all 64 bits forward.
+    a = roundA(roundA(a, pa), pb);
+    b = roundB(roundB(b, pb), pa);
+  } else {
+    // Distinguishes "no parent" from a parent whose lanes happen to be zero.
+    a = roundA(a, 0x5bd1e995);
+    b = roundB(b, 0x27d4eb2f);
+  }
+  for (let i = start; i < end; i++) {
+    const t = tokens[i] | 0;
+    a = roundA(a, t);
+    b = roundB(b, t);
+  }
+  const n = end - start;
+  a = fmix(a ^ n);
+  b = fmix(Math.imul(b ^ n, P3) ^ rotl(b, 17));
+  return hex8(a) + hex8(b);
+}
+
+/** Keys of the first `count` full blocks of `tokens` (each `blockSize` long), chained from the start. */
+export function chainHashes(tokens: readonly number[], blockSize: number, count: number): BlockHash[] {
+  const out: BlockHash[] = [];
+  let parent: BlockHash | null = null;
+  for (let i = 0; i < count; i++) {
+    parent = hashBlock(parent, tokens, i * blockSize, (i + 1) * blockSize);
+    out.push(parent);
+  }
+  return out;
+}
