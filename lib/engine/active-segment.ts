@@ -1,0 +1,87 @@
+/**
+ * The engine's state for one segment while it queues and runs: what it generates, how it
+ * decodes text, and when it stops (end of sequence, length, a stop string, a tool call).
+ */
+import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
+import type { StreamDecoder, Tokenizer } from '../model/tokenizer.js';
+import type { SamplingOptions } from '../native/plan.js';
+import type { Segment } from './segment.js';
+import type { FinishReason, SegmentResult } from './types.js';
+
+export interface SegmentSpec {
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplingOptions;
+  ignoreEos: boolean;
+  endsWithToolCall: boolean;
+  /** Context tokens before this segment's new input, and with it (the prompt). */
+  promptTokens: number;
+}
+
+export class ActiveSegment {
+  readonly generated: number[] = [];
+  private text = '';
+  private readonly decoder: StreamDecoder | null;
+  private readonly toolCalls: ToolCallStream;
+  cachedPromptTokens = 0;
+
+  constructor(
+    readonly index: number,
+    readonly spec: SegmentSpec,
+    readonly handle: Segment,
+    private readonly tokenizer: Tokenizer | null,
+    private readonly eosIds: ReadonlySet<number>,
+    idPrefix: string,
+  ) {
+    this.decoder = tokenizer ? tokenizer.createStreamDecoder() : null;
+    this.toolCalls = createToolCallStream('auto', idPrefix);
+  }
+
+  /** Records a sampled token; returns the finish reason if the segment ends with it. */
+  accept(token: number): FinishReason | null {
+    this.generated.push(token);
+    const isEos = this.eosIds.has(token);
+    if (isEos && !this.spec.ignoreEos) {
+      this.handle.push({ type: 'token', token, text: '' });
+      return 'stop';
+    }
+    const delta = this.decoder ? this.decoder.push(token) : '';
+    this.text += delta;
+    this.handle.push({ type: 'token', token, text: delta });
+    const { toolCallComplete } = this.toolCalls.push(delta);
+    if (toolCallComplete) return 'tool_call';
+    if (this.spec.stop.length > 0 && this.stopStringIndex() >= 0) return 'stop';
+    if (this.generated.length >= this.spec.maxTokens) return this.spec.endsWithToolCall ? 'tool_call' : 'length';
+    return null;
+  }
+
+  private stopStringIndex(): number {
+    let first = -1;
+    for (const s of this.spec.stop) {
+      const i = this.text.indexOf(s);
+      if (i >= 0 && (first < 0 || i < first)) first = i;
+    }
+    return first;
+  }
+
+  result(reason: FinishReason): SegmentResult {
+    let text = this.text + (this.decoder ? this.decoder.flush() : '');
+    const stopAt = this.spec.stop.length > 0 ? this.stopStringIndex() : -1;
+    if (stopAt >= 0) text = text.slice(0, stopAt);
+    const parsed = this.toolCalls.finish();
+    // A model that ends with a Llama-3 style JSON call (found only at the end) also made a tool call.
+    const finishReason: FinishReason = reason === 'stop' && parsed.toolCalls.length > 0 ? 'tool_call' : reason;
+    return {
+      finishReason,
+      tokens: [...this.generated],
+      text,
+      content: stopAt >= 0 ? text : parsed.content,
+      toolCalls: parsed.toolCalls,
+      usage: {
+        promptTokens: this.spec.promptTokens,
+        cachedPromptTokens: this.cachedPromptTokens,
+        completionTokens: this.generated.length,
+      },
+    };
+  }
+}

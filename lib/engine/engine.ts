@@ -1,0 +1,326 @@
+/**
+ * The engine: many concurrent agent jobs on one model. It owns the native model and KV cache,
+ * the block manager and the policy, and runs the step loop: plan a step (policy order, token
+ * budget, free blocks, preemption), run it natively (an async worker: the event loop stays free),
+ * then hand each sampled token to its segment. The loop runs while there is work and stops when
+ * there is none; new work starts it again.
+ */
+import { systemClock, type Clock } from '../agent/clock.js';
+import { JobStateMachine } from '../agent/job-state.js';
+import { EngineError } from '../errors.js';
+import { BlockManager, type SwapPair } from '../kv/block-manager.js';
+import { loadModel, type LoadedModel } from '../model/load.js';
+import type { NativeKvCache } from '../native/types.js';
+import { buildStepPlan } from '../native/plan.js';
+import { FcfsPolicy } from '../sched/fcfs.js';
+import type { Policy } from '../sched/policy.js';
+import { ActiveSegment } from './active-segment.js';
+import { Job } from './job.js';
+import { JobRecord } from './job-record.js';
+import { Segment } from './segment.js';
+import { planStep, type StepDecision } from './step-planner.js';
+import { segmentInput } from './segment-input.js';
+import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOptions, ResumeOptions } from './types.js';
+
+const DEFAULT_MAX_TOKENS = 256;
+
+function createPolicy(name: string | undefined): Policy {
+  if (name === undefined || name === 'fcfs') return new FcfsPolicy();
+  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${name}" (available: fcfs)`);
+}
+
+function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) throw new EngineError('INVALID_ARGUMENT', `${name} must be an integer >= ${min}`);
+  return value;
+}
+
+export class Engine {
+  private readonly jobs = new Map<string, JobRecord>();
+  private readonly pendingSwapOut: SwapPair[] = [];
+  private loopRunning: Promise<void> | null = null;
+  private closing = false;
+  private nextJobId = 1;
+  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0 };
+
+  private constructor(
+    readonly model: LoadedModel,
+    private readonly cache: NativeKvCache,
+    private readonly blocks: BlockManager,
+    private readonly policy: Policy,
+    private readonly clock: Clock,
+    private readonly limits: { maxBatchTokens: number; maxBatchSequences: number },
+  ) {}
+
+  static async create(options: EngineOptions): Promise<Engine> {
+    const policy = createPolicy(options.policy);
+    const kvBlocks = positiveInteger(options.kvBlocks, 'kvBlocks', 1024);
+    const hostBlocks = positiveInteger(options.hostBlocks, 'hostBlocks', kvBlocks, 0);
+    const blockSize = positiveInteger(options.blockSize, 'blockSize', 16);
+    const limits = {
+      maxBatchTokens: positiveInteger(options.maxBatchTokens, 'maxBatchTokens', 512),
+      maxBatchSequences: positiveInteger(options.maxBatchSequences, 'maxBatchSequences', 64),
+    };
+    const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, threads: options.threads });
+    try {
+      const cache = model.native.createKvCache({ blockSize, deviceBlocks: kvBlocks, hostBlocks });
+      const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
+      return new Engine(model, cache, blocks, policy, options.clock ?? systemClock, limits);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
+
+  createJob(options: JobOptions = {}): Job {
+    if (this.closing) throw new EngineError('ENGINE_CLOSED', 'the engine is closing');
+    const id = options.id ?? `job-${this.nextJobId++}`;
+    if (this.jobs.has(id)) throw new EngineError('DUPLICATE_JOB', `a job with id "${id}" is already open`);
+    const record = new JobRecord(id, options.kind ?? 'default', new JobStateMachine(id, this.clock));
+    this.jobs.set(id, record);
+    return new Job(this, record);
+  }
+
+  /** @internal */
+  _generate(record: JobRecord, options: GenerateOptions): Segment {
+    this.checkOpen(record);
+    if (record.segmentsStarted > 0) {
+      throw new EngineError('JOB_BUSY', `job ${record.id} has already started; use resume() after a tool call`);
+    }
+    return this.startSegment(record, options, segmentInput(this.model, record, options));
+  }
+
+  /** @internal */
+  _resume(record: JobRecord, options: ResumeOptions): Segment {
+    this.checkOpen(record);
+    if (record.state.state !== 'tool_wait') {
+      throw new EngineError('INVALID_STATE', `job ${record.id} is ${record.state.state}; only a job waiting on a tool can resume`);
+    }
+    return this.startSegment(record, options, segmentInput(this.model, record, options));
+  }
+
+  /** @internal */
+  _close(record: JobRecord): void {
+    if (record.closed) return;
+    this.finishSegment(record, 'cancelled');
+    if (!['finished', 'cancelled'].includes(record.state.state)) record.state.cancel();
+    this.releaseKv(record);
+    record.closed = true;
+    this.jobs.delete(record.id);
+  }
+
+  stats(): EngineStats {
+    const kv = this.blocks.stats();
+    const states = [...this.jobs.values()].map((r) => r.state.state);
+    const count = (s: string) => states.filter((x) => x === s).length;
+    return {
+      steps: this.counters.steps,
+      jobs: { open: this.jobs.size, running: count('running'), waiting: count('waiting') + count('ready'), toolWait: count('tool_wait') },
+      kv: {
+        deviceBlocks: kv.deviceBlocks,
+        freeBlocks: kv.freeBlocks,
+        cachedBlocks: kv.cachedBlocks,
+        ownedBlocks: kv.ownedBlocks,
+        hostBlocks: kv.hostBlocks,
+        hostFree: kv.hostFree,
+        prefixHitTokens: kv.prefixHitTokens,
+        evictions: kv.evictions,
+      },
+      tokens: { prefill: this.counters.prefillTokens, decode: this.counters.decodeTokens },
+      preemptions: this.counters.preemptions,
+    };
+  }
+
+  /** For tests: throws if the block manager lost or double-counted a block. */
+  checkInvariants(): void {
+    this.blocks.checkInvariants();
+  }
+
+  /** Waits for every segment in progress to end, then frees the model and the KV pools. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    while (this.loopRunning) await this.loopRunning;
+    for (const record of [...this.jobs.values()]) this._close(record);
+    this.cache.dispose();
+    this.model.dispose();
+  }
+
+  private checkOpen(record: JobRecord): void {
+    if (this.closing) throw new EngineError('ENGINE_CLOSED', 'the engine is closing');
+    if (record.closed || !this.jobs.has(record.id)) throw new EngineError('UNKNOWN_JOB', `job ${record.id} is closed`);
+    if (record.state.state === 'finished' || record.state.state === 'cancelled') {
+      throw new EngineError('JOB_FINISHED', `job ${record.id} is ${record.state.state}`);
+    }
+    if (record.active) throw new EngineError('JOB_BUSY', `job ${record.id} is already generating`);
+  }
+
+  private startSegment(record: JobRecord, options: GenerateOptions, input: { tokens: number[]; replaceContext: boolean }): Segment {
+    const maxTokens = positiveInteger(options.maxTokens, 'maxTokens', DEFAULT_MAX_TOKENS);
+    const context = input.replaceContext ? input.tokens : [...record.tokens, ...input.tokens];
+    const info = this.model.info;
+    if (context.length + maxTokens > info.maxPositionEmbeddings) {
+      throw new EngineError('CONTEXT_TOO_LONG', `job ${record.id}: ${context.length} context tokens + ${maxTokens} to generate exceed the model's ${info.maxPositionEmbeddings} positions`);
+    }
+    if (Math.ceil((context.length + maxTokens) / this.blocks.blockSize) > this.blocks.deviceBlocks) {
+      throw new EngineError('OUT_OF_BLOCKS', `job ${record.id}: ${context.length + maxTokens} tokens need more KV blocks than the pool has (${this.blocks.deviceBlocks})`);
+    }
+    if (input.replaceContext) this.releaseKv(record); // the rendered conversation diverged from the cached context
+    record.tokens = context;
+    const segment = new Segment(() => this.cancelSegment(record));
+    const eos = new Set<number>([...(this.model.tokenizer?.eosIds ?? []), ...info.eosTokenIds]);
+    record.active = new ActiveSegment(
+      record.segmentsStarted,
+      {
+        maxTokens,
+        stop: options.stop ?? [],
+        sampling: options.sampling ?? {},
+        ignoreEos: options.ignoreEos ?? false,
+        endsWithToolCall: options.endsWithToolCall ?? false,
+        promptTokens: context.length,
+      },
+      segment,
+      this.model.tokenizer,
+      eos,
+      `${record.id}_${record.segmentsStarted}`,
+    );
+    if (record.segmentsStarted === 0) record.state.startSegment(input.tokens.length);
+    else record.state.toolReturned(input.tokens.length);
+    record.segmentsStarted++;
+    options.signal?.addEventListener('abort', () => this.cancelSegment(record), { once: true });
+    if (options.signal?.aborted) this.cancelSegment(record);
+    this.kick();
+    return segment;
+  }
+
+  private cancelSegment(record: JobRecord): void {
+    if (record.active) this._close(record);
+  }
+
+  /** Ends the active segment and gives its result to the caller. */
+  private finishSegment(record: JobRecord, reason: FinishReason): void {
+    const active = record.active;
+    if (!active) return;
+    record.active = null;
+    active.handle.finish(active.result(reason));
+  }
+
+  private releaseKv(record: JobRecord): void {
+    if (record.placement !== 'none') this.blocks.free(record.id);
+    record.placement = 'none';
+    record.computedTokens = 0;
+  }
+
+  private kick(): void {
+    if (this.loopRunning) return;
+    this.loopRunning = this.runLoop().finally(() => {
+      this.loopRunning = null;
+      if (this.hasRunnable()) this.kick();
+    });
+  }
+
+  private hasRunnable(): boolean {
+    for (const r of this.jobs.values()) if (r.wantsToRun) return true;
+    return false;
+  }
+
+  private async runLoop(): Promise<void> {
+    while (this.hasRunnable()) {
+      const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
+      const decision = planStep(runnable, this.blocks, this.policy, this.limits, this.clock.now());
+      if (decision.runs.length === 0) {
+        // The most urgent job does not fit even with everything below it preempted.
+        const blocked = decision.blocked ?? runnable[0];
+        this.failSegment(blocked, new EngineError('OUT_OF_BLOCKS', `job ${blocked.id} cannot get KV blocks: the pool is held by jobs waiting on tools`));
+        continue;
+      }
+      await this.runStep(decision);
+    }
+  }
+
+  private failSegment(record: JobRecord, error: Error): void {
+    const active = record.active;
+    record.active = null;
+    if (!['finished', 'cancelled'].includes(record.state.state)) record.state.cancel();
+    this.releaseKv(record);
+    active?.handle.error(error);
+  }
+
+  private async runStep(decision: StepDecision): Promise<void> {
+    for (const p of decision.preempted) {
+      p.record.state.preempted(p.kv);
+      this.counters.preemptions++;
+    }
+    const swapOut = [...this.pendingSwapOut.splice(0), ...decision.preempted.flatMap((p) => p.swapOut)];
+    for (const run of decision.runs) if (run.record.state.state !== 'running') run.record.state.scheduled();
+    const plan = buildStepPlan({
+      sequences: decision.runs.map(({ record, start, count }) => ({
+        tokens: record.tokens.slice(start, start + count),
+        startPosition: start,
+        blocks: this.blocks.table(record.id),
+        sampling: record.active!.spec.sampling,
+      })),
+      swapOut,
+      swapIn: decision.swapIn,
+    });
+    let result;
+    try {
+      result = await this.model.native.step(this.cache, plan);
+    } catch (error) {
+      for (const run of decision.runs) this.failSegment(run.record, error as Error);
+      return;
+    }
+    this.counters.steps++;
+    decision.runs.forEach(({ record, start, count }, i) => {
+      if (!record.active || record.closed) return; // cancelled while the step ran
+      record.computedTokens = start + count;
+      this.blocks.markComputed(record.id, record.tokens, record.computedTokens);
+      if (record.computedTokens < record.tokens.length) {
+        record.state.prefillComputed(count);
+        this.counters.prefillTokens += count;
+        return; // a prefill chunk: the sampled token is not the next one yet
+      }
+      if (count > 1) {
+        record.state.prefillComputed(count - 1);
+        this.counters.prefillTokens += count - 1;
+      }
+      this.counters.decodeTokens++;
+      const token = result.tokens[i];
+      record.tokens.push(token);
+      record.state.tokenGenerated();
+      const reason = record.active.accept(token);
+      if (reason) this.endSegment(record, reason);
+    });
+  }
+
+  private endSegment(record: JobRecord, reason: FinishReason): void {
+    const active = record.active!;
+    const result = active.result(reason);
+    record.active = null;
+    record.lastResult = result;
+    if (result.finishReason === 'tool_call') {
+      const tool = result.toolCalls[0]?.function.name ?? 'tool';
+      record.state.endSegment('tool_call', { name: tool });
+      this.pauseForTool(record, tool);
+    } else {
+      record.state.endSegment(result.finishReason === 'length' ? 'length' : 'stop');
+      this.releaseKv(record);
+    }
+    active.handle.finish(result);
+  }
+
+  /** The policy decides where the job's KV waits for the tool. */
+  private pauseForTool(record: JobRecord, tool: string): void {
+    const action = this.policy.onToolWait({ jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool }, this.clock.now());
+    if (action === 'preserve') return;
+    if (action === 'swap' && this.blocks.canSwapOut(record.id)) {
+      this.pendingSwapOut.push(...this.blocks.swapOut(record.id));
+      record.placement = 'host';
+      record.state.setKv('swapping_out');
+      record.state.setKv('swapped'); // executed with the next step, before any block is reused
+      return;
+    }
+    this.releaseKv(record);
+    record.state.setKv('discarded');
+  }
+}

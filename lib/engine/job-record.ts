@@ -1,0 +1,42 @@
+/**
+ * The engine's record of one agent job: its whole token context (which lives across segments),
+ * its chat history, the segment in progress, and where its KV is.
+ */
+import type { JobStateMachine } from '../agent/job-state.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+import type { ActiveSegment } from './active-segment.js';
+import type { SegmentResult } from './types.js';
+
+/** Where the job's KV is, from the block manager's point of view. */
+export type KvPlacement =
+  /** No blocks owned (never computed, released to the prefix cache, or discarded). */
+  | 'none'
+  /** Device blocks owned; `computedTokens` of the context have KV. */
+  | 'device'
+  /** Host blocks owned (swapped out). */
+  | 'host';
+
+export class JobRecord {
+  /** The job's whole context: every prompt, tool result and generated token, in order. */
+  tokens: number[] = [];
+  messages: ChatMessage[] = [];
+  tools: object[] | undefined;
+  active: ActiveSegment | null = null;
+  placement: KvPlacement = 'none';
+  computedTokens = 0;
+  segmentsStarted = 0;
+  closed = false;
+  /** The last segment's result: its tool calls become the assistant turn of the chat history. */
+  lastResult: SegmentResult | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly kind: string,
+    readonly state: JobStateMachine,
+  ) {}
+
+  /** Runnable: a segment is in progress and the job is not waiting on a tool. */
+  get wantsToRun(): boolean {
+    return this.active !== null && (this.state.state === 'waiting' || this.state.state === 'ready' || this.state.state === 'running');
+  }
+}

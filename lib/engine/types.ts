@@ -1,0 +1,112 @@
+/** The public types of the engine's Node API. */
+import type { ChatMessage } from '../model/tokenizer.js';
+import type { SamplingOptions } from '../native/plan.js';
+import type { WeightDtypeOption } from '../native/types.js';
+import type { ToolCall } from '../agent/tool-calls.js';
+import type { JobMetrics } from '../agent/job-state.js';
+import type { Clock } from '../agent/clock.js';
+
+export type PolicyName = 'fcfs';
+
+export interface EngineOptions {
+  /** A Hugging Face model directory, or a preset ('tiny', 'small'). */
+  model: string;
+  dummy?: boolean;
+  seed?: number;
+  dtype?: WeightDtypeOption;
+  threads?: number;
+  /** Scheduling policy (default 'fcfs'). */
+  policy?: PolicyName;
+  /** Device KV blocks (default 1024). */
+  kvBlocks?: number;
+  /** Host swap blocks (default: as many as kvBlocks). */
+  hostBlocks?: number;
+  /** Tokens per KV block (default 16). */
+  blockSize?: number;
+  /** Tokens one step may run, prefill chunks and decode tokens together (default 512). */
+  maxBatchTokens?: number;
+  /** Sequences one step may run (default 64). */
+  maxBatchSequences?: number;
+  /** Automatic prefix caching (default true). */
+  prefixCaching?: boolean;
+  /** Time source, for tests (default: the system clock). */
+  clock?: Clock;
+}
+
+export interface JobOptions {
+  /** Unique among the engine's open jobs; generated when absent. */
+  id?: string;
+  /** The kind of agent job (e.g. 'airline'); policies may learn per kind. */
+  kind?: string;
+}
+
+export interface GenerateOptions {
+  /** Chat messages, rendered with the model's chat template; or raw token ids. */
+  messages?: ChatMessage[];
+  tokens?: number[];
+  /** Tools offered to the model (OpenAI function shape), rendered by the chat template. */
+  tools?: object[];
+  /** Most tokens to generate in this segment (default 256). */
+  maxTokens?: number;
+  /** Stop strings: generation ends when one appears (it is not included in the text). */
+  stop?: string[];
+  sampling?: SamplingOptions;
+  /** Do not stop at end-of-sequence tokens (benchmarks force segment lengths). */
+  ignoreEos?: boolean;
+  /**
+   * For benchmarks: the segment ends in a tool call when maxTokens is reached (the workload says
+   * a tool call ends it, whatever the random model emits).
+   */
+  endsWithToolCall?: boolean;
+  /** Aborts the segment (finish reason 'cancelled'). */
+  signal?: AbortSignal;
+}
+
+export interface ResumeOptions extends Omit<GenerateOptions, 'messages' | 'tokens'> {
+  /** The tool's result, appended as a `tool` message (chat jobs). */
+  toolResult?: string;
+  /** Which tool ran (for its timing statistics). */
+  tool?: string;
+  toolCallId?: string;
+  /** Raw tokens to append instead of a tool message (token jobs). */
+  tokens?: number[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_call' | 'cancelled';
+
+export interface TokenEvent {
+  type: 'token';
+  token: number;
+  /** Text this token completes (may be empty while a multi-byte character is incomplete). */
+  text: string;
+}
+
+export interface SegmentResult {
+  finishReason: FinishReason;
+  tokens: number[];
+  /** Decoded text of the generated tokens (empty without a tokenizer). */
+  text: string;
+  /** The text without tool calls (null when only tool calls were generated). */
+  content: string | null;
+  toolCalls: ToolCall[];
+  usage: { promptTokens: number; cachedPromptTokens: number; completionTokens: number };
+}
+
+export interface EngineStats {
+  steps: number;
+  jobs: { open: number; running: number; waiting: number; toolWait: number };
+  kv: {
+    deviceBlocks: number;
+    freeBlocks: number;
+    cachedBlocks: number;
+    ownedBlocks: number;
+    hostBlocks: number;
+    hostFree: number;
+    prefixHitTokens: number;
+    evictions: number;
+  };
+  tokens: { prefill: number; decode: number };
+  preemptions: number;
+}
+
+export type { JobMetrics };

@@ -1,0 +1,53 @@
+/**
+ * The scheduling policy interface. A policy never touches tensors or the addon: it reads the
+ * state of the sequences that want to run and of the jobs that paused on a tool call, and decides
+ * the order of admission, the preemption victims and the KV action for each paused job. The step
+ * loop (lib/engine) turns those decisions into block-manager calls and a native plan.
+ */
+
+/** What the policy sees of one active segment (running, or waiting to run). */
+export interface SchedulingCandidate {
+  jobId: string;
+  /** Kind of agent job (e.g. 'airline'), for policies that learn per kind. */
+  kind: string;
+  jobArrivalS: number;
+  /** When this segment entered the queue (its "request arrival" for per-call policies). */
+  segmentQueuedS: number;
+  /** Index of this segment within its job (0 for the first prompt). */
+  segmentIndex: number;
+  /** Tokens of context still to prefill, and tokens generated so far in this segment. */
+  pendingPrefillTokens: number;
+  generatedTokens: number;
+  contextTokens: number;
+  running: boolean;
+  /** Seconds the job has spent ready but not running, over all its segments. */
+  accumulatedWaitS: number;
+}
+
+/** What happens to a job's KV while it waits on a tool. */
+export type ToolWaitKvAction =
+  /** Give the blocks back to the prefix cache: reused only if not evicted before the job returns. */
+  | 'release'
+  /** Keep the blocks resident and owned. */
+  | 'preserve'
+  /** Copy the blocks to the host swap pool and free the device blocks. */
+  | 'swap'
+  /** Free the blocks outright; the context is recomputed on return. */
+  | 'discard';
+
+export interface PausedJobView {
+  jobId: string;
+  kind: string;
+  contextTokens: number;
+  tool: string;
+}
+
+export interface Policy {
+  readonly name: string;
+  /** How a running sequence that cannot get memory is preempted. */
+  readonly preemption: 'recompute' | 'swap';
+  /** Most urgent first. Running sequences keep their place unless the policy says otherwise. */
+  order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[];
+  /** The KV action for a job that just paused on a tool call. */
+  onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction;
+}

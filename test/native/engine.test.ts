@@ -1,0 +1,239 @@
+/**
+ * The engine loop with agent jobs on the tiny model: concurrent jobs with tool waits produce the
+ * greedy outputs they produce alone, also under preemption and with cancellations; the prefix
+ * cache spares shared prompts; bad use fails clearly while other jobs keep running; no block is
+ * ever lost.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../lib/engine/engine.js';
+import type { EngineOptions } from '../../lib/engine/types.js';
+import { EngineError } from '../../lib/errors.js';
+import { testIds } from './fixtures.js';
+
+interface Script {
+  id: string;
+  prompt: number[];
+  segments: { input: number[]; maxTokens: number }[];
+  firstMaxTokens: number;
+}
+
+function script(id: string, salt: number, promptLength = 10, segments = 2): Script {
+  return {
+    id,
+    prompt: testIds(promptLength, 384, salt),
+    firstMaxTokens: 4 + (salt % 3),
+    segments: Array.from({ length: segments }, (_, s) => ({ input: testIds(3 + s, 384, salt * 7 + s), maxTokens: 3 + ((salt + s) % 4) })),
+  };
+}
+
+/** Runs one job to completion: a first segment ending in a tool call, then each tool result. */
+async function runScript(engine: Engine, s: Script): Promise<number[][]> {
+  const job = engine.createJob({ id: s.id });
+  const outputs: number[][] = [];
+  const last = s.segments.length;
+  let seg = job.generate({ tokens: s.prompt, maxTokens: s.firstMaxTokens, ignoreEos: true, endsWithToolCall: last > 0 });
+  let result = await seg.done;
+  outputs.push(result.tokens);
+  for (let i = 0; i < last; i++) {
+    expect(result.finishReason).toBe('tool_call');
+    expect(job.state).toBe('tool_wait');
+    seg = job.resume({ tokens: s.segments[i].input, maxTokens: s.segments[i].maxTokens, ignoreEos: true, endsWithToolCall: i < last - 1 });
+    result = await seg.done;
+    outputs.push(result.tokens);
+  }
+  expect(result.finishReason).toBe('length');
+  job.close();
+  return outputs;
+}
+
+const engines: Engine[] = [];
+async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {
+  const e = await Engine.create({ model: 'tiny', kvBlocks: 256, blockSize: 4, maxBatchTokens: 32, ...options });
+  engines.push(e);
+  return e;
+}
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close();
+});
+
+function expectNoLeaks(e: Engine): void {
+  e.checkInvariants();
+  const s = e.stats();
+  expect(s.kv.ownedBlocks).toBe(0);
+  expect(s.kv.hostFree).toBe(s.kv.hostBlocks);
+  expect(s.jobs.open).toBe(0);
+}
+
+describe('engine loop', () => {
+  const scripts = Array.from({ length: 6 }, (_, i) => script(`job${i}`, i + 1, 8 + i * 3));
+
+  it('concurrent jobs with tool waits give the outputs they give alone', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    const shared = await engine();
+    const together = await Promise.all(scripts.map((s) => runScript(shared, s)));
+    expect(together).toEqual(alone);
+    expectNoLeaks(shared);
+    expect(shared.stats().tokens.decode).toBeGreaterThan(0);
+  });
+
+  it('a pool small enough to force preemption still gives the same outputs', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    // 6 jobs of up to ~40 tokens need ~60 blocks of 4 at once; 14 blocks force preemption.
+    const tight = await engine({ kvBlocks: 14 });
+    const together = await Promise.all(scripts.map((s) => runScript(tight, s)));
+    expect(together).toEqual(alone);
+    expect(tight.stats().preemptions).toBeGreaterThan(0);
+    expectNoLeaks(tight);
+  });
+
+  it('streams every token through the async iterator', async () => {
+    const e = await engine();
+    const job = e.createJob();
+    const seg = job.generate({ tokens: [1, 2, 3], maxTokens: 5, ignoreEos: true });
+    const streamed: number[] = [];
+    for await (const event of seg) streamed.push(event.token);
+    const result = await seg.done;
+    expect(streamed).toEqual(result.tokens);
+    expect(result.tokens).toHaveLength(5);
+    job.close();
+    expectNoLeaks(e);
+  });
+
+  it('cancellation mid-segment frees everything and leaves other jobs untouched', async () => {
+    const solo = await engine();
+    const expected = await runScript(solo, scripts[1]);
+    const e = await engine();
+    const victim = e.createJob({ id: 'victim' });
+    const seg = victim.generate({ tokens: testIds(20, 384, 9), maxTokens: 50, ignoreEos: true });
+    const other = runScript(e, scripts[1]);
+    let seen = 0;
+    for await (const _ of seg) if (++seen === 3) seg.cancel();
+    const result = await seg.done;
+    expect(result.finishReason).toBe('cancelled');
+    expect(result.tokens.length).toBeGreaterThanOrEqual(3);
+    expect(result.tokens.length).toBeLessThan(50);
+    expect(await other).toEqual(expected);
+    expectNoLeaks(e);
+  });
+
+  it('an AbortSignal cancels a queued segment', async () => {
+    const e = await engine();
+    const controller = new AbortController();
+    const job = e.createJob();
+    const seg = job.generate({ tokens: [5, 6, 7], maxTokens: 100, ignoreEos: true, signal: controller.signal });
+    controller.abort();
+    expect((await seg.done).finishReason).toBe('cancelled');
+    expectNoLeaks(e);
+  });
+});
+
+describe('prefix cache', () => {
+  it('a second job with the same system prompt prefills only its own tokens', async () => {
+    const e = await engine();
+    const system = testIds(24, 384, 3); // 6 full blocks of 4
+    const a = e.createJob();
+    const first = await a.generate({ tokens: [...system, 10, 11], maxTokens: 2, ignoreEos: true }).done;
+    expect(first.usage.cachedPromptTokens).toBe(0);
+    a.close();
+    const prefillBefore = e.stats().tokens.prefill;
+    const b = e.createJob();
+    await b.generate({ tokens: [...system, 20, 21, 22], maxTokens: 2, ignoreEos: true }).done;
+    // 24 shared tokens come from the cache; b computes its 3 own tokens (the last one as its decode).
+    expect(e.stats().kv.prefixHitTokens).toBe(24);
+    expect(e.stats().tokens.prefill - prefillBefore).toBe(2);
+    b.close();
+    expectNoLeaks(e);
+  });
+
+  it('fcfs resumes from the prefix cache after a tool call when nothing evicted it', async () => {
+    const e = await engine();
+    const job = e.createJob();
+    await job.generate({ tokens: testIds(17, 384, 4), maxTokens: 3, ignoreEos: true, endsWithToolCall: true }).done;
+    const hitsBefore = e.stats().kv.prefixHitTokens;
+    await job.resume({ tokens: [1, 2], maxTokens: 2, ignoreEos: true }).done;
+    // Before the tool call the model had run 17 prompt tokens + 2 of its 3 generated ones (the last
+    // sampled token is never fed back): 19 tokens, so 4 full blocks of 4 (16 tokens) were cached.
+    expect(e.stats().kv.prefixHitTokens - hitsBefore).toBe(16);
+    job.close();
+    expectNoLeaks(e);
+  });
+
+  it('prefixCaching: false recomputes everything', async () => {
+    const e = await engine({ prefixCaching: false });
+    const job = e.createJob();
+    await job.generate({ tokens: testIds(17, 384, 4), maxTokens: 3, ignoreEos: true, endsWithToolCall: true }).done;
+    await job.resume({ tokens: [1, 2], maxTokens: 2, ignoreEos: true }).done;
+    expect(e.stats().kv.prefixHitTokens).toBe(0);
+    job.close();
+    expectNoLeaks(e);
+  });
+});
+
+describe('bad use', () => {
+  async function expectCode(action: () => unknown, code: string): Promise<void> {
+    let error: unknown;
+    try {
+      await action();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(EngineError);
+    expect((error as EngineError).code).toBe(code);
+  }
+
+  it('fails clearly and other jobs keep running', async () => {
+    const solo = await engine();
+    const expected = await runScript(solo, scripts()[0]);
+    const e = await engine({ kvBlocks: 32 });
+    const other = runScript(e, scripts()[0]);
+
+    const busy = e.createJob({ id: 'busy' });
+    const seg = busy.generate({ tokens: [1, 2, 3], maxTokens: 4, ignoreEos: true });
+    await expectCode(() => busy.generate({ tokens: [4] }), 'JOB_BUSY');
+    await expectCode(() => busy.resume({ tokens: [4] }), 'JOB_BUSY');
+    await seg.done;
+    await expectCode(() => busy.resume({ tokens: [4] }), 'JOB_FINISHED'); // ended with 'length'
+    busy.close();
+    await expectCode(() => busy.resume({ tokens: [4] }), 'UNKNOWN_JOB');
+
+    const job = e.createJob({ id: 'dup' });
+    await expectCode(() => e.createJob({ id: 'dup' }), 'DUPLICATE_JOB');
+    await expectCode(() => job.generate({ tokens: testIds(2040, 384), maxTokens: 20 }), 'CONTEXT_TOO_LONG');
+    await expectCode(() => job.generate({ tokens: testIds(120, 384), maxTokens: 20 }), 'OUT_OF_BLOCKS'); // > 32 blocks of 4
+    await expectCode(() => job.generate({ tokens: [1, 999] }), 'INVALID_ARGUMENT');
+    await expectCode(() => job.generate({ tokens: [1], maxTokens: 0 }), 'INVALID_ARGUMENT');
+    await expectCode(() => job.generate({}), 'INVALID_ARGUMENT');
+    job.close();
+
+    expect(await other).toEqual(expected);
+    expectNoLeaks(e);
+  });
+
+  function scripts() {
+    return [script('other', 5, 12)];
+  }
+});
+
+describe('chat jobs', () => {
+  it('renders messages with the chat template and resumes with a tool result', async () => {
+    const e = await engine();
+    const job = e.createJob({ kind: 'airline' });
+    const first = await job
+      .generate({ messages: [{ role: 'system', content: 'You book flights.' }, { role: 'user', content: 'Find me a flight.' }], maxTokens: 6, ignoreEos: true, endsWithToolCall: true })
+      .done;
+    expect(first.finishReason).toBe('tool_call');
+    expect(first.usage.promptTokens).toBeGreaterThan(20);
+    const second = await job.resume({ toolResult: '{"flights": []}', tool: 'search', maxTokens: 4, ignoreEos: true }).done;
+    expect(second.tokens).toHaveLength(4);
+    expect(second.usage.promptTokens).toBeGreaterThan(first.usage.promptTokens);
+    const m = job.metrics();
+    expect(m.segments).toBe(2);
+    expect(m.jctS).not.toBeNull();
+    job.close();
+    expectNoLeaks(e);
+  });
+});
