@@ -5,7 +5,7 @@
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
@@ -20,6 +20,7 @@ export default class SummaryReporter implements Reporter {
       // A file that failed outside its tests (an import, a beforeAll) counts as one failure.
       failed += module.state() === 'failed' && failedHere === 0 ? 1 : failedHere;
     }
+    failed += unhandledErrors.length; // vitest fails the run on these too
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

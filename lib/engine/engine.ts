@@ -24,9 +24,10 @@ import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOpti
 
 const DEFAULT_MAX_TOKENS = 256;
 
-function createPolicy(name: string | undefined): Policy {
-  if (name === undefined || name === 'fcfs') return new FcfsPolicy();
-  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${name}" (available: fcfs)`);
+function createPolicy(policy: EngineOptions['policy']): Policy {
+  if (typeof policy === 'object' && policy !== null) return policy;
+  if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
+  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: fcfs)`);
 }
 
 function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
@@ -41,7 +42,7 @@ export class Engine {
   private loopRunning: Promise<void> | null = null;
   private closing = false;
   private nextJobId = 1;
-  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0 };
+  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, loopS: 0, nativeS: 0 };
 
   private constructor(
     readonly model: LoadedModel,
@@ -128,6 +129,7 @@ export class Engine {
       },
       tokens: { prefill: this.counters.prefillTokens, decode: this.counters.decodeTokens },
       preemptions: this.counters.preemptions,
+      time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
     };
   }
 
@@ -213,10 +215,17 @@ export class Engine {
 
   private kick(): void {
     if (this.loopRunning) return;
-    this.loopRunning = this.runLoop().finally(() => {
-      this.loopRunning = null;
-      if (this.hasRunnable()) this.kick();
-    });
+    this.loopRunning = this.runLoop()
+      .catch((error: unknown) => {
+        // A bug in the loop must not take the process down: every segment in progress fails
+        // with it (their KV is released) and the engine stays usable.
+        const failure = error instanceof EngineError ? error : new EngineError('INTERNAL', `engine loop: ${String((error as Error)?.stack ?? error)}`);
+        for (const record of this.jobs.values()) if (record.active) this.failSegment(record, failure);
+      })
+      .finally(() => {
+        this.loopRunning = null;
+        if (this.hasRunnable()) this.kick();
+      });
   }
 
   private hasRunnable(): boolean {
@@ -226,6 +235,7 @@ export class Engine {
 
   private async runLoop(): Promise<void> {
     while (this.hasRunnable()) {
+      const started = performance.now();
       const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
       const decision = planStep(runnable, this.blocks, this.policy, this.limits, this.clock.now());
       if (decision.runs.length === 0) {
@@ -235,6 +245,7 @@ export class Engine {
         continue;
       }
       await this.runStep(decision);
+      this.counters.loopS += (performance.now() - started) / 1000;
     }
   }
 
@@ -248,7 +259,9 @@ export class Engine {
 
   private async runStep(decision: StepDecision): Promise<void> {
     for (const p of decision.preempted) {
-      p.record.state.preempted(p.kv);
+      // A job can hold device blocks without running (swapped in by a step that then ran out of
+      // room for it); taking them back is a preemption only for a running one.
+      if (p.record.state.state === 'running') p.record.state.preempted(p.kv);
       this.counters.preemptions++;
     }
     const swapOut = [...this.pendingSwapOut.splice(0), ...decision.preempted.flatMap((p) => p.swapOut)];
@@ -271,6 +284,7 @@ export class Engine {
       return;
     }
     this.counters.steps++;
+    this.counters.nativeS += result.elapsedS;
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran
       record.computedTokens = start + count;

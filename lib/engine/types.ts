@@ -5,6 +5,7 @@ import type { WeightDtypeOption } from '../native/types.js';
 import type { ToolCall } from '../agent/tool-calls.js';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
+import type { Policy } from '../sched/policy.js';
 
 export type PolicyName = 'fcfs';
 
@@ -15,8 +16,8 @@ export interface EngineOptions {
   seed?: number;
   dtype?: WeightDtypeOption;
   threads?: number;
-  /** Scheduling policy (default 'fcfs'). */
-  policy?: PolicyName;
+  /** Scheduling policy: a name (default 'fcfs') or an object implementing lib/sched/policy.ts. */
+  policy?: PolicyName | Policy;
   /** Device KV blocks (default 1024). */
   kvBlocks?: number;
   /** Host swap blocks (default: as many as kvBlocks). */
@@ -107,6 +108,11 @@ export interface EngineStats {
   };
   tokens: { prefill: number; decode: number };
   preemptions: number;
+  /**
+   * Wall time of the step loop (planning, the native step, handing out tokens) and of the native
+   * steps alone: their difference is what the control plane costs.
+   */
+  time: { loopS: number; nativeS: number };
 }
 
 export type { JobMetrics };

@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
 import type { EngineOptions } from '../../lib/engine/types.js';
 import { EngineError } from '../../lib/errors.js';
+import { FcfsPolicy } from '../../lib/sched/fcfs.js';
+import type { Policy } from '../../lib/sched/policy.js';
 import { testIds } from './fixtures.js';
 
 interface Script {
@@ -88,6 +90,19 @@ describe('engine loop', () => {
     expect(together).toEqual(alone);
     expect(tight.stats().preemptions).toBeGreaterThan(0);
     expectNoLeaks(tight);
+  });
+
+  it('swapping at tool waits and swap preemption keep the outputs exact', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    // A policy that swaps: every paused job goes to the host pool, and preemption swaps too.
+    const swapping: Policy = { ...new FcfsPolicy(), name: 'swap-all', preemption: 'swap', order: new FcfsPolicy().order, onToolWait: () => 'swap' };
+    const e = await engine({ kvBlocks: 14, hostBlocks: 64, policy: swapping });
+    const together = await Promise.all(scripts.map((s) => runScript(e, s)));
+    expect(together).toEqual(alone);
+    expect(e.stats().preemptions).toBeGreaterThan(0);
+    expectNoLeaks(e);
   });
 
   it('streams every token through the async iterator', async () => {
