@@ -108,6 +108,7 @@ export class Engine {
     this.releaseKv(record);
     record.closed = true;
     this.jobs.delete(record.id);
+    this.policy.onJobClosed?.(record.id);
   }
 
   stats(): EngineStats {
@@ -309,11 +310,27 @@ export class Engine {
 
   private endSegment(record: JobRecord, reason: FinishReason): void {
     const active = record.active!;
+    const timing = record.state.segments[record.state.segments.length - 1];
+    // The prompt's last token runs in the step that samples the first output token; every other
+    // prompt token was either computed as prefill in this segment or came from the cache.
+    active.cachedPromptTokens = Math.max(0, active.spec.promptTokens - timing.prefillTokensComputed - 1);
     const result = active.result(reason);
     record.active = null;
     record.lastResult = result;
-    if (result.finishReason === 'tool_call') {
-      const tool = result.toolCalls[0]?.function.name ?? 'tool';
+    const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? 'tool') : null;
+    this.policy.onSegmentEnd?.(
+      {
+        jobId: record.id,
+        kind: record.kind,
+        segmentIndex: active.index,
+        reason: result.finishReason === 'tool_call' ? 'tool_call' : result.finishReason === 'length' ? 'length' : 'stop',
+        generatedTokens: result.tokens.length,
+        computedPromptTokens: timing.prefillTokensComputed,
+        tool,
+      },
+      this.clock.now(),
+    );
+    if (tool !== null) {
       record.state.endSegment('tool_call', { name: tool });
       this.pauseForTool(record, tool);
     } else {

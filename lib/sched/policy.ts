@@ -42,6 +42,18 @@ export interface PausedJobView {
   tool: string;
 }
 
+/** A finished segment, for policies that move jobs between queues by the work they received. */
+export interface SegmentEndView {
+  jobId: string;
+  kind: string;
+  segmentIndex: number;
+  reason: 'stop' | 'length' | 'tool_call';
+  /** Tokens generated, and prompt tokens computed (prefix-cache hits excluded), in this segment. */
+  generatedTokens: number;
+  computedPromptTokens: number;
+  tool: string | null;
+}
+
 export interface Policy {
   readonly name: string;
   /** How a running sequence that cannot get memory is preempted. */
@@ -50,4 +62,8 @@ export interface Policy {
   order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[];
   /** The KV action for a job that just paused on a tool call. */
   onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction;
+  /** Called when a segment ends (before onToolWait for a tool call): queue moves, learning. */
+  onSegmentEnd?(segment: SegmentEndView, nowS: number): void;
+  /** Called when a job is closed, so per-job state can be dropped. */
+  onJobClosed?(jobId: string): void;
 }

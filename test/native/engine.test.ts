@@ -156,7 +156,8 @@ describe('prefix cache', () => {
     a.close();
     const prefillBefore = e.stats().tokens.prefill;
     const b = e.createJob();
-    await b.generate({ tokens: [...system, 20, 21, 22], maxTokens: 2, ignoreEos: true }).done;
+    const second = await b.generate({ tokens: [...system, 20, 21, 22], maxTokens: 2, ignoreEos: true }).done;
+    expect(second.usage).toEqual({ promptTokens: 27, cachedPromptTokens: 24, completionTokens: 2 });
     // 24 shared tokens come from the cache; b computes its 3 own tokens (the last one as its decode).
     expect(e.stats().kv.prefixHitTokens).toBe(24);
     expect(e.stats().tokens.prefill - prefillBefore).toBe(2);
