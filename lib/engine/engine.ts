@@ -190,8 +190,15 @@ export class Engine {
     if (record.segmentsStarted === 0) record.state.startSegment(input.tokens.length);
     else record.state.toolReturned(input.tokens.length);
     record.segmentsStarted++;
-    options.signal?.addEventListener('abort', () => this.cancelSegment(record), { once: true });
-    if (options.signal?.aborted) this.cancelSegment(record);
+    const signal = options.signal;
+    if (signal) {
+      // The listener goes when the segment ends, so a long-lived signal holds nothing of the job.
+      const onAbort = () => this.cancelSegment(record);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const detach = () => signal.removeEventListener('abort', onAbort);
+      segment.done.then(detach, detach);
+      if (signal.aborted) this.cancelSegment(record);
+    }
     this.kick();
     return segment;
   }
