@@ -338,7 +338,7 @@ export function createToolCallStream(format: ToolCallFormat = 'auto', idPrefix?:
 
   return {
     push(delta: string): ToolCallPushResult {
-      if (finished) throw new EngineError('invalid_state', 'push() called on a tool-call stream after finish()');
+      if (finished) throw new EngineError('INVALID_STATE', 'push() called on a tool-call stream after finish()');
       buf += delta;
       if (mode === 'llama') {
         scanner!.feed(delta);

@@ -42,7 +42,7 @@ export class Engine {
   private loopRunning: Promise<void> | null = null;
   private closing = false;
   private nextJobId = 1;
-  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, loopS: 0, nativeS: 0 };
+  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0 };
 
   private constructor(
     readonly model: LoadedModel,
@@ -130,6 +130,7 @@ export class Engine {
       },
       tokens: { prefill: this.counters.prefillTokens, decode: this.counters.decodeTokens },
       preemptions: this.counters.preemptions,
+      reclaimedToolWaits: this.counters.reclaims,
       time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
     };
   }
@@ -245,11 +246,12 @@ export class Engine {
     while (this.hasRunnable()) {
       const started = performance.now();
       const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
-      const decision = planStep(runnable, this.blocks, this.policy, this.limits, this.clock.now());
+      const paused = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait');
+      const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now());
       if (decision.runs.length === 0) {
         // The most urgent job does not fit even with everything below it preempted.
         const blocked = decision.blocked ?? runnable[0];
-        this.failSegment(blocked, new EngineError('OUT_OF_BLOCKS', `job ${blocked.id} cannot get KV blocks: the pool is held by jobs waiting on tools`));
+        this.failSegment(blocked, new EngineError('OUT_OF_BLOCKS', `job ${blocked.id} cannot get KV blocks even with every other job's taken back`));
         continue;
       }
       await this.runStep(decision);
@@ -272,7 +274,16 @@ export class Engine {
       if (p.record.state.state === 'running') p.record.state.preempted(p.kv);
       this.counters.preemptions++;
     }
-    const swapOut = [...this.pendingSwapOut.splice(0), ...decision.preempted.flatMap((p) => p.swapOut)];
+    for (const r of decision.reclaimed) {
+      this.counters.reclaims++;
+      r.record.state.setKv(r.kv === 'swapped' ? 'swapping_out' : 'discarded');
+      if (r.kv === 'swapped') r.record.state.setKv('swapped');
+    }
+    const swapOut = [
+      ...this.pendingSwapOut.splice(0),
+      ...decision.preempted.flatMap((p) => p.swapOut),
+      ...decision.reclaimed.flatMap((r) => r.swapOut),
+    ];
     for (const run of decision.runs) if (run.record.state.state !== 'running') run.record.state.scheduled();
     const plan = buildStepPlan({
       sequences: decision.runs.map(({ record, start, count }) => ({

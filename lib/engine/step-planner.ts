@@ -20,6 +20,8 @@ export interface StepDecision {
   swapIn: SwapPair[];
   /** Jobs preempted this step, with what happened to their KV. */
   preempted: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: SwapPair[] }[];
+  /** Jobs waiting on a tool whose preserved KV was taken back to make room. */
+  reclaimed: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: SwapPair[] }[];
   /** The job at which planning stopped for lack of memory, if any. */
   blocked: JobRecord | null;
 }
@@ -47,6 +49,7 @@ function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
 
 export function planStep(
   records: readonly JobRecord[],
+  paused: readonly JobRecord[],
   blocks: BlockManager,
   policy: Policy,
   limits: PlannerLimits,
@@ -54,27 +57,41 @@ export function planStep(
 ): StepDecision {
   const byId = new Map(records.map((r) => [r.id, r]));
   const ordered = policy.order(records.map((r) => candidate(r, nowS)), nowS).map((c) => byId.get(c.jobId)!);
-  const decision: StepDecision = { runs: [], swapIn: [], preempted: [], blocked: null };
+  const decision: StepDecision = { runs: [], swapIn: [], preempted: [], reclaimed: [], blocked: null };
   const planned = new Set<JobRecord>();
   let budget = limits.maxBatchTokens;
 
-  // Frees the lowest-priority job that holds device blocks and is not already planned.
+  // Takes a job's device blocks: to the host pool if the policy swaps and there is room, else back
+  // to the prefix cache (full blocks stay reusable until evicted).
+  const evict = (victim: JobRecord, swap: boolean) => {
+    // The native step runs every swap-out before any swap-in, so once this step has swapped a job
+    // in, a swap-out could land on the host blocks that swap-in has yet to read: discard instead.
+    if (swap && decision.swapIn.length === 0 && blocks.canSwapOut(victim.id)) {
+      const swapOut = blocks.swapOut(victim.id);
+      victim.placement = 'host'; // its computed tokens travel with it
+      return { record: victim, kv: 'swapped' as const, swapOut };
+    }
+    blocks.free(victim.id);
+    victim.placement = 'none';
+    victim.computedTokens = 0;
+    return { record: victim, kv: 'discarded' as const, swapOut: [] };
+  };
+
+  // Frees memory for the job at `after`: first the lowest-priority runnable job holding device
+  // blocks, then (whatever the policy wished) the largest job preserved through a tool wait, since
+  // a job that can run now matters more than one that might return soon.
   const preemptOne = (after: number): boolean => {
     for (let i = ordered.length - 1; i > after; i--) {
       const victim = ordered[i];
       if (planned.has(victim) || victim.placement !== 'device') continue;
-      if (policy.preemption === 'swap' && blocks.canSwapOut(victim.id)) {
-        decision.preempted.push({ record: victim, kv: 'swapped', swapOut: blocks.swapOut(victim.id) });
-        victim.placement = 'host'; // its computed tokens travel with it
-      } else {
-        blocks.free(victim.id); // full blocks stay in the prefix cache until evicted
-        victim.placement = 'none';
-        victim.computedTokens = 0;
-        decision.preempted.push({ record: victim, kv: 'discarded', swapOut: [] });
-      }
+      decision.preempted.push(evict(victim, policy.preemption === 'swap'));
       return true;
     }
-    return false;
+    const holders = paused.filter((p) => p.placement === 'device');
+    if (holders.length === 0) return false;
+    const largest = holders.reduce((a, b) => (blocks.table(b.id).length > blocks.table(a.id).length ? b : a));
+    decision.reclaimed.push(evict(largest, true));
+    return true;
   };
 
   for (let i = 0; i < ordered.length && budget > 0 && decision.runs.length < limits.maxBatchSequences; i++) {

@@ -108,6 +108,8 @@ export interface EngineStats {
   };
   tokens: { prefill: number; decode: number };
   preemptions: number;
+  /** Times the preserved KV of a job waiting on a tool was taken back for jobs that could run. */
+  reclaimedToolWaits: number;
   /**
    * Wall time of the step loop (planning, the native step, handing out tokens) and of the native
    * steps alone: their difference is what the control plane costs.

@@ -29,7 +29,7 @@ function script(id: string, salt: number, promptLength = 10, segments = 2): Scri
 }
 
 /** Runs one job to completion: a first segment ending in a tool call, then each tool result. */
-async function runScript(engine: Engine, s: Script): Promise<number[][]> {
+async function runScript(engine: Engine, s: Script, toolDelayMs = 0): Promise<number[][]> {
   const job = engine.createJob({ id: s.id });
   const outputs: number[][] = [];
   const last = s.segments.length;
@@ -39,6 +39,7 @@ async function runScript(engine: Engine, s: Script): Promise<number[][]> {
   for (let i = 0; i < last; i++) {
     expect(result.finishReason).toBe('tool_call');
     expect(job.state).toBe('tool_wait');
+    if (toolDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, toolDelayMs)); // the tool runs
     seg = job.resume({ tokens: s.segments[i].input, maxTokens: s.segments[i].maxTokens, ignoreEos: true, endsWithToolCall: i < last - 1 });
     result = await seg.done;
     outputs.push(result.tokens);
@@ -103,6 +104,21 @@ describe('engine loop', () => {
     expect(together).toEqual(alone);
     expect(e.stats().preemptions).toBeGreaterThan(0);
     expectNoLeaks(e);
+  });
+
+  it('KV preserved through tool waits is taken back when running jobs need the memory', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    const preserving: Policy = { name: 'preserve-all', preemption: 'recompute', order: new FcfsPolicy().order, onToolWait: () => 'preserve' };
+    for (const hostBlocks of [0, 64]) {
+      const e = await engine({ kvBlocks: 14, hostBlocks, policy: preserving });
+      // Tools that take a while, so preserved jobs sit on memory while others want to run.
+      const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 5 + 10 * i)));
+      expect(together).toEqual(alone);
+      expect(e.stats().reclaimedToolWaits).toBeGreaterThan(0);
+      expectNoLeaks(e);
+    }
   });
 
   it('streams every token through the async iterator', async () => {

@@ -1,0 +1,102 @@
+/**
+ * Online statistics over a bounded sliding window of the most recent observations.
+ *
+ * `count` is lifetime (every observation ever made); everything else (mean, quantiles, conditional
+ * remaining) is computed over the last `windowSize` values only, so the estimate follows drift and
+ * memory stays bounded. The sorted copy of the window is built lazily and cached until the next
+ * observation.
+ *
+ * Quantile method: linear interpolation between closest ranks (Hyndman–Fan type 7, numpy's
+ * default). With the window sorted ascending as x[0..n−1], h = (n − 1)·q, and
+ * Q(q) = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]).
+ */
+import { EngineError } from '../errors.js';
+
+export const DEFAULT_WINDOW_SIZE = 256;
+
+export function checkFiniteNonNegative(name: string, value: number): void {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new EngineError('INVALID_ARGUMENT', `${name} must be a finite number ≥ 0, got ${value}`);
+  }
+}
+
+export function checkQuantile(q: number): void {
+  if (!Number.isFinite(q) || q < 0 || q > 1) {
+    throw new EngineError('INVALID_ARGUMENT', `quantile must be in [0, 1], got ${q}`);
+  }
+}
+
+export class RunningStats {
+  readonly windowSize: number;
+  private readonly ring: number[] = [];
+  private next = 0;
+  private lifetime = 0;
+  private sorted: number[] | null = null;
+
+  constructor(windowSize: number = DEFAULT_WINDOW_SIZE) {
+    if (!Number.isInteger(windowSize) || windowSize < 1) {
+      throw new EngineError('INVALID_ARGUMENT', `windowSize must be an integer ≥ 1, got ${windowSize}`);
+    }
+    this.windowSize = windowSize;
+  }
+
+  /** Adds one observation (finite, ≥ 0); once the window is full it replaces the oldest. */
+  observe(value: number): void {
+    checkFiniteNonNegative('observation', value);
+    if (this.ring.length < this.windowSize) this.ring.push(value);
+    else this.ring[this.next] = value;
+    this.next = (this.next + 1) % this.windowSize;
+    this.lifetime++;
+    this.sorted = null;
+  }
+
+  /** Observations ever made (lifetime, not bounded by the window). */
+  get count(): number {
+    return this.lifetime;
+  }
+
+  /** Observations currently in the window. */
+  get windowCount(): number {
+    return this.ring.length;
+  }
+
+  /** Mean of the window; NaN when empty. */
+  mean(): number {
+    if (this.ring.length === 0) return NaN;
+    let sum = 0;
+    for (const v of this.ring) sum += v;
+    return sum / this.ring.length;
+  }
+
+  /** Type-7 quantile of the window (see the file comment); NaN when empty. */
+  quantile(q: number): number {
+    checkQuantile(q);
+    const xs = this.sortedWindow();
+    if (xs.length === 0) return NaN;
+    const h = (xs.length - 1) * q;
+    const lo = Math.floor(h);
+    const hi = Math.min(lo + 1, xs.length - 1);
+    return xs[lo] + (h - lo) * (xs[hi] - xs[lo]);
+  }
+
+  /**
+   * Empirical mean residual E[X − e | X > e] over the window: the mean of (x − e) across the
+   * values strictly greater than `e`. Returns undefined when no value exceeds `e` (the caller picks
+   * the extrapolation). At e below every value this is mean − e.
+   */
+  meanExcessOver(e: number): number | undefined {
+    const xs = this.sortedWindow();
+    let sum = 0;
+    let n = 0;
+    for (let i = xs.length - 1; i >= 0 && xs[i] > e; i--) {
+      sum += xs[i] - e;
+      n++;
+    }
+    return n === 0 ? undefined : sum / n;
+  }
+
+  private sortedWindow(): number[] {
+    if (!this.sorted) this.sorted = [...this.ring].sort((a, b) => a - b);
+    return this.sorted;
+  }
+}
