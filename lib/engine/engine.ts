@@ -13,6 +13,10 @@ import { loadModel, type LoadedModel } from '../model/load.js';
 import type { NativeKvCache } from '../native/types.js';
 import { buildStepPlan } from '../native/plan.js';
 import { FcfsPolicy } from '../sched/fcfs.js';
+import { AstraeaPaperPolicy } from '../sched/astraea-paper.js';
+import type { MemoryView } from '../sched/kv-waste.js';
+import { ToolTimePredictor } from '../predict/tool-time.js';
+import { StepCosts } from './step-costs.js';
 import type { Policy } from '../sched/policy.js';
 import { ActiveSegment } from './active-segment.js';
 import { Job } from './job.js';
@@ -23,11 +27,30 @@ import { segmentInput } from './segment-input.js';
 import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOptions, ResumeOptions } from './types.js';
 
 const DEFAULT_MAX_TOKENS = 256;
+/** Host-to-host block copies on the CPU backend: one memcpy stream (a conservative figure). */
+const CPU_SWAP_BYTES_PER_S = 10e9;
 
-function createPolicy(policy: EngineOptions['policy']): Policy {
+/** What the engine tells the policies it builds by name: memory, costs and tool durations. */
+interface PolicyEnvironment {
+  memory: () => MemoryView;
+  toolTimeS: (tool: string) => number;
+  costs: StepCosts;
+}
+
+const POLICY_NAMES = ['fcfs', 'astraea-paper'] as const;
+
+function createPolicy(policy: EngineOptions['policy'], env: PolicyEnvironment): Policy {
   if (typeof policy === 'object' && policy !== null) return policy;
   if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
-  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: fcfs)`);
+  if (policy === 'astraea-paper') {
+    return new AstraeaPaperPolicy({
+      memory: env.memory,
+      toolTimeS: env.toolTimeS,
+      // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
+      serviceTime: (c) => c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
+    });
+  }
+  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
 }
 
 function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
@@ -44,17 +67,44 @@ export class Engine {
   private nextJobId = 1;
   private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0 };
 
+  private readonly policy: Policy;
+  private readonly costs = new StepCosts();
+  private readonly toolTimes = new ToolTimePredictor();
+  private kvActions = { release: 0, preserve: 0, swap: 0, discard: 0 };
+
   private constructor(
     readonly model: LoadedModel,
     private readonly cache: NativeKvCache,
     private readonly blocks: BlockManager,
-    private readonly policy: Policy,
+    policy: EngineOptions['policy'],
     private readonly clock: Clock,
     private readonly limits: { maxBatchTokens: number; maxBatchSequences: number },
-  ) {}
+  ) {
+    this.policy = createPolicy(policy, {
+      memory: () => this.memoryView(),
+      toolTimeS: (tool) => this.toolTimes.expectedDurationS(tool),
+      costs: this.costs,
+    });
+  }
+
+  /** Device memory as the KV policies see it: blocks owned by jobs, and work waiting for memory. */
+  private memoryView(): MemoryView {
+    const kv = this.blocks.stats();
+    let waitingTokens = 0;
+    for (const r of this.jobs.values()) if (r.wantsToRun && r.state.state !== 'running') waitingTokens += r.tokens.length - r.computedTokens;
+    return {
+      usedFraction: kv.ownedBlocks / kv.deviceBlocks,
+      waitingTokens,
+      kvBytesPerToken: this.model.info.kvBytesPerToken,
+      swapBytesPerS: CPU_SWAP_BYTES_PER_S,
+      prefillSPerToken: this.costs.prefillSPerToken,
+    };
+  }
 
   static async create(options: EngineOptions): Promise<Engine> {
-    const policy = createPolicy(options.policy);
+    if (typeof options.policy === 'string' && !(POLICY_NAMES as readonly string[]).includes(options.policy)) {
+      throw new EngineError('INVALID_ARGUMENT', `unknown policy "${options.policy}" (available: ${POLICY_NAMES.join(', ')})`);
+    }
     const kvBlocks = positiveInteger(options.kvBlocks, 'kvBlocks', 1024);
     const hostBlocks = positiveInteger(options.hostBlocks, 'hostBlocks', kvBlocks, 0);
     const blockSize = positiveInteger(options.blockSize, 'blockSize', 16);
@@ -66,7 +116,7 @@ export class Engine {
     try {
       const cache = model.native.createKvCache({ blockSize, deviceBlocks: kvBlocks, hostBlocks });
       const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
-      return new Engine(model, cache, blocks, policy, options.clock ?? systemClock, limits);
+      return new Engine(model, cache, blocks, options.policy, options.clock ?? systemClock, limits);
     } catch (error) {
       model.dispose();
       throw error;
@@ -131,6 +181,7 @@ export class Engine {
       tokens: { prefill: this.counters.prefillTokens, decode: this.counters.decodeTokens },
       preemptions: this.counters.preemptions,
       reclaimedToolWaits: this.counters.reclaims,
+      kvActions: { ...this.kvActions },
       time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
     };
   }
@@ -188,8 +239,13 @@ export class Engine {
       eos,
       `${record.id}_${record.segmentsStarted}`,
     );
-    if (record.segmentsStarted === 0) record.state.startSegment(input.tokens.length);
-    else record.state.toolReturned(input.tokens.length);
+    if (record.segmentsStarted === 0) {
+      record.state.startSegment(input.tokens.length);
+    } else {
+      const tool = record.state.segments[record.state.segments.length - 1]?.tool;
+      record.state.toolReturned(input.tokens.length);
+      if (tool) this.toolTimes.observe((options as ResumeOptions).tool ?? tool.name, this.clock.now() - tool.startedAt);
+    }
     record.segmentsStarted++;
     const signal = options.signal;
     if (signal) {
@@ -304,6 +360,9 @@ export class Engine {
     }
     this.counters.steps++;
     this.counters.nativeS += result.elapsedS;
+    const stepTokens = decision.runs.reduce((sum, r) => sum + r.count, 0);
+    const decodeRuns = decision.runs.filter((r) => r.count === 1).length;
+    this.costs.observe(stepTokens - decodeRuns, decodeRuns, result.elapsedS);
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran
       record.computedTokens = start + count;
@@ -361,14 +420,21 @@ export class Engine {
   /** The policy decides where the job's KV waits for the tool. */
   private pauseForTool(record: JobRecord, tool: string): void {
     const action = this.policy.onToolWait({ jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool }, this.clock.now());
-    if (action === 'preserve') return;
+    if (action === 'preserve') {
+      this.kvActions.preserve++;
+      return;
+    }
     if (action === 'swap' && this.blocks.canSwapOut(record.id)) {
+      this.kvActions.swap++;
       this.pendingSwapOut.push(...this.blocks.swapOut(record.id));
       record.placement = 'host';
       record.state.setKv('swapping_out');
       record.state.setKv('swapped'); // executed with the next step, before any block is reused
       return;
     }
+    // 'release' keeps the full blocks in the prefix cache; so does 'discard' (and a swap that found
+    // no room in the host pool): either way the job recomputes what was evicted meanwhile.
+    this.kvActions[action === 'release' ? 'release' : 'discard']++;
     this.releaseKv(record);
     record.state.setKv('discarded');
   }

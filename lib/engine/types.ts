@@ -7,7 +7,7 @@ import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
 import type { Policy } from '../sched/policy.js';
 
-export type PolicyName = 'fcfs';
+export type PolicyName = 'fcfs' | 'astraea-paper';
 
 export interface EngineOptions {
   /** A Hugging Face model directory, or a preset ('tiny', 'small'). */
@@ -110,6 +110,8 @@ export interface EngineStats {
   preemptions: number;
   /** Times the preserved KV of a job waiting on a tool was taken back for jobs that could run. */
   reclaimedToolWaits: number;
+  /** What the policy chose for each job that paused on a tool call. */
+  kvActions: { release: number; preserve: number; swap: number; discard: number };
   /**
    * Wall time of the step loop (planning, the native step, handing out tokens) and of the native
    * steps alone: their difference is what the control plane costs.

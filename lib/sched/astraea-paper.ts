@@ -1,7 +1,7 @@
 /**
  * `astraea-paper`: Astraea (arXiv 2512.14142) as its design section specifies it — Stateful-MLFQ
  * queues moved by token cost (./mlfq.ts), enhanced HRRN within a queue, and an adaptive KV manager
- * for tool waits (./kv-waste.ts). See /work/shared/ASTRAEA-PAPER.md and DESIGN.md (Policies).
+ * for tool waits (./kv-waste.ts). See ../shared/ASTRAEA-PAPER.md and DESIGN.md (Policies).
  *
  * Where it departs from, or fills in, the paper:
  * - Every value the paper leaves unknown is an option with a documented default: m = 4 queues,

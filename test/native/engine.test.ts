@@ -121,6 +121,21 @@ describe('engine loop', () => {
     }
   });
 
+  it('astraea-paper: outputs exact, and preserve, swap and discard all occur under pressure', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    // 14 device blocks keep usage above the 0.8 watermark; 6 host blocks are too few for every swap.
+    const e = await engine({ kvBlocks: 14, hostBlocks: 6, policy: 'astraea-paper' });
+    const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 5 + 7 * i)));
+    expect(together).toEqual(alone);
+    const actions = e.stats().kvActions;
+    expect(actions.preserve).toBeGreaterThan(0);
+    expect(actions.swap).toBeGreaterThan(0);
+    expect(actions.discard).toBeGreaterThan(0);
+    expectNoLeaks(e);
+  });
+
   it('streams every token through the async iterator', async () => {
     const e = await engine();
     const job = e.createJob();
