@@ -301,6 +301,7 @@ export class Engine {
   private async runLoop(): Promise<void> {
     while (this.hasRunnable()) {
       const started = performance.now();
+      this.revisitToolWaits();
       const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
       const paused = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait');
       const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now());
@@ -417,6 +418,23 @@ export class Engine {
     active.handle.finish(result);
   }
 
+  /** Lets the policy move the KV of jobs that wait on tools with it still on the device. */
+  private revisitToolWaits(): void {
+    if (!this.policy.revisitToolWaits) return;
+    const now = this.clock.now();
+    const waiting = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait' && r.placement === 'device');
+    if (waiting.length === 0) return;
+    const views = waiting.map((r) => {
+      const tool = r.state.segments[r.state.segments.length - 1]?.tool;
+      return { jobId: r.id, kind: r.kind, contextTokens: r.tokens.length, tool: tool?.name ?? 'tool', waitedS: now - (tool?.startedAt ?? now), kv: r.placement };
+    });
+    const decisions = this.policy.revisitToolWaits(views, now);
+    for (const r of waiting) {
+      const action = decisions.get(r.id);
+      if (action) this.moveToolWaitKv(r, action);
+    }
+  }
+
   /** The policy decides where the job's KV waits for the tool. */
   private pauseForTool(record: JobRecord, tool: string): void {
     const action = this.policy.onToolWait({ jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool }, this.clock.now());
@@ -424,6 +442,11 @@ export class Engine {
       this.kvActions.preserve++;
       return;
     }
+    this.moveToolWaitKv(record, action);
+  }
+
+  /** Swaps a waiting job's device KV to the host pool, or releases it to the prefix cache. */
+  private moveToolWaitKv(record: JobRecord, action: 'release' | 'swap' | 'discard'): void {
     if (action === 'swap' && this.blocks.canSwapOut(record.id)) {
       this.kvActions.swap++;
       this.pendingSwapOut.push(...this.blocks.swapOut(record.id));

@@ -44,6 +44,7 @@ function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
     contextTokens: r.tokens.length,
     running: r.state.state === 'running',
     accumulatedWaitS: r.state.accumulatedWaitS(),
+    attainedTokens: r.state.segments.reduce((sum, s) => sum + s.prefillTokensComputed + s.outputTokens, 0),
   };
 }
 

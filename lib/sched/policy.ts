@@ -22,6 +22,8 @@ export interface SchedulingCandidate {
   running: boolean;
   /** Seconds the job has spent ready but not running, over all its segments. */
   accumulatedWaitS: number;
+  /** Service the job has received so far, all segments: prompt tokens computed + tokens generated. */
+  attainedTokens: number;
 }
 
 /** What happens to a job's KV while it waits on a tool. */
@@ -40,6 +42,14 @@ export interface PausedJobView {
   kind: string;
   contextTokens: number;
   tool: string;
+}
+
+/** A job waiting on a tool, as `revisitToolWaits` sees it. */
+export interface WaitingJobView extends PausedJobView {
+  /** Seconds since the tool call began. */
+  waitedS: number;
+  /** Where its KV is now. */
+  kv: 'device' | 'host' | 'none';
 }
 
 /** A finished segment, for policies that move jobs between queues by the work they received. */
@@ -66,4 +76,10 @@ export interface Policy {
   onSegmentEnd?(segment: SegmentEndView, nowS: number): void;
   /** Called when a job is closed, so per-job state can be dropped. */
   onJobClosed?(jobId: string): void;
+  /**
+   * Called before each step with the jobs waiting on tools: a policy may change its mind about a
+   * job whose KV is on the device (a time-to-live that ran out, memory that grew tight). Jobs not
+   * in the returned map keep their KV where it is.
+   */
+  revisitToolWaits?(jobs: readonly WaitingJobView[], nowS: number): Map<string, 'release' | 'swap' | 'discard'>;
 }
