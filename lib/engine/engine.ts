@@ -65,9 +65,10 @@ export class Engine {
   private loopRunning: Promise<void> | null = null;
   private closing = false;
   private nextJobId = 1;
-  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0 };
+  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0, swapOutBlocks: 0, swapInBlocks: 0, closedJobsRecomputed: 0 };
 
   private readonly policy: Policy;
+  private readonly blockBytes: number;
   private readonly costs = new StepCosts();
   private readonly toolTimes = new ToolTimePredictor();
   private kvActions = { release: 0, preserve: 0, swap: 0, discard: 0 };
@@ -80,6 +81,7 @@ export class Engine {
     private readonly clock: Clock,
     private readonly limits: { maxBatchTokens: number; maxBatchSequences: number },
   ) {
+    this.blockBytes = cache.info().blockBytes;
     this.policy = createPolicy(policy, {
       memory: () => this.memoryView(),
       toolTimeS: (tool) => this.toolTimes.expectedDurationS(tool),
@@ -157,6 +159,7 @@ export class Engine {
     if (!['finished', 'cancelled'].includes(record.state.state)) record.state.cancel();
     this.releaseKv(record);
     record.closed = true;
+    this.counters.closedJobsRecomputed += record.state.metrics().recomputedPrefillTokens;
     this.jobs.delete(record.id);
     this.policy.onJobClosed?.(record.id);
   }
@@ -182,6 +185,12 @@ export class Engine {
       preemptions: this.counters.preemptions,
       reclaimedToolWaits: this.counters.reclaims,
       kvActions: { ...this.kvActions },
+      kvTraffic: {
+        swapOutBytes: this.counters.swapOutBlocks * this.blockBytes,
+        swapInBytes: this.counters.swapInBlocks * this.blockBytes,
+        recomputedPrefillTokens:
+          this.counters.closedJobsRecomputed + [...this.jobs.values()].reduce((sum, r) => sum + r.state.metrics().recomputedPrefillTokens, 0),
+      },
       time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
     };
   }
@@ -342,6 +351,8 @@ export class Engine {
       ...decision.reclaimed.flatMap((r) => r.swapOut),
     ];
     for (const run of decision.runs) if (run.record.state.state !== 'running') run.record.state.scheduled();
+    this.counters.swapOutBlocks += swapOut.length;
+    this.counters.swapInBlocks += decision.swapIn.length;
     const plan = buildStepPlan({
       sequences: decision.runs.map(({ record, start, count }) => ({
         tokens: record.tokens.slice(start, start + count),
@@ -440,6 +451,7 @@ export class Engine {
     const action = this.policy.onToolWait({ jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool }, this.clock.now());
     if (action === 'preserve') {
       this.kvActions.preserve++;
+      record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: 'preserve', atS: this.clock.now(), bytes: 0 });
       return;
     }
     this.moveToolWaitKv(record, action);
@@ -449,7 +461,9 @@ export class Engine {
   private moveToolWaitKv(record: JobRecord, action: 'release' | 'swap' | 'discard'): void {
     if (action === 'swap' && this.blocks.canSwapOut(record.id)) {
       this.kvActions.swap++;
-      this.pendingSwapOut.push(...this.blocks.swapOut(record.id));
+      const pairs = this.blocks.swapOut(record.id);
+      record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: 'swap', atS: this.clock.now(), bytes: pairs.length * this.blockBytes });
+      this.pendingSwapOut.push(...pairs);
       record.placement = 'host';
       record.state.setKv('swapping_out');
       record.state.setKv('swapped'); // executed with the next step, before any block is reused
@@ -457,7 +471,9 @@ export class Engine {
     }
     // 'release' keeps the full blocks in the prefix cache; so does 'discard' (and a swap that found
     // no room in the host pool): either way the job recomputes what was evicted meanwhile.
-    this.kvActions[action === 'release' ? 'release' : 'discard']++;
+    const kind = action === 'release' ? 'release' : 'discard';
+    this.kvActions[kind]++;
+    record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: kind, atS: this.clock.now(), bytes: 0 });
     this.releaseKv(record);
     record.state.setKv('discarded');
   }

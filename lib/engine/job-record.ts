@@ -5,7 +5,7 @@
 import type { JobStateMachine } from '../agent/job-state.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { ActiveSegment } from './active-segment.js';
-import type { SegmentResult } from './types.js';
+import type { KvDecision, SegmentResult } from './types.js';
 
 /** Where the job's KV is, from the block manager's point of view. */
 export type KvPlacement =
@@ -26,6 +26,8 @@ export class JobRecord {
   computedTokens = 0;
   segmentsStarted = 0;
   closed = false;
+  /** Every KV decision taken for the job while it waited on tools, in order. */
+  kvDecisions: KvDecision[] = [];
   /** The last segment's result: its tool calls become the assistant turn of the chat history. */
   lastResult: SegmentResult | null = null;
 

@@ -6,7 +6,7 @@ import type { JobMetrics } from '../agent/job-state.js';
 import type { Engine } from './engine.js';
 import type { JobRecord } from './job-record.js';
 import type { Segment } from './segment.js';
-import type { GenerateOptions, ResumeOptions } from './types.js';
+import type { GenerateOptions, KvDecision, ResumeOptions } from './types.js';
 
 export class Job {
   /** @internal */
@@ -45,5 +45,10 @@ export class Job {
 
   metrics(): JobMetrics {
     return this.record.state.metrics();
+  }
+
+  /** The KV decisions taken while the job waited on tools (preserve, swap with bytes, release, discard). */
+  kvDecisions(): readonly KvDecision[] {
+    return this.record.kvDecisions;
   }
 }

@@ -110,13 +110,24 @@ export interface EngineStats {
   preemptions: number;
   /** Times the preserved KV of a job waiting on a tool was taken back for jobs that could run. */
   reclaimedToolWaits: number;
-  /** What the policy chose for each job that paused on a tool call. */
+  /** What the policy chose for each job that paused on a tool call (and later revisions). */
   kvActions: { release: number; preserve: number; swap: number; discard: number };
+  /** Bytes moved between the pools, and prompt tokens computed again after their KV was lost. */
+  kvTraffic: { swapOutBytes: number; swapInBytes: number; recomputedPrefillTokens: number };
   /**
    * Wall time of the step loop (planning, the native step, handing out tokens) and of the native
    * steps alone: their difference is what the control plane costs.
    */
   time: { loopS: number; nativeS: number };
+}
+
+/** One KV decision for a job waiting on a tool. */
+export interface KvDecision {
+  segmentIndex: number;
+  action: 'release' | 'preserve' | 'swap' | 'discard';
+  atS: number;
+  /** Bytes copied to the host pool (swap), else 0. */
+  bytes: number;
 }
 
 export type { JobMetrics };

@@ -133,6 +133,12 @@ describe('engine loop', () => {
     expect(actions.preserve).toBeGreaterThan(0);
     expect(actions.swap).toBeGreaterThan(0);
     expect(actions.discard).toBeGreaterThan(0);
+    const traffic = e.stats().kvTraffic;
+    // Every swapped-out block came back in (each job resumed). A tiny-model block of 4 tokens is
+    // 2 layers x K,V x 2 KV heads x 4 slots x 32 dims x 4 B = 4096 B.
+    expect(traffic.swapOutBytes).toBe(traffic.swapInBytes);
+    expect(traffic.swapOutBytes % 4096).toBe(0);
+    expect(traffic.swapOutBytes).toBeGreaterThan(0);
     expectNoLeaks(e);
   });
 
