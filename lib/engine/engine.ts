@@ -14,6 +14,9 @@ import type { NativeKvCache } from '../native/types.js';
 import { buildStepPlan } from '../native/plan.js';
 import { FcfsPolicy } from '../sched/fcfs.js';
 import { AstraeaPaperPolicy } from '../sched/astraea-paper.js';
+import { AutellixPolicy } from '../sched/autellix.js';
+import { ContinuumPolicy } from '../sched/continuum.js';
+import { InferCeptPolicy } from '../sched/infercept.js';
 import type { MemoryView } from '../sched/kv-waste.js';
 import { ToolTimePredictor } from '../predict/tool-time.js';
 import { StepCosts } from './step-costs.js';
@@ -34,10 +37,11 @@ const CPU_SWAP_BYTES_PER_S = 10e9;
 interface PolicyEnvironment {
   memory: () => MemoryView;
   toolTimeS: (tool: string) => number;
+  toolTimeQuantileS: (tool: string, q: number) => number | undefined;
   costs: StepCosts;
 }
 
-const POLICY_NAMES = ['fcfs', 'astraea-paper'] as const;
+export const POLICY_NAMES = ['fcfs', 'astraea-paper', 'infercept', 'autellix', 'continuum'] as const;
 
 function createPolicy(policy: EngineOptions['policy'], env: PolicyEnvironment): Policy {
   if (typeof policy === 'object' && policy !== null) return policy;
@@ -50,6 +54,11 @@ function createPolicy(policy: EngineOptions['policy'], env: PolicyEnvironment): 
       serviceTime: (c) => c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
     });
   }
+  if (policy === 'infercept') {
+    return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS });
+  }
+  if (policy === 'autellix') return new AutellixPolicy();
+  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS });
   throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
 }
 
@@ -85,6 +94,7 @@ export class Engine {
     this.policy = createPolicy(policy, {
       memory: () => this.memoryView(),
       toolTimeS: (tool) => this.toolTimes.expectedDurationS(tool),
+      toolTimeQuantileS: (tool, q) => this.toolTimes.quantileS(tool, q),
       costs: this.costs,
     });
   }

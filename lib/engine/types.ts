@@ -7,7 +7,7 @@ import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
 import type { Policy } from '../sched/policy.js';
 
-export type PolicyName = 'fcfs' | 'astraea-paper';
+export type PolicyName = 'fcfs' | 'astraea-paper' | 'infercept' | 'autellix' | 'continuum';
 
 export interface EngineOptions {
   /** A Hugging Face model directory, or a preset ('tiny', 'small'). */

@@ -11,6 +11,7 @@ import { EngineError } from '../../lib/errors.js';
 import { FcfsPolicy } from '../../lib/sched/fcfs.js';
 import type { Policy } from '../../lib/sched/policy.js';
 import { testIds } from './fixtures.js';
+import { POLICY_NAMES } from '../../lib/engine/engine.js';
 
 interface Script {
   id: string;
@@ -139,6 +140,16 @@ describe('engine loop', () => {
     expect(traffic.swapOutBytes).toBe(traffic.swapInBytes);
     expect(traffic.swapOutBytes % 4096).toBe(0);
     expect(traffic.swapOutBytes).toBeGreaterThan(0);
+    expectNoLeaks(e);
+  });
+
+  it.each(POLICY_NAMES)('%s: the concurrent workload under a tight pool gives the solo outputs', async (policy) => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    const e = await engine({ kvBlocks: 14, hostBlocks: 24, policy });
+    const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 3 * i)));
+    expect(together).toEqual(alone);
     expectNoLeaks(e);
   });
 
