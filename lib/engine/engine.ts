@@ -12,12 +12,8 @@ import { BlockManager, type SwapPair } from '../kv/block-manager.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import type { NativeKvCache } from '../native/types.js';
 import { buildStepPlan } from '../native/plan.js';
-import { FcfsPolicy } from '../sched/fcfs.js';
-import { AstraeaPaperPolicy } from '../sched/astraea-paper.js';
-import { AutellixPolicy } from '../sched/autellix.js';
-import { ContinuumPolicy } from '../sched/continuum.js';
-import { InferCeptPolicy } from '../sched/infercept.js';
 import type { MemoryView } from '../sched/kv-waste.js';
+import { createPolicy, POLICY_NAMES } from '../sched/registry.js';
 import { ToolTimePredictor } from '../predict/tool-time.js';
 import { StepCosts } from './step-costs.js';
 import type { Policy } from '../sched/policy.js';
@@ -32,35 +28,6 @@ import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOpti
 const DEFAULT_MAX_TOKENS = 256;
 /** Host-to-host block copies on the CPU backend: one memcpy stream (a conservative figure). */
 const CPU_SWAP_BYTES_PER_S = 10e9;
-
-/** What the engine tells the policies it builds by name: memory, costs and tool durations. */
-interface PolicyEnvironment {
-  memory: () => MemoryView;
-  toolTimeS: (tool: string) => number;
-  toolTimeQuantileS: (tool: string, q: number) => number | undefined;
-  costs: StepCosts;
-}
-
-export const POLICY_NAMES = ['fcfs', 'astraea-paper', 'infercept', 'autellix', 'continuum'] as const;
-
-function createPolicy(policy: EngineOptions['policy'], env: PolicyEnvironment): Policy {
-  if (typeof policy === 'object' && policy !== null) return policy;
-  if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
-  if (policy === 'astraea-paper') {
-    return new AstraeaPaperPolicy({
-      memory: env.memory,
-      toolTimeS: env.toolTimeS,
-      // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
-      serviceTime: (c) => c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
-    });
-  }
-  if (policy === 'infercept') {
-    return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS });
-  }
-  if (policy === 'autellix') return new AutellixPolicy();
-  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS });
-  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
-}
 
 function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;

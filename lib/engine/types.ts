@@ -7,7 +7,8 @@ import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
 import type { Policy } from '../sched/policy.js';
 
-export type PolicyName = 'fcfs' | 'astraea-paper' | 'infercept' | 'autellix' | 'continuum';
+export type { PolicyName } from '../sched/registry.js';
+import type { PolicyName } from '../sched/registry.js';
 
 export interface EngineOptions {
   /** A Hugging Face model directory, or a preset ('tiny', 'small'). */

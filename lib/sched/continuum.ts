@@ -29,6 +29,7 @@ import type {
   ToolWaitKvAction,
   WaitingJobView,
 } from './policy.js';
+import { runningFirstByJobArrival } from './ordering.js';
 
 export interface ContinuumOptions {
   /** Quantile of a tool's observed durations used as the TTL, in [0, 1]. Default 0.9. */
@@ -77,12 +78,7 @@ export class ContinuumPolicy implements Policy {
   }
 
   order(candidates: readonly SchedulingCandidate[], _nowS: number): SchedulingCandidate[] {
-    return [...candidates].sort(
-      (a, b) =>
-        Number(b.running) - Number(a.running) ||
-        a.jobArrivalS - b.jobArrivalS ||
-        (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0),
-    );
+    return runningFirstByJobArrival(candidates);
   }
 
   onToolWait(job: PausedJobView, _nowS: number): ToolWaitKvAction {

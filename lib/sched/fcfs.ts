@@ -6,6 +6,7 @@
  * cache is the engine's (lib/kv), switched off with the engine option `prefixCaching: false` for
  * the older behaviour.
  */
+import { byJobId } from './ordering.js';
 import type { PausedJobView, Policy, SchedulingCandidate, ToolWaitKvAction } from './policy.js';
 
 export class FcfsPolicy implements Policy {
@@ -13,9 +14,7 @@ export class FcfsPolicy implements Policy {
   readonly preemption = 'recompute' as const;
 
   order(candidates: readonly SchedulingCandidate[]): SchedulingCandidate[] {
-    return [...candidates].sort(
-      (a, b) => a.segmentQueuedS - b.segmentQueuedS || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0),
-    );
+    return [...candidates].sort((a, b) => a.segmentQueuedS - b.segmentQueuedS || byJobId(a, b));
   }
 
   onToolWait(_job: PausedJobView): ToolWaitKvAction {

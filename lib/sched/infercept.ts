@@ -29,6 +29,7 @@
 import { EngineError } from '../errors.js';
 import { kvWaste, kvWasteInputs, type MemoryView } from './kv-waste.js';
 import type { PausedJobView, Policy, SchedulingCandidate, ToolWaitKvAction } from './policy.js';
+import { runningFirstByJobArrival } from './ordering.js';
 
 export interface InferCeptOptions {
   /**
@@ -78,12 +79,7 @@ export class InferCeptPolicy implements Policy {
 
   order(candidates: readonly SchedulingCandidate[], _nowS: number): SchedulingCandidate[] {
     this.swappedBytesThisStep = 0;
-    return [...candidates].sort(
-      (a, b) =>
-        Number(b.running) - Number(a.running) ||
-        a.jobArrivalS - b.jobArrivalS ||
-        (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0),
-    );
+    return runningFirstByJobArrival(candidates);
   }
 
   onToolWait(job: PausedJobView, _nowS: number): ToolWaitKvAction {

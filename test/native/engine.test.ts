@@ -11,7 +11,7 @@ import { EngineError } from '../../lib/errors.js';
 import { FcfsPolicy } from '../../lib/sched/fcfs.js';
 import type { Policy } from '../../lib/sched/policy.js';
 import { testIds } from './fixtures.js';
-import { POLICY_NAMES } from '../../lib/engine/engine.js';
+import { POLICY_NAMES } from '../../lib/sched/registry.js';
 
 interface Script {
   id: string;

@@ -1,0 +1,44 @@
+/**
+ * The policies selectable by name, built with what the engine knows: its memory view, the step
+ * costs it measures and the tool durations it observes.
+ */
+import { EngineError } from '../errors.js';
+import { AstraeaPaperPolicy } from './astraea-paper.js';
+import { AutellixPolicy } from './autellix.js';
+import { ContinuumPolicy } from './continuum.js';
+import { FcfsPolicy } from './fcfs.js';
+import { InferCeptPolicy } from './infercept.js';
+import type { MemoryView } from './kv-waste.js';
+import type { Policy } from './policy.js';
+
+export const POLICY_NAMES = ['fcfs', 'astraea-paper', 'infercept', 'autellix', 'continuum'] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/** What the engine tells the policies it builds by name: memory, costs and tool durations. */
+export interface PolicyEnvironment {
+  memory: () => MemoryView;
+  toolTimeS: (tool: string) => number;
+  toolTimeQuantileS: (tool: string, q: number) => number | undefined;
+  /** Measured costs: seconds per prefill token and per decode step. */
+  costs: { prefillSPerToken: number; decodeStepS: number };
+}
+
+export function createPolicy(policy: PolicyName | Policy | undefined, env: PolicyEnvironment): Policy {
+  if (typeof policy === 'object' && policy !== null) return policy;
+  if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
+  if (policy === 'astraea-paper') {
+    return new AstraeaPaperPolicy({
+      memory: env.memory,
+      toolTimeS: env.toolTimeS,
+      // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
+      serviceTime: (c) => c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
+    });
+  }
+  if (policy === 'infercept') {
+    return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS });
+  }
+  if (policy === 'autellix') return new AutellixPolicy();
+  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS });
+  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
+}
+
