@@ -63,7 +63,7 @@ export interface AstraeaPaperOptions extends MlfqOptions {
 }
 
 export class AstraeaPaperPolicy implements Policy {
-  readonly name = 'astraea-paper';
+  readonly name: string = 'astraea-paper';
   readonly preemption: 'recompute' | 'swap';
   readonly mlfq: StatefulMlfq;
   private readonly serviceTime: (candidate: SchedulingCandidate) => number;

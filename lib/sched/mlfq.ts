@@ -19,8 +19,13 @@ export interface MlfqOptions {
   thresholds?: readonly number[];
   /** Cost of one computed prompt token in decode tokens (prefill/decode time per token). Default 0.1. */
   prefillTokenCost?: number;
-  /** Response ratio (W + T)/T above which a lowest-queue job jumps to Q0. Default 8. */
+  /** Response ratio (W + T)/T above which a job jumps to Q0. Default 8. */
   agingThreshold?: number;
+  /**
+   * Which queues age: 'lowest' (the paper: only the lowest queue) or 'any' (every queue below Q0,
+   * so a demoted job cannot starve behind a stream of fresh Q0 jobs). Default 'lowest'.
+   */
+  ageFrom?: 'lowest' | 'any';
 }
 
 export type QueueMove = 'down' | 'up' | 'stay';
@@ -34,6 +39,7 @@ export class StatefulMlfq {
   readonly thresholds: readonly number[];
   readonly prefillTokenCost: number;
   readonly agingThreshold: number;
+  readonly ageFrom: 'lowest' | 'any';
   private readonly queueOf = new Map<string, number>();
 
   constructor(options: MlfqOptions = {}) {
@@ -52,6 +58,7 @@ export class StatefulMlfq {
     this.thresholds = thresholds;
     this.prefillTokenCost = options.prefillTokenCost ?? 0.1;
     this.agingThreshold = options.agingThreshold ?? 8;
+    this.ageFrom = options.ageFrom ?? 'lowest';
     if (!(this.prefillTokenCost >= 0)) throw new EngineError('INVALID_ARGUMENT', 'prefillTokenCost must be ≥ 0');
     if (!(this.agingThreshold > 0)) throw new EngineError('INVALID_ARGUMENT', 'agingThreshold must be > 0');
   }
@@ -93,12 +100,12 @@ export class StatefulMlfq {
   }
 
   /**
-   * Aging: if the job is in the lowest queue and (waitS + serviceS)/serviceS exceeds the aging
-   * threshold, move it to Q0. Returns whether it moved.
+   * Aging: if the job is in a queue that ages (the lowest, or any below Q0 with ageFrom 'any') and
+   * (waitS + serviceS)/serviceS exceeds the aging threshold, move it to Q0. Returns whether it moved.
    */
   age(jobId: string, waitS: number, serviceS: number): boolean {
     const q = this.level(jobId);
-    if (q !== this.levels - 1 || q === 0) return false;
+    if (q === 0 || (this.ageFrom === 'lowest' && q !== this.levels - 1)) return false;
     if ((waitS + serviceS) / serviceS <= this.agingThreshold) return false;
     this.queueOf.set(jobId, 0);
     return true;

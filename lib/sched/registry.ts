@@ -3,15 +3,16 @@
  * costs it measures and the tool durations it observes.
  */
 import { EngineError } from '../errors.js';
+import { AstraeaPolicy } from './astraea.js';
 import { AstraeaPaperPolicy } from './astraea-paper.js';
 import { AutellixPolicy } from './autellix.js';
 import { ContinuumPolicy } from './continuum.js';
 import { FcfsPolicy } from './fcfs.js';
 import { InferCeptPolicy } from './infercept.js';
 import type { MemoryView } from './kv-waste.js';
-import type { Policy } from './policy.js';
+import type { Policy, SchedulingCandidate } from './policy.js';
 
-export const POLICY_NAMES = ['fcfs', 'astraea-paper', 'infercept', 'autellix', 'continuum'] as const;
+export const POLICY_NAMES = ['fcfs', 'astraea', 'astraea-paper', 'infercept', 'autellix', 'continuum'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** What the engine tells the policies it builds by name: memory, costs and tool durations. */
@@ -26,13 +27,15 @@ export interface PolicyEnvironment {
 export function createPolicy(policy: PolicyName | Policy | undefined, env: PolicyEnvironment): Policy {
   if (typeof policy === 'object' && policy !== null) return policy;
   if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
-  if (policy === 'astraea-paper') {
-    return new AstraeaPaperPolicy({
+  if (policy === 'astraea' || policy === 'astraea-paper') {
+    const options = {
       memory: env.memory,
       toolTimeS: env.toolTimeS,
       // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
-      serviceTime: (c) => c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
-    });
+      serviceTime: (c: SchedulingCandidate) =>
+        c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
+    };
+    return policy === 'astraea' ? new AstraeaPolicy(options) : new AstraeaPaperPolicy(options);
   }
   if (policy === 'infercept') {
     return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS });

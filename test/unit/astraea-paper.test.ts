@@ -17,6 +17,7 @@ function cand(jobId: string, over: Partial<SchedulingCandidate> = {}): Schedulin
     contextTokens: 100,
     running: false,
     accumulatedWaitS: 0,
+    attainedTokens: 0,
     ...over,
   };
 }
