@@ -22,7 +22,7 @@ import { Job } from './job.js';
 import { JobRecord } from './job-record.js';
 import { Segment } from './segment.js';
 import { planStep, type StepDecision } from './step-planner.js';
-import { segmentInput } from './segment-input.js';
+import { segmentInput, type SegmentInput } from './segment-input.js';
 import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOptions, ResumeOptions } from './types.js';
 
 const DEFAULT_MAX_TOKENS = 256;
@@ -196,7 +196,7 @@ export class Engine {
     if (record.active) throw new EngineError('JOB_BUSY', `job ${record.id} is already generating`);
   }
 
-  private startSegment(record: JobRecord, options: GenerateOptions, input: { tokens: number[]; replaceContext: boolean }): Segment {
+  private startSegment(record: JobRecord, options: GenerateOptions, input: SegmentInput): Segment {
     const maxTokens = positiveInteger(options.maxTokens, 'maxTokens', DEFAULT_MAX_TOKENS);
     const context = input.replaceContext ? input.tokens : [...record.tokens, ...input.tokens];
     const info = this.model.info;
@@ -206,8 +206,14 @@ export class Engine {
     if (Math.ceil((context.length + maxTokens) / this.blocks.blockSize) > this.blocks.deviceBlocks) {
       throw new EngineError('OUT_OF_BLOCKS', `job ${record.id}: ${context.length + maxTokens} tokens need more KV blocks than the pool has (${this.blocks.deviceBlocks})`);
     }
-    if (input.replaceContext) this.releaseKv(record); // the rendered conversation diverged from the cached context
+    // Everything is checked: commit. (A rendered conversation that diverged from the cached
+    // context replaces it; the prefix cache keeps the common part.)
+    if (input.replaceContext) this.releaseKv(record);
     record.tokens = context;
+    if (input.messages) {
+      record.messages = input.messages;
+      record.tools = input.tools;
+    }
     const segment = new Segment(() => this.cancelSegment(record));
     const eos = new Set<number>([...(this.model.tokenizer?.eosIds ?? []), ...info.eosTokenIds]);
     record.active = new ActiveSegment(

@@ -15,6 +15,9 @@ export interface SegmentInput {
   tokens: number[];
   /** true: `tokens` is the whole new context; false: append `tokens` to the context. */
   replaceContext: boolean;
+  /** The chat history with this segment's messages, committed only if the segment starts. */
+  messages?: ChatMessage[];
+  tools?: object[];
 }
 
 function checkTokens(tokens: unknown, vocabSize: number): number[] {
@@ -27,17 +30,17 @@ function checkTokens(tokens: unknown, vocabSize: number): number[] {
   return tokens as number[];
 }
 
-function render(model: LoadedModel, record: JobRecord): number[] {
+/** Renders the conversation and works out what it adds to the job's context. */
+function chatInput(model: LoadedModel, context: readonly number[], messages: ChatMessage[], tools: object[] | undefined): SegmentInput {
   if (!model.tokenizer) throw new EngineError('NO_TOKENIZER', 'the model has no tokenizer.json; pass tokens instead of messages');
-  const text = model.tokenizer.applyChatTemplate(record.messages, { tools: record.tools, addGenerationPrompt: true });
-  return model.tokenizer.encode(text, { addSpecialTokens: false });
-}
-
-function extendOrReplace(context: readonly number[], rendered: number[]): SegmentInput {
+  const text = model.tokenizer.applyChatTemplate(messages, { tools, addGenerationPrompt: true });
+  const rendered = model.tokenizer.encode(text, { addSpecialTokens: false });
   let same = 0;
   while (same < context.length && same < rendered.length && context[same] === rendered[same]) same++;
-  if (same === context.length && rendered.length > context.length) return { tokens: rendered.slice(same), replaceContext: false };
-  return { tokens: rendered, replaceContext: true };
+  if (same === context.length && rendered.length > context.length) {
+    return { tokens: rendered.slice(same), replaceContext: false, messages, tools };
+  }
+  return { tokens: rendered, replaceContext: true, messages, tools };
 }
 
 export function segmentInput(model: LoadedModel, record: JobRecord, options: GenerateOptions | ResumeOptions): SegmentInput {
@@ -51,21 +54,18 @@ export function segmentInput(model: LoadedModel, record: JobRecord, options: Gen
     const toolCalls = last?.toolCalls ?? [];
     const assistant: ChatMessage = { role: 'assistant', content: last?.content ?? null };
     if (toolCalls.length > 0) assistant.tool_calls = toolCalls;
-    record.messages.push(assistant, {
-      role: 'tool',
-      content: resume.toolResult,
-      tool_call_id: resume.toolCallId ?? toolCalls[0]?.id,
-      name: resume.tool,
-    });
-    return extendOrReplace(record.tokens, render(model, record));
+    const messages: ChatMessage[] = [
+      ...record.messages,
+      assistant,
+      { role: 'tool', content: resume.toolResult, tool_call_id: resume.toolCallId ?? toolCalls[0]?.id, name: resume.tool },
+    ];
+    return chatInput(model, record.tokens, messages, record.tools);
   }
 
   const messages = (options as GenerateOptions).messages;
   if (messages !== undefined) {
     if (!Array.isArray(messages) || messages.length === 0) throw new EngineError('INVALID_ARGUMENT', 'messages must be a non-empty array');
-    record.messages = [...messages];
-    record.tools = (options as GenerateOptions).tools;
-    return extendOrReplace(record.tokens, render(model, record));
+    return chatInput(model, record.tokens, [...messages], (options as GenerateOptions).tools);
   }
   throw new EngineError('INVALID_ARGUMENT', 'give messages or tokens (or, to resume, toolResult or tokens)');
 }

@@ -283,6 +283,23 @@ describe('bad use', () => {
 });
 
 describe('chat jobs', () => {
+  it('a rejected resume leaves the chat history untouched', async () => {
+    const e = await engine();
+    const messages = [{ role: 'user' as const, content: 'Plan a trip.' }];
+    const run = async (failFirst: boolean) => {
+      const job = e.createJob();
+      await job.generate({ messages, maxTokens: 4, ignoreEos: true, endsWithToolCall: true }).done;
+      if (failFirst) {
+        expect(() => job.resume({ toolResult: 'ok', maxTokens: 5000 })).toThrow(expect.objectContaining({ code: 'CONTEXT_TOO_LONG' }));
+      }
+      const result = await job.resume({ toolResult: 'ok', maxTokens: 3, ignoreEos: true }).done;
+      job.close();
+      return result.usage.promptTokens;
+    };
+    expect(await run(true)).toBe(await run(false));
+    expectNoLeaks(e);
+  });
+
   it('renders messages with the chat template and resumes with a tool result', async () => {
     const e = await engine();
     const job = e.createJob({ kind: 'airline' });
