@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { Engine } from '../lib/engine/engine.js';
 import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
+import { exponential, mulberry32 } from '../lib/workload/random.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,26 +32,14 @@ interface JobSpec {
   segments: { outputTokens: number; toolS: number; resultTokens: number[] }[];
 }
 
-/** mulberry32: a small seeded generator, so the workload is identical for every policy. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function workload(jobs: number, ratePerS: number, seed: number, vocab: number): JobSpec[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const tokens = (n: number) => Array.from({ length: n }, () => int(0, vocab - 1));
   const system = tokens(64);
   let t = 0;
   return Array.from({ length: jobs }, (_, j) => {
-    t += -Math.log(1 - r()) / ratePerS; // Poisson arrivals
+    t += exponential(r, ratePerS); // Poisson arrivals
     const segments = Array.from({ length: int(2, 4) }, () => ({ outputTokens: int(8, 32), toolS: 0.1 + r() * 1.4, resultTokens: tokens(int(16, 64)) }));
     return { id: `job${j}`, arrivalS: t, prompt: [...system, ...tokens(int(32, 160))], segments };
   });

@@ -9,6 +9,7 @@
  * block manager also compares the stored token ids and parent key on every hit, so a collision
  * could only ever matter in the parent chain, never inside one block.
  */
+import { fmix32 } from '../util/hash.js';
 
 /** 16 lowercase hex characters: lane A then lane B. */
 export type BlockHash = string;
@@ -23,15 +24,6 @@ const P3 = 0xc2b2ae3d;
 
 function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function hex8(x: number): string {
@@ -79,8 +71,8 @@ export function hashBlock(parent: BlockHash | null, tokens: readonly number[], s
     b = roundB(b, t);
   }
   const n = end - start;
-  a = fmix(a ^ n);
-  b = fmix(Math.imul(b ^ n, P3) ^ rotl(b, 17));
+  a = fmix32(a ^ n);
+  b = fmix32(Math.imul(b ^ n, P3) ^ rotl(b, 17));
   return hex8(a) + hex8(b);
 }
 

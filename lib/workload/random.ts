@@ -3,6 +3,7 @@
  * mulberry32 generator. Not cryptographic; chosen so that a workload (and its token ids) is the
  * same on every machine and every run for the same seed.
  */
+import { fmix32 } from '../util/hash.js';
 
 /** A generator of uniform numbers in [0, 1). */
 export type Rng = () => number;
@@ -26,12 +27,7 @@ export function hashString(text: string): number {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** An exponential draw with the given rate (events per unit), e.g. a Poisson inter-arrival gap. */

@@ -4,23 +4,8 @@ import { kvWaste, kvWasteInputs, type MemoryView } from '../../lib/sched/kv-wast
 import { StatefulMlfq } from '../../lib/sched/mlfq.js';
 import type { SchedulingCandidate, SegmentEndView } from '../../lib/sched/policy.js';
 import { EngineError } from '../../lib/errors.js';
+import { cand, ids } from './scheduling-fixtures.js';
 
-function cand(jobId: string, over: Partial<SchedulingCandidate> = {}): SchedulingCandidate {
-  return {
-    jobId,
-    kind: 'k',
-    jobArrivalS: 0,
-    segmentQueuedS: 0,
-    segmentIndex: 0,
-    pendingPrefillTokens: 0,
-    generatedTokens: 0,
-    contextTokens: 100,
-    running: false,
-    accumulatedWaitS: 0,
-    attainedTokens: 0,
-    ...over,
-  };
-}
 
 function seg(jobId: string, generatedTokens: number, computedPromptTokens: number, reason: SegmentEndView['reason']): SegmentEndView {
   return { jobId, kind: 'k', segmentIndex: 0, reason, generatedTokens, computedPromptTokens, tool: reason === 'tool_call' ? 't' : null };
@@ -31,7 +16,6 @@ function withT(table: Record<string, number>, options = {}): AstraeaPaperPolicy 
   return new AstraeaPaperPolicy({ serviceTime: (c) => table[c.jobId], ...options });
 }
 
-const ids = (cs: SchedulingCandidate[]) => cs.map((c) => c.jobId);
 
 describe('astraea-paper: HRRN within a queue', () => {
   it('orders by (W + T)/T, highest first', () => {

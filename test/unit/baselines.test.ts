@@ -5,25 +5,9 @@ import { InferCeptPolicy } from '../../lib/sched/infercept.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import type { PausedJobView, SchedulingCandidate, WaitingJobView } from '../../lib/sched/policy.js';
 import { ToolTimePredictor } from '../../lib/predict/tool-time.js';
+import { cand, ids } from './scheduling-fixtures.js';
 
-function cand(jobId: string, over: Partial<SchedulingCandidate> = {}): SchedulingCandidate {
-  return {
-    jobId,
-    kind: 'k',
-    jobArrivalS: 0,
-    segmentQueuedS: 0,
-    segmentIndex: 0,
-    pendingPrefillTokens: 0,
-    generatedTokens: 0,
-    contextTokens: 100,
-    running: false,
-    accumulatedWaitS: 0,
-    attainedTokens: 0,
-    ...over,
-  };
-}
 
-const ids = (cs: SchedulingCandidate[]) => cs.map((c) => c.jobId);
 
 function paused(jobId: string, contextTokens = 100, tool = 't'): PausedJobView {
   return { jobId, kind: 'k', contextTokens, tool };
