@@ -23,7 +23,7 @@ const decodeTokens = Number(values.decode);
 
 async function main(): Promise<void> {
   const engine = await Engine.create({ model: 'small', dtype: values.dtype as WeightDtypeOption, kvBlocks: 1024, maxBatchTokens: 4096 });
-  const vocab = engine.model.info.vocabSize;
+  const vocab = engine.modelInfo.vocabSize;
   const rows: string[] = ['| batch | generated tok/s (wall, prompts included) | native step share of loop time | control plane per step (ms) |', '| ---: | ---: | ---: | ---: |'];
   try {
     for (const batch of values.batches.split(',').map(Number)) {

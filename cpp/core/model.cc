@@ -1,5 +1,6 @@
 #include "core/model.h"
 
+#include <chrono>
 #include <cmath>
 #include <new>
 
@@ -8,6 +9,7 @@
 #include "core/kernels/vec.h"
 #include "core/mapped_file.h"
 #include "core/sampler.h"
+#include "core/swap_schedule.h"
 
 namespace astraea {
 
@@ -49,6 +51,25 @@ void apply_rope(float* x, int64_t tokens, int64_t heads, int64_t hd, const float
         v[j + half] = b * c[j] + a * s[j];
       }
     }
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// An exception of the copy thread, as the EngineError the step throws.
+[[noreturn]] void rethrow_copy_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const EngineError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw EngineError(codes::kOutOfMemory, "out of memory in the swap copy thread");
+  } catch (const std::exception& e) {
+    throw EngineError(codes::kInternal, std::string("the swap copy thread failed: ") + e.what());
+  } catch (...) {
+    throw EngineError(codes::kInternal, "the swap copy thread failed");
   }
 }
 
@@ -103,10 +124,35 @@ StepResult Model::step(KvCache& cache, const StepPlan& plan) {
   validate_plan(plan, config_, cache);
   StepResult result;
   try {
-    cache.swap_out(plan.swap_out);
-    cache.swap_in(plan.swap_in);
+    const SwapSchedule swaps = schedule_swaps(plan, cache.device_blocks(), cache.host_blocks());
+    const auto blocking_start = std::chrono::steady_clock::now();
+    cache.swap_out(swaps.blocking_out.view());
+    cache.swap_in(swaps.blocking_in.view());
+    result.blocking_swap_s = seconds_since(blocking_start);
     cache.copy(plan.copy);
-    if (plan.num_seqs > 0) forward(cache, plan, result);
+
+    double overlapped_s = 0;
+    const bool background = swaps.background_pairs() > 0;
+    if (background) {
+      copier_.start([&cache, &swaps, &overlapped_s] {
+        const auto start = std::chrono::steady_clock::now();
+        cache.swap_out(swaps.background_out.view());
+        cache.swap_in(swaps.background_in.view());
+        overlapped_s = seconds_since(start);
+      });
+    }
+    // From here on the copy job may be running: it must be joined before anything leaves.
+    std::exception_ptr forward_error;
+    try {
+      if (plan.num_seqs > 0) forward(cache, plan, result);
+    } catch (...) {
+      forward_error = std::current_exception();
+    }
+    const std::exception_ptr copy_error = background ? copier_.wait() : nullptr;
+    if (forward_error) std::rethrow_exception(forward_error);
+    if (copy_error) rethrow_copy_error(copy_error);
+    result.overlapped_swap_s = overlapped_s;
+    result.overlapped_swap_blocks = swaps.background_pairs();
   } catch (const std::bad_alloc&) {
     throw EngineError(codes::kOutOfMemory, "out of memory during a step");
   }

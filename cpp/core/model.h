@@ -1,5 +1,11 @@
 // A loaded Llama-family model and its batched forward pass over the paged KV cache.
 // Plain C++: the N-API layer and the C++ harness both drive this class.
+//
+// Swaps overlapped with compute: a step's swaps that touch no block the forward pass, a copy or
+// another swap of the step uses run on the model's copy thread (core/copy_worker.h) while the forward pass runs on the
+// kernel pool, the way a GPU engine puts them on a copy stream; the rest run before the forward
+// pass. The split and why it preserves the plan's meaning are in core/swap_schedule.h. A step
+// always joins its copy job before returning, so nothing touches the cache after step() returns.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -7,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/copy_worker.h"
 #include "core/kv_cache.h"
 #include "core/model_config.h"
 #include "core/step_plan.h"
@@ -33,8 +40,9 @@ class Model {
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheOptions& options) const;
 
   // Checks the whole plan first (INVALID_PLAN names the first problem; nothing runs then), applies
-  // its block operations, runs the forward pass and samples one token per sequence.
-  // Steps are serialised: concurrent callers wait their turn.
+  // its block operations (background swaps beside the forward pass, see above), runs the forward
+  // pass and samples one token per sequence. An error on the copy thread is rethrown here as an
+  // EngineError once the copy job has finished. Steps are serialised: concurrent callers wait.
   StepResult step(KvCache& cache, const StepPlan& plan);
 
  private:
@@ -46,6 +54,9 @@ class Model {
   std::unique_ptr<ModelWeights> weights_;
   std::vector<float> rope_inv_freq_;
   std::mutex step_mutex_;
+  // Destroyed first (declared last): its destructor stops and joins the copy thread, which is idle
+  // then, since every step waits for its copy job.
+  CopyWorker copier_;
 
   // Activations, reused across steps (grown on demand).
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, head_in_, logits_, rope_cos_, rope_sin_;

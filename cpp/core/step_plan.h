@@ -12,7 +12,8 @@ namespace astraea {
 enum class LogitsMode { None = 0, Last = 1, All = 2 };
 
 struct StepPlan {
-  // Block operations, applied in this order before the forward pass.
+  // Block operations, logically applied in this order before the forward pass (swaps that the
+  // forward pass cannot observe actually run beside it: core/swap_schedule.h).
   BlockPairs swap_out;  // device -> host
   BlockPairs swap_in;   // host -> device
   BlockPairs copy;      // device -> device
@@ -41,6 +42,12 @@ struct StepResult {
   std::vector<int32_t> tokens;  // one sampled token per sequence
   std::vector<float> logits;    // rows x vocab when asked: one row per sequence (Last) or per token (All)
   int64_t logits_rows = 0;
+  // Swap timing (core/swap_schedule.h): seconds the step spent on swaps the forward pass had to
+  // wait for, seconds the copy thread spent on the others (beside the forward pass), and how many
+  // block pairs went to the copy thread.
+  double blocking_swap_s = 0;
+  double overlapped_swap_s = 0;
+  int64_t overlapped_swap_blocks = 0;
 };
 
 }  // namespace astraea

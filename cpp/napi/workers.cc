@@ -32,6 +32,9 @@ Napi::Value StepWorker::result(Napi::Env env) {
   }
   out.Set("logitsRows", Napi::Number::New(env, double(result_.logits_rows)));
   out.Set("elapsedS", Napi::Number::New(env, elapsed_s_));
+  out.Set("blockingSwapS", Napi::Number::New(env, result_.blocking_swap_s));
+  out.Set("overlappedSwapS", Napi::Number::New(env, result_.overlapped_swap_s));
+  out.Set("overlappedSwapBlocks", Napi::Number::New(env, double(result_.overlapped_swap_blocks)));
   return out;
 }
 

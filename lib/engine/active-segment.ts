@@ -16,6 +16,10 @@ export interface SegmentSpec {
   endsWithToolCall: boolean;
   /** Context tokens before this segment's new input, and with it (the prompt). */
   promptTokens: number;
+  /** Predicted output length (the client's hint, else the engine's prediction at admission). */
+  expectedOutputTokens: number;
+  /** The client's estimate of the tool call that ends the segment, if it gave one. */
+  expectedToolS: number | undefined;
 }
 
 export class ActiveSegment {

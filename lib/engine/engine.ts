@@ -9,25 +9,24 @@ import { systemClock, type Clock } from '../agent/clock.js';
 import { JobStateMachine } from '../agent/job-state.js';
 import { EngineError } from '../errors.js';
 import { BlockManager, type SwapPair } from '../kv/block-manager.js';
-import { loadModel, type LoadedModel } from '../model/load.js';
-import type { NativeKvCache } from '../native/types.js';
-import { buildStepPlan } from '../native/plan.js';
+import { loadModel } from '../model/load.js';
 import type { MemoryView } from '../sched/kv-waste.js';
 import { createPolicy, POLICY_NAMES } from '../sched/registry.js';
 import { ToolTimePredictor } from '../predict/tool-time.js';
+import { OutputLengthPredictor } from '../predict/output-length.js';
 import { StepCosts } from './step-costs.js';
 import type { Policy } from '../sched/policy.js';
 import { ActiveSegment } from './active-segment.js';
+import type { BackendModelInfo, EngineBackend } from './backend.js';
+import { NativeBackend } from './native-backend.js';
 import { Job } from './job.js';
 import { JobRecord } from './job-record.js';
 import { Segment } from './segment.js';
-import { planStep, type StepDecision } from './step-planner.js';
+import { planStep, type PlannerLimits, type StepDecision } from './step-planner.js';
 import { segmentInput, type SegmentInput } from './segment-input.js';
 import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOptions, ResumeOptions } from './types.js';
 
 const DEFAULT_MAX_TOKENS = 256;
-/** Host-to-host block copies on the CPU backend: one memcpy stream (a conservative figure). */
-const CPU_SWAP_BYTES_PER_S = 10e9;
 
 function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -35,32 +34,54 @@ function positiveInteger(value: number | undefined, name: string, fallback: numb
   return value;
 }
 
+/** The pool sizes and batch limits of engine options, checked, with their defaults. */
+function poolsAndLimits(options: Omit<EngineOptions, 'model'>) {
+  const kvBlocks = positiveInteger(options.kvBlocks, 'kvBlocks', 1024);
+  return {
+    kvBlocks,
+    hostBlocks: positiveInteger(options.hostBlocks, 'hostBlocks', kvBlocks, 0),
+    blockSize: positiveInteger(options.blockSize, 'blockSize', 16),
+    limits: {
+      maxBatchTokens: positiveInteger(options.maxBatchTokens, 'maxBatchTokens', 512),
+      maxBatchSequences: positiveInteger(options.maxBatchSequences, 'maxBatchSequences', 64),
+      prefetchSwapIns: options.prefetchSwapIns ?? true,
+    },
+  };
+}
+
+function checkPolicyName(policy: EngineOptions['policy']): void {
+  if (typeof policy === 'string' && !(POLICY_NAMES as readonly string[]).includes(policy)) {
+    throw new EngineError('INVALID_ARGUMENT', `unknown policy "${policy}" (available: ${POLICY_NAMES.join(', ')})`);
+  }
+}
+
 export class Engine {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly pendingSwapOut: SwapPair[] = [];
   private loopRunning: Promise<void> | null = null;
+  private lastStepFailed = false;
   private closing = false;
   private nextJobId = 1;
-  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0, swapOutBlocks: 0, swapInBlocks: 0, closedJobsRecomputed: 0 };
+  private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0, blockingSwapS: 0, overlappedSwapBlocks: 0, swapOutBlocks: 0, swapInBlocks: 0, closedJobsRecomputed: 0 };
 
   private readonly policy: Policy;
   private readonly blockBytes: number;
   private readonly costs = new StepCosts();
   private readonly toolTimes = new ToolTimePredictor();
+  private readonly outputLengths = new OutputLengthPredictor();
   private kvActions = { release: 0, preserve: 0, swap: 0, discard: 0 };
 
   private constructor(
-    readonly model: LoadedModel,
-    private readonly cache: NativeKvCache,
+    private readonly backend: EngineBackend,
     private readonly blocks: BlockManager,
     policy: EngineOptions['policy'],
     private readonly clock: Clock,
-    private readonly limits: { maxBatchTokens: number; maxBatchSequences: number },
+    private readonly limits: PlannerLimits,
   ) {
-    this.blockBytes = cache.info().blockBytes;
+    this.blockBytes = backend.blockBytes;
     this.policy = createPolicy(policy, {
       memory: () => this.memoryView(),
-      toolTimeS: (tool) => this.toolTimes.expectedDurationS(tool),
+      toolTimeS: (tool, hintS) => this.toolTimes.expectedDurationS(tool, hintS),
       toolTimeQuantileS: (tool, q) => this.toolTimes.quantileS(tool, q),
       costs: this.costs,
     });
@@ -74,32 +95,51 @@ export class Engine {
     return {
       usedFraction: kv.ownedBlocks / kv.deviceBlocks,
       waitingTokens,
-      kvBytesPerToken: this.model.info.kvBytesPerToken,
-      swapBytesPerS: CPU_SWAP_BYTES_PER_S,
+      kvBytesPerToken: this.backend.info.kvBytesPerToken,
+      swapBytesPerS: this.backend.swapBytesPerS,
       prefillSPerToken: this.costs.prefillSPerToken,
     };
   }
 
+  /** An engine on the native addon: loads the model and allocates its KV pools. */
   static async create(options: EngineOptions): Promise<Engine> {
-    if (typeof options.policy === 'string' && !(POLICY_NAMES as readonly string[]).includes(options.policy)) {
-      throw new EngineError('INVALID_ARGUMENT', `unknown policy "${options.policy}" (available: ${POLICY_NAMES.join(', ')})`);
-    }
-    const kvBlocks = positiveInteger(options.kvBlocks, 'kvBlocks', 1024);
-    const hostBlocks = positiveInteger(options.hostBlocks, 'hostBlocks', kvBlocks, 0);
-    const blockSize = positiveInteger(options.blockSize, 'blockSize', 16);
-    const limits = {
-      maxBatchTokens: positiveInteger(options.maxBatchTokens, 'maxBatchTokens', 512),
-      maxBatchSequences: positiveInteger(options.maxBatchSequences, 'maxBatchSequences', 64),
-    };
+    checkPolicyName(options.policy);
+    const { kvBlocks, hostBlocks, blockSize } = poolsAndLimits(options);
     const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, threads: options.threads });
+    let backend: NativeBackend;
     try {
-      const cache = model.native.createKvCache({ blockSize, deviceBlocks: kvBlocks, hostBlocks });
-      const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
-      return new Engine(model, cache, blocks, options.policy, options.clock ?? systemClock, limits);
+      backend = new NativeBackend(model, model.native.createKvCache({ blockSize, deviceBlocks: kvBlocks, hostBlocks }));
     } catch (error) {
       model.dispose();
       throw error;
     }
+    return Engine.withBackend(backend, options);
+  }
+
+  /**
+   * An engine on any backend (the simulator uses this). The backend's KV pools must have the
+   * options' sizes; the engine disposes the backend when it closes.
+   */
+  static withBackend(backend: EngineBackend, options: Omit<EngineOptions, 'model'>): Engine {
+    try {
+      checkPolicyName(options.policy);
+      const { kvBlocks, hostBlocks, blockSize, limits } = poolsAndLimits(options);
+      const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
+      return new Engine(backend, blocks, options.policy, options.clock ?? systemClock, limits);
+    } catch (error) {
+      backend.dispose();
+      throw error;
+    }
+  }
+
+  /** The model's shape as the engine sees it (vocabulary, context length, KV bytes per token). */
+  get modelInfo(): BackendModelInfo {
+    return this.backend.info;
+  }
+
+  /** 'cpu' (the native addon) or 'sim' (the simulator). */
+  get backendKind(): EngineBackend['kind'] {
+    return this.backend.kind;
   }
 
   createJob(options: JobOptions = {}): Job {
@@ -117,7 +157,7 @@ export class Engine {
     if (record.segmentsStarted > 0) {
       throw new EngineError('JOB_BUSY', `job ${record.id} has already started; use resume() after a tool call`);
     }
-    return this.startSegment(record, options, segmentInput(this.model, record, options));
+    return this.startSegment(record, options, segmentInput(this.backend, record, options));
   }
 
   /** @internal */
@@ -126,7 +166,7 @@ export class Engine {
     if (record.state.state !== 'tool_wait') {
       throw new EngineError('INVALID_STATE', `job ${record.id} is ${record.state.state}; only a job waiting on a tool can resume`);
     }
-    return this.startSegment(record, options, segmentInput(this.model, record, options));
+    return this.startSegment(record, options, segmentInput(this.backend, record, options));
   }
 
   /** @internal */
@@ -167,6 +207,9 @@ export class Engine {
         swapInBytes: this.counters.swapInBlocks * this.blockBytes,
         recomputedPrefillTokens:
           this.counters.closedJobsRecomputed + [...this.jobs.values()].reduce((sum, r) => sum + r.state.metrics().recomputedPrefillTokens, 0),
+        overlappedSwapBytes: this.counters.overlappedSwapBlocks * this.blockBytes,
+        blockingSwapS: this.counters.blockingSwapS,
+        inFlightSwapBlocks: kv.inFlightBlocks,
       },
       time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
     };
@@ -183,8 +226,7 @@ export class Engine {
     this.closing = true;
     while (this.loopRunning) await this.loopRunning;
     for (const record of [...this.jobs.values()]) this._close(record);
-    this.cache.dispose();
-    this.model.dispose();
+    this.backend.dispose();
   }
 
   private checkOpen(record: JobRecord): void {
@@ -198,8 +240,12 @@ export class Engine {
 
   private startSegment(record: JobRecord, options: GenerateOptions, input: SegmentInput): Segment {
     const maxTokens = positiveInteger(options.maxTokens, 'maxTokens', DEFAULT_MAX_TOKENS);
-    const context = input.replaceContext ? input.tokens : [...record.tokens, ...input.tokens];
-    const info = this.model.info;
+    const hintedOutput = positiveInteger(options.expectedOutputTokens, 'expectedOutputTokens', 0, 1);
+    if (options.expectedToolS !== undefined && !(Number.isFinite(options.expectedToolS) && options.expectedToolS >= 0)) {
+      throw new EngineError('INVALID_ARGUMENT', 'expectedToolS must be a finite number of seconds >= 0');
+    }
+    const context = input.replaceContext ? input.tokens : record.tokens.concat(input.tokens);
+    const info = this.backend.info;
     if (context.length + maxTokens > info.maxPositionEmbeddings) {
       throw new EngineError('CONTEXT_TOO_LONG', `job ${record.id}: ${context.length} context tokens + ${maxTokens} to generate exceed the model's ${info.maxPositionEmbeddings} positions`);
     }
@@ -215,7 +261,7 @@ export class Engine {
       record.tools = input.tools;
     }
     const segment = new Segment(() => this.cancelSegment(record));
-    const eos = new Set<number>([...(this.model.tokenizer?.eosIds ?? []), ...info.eosTokenIds]);
+    const eos = new Set<number>([...(this.backend.tokenizer?.eosIds ?? []), ...info.eosTokenIds]);
     record.active = new ActiveSegment(
       record.segmentsStarted,
       {
@@ -225,9 +271,14 @@ export class Engine {
         ignoreEos: options.ignoreEos ?? false,
         endsWithToolCall: options.endsWithToolCall ?? false,
         promptTokens: context.length,
+        expectedOutputTokens: Math.min(
+          maxTokens,
+          hintedOutput || this.outputLengths.predict({ kind: record.kind, segmentIndex: record.segmentsStarted }),
+        ),
+        expectedToolS: options.expectedToolS,
       },
       segment,
-      this.model.tokenizer,
+      this.backend.tokenizer,
       eos,
       `${record.id}_${record.segmentsStarted}`,
     );
@@ -297,13 +348,20 @@ export class Engine {
       const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
       const paused = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait');
       const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now());
-      if (decision.runs.length === 0) {
+      const progress = decision.runs.length + decision.prefetched.length > 0;
+      // Copies still owed (swap-outs in flight hold device blocks; a failed plan may have
+      // preempted to swap) run even in a step that computes nothing: they may free the room.
+      const copies =
+        !this.lastStepFailed &&
+        this.pendingSwapOut.length + decision.swapIn.length + this.blocks.inFlightBlocks > 0 ||
+        [...decision.preempted, ...decision.reclaimed].some((p) => p.swapOut.length > 0);
+      if (progress || copies) await this.runStep(decision);
+      if (!progress && !copies) {
         // The most urgent job does not fit even with everything below it preempted.
         const blocked = decision.blocked ?? runnable[0];
         this.failSegment(blocked, new EngineError('OUT_OF_BLOCKS', `job ${blocked.id} cannot get KV blocks even with every other job's taken back`));
         continue;
       }
-      await this.runStep(decision);
       this.counters.loopS += (performance.now() - started) / 1000;
     }
   }
@@ -334,9 +392,10 @@ export class Engine {
       ...decision.reclaimed.flatMap((r) => r.swapOut),
     ];
     for (const run of decision.runs) if (run.record.state.state !== 'running') run.record.state.scheduled();
+    for (const r of decision.prefetched) if (r.state.kv === 'swapped') r.state.setKv('swapping_in');
     this.counters.swapOutBlocks += swapOut.length;
     this.counters.swapInBlocks += decision.swapIn.length;
-    const plan = buildStepPlan({
+    const step = {
       sequences: decision.runs.map(({ record, start, count }) => ({
         tokens: record.tokens.slice(start, start + count),
         startPosition: start,
@@ -345,14 +404,25 @@ export class Engine {
       })),
       swapOut,
       swapIn: decision.swapIn,
-    });
+    };
     let result;
     try {
-      result = await this.model.native.step(this.cache, plan);
+      result = await this.backend.step(step);
     } catch (error) {
+      // A failed step ran nothing (the plan is checked first): its copies go with the next step,
+      // whose plan runs them before anything can overwrite their source; the sequences fail.
+      this.pendingSwapOut.unshift(...swapOut);
+      this.lastStepFailed = true; // a copy-only step is not retried on its own
       for (const run of decision.runs) this.failSegment(run.record, error as Error);
       return;
     }
+    this.lastStepFailed = false;
+    // This step's copies are done: blocks of deferred swap-outs can be reused, and jobs swapped
+    // in ahead of running have their KV on the device.
+    this.blocks.settleSwaps();
+    for (const r of decision.prefetched) if (r.state.kv === 'swapping_in') r.state.setKv('resident');
+    this.counters.overlappedSwapBlocks += result.overlappedSwapBlocks;
+    this.counters.blockingSwapS += result.blockingSwapS;
     this.counters.steps++;
     this.counters.nativeS += result.elapsedS;
     const stepTokens = decision.runs.reduce((sum, r) => sum + r.count, 0);
@@ -390,6 +460,7 @@ export class Engine {
     record.active = null;
     record.lastResult = result;
     const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? 'tool') : null;
+    this.outputLengths.observe(record.kind, active.index, result.tokens.length);
     this.policy.onSegmentEnd?.(
       {
         jobId: record.id,
@@ -404,7 +475,7 @@ export class Engine {
     );
     if (tool !== null) {
       record.state.endSegment('tool_call', { name: tool });
-      this.pauseForTool(record, tool);
+      this.pauseForTool(record, tool, active.spec.expectedToolS);
     } else {
       record.state.endSegment(result.finishReason === 'length' ? 'length' : 'stop');
       this.releaseKv(record);
@@ -430,8 +501,9 @@ export class Engine {
   }
 
   /** The policy decides where the job's KV waits for the tool. */
-  private pauseForTool(record: JobRecord, tool: string): void {
-    const action = this.policy.onToolWait({ jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool }, this.clock.now());
+  private pauseForTool(record: JobRecord, tool: string, expectedToolS: number | undefined): void {
+    const view = { jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool, expectedToolS };
+    const action = this.policy.onToolWait(view, this.clock.now());
     if (action === 'preserve') {
       this.kvActions.preserve++;
       record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: 'preserve', atS: this.clock.now(), bytes: 0 });
@@ -444,7 +516,9 @@ export class Engine {
   private moveToolWaitKv(record: JobRecord, action: 'release' | 'swap' | 'discard'): void {
     if (action === 'swap' && this.blocks.canSwapOut(record.id)) {
       this.kvActions.swap++;
-      const pairs = this.blocks.swapOut(record.id);
+      // The device blocks stay held until the step carrying the copy completes, so the copy
+      // never stalls that step.
+      const pairs = this.blocks.swapOut(record.id, { deferRelease: true });
       record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: 'swap', atS: this.clock.now(), bytes: pairs.length * this.blockBytes });
       this.pendingSwapOut.push(...pairs);
       record.placement = 'host';

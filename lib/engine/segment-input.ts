@@ -6,7 +6,7 @@
  * replaced and the prefix cache still spares the common part.
  */
 import { EngineError } from '../errors.js';
-import type { LoadedModel } from '../model/load.js';
+import type { EngineBackend } from './backend.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { JobRecord } from './job-record.js';
 import type { GenerateOptions, ResumeOptions } from './types.js';
@@ -31,7 +31,7 @@ function checkTokens(tokens: unknown, vocabSize: number): number[] {
 }
 
 /** Renders the conversation and works out what it adds to the job's context. */
-function chatInput(model: LoadedModel, context: readonly number[], messages: ChatMessage[], tools: object[] | undefined): SegmentInput {
+function chatInput(model: Pick<EngineBackend, 'info' | 'tokenizer'>, context: readonly number[], messages: ChatMessage[], tools: object[] | undefined): SegmentInput {
   if (!model.tokenizer) throw new EngineError('NO_TOKENIZER', 'the model has no tokenizer.json; pass tokens instead of messages');
   const text = model.tokenizer.applyChatTemplate(messages, { tools, addGenerationPrompt: true });
   const rendered = model.tokenizer.encode(text, { addSpecialTokens: false });
@@ -43,7 +43,7 @@ function chatInput(model: LoadedModel, context: readonly number[], messages: Cha
   return { tokens: rendered, replaceContext: true, messages, tools };
 }
 
-export function segmentInput(model: LoadedModel, record: JobRecord, options: GenerateOptions | ResumeOptions): SegmentInput {
+export function segmentInput(model: Pick<EngineBackend, 'info' | 'tokenizer'>, record: JobRecord, options: GenerateOptions | ResumeOptions): SegmentInput {
   const vocab = model.info.vocabSize;
   if (options.tokens !== undefined) return { tokens: checkTokens(options.tokens, vocab), replaceContext: false };
 

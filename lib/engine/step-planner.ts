@@ -18,6 +18,8 @@ export interface PlannedRun {
 export interface StepDecision {
   runs: PlannedRun[];
   swapIn: SwapPair[];
+  /** Jobs swapped in by this step that run from the next one, once their blocks have arrived. */
+  prefetched: JobRecord[];
   /** Jobs preempted this step, with what happened to their KV. */
   preempted: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: SwapPair[] }[];
   /** Jobs waiting on a tool whose preserved KV was taken back to make room. */
@@ -29,6 +31,12 @@ export interface StepDecision {
 export interface PlannerLimits {
   maxBatchTokens: number;
   maxBatchSequences: number;
+  /**
+   * true: a swapped-out job is swapped in by one step and runs from the next, so its copy runs
+   * beside that step's compute instead of stalling the whole batch. false: it runs in the same
+   * step, after the copy.
+   */
+  prefetchSwapIns: boolean;
 }
 
 function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
@@ -45,6 +53,7 @@ function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
     running: r.state.state === 'running',
     accumulatedWaitS: r.state.accumulatedWaitS(),
     attainedTokens: r.state.segments.reduce((sum, s) => sum + s.prefillTokensComputed + s.outputTokens, 0),
+    expectedOutputTokens: r.active?.spec.expectedOutputTokens ?? 0,
   };
 }
 
@@ -58,7 +67,7 @@ export function planStep(
 ): StepDecision {
   const byId = new Map(records.map((r) => [r.id, r]));
   const ordered = policy.order(records.map((r) => candidate(r, nowS)), nowS).map((c) => byId.get(c.jobId)!);
-  const decision: StepDecision = { runs: [], swapIn: [], preempted: [], reclaimed: [], blocked: null };
+  const decision: StepDecision = { runs: [], swapIn: [], prefetched: [], preempted: [], reclaimed: [], blocked: null };
   const planned = new Set<JobRecord>();
   let budget = limits.maxBatchTokens;
 
@@ -101,14 +110,19 @@ export function planStep(
       while (!blocks.canSwapIn(r.id)) if (!preemptOne(i)) return { ...decision, blocked: r };
       decision.swapIn.push(...blocks.swapIn(r.id));
       r.placement = 'device';
+      if (limits.prefetchSwapIns) {
+        planned.add(r); // not a preemption victim while its blocks arrive
+        decision.prefetched.push(r);
+        continue;
+      }
     }
     const computed = r.placement === 'device' ? r.computedTokens : blocks.cachedPrefixTokens(r.tokens);
     const count = Math.min(r.tokens.length - computed, budget);
-    const target = r.tokens.slice(0, computed + count);
-    while (!blocks.canAllocate(blocks.blocksNeeded(r.id, target))) {
+    const target = computed + count;
+    while (!blocks.canAllocate(blocks.blocksNeeded(r.id, r.tokens, target))) {
       if (!preemptOne(i)) return { ...decision, blocked: r }; // nothing of lower priority left to take memory from
     }
-    const { computedTokens } = blocks.ensure(r.id, target);
+    const { computedTokens } = blocks.ensure(r.id, r.tokens, target);
     r.placement = 'device';
     r.computedTokens = computedTokens;
     const run = { record: r, start: computedTokens, count: computed + count - computedTokens };

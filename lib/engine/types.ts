@@ -31,6 +31,11 @@ export interface EngineOptions {
   maxBatchSequences?: number;
   /** Automatic prefix caching (default true). */
   prefixCaching?: boolean;
+  /**
+   * Swap a returning job's KV in one step ahead of running it, so the copy overlaps that step's
+   * compute (default true). false: swap in and run in the same step, the copy first.
+   */
+  prefetchSwapIns?: boolean;
   /** Time source, for tests (default: the system clock). */
   clock?: Clock;
 }
@@ -62,6 +67,17 @@ export interface GenerateOptions {
   endsWithToolCall?: boolean;
   /** Aborts the segment (finish reason 'cancelled'). */
   signal?: AbortSignal;
+  /**
+   * The client's estimate of this segment's output length (a workload replay passes the true
+   * one: the paper's oracle). Absent: the engine predicts it from the lengths it has seen for this
+   * job kind and segment index.
+   */
+  expectedOutputTokens?: number;
+  /**
+   * The client's estimate, in seconds, of the tool call that will end this segment. Absent: the
+   * engine predicts it from that tool's observed durations.
+   */
+  expectedToolS?: number;
 }
 
 export interface ResumeOptions extends Omit<GenerateOptions, 'messages' | 'tokens'> {
@@ -114,7 +130,17 @@ export interface EngineStats {
   /** What the policy chose for each job that paused on a tool call (and later revisions). */
   kvActions: { release: number; preserve: number; swap: number; discard: number };
   /** Bytes moved between the pools, and prompt tokens computed again after their KV was lost. */
-  kvTraffic: { swapOutBytes: number; swapInBytes: number; recomputedPrefillTokens: number };
+  kvTraffic: {
+    swapOutBytes: number;
+    swapInBytes: number;
+    recomputedPrefillTokens: number;
+    /** Of the bytes swapped, those copied beside a step's compute rather than before it. */
+    overlappedSwapBytes: number;
+    /** Seconds steps waited on copies their own sequences needed. */
+    blockingSwapS: number;
+    /** Device blocks held by swap-outs not yet completed. */
+    inFlightSwapBlocks: number;
+  };
   /**
    * Wall time of the step loop (planning, the native step, handing out tokens) and of the native
    * steps alone: their difference is what the control plane costs.

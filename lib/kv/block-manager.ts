@@ -43,6 +43,8 @@ export interface BlockManagerStats {
   hostBlocks: number;
   hostFree: number;
   hostOwned: number;
+  /** Device blocks held by swap-outs in flight (counted in ownedBlocks). */
+  inFlightBlocks: number;
   /** Cumulative tokens served from the prefix cache by first `ensure` calls. */
   prefixHitTokens: number;
   /** Cumulative prompt tokens looked up in the prefix cache by first `ensure` calls. */
@@ -101,6 +103,9 @@ export class BlockManager {
   private readonly blockTokens: (number[] | null)[];
   /** Key -> the one device block holding that content (cached or owned). */
   private readonly byHash = new Map<BlockHash, number>();
+  private readonly keysOf = new WeakMap<readonly number[], BlockHash[]>();
+  /** Device blocks of deferred swap-outs, each still holding its reference (see swapOut). */
+  private readonly inFlight: number[] = [];
 
   // Doubly linked LRU list of cached blocks: head is least recently used (evicted first).
   private readonly lruPrev: Int32Array;
@@ -150,20 +155,25 @@ export class BlockManager {
   }
 
   cachedPrefixTokens(tokens: readonly number[]): number {
-    return this.findPrefix(tokens).hits.length * this.blockSize;
+    return this.findPrefix(tokens, tokens.length).hits.length * this.blockSize;
   }
 
-  blocksNeeded(owner: string, tokens: readonly number[]): number {
-    return this.plan(this.activeOwner(owner, false), tokens).take;
+  /** Blocks `ensure` would take for the first `length` tokens (default: all of them). */
+  blocksNeeded(owner: string, tokens: readonly number[], length = tokens.length): number {
+    return this.plan(this.activeOwner(owner, false), tokens, length).take;
   }
 
   canAllocate(blocks: number): boolean {
     return this.freeStack.length + this.cachedCount >= blocks;
   }
 
-  ensure(owner: string, tokens: readonly number[]): EnsureResult {
+  /**
+   * Gives `owner` blocks for its first `length` tokens (default: all), reusing cached prefix
+   * blocks for a sequence that holds none. `length` spares the caller a copy of a long context.
+   */
+  ensure(owner: string, tokens: readonly number[], length = tokens.length): EnsureResult {
     const existing = this.activeOwner(owner, false);
-    const plan = this.plan(existing, tokens);
+    const plan = this.plan(existing, tokens, length);
     if (!this.canAllocate(plan.take)) {
       throw new EngineError(
         'OUT_OF_BLOCKS',
@@ -172,7 +182,7 @@ export class BlockManager {
     }
     const state: OwnerState = existing ?? { device: [], host: null, hashes: [], computed: 0 };
     if (state.device.length === 0) {
-      this.prefixQueryTokens += tokens.length;
+      this.prefixQueryTokens += length;
       this.prefixHitTokens += plan.hits.length * this.blockSize;
     }
     // Revive hits before taking fresh blocks, so an eviction can never pick a block being reused.
@@ -191,7 +201,7 @@ export class BlockManager {
       state.device.push(id);
     }
     this.owners.set(owner, state);
-    return { table: state.device, computedTokens: Math.min(state.computed, tokens.length) };
+    return { table: state.device, computedTokens: Math.min(state.computed, length) };
   }
 
   markComputed(owner: string, tokens: readonly number[], numComputed: number): void {
@@ -240,8 +250,12 @@ export class BlockManager {
   /**
    * Device -> host for the whole table. The returned copies must run before any block freed here
    * is written again (the addon executes swap-outs first in a step).
+   *
+   * `deferRelease`: the device blocks stay held (in flight) until `settleSwaps()`, so nothing
+   * can be written into them while the copy runs beside the next step's compute. Without it
+   * they are free at once, and the step that carries the copy must finish it before computing.
    */
-  swapOut(owner: string): SwapPair[] {
+  swapOut(owner: string, options: { deferRelease?: boolean } = {}): SwapPair[] {
     const state = this.activeOwner(owner, true) as OwnerState;
     if (this.hostFreeStack.length < state.device.length) {
       throw new EngineError(
@@ -256,10 +270,26 @@ export class BlockManager {
       host.push(hostId);
       pairs.push([deviceId, hostId]);
     }
-    this.releaseDevice(state.device);
+    if (options.deferRelease) {
+      for (const id of state.device) this.inFlight.push(id);
+    } else {
+      this.releaseDevice(state.device);
+    }
     state.device = [];
     state.host = host;
     return pairs;
+  }
+
+  /** Device blocks held by swap-outs in flight. */
+  get inFlightBlocks(): number {
+    return this.inFlight.length;
+  }
+
+  /** The swap-outs issued so far have completed: their device blocks are free (or cached) again. */
+  settleSwaps(): void {
+    if (this.inFlight.length === 0) return;
+    this.releaseDevice(this.inFlight);
+    this.inFlight.length = 0;
   }
 
   canSwapIn(owner: string): boolean {
@@ -302,6 +332,7 @@ export class BlockManager {
       hostBlocks: this.hostBlocks,
       hostFree: this.hostFreeStack.length,
       hostOwned: this.hostBlocks - this.hostFreeStack.length,
+      inFlightBlocks: this.inFlight.length,
       prefixHitTokens: this.prefixHitTokens,
       prefixQueryTokens: this.prefixQueryTokens,
       evictions: this.evictions,
@@ -359,6 +390,7 @@ export class BlockManager {
         expectedRefs[id]++;
       }
     }
+    for (const id of this.inFlight) expectedRefs[id]++;
     for (let id = 0; id < this.hostBlocks; id++) if (!hostSeen[id]) fail(`host block ${id} is lost`);
     for (let id = 0; id < this.deviceBlocks; id++) {
       if (this.refCount[id] !== expectedRefs[id]) {
@@ -387,14 +419,17 @@ export class BlockManager {
     return state;
   }
 
-  private plan(state: OwnerState | undefined, tokens: readonly number[]): AllocationPlan {
-    const needed = Math.ceil(tokens.length / this.blockSize);
+  private plan(state: OwnerState | undefined, tokens: readonly number[], length: number): AllocationPlan {
+    if (!Number.isInteger(length) || length < 0 || length > tokens.length) {
+      throw new EngineError('INVALID_ARGUMENT', `length ${length} must be within 0..${tokens.length}`);
+    }
+    const needed = Math.ceil(length / this.blockSize);
     const held = state?.device.length ?? 0;
     if (held > 0) {
       const fresh = Math.max(0, needed - held);
       return { hits: [], hitHashes: [], fresh, take: fresh };
     }
-    const prefix = this.findPrefix(tokens);
+    const prefix = this.findPrefix(tokens, length);
     let revived = 0;
     for (const id of prefix.hits) if (this.refCount[id] === 0) revived++;
     const fresh = needed - prefix.hits.length;
@@ -405,15 +440,17 @@ export class BlockManager {
    * Longest run of leading full blocks present in the cache, leaving at least one token to compute
    * (so the last token's logits exist). Each hit is verified against the stored tokens and parent.
    */
-  private findPrefix(tokens: readonly number[]): { hits: number[]; hashes: BlockHash[] } {
+  private findPrefix(tokens: readonly number[], length: number): { hits: number[]; hashes: BlockHash[] } {
     const hits: number[] = [];
     const hashes: BlockHash[] = [];
-    if (!this.prefixCaching || tokens.length === 0) return { hits, hashes };
-    const maxBlocks = Math.floor((tokens.length - 1) / this.blockSize);
+    if (!this.prefixCaching || length === 0) return { hits, hashes };
+    const maxBlocks = Math.floor((length - 1) / this.blockSize);
     let parent: BlockHash | null = null;
+    const memo = this.hashMemo(tokens);
     for (let i = 0; i < maxBlocks; i++) {
       const start = i * this.blockSize;
-      const key = hashBlock(parent, tokens, start, start + this.blockSize);
+      if (memo.length === i) memo.push(hashBlock(parent, tokens, start, start + this.blockSize));
+      const key = memo[i];
       const id = this.byHash.get(key);
       if (id === undefined || this.blockParent[id] !== parent || !this.sameTokens(id, tokens, start)) break;
       hits.push(id);
@@ -421,6 +458,21 @@ export class BlockManager {
       parent = key;
     }
     return { hits, hashes };
+  }
+
+  /**
+   * The chained keys of `tokens`' full blocks computed so far, kept by array identity: a job
+   * waiting for memory is looked up every step, and its context only grows. A stale entry (an
+   * array changed in place) can only cause a miss: every hit is checked token by token, from the
+   * first block on.
+   */
+  private hashMemo(tokens: readonly number[]): BlockHash[] {
+    let memo = this.keysOf.get(tokens);
+    if (memo === undefined) {
+      memo = [];
+      this.keysOf.set(tokens, memo);
+    }
+    return memo;
   }
 
   private sameTokens(id: number, tokens: readonly number[], start: number): boolean {

@@ -4,14 +4,15 @@
  * it, so equal keys mean equal prefixes.
  *
  * The key is 64 bits from two independent 32-bit lanes (a MurmurHash3-style lane and an
- * xxHash32-style lane, different seeds and constants), written as 16 hex characters so it can key a
- * `Map` directly. For 10^6 blocks a 64-bit collision has probability about n^2 / 2^65 ≈ 3e-8; the
+ * xxHash32-style lane, different seeds and constants), packed as four 16-bit UTF-16 code units so it
+ * can key a `Map` directly and be built and unpacked without formatting numbers (the planner hashes
+ * every waiting job's context each step; hex formatting was most of that cost). For 10^6 blocks a 64-bit collision has probability about n^2 / 2^65 ≈ 3e-8; the
  * block manager also compares the stored token ids and parent key on every hit, so a collision
  * could only ever matter in the parent chain, never inside one block.
  */
 import { fmix32 } from '../util/hash.js';
 
-/** 16 lowercase hex characters: lane A then lane B. */
+/** Four UTF-16 code units: lane A's high and low halves, then lane B's. */
 export type BlockHash = string;
 
 const SEED_A = 0x9747b28c;
@@ -26,8 +27,8 @@ function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
 
-function hex8(x: number): string {
-  return (x >>> 0).toString(16).padStart(8, '0');
+function pack(a: number, b: number): BlockHash {
+  return String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff);
 }
 
 /** Murmur3 body round: mixes one 32-bit word into lane A. */
@@ -55,8 +56,8 @@ export function hashBlock(parent: BlockHash | null, tokens: readonly number[], s
   let a = SEED_A;
   let b = SEED_B;
   if (parent !== null) {
-    const pa = parseInt(parent.slice(0, 8), 16);
-    const pb = parseInt(parent.slice(8, 16), 16);
+    const pa = ((parent.charCodeAt(0) << 16) | parent.charCodeAt(1)) >>> 0;
+    const pb = ((parent.charCodeAt(2) << 16) | parent.charCodeAt(3)) >>> 0;
     // Each lane sees both parent lanes, so the chain carries all 64 bits forward.
     a = roundA(roundA(a, pa), pb);
     b = roundB(roundB(b, pb), pa);
@@ -73,7 +74,7 @@ export function hashBlock(parent: BlockHash | null, tokens: readonly number[], s
   const n = end - start;
   a = fmix32(a ^ n);
   b = fmix32(Math.imul(b ^ n, P3) ^ rotl(b, 17));
-  return hex8(a) + hex8(b);
+  return pack(a, b);
 }
 
 /** Keys of the first `count` full blocks of `tokens` (each `blockSize` long), chained from the start. */

@@ -61,7 +61,9 @@ export interface NativeKvCacheInfo {
 
 /**
  * One step. Block operations run first (swapOut, swapIn, copy, each a flat list of
- * (source, destination) block pairs), then the forward pass over the sequences. The arrays are
+ * (source, destination) block pairs), then the forward pass over the sequences. Every swapOut happens
+ * before every swapIn (a block may be swapped out and reused by a swap-in in one step). Swaps the
+ * forward pass cannot observe run beside it on a copy thread, with the same result. The arrays are
  * borrowed by the native side: do not modify them until the step's promise settles.
  */
 export interface NativeStepPlan {
@@ -94,8 +96,21 @@ export interface NativeStepResult {
   /** logitsRows x vocabSize, when asked for. */
   logits: Float32Array | null;
   logitsRows: number;
-  /** Wall time of the native step. */
+  /** Wall time of the native step, everything included. */
   elapsedS: number;
+  /**
+   * Seconds spent before the forward pass on swaps it had to wait for: swap-outs of blocks in a
+   * block table or written by a copy, swap-ins into blocks in a block table or a copy pair, and
+   * swap-outs and swap-ins that share a block (cpp/core/swap_schedule.h).
+   */
+  blockingSwapS: number;
+  /**
+   * Seconds the copy thread spent on the other swaps, run beside the forward pass (the step waits
+   * for them before it returns, so they are inside elapsedS but overlap the compute). 0 when none.
+   */
+  overlappedSwapS: number;
+  /** Block pairs (swap-outs plus swap-ins) that ran on the copy thread beside the forward pass. */
+  overlappedSwapBlocks: number;
 }
 
 export interface NativeTensorInfo {

@@ -55,7 +55,7 @@ export interface AstraeaPaperOptions extends MlfqOptions {
    */
   memory?: () => MemoryView;
   /** Predicted duration of a tool call, seconds. Default 1 s for every tool. */
-  toolTimeS?: (tool: string) => number;
+  toolTimeS?: (tool: string, hintS?: number) => number;
   /** How running segments keep their place; see the header. Default 'all'. */
   runningFirst?: 'all' | 'queue';
   /** Preemption mode for a running segment that cannot get memory. Default 'recompute'. */
@@ -69,7 +69,7 @@ export class AstraeaPaperPolicy implements Policy {
   private readonly serviceTime: (candidate: SchedulingCandidate) => number;
   private readonly highWatermark: number;
   private readonly memory: () => MemoryView;
-  private readonly toolTimeS: (tool: string) => number;
+  private readonly toolTimeS: (tool: string, hintS?: number) => number;
   private readonly runningFirst: 'all' | 'queue';
 
   constructor(options: AstraeaPaperOptions = {}) {
@@ -85,7 +85,7 @@ export class AstraeaPaperPolicy implements Policy {
     this.memory =
       options.memory ??
       (() => ({ usedFraction: 0, waitingTokens: 0, kvBytesPerToken: 131072, swapBytesPerS: 25e9, prefillSPerToken }));
-    this.toolTimeS = options.toolTimeS ?? (() => 1);
+    this.toolTimeS = options.toolTimeS ?? ((_tool, hintS) => hintS ?? 1);
     this.runningFirst = options.runningFirst ?? 'all';
     this.preemption = options.preemption ?? 'recompute';
   }
@@ -123,7 +123,7 @@ export class AstraeaPaperPolicy implements Policy {
   onToolWait(job: PausedJobView, _nowS: number): ToolWaitKvAction {
     const memory = this.memory();
     if (memory.usedFraction <= this.highWatermark) return 'preserve';
-    return kvWaste(kvWasteInputs(job.contextTokens, this.toolTimeS(job.tool), memory)).choice;
+    return kvWaste(kvWasteInputs(job.contextTokens, this.toolTimeS(job.tool, job.expectedToolS), memory)).choice;
   }
 
   onJobClosed(jobId: string): void {

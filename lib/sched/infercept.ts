@@ -38,7 +38,7 @@ export interface InferCeptOptions {
    */
   memory?: () => MemoryView;
   /** Predicted duration of a tool call, seconds. Default 1 s for every tool. */
-  toolTimeS?: (tool: string) => number;
+  toolTimeS?: (tool: string, hintS?: number) => number;
   /** Compute time of one engine step, seconds, for the default swap budget. Default 0.02 s. */
   stepTimeS?: () => number;
   /**
@@ -54,7 +54,7 @@ export class InferCeptPolicy implements Policy {
   readonly name = 'infercept';
   readonly preemption: 'recompute' | 'swap';
   private readonly memory: () => MemoryView;
-  private readonly toolTimeS: (tool: string) => number;
+  private readonly toolTimeS: (tool: string, hintS?: number) => number;
   private readonly stepTimeS: () => number;
   private readonly swapBudget: number | undefined;
   private swappedBytesThisStep = 0;
@@ -63,7 +63,7 @@ export class InferCeptPolicy implements Policy {
     this.memory =
       options.memory ??
       (() => ({ usedFraction: 0, waitingTokens: 0, kvBytesPerToken: 131072, swapBytesPerS: 25e9, prefillSPerToken: 0.002 }));
-    this.toolTimeS = options.toolTimeS ?? (() => 1);
+    this.toolTimeS = options.toolTimeS ?? ((_tool, hintS) => hintS ?? 1);
     this.stepTimeS = options.stepTimeS ?? (() => 0.02);
     this.swapBudget = options.swapBudgetBytesPerStep;
     if (this.swapBudget !== undefined && !(this.swapBudget >= 0)) {
@@ -84,7 +84,7 @@ export class InferCeptPolicy implements Policy {
 
   onToolWait(job: PausedJobView, _nowS: number): ToolWaitKvAction {
     const memory = this.memory();
-    const waste = kvWaste(kvWasteInputs(job.contextTokens, this.toolTimeS(job.tool), memory));
+    const waste = kvWaste(kvWasteInputs(job.contextTokens, this.toolTimeS(job.tool, job.expectedToolS), memory));
     if (waste.choice !== 'swap') return waste.choice;
     const bytes = job.contextTokens * memory.kvBytesPerToken;
     const budget = this.swapBudget ?? memory.swapBytesPerS * this.stepTimeS();

@@ -24,6 +24,8 @@ export interface SchedulingCandidate {
   accumulatedWaitS: number;
   /** Service the job has received so far, all segments: prompt tokens computed + tokens generated. */
   attainedTokens: number;
+  /** Predicted output length of this segment (a client hint, or learned per kind and index). */
+  expectedOutputTokens: number;
 }
 
 /** What happens to a job's KV while it waits on a tool. */
@@ -42,6 +44,8 @@ export interface PausedJobView {
   kind: string;
   contextTokens: number;
   tool: string;
+  /** The client's estimate of the tool call's duration, if it gave one. */
+  expectedToolS?: number;
 }
 
 /** A job waiting on a tool, as `revisitToolWaits` sees it. */

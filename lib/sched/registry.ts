@@ -18,7 +18,8 @@ export type PolicyName = (typeof POLICY_NAMES)[number];
 /** What the engine tells the policies it builds by name: memory, costs and tool durations. */
 export interface PolicyEnvironment {
   memory: () => MemoryView;
-  toolTimeS: (tool: string) => number;
+  /** Expected duration of a call of `tool`; a client's hint overrides until overrun. */
+  toolTimeS: (tool: string, hintS?: number) => number;
   toolTimeQuantileS: (tool: string, q: number) => number | undefined;
   /** Measured costs: seconds per prefill token and per decode step. */
   costs: { prefillSPerToken: number; decodeStepS: number };
@@ -33,7 +34,7 @@ export function createPolicy(policy: PolicyName | Policy | undefined, env: Polic
       toolTimeS: env.toolTimeS,
       // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
       serviceTime: (c: SchedulingCandidate) =>
-        c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, 128 - c.generatedTokens) * env.costs.decodeStepS,
+        c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, c.expectedOutputTokens - c.generatedTokens) * env.costs.decodeStepS,
     };
     return policy === 'astraea' ? new AstraeaPolicy(options) : new AstraeaPaperPolicy(options);
   }

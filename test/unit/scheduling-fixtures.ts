@@ -14,6 +14,7 @@ export function cand(jobId: string, over: Partial<SchedulingCandidate> = {}): Sc
     running: false,
     accumulatedWaitS: 0,
     attainedTokens: 0,
+    expectedOutputTokens: 128,
     ...over,
   };
 }

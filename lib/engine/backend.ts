@@ -1,0 +1,51 @@
+/**
+ * What the engine needs from whatever runs its steps: the model's shape, its tokenizer, and a
+ * step that takes the planned sequences and block copies and returns one sampled token per
+ * sequence. The native addon is one backend (./native-backend.ts); the simulator (lib/sim) is
+ * another, which prices each step with a cost model on a virtual clock. The step loop, the
+ * scheduler and the block manager are the same code for both.
+ */
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { BlockPair, PlannedSequence } from '../native/plan.js';
+
+export interface BackendModelInfo {
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  eosTokenIds: number[];
+  /** KV cache bytes one token occupies (all layers, K and V). */
+  kvBytesPerToken: number;
+}
+
+export interface BackendStep {
+  sequences: PlannedSequence[];
+  /** Device → host copies, then host → device copies (the native plan's order). */
+  swapOut: BlockPair[];
+  swapIn: BlockPair[];
+}
+
+export interface BackendStepResult {
+  /** One sampled token per sequence. */
+  tokens: ArrayLike<number>;
+  /** Wall time of the step (virtual time for the simulator). */
+  elapsedS: number;
+  /** Time the step waited on swaps before computing (swaps its own sequences needed). */
+  blockingSwapS: number;
+  /** Time of the swaps that ran alongside the compute, and how many blocks they moved. */
+  overlappedSwapS: number;
+  overlappedSwapBlocks: number;
+}
+
+export interface EngineBackend {
+  /** 'cpu' for the native addon, 'sim' for the simulator. */
+  readonly kind: 'cpu' | 'sim';
+  readonly info: BackendModelInfo;
+  /** null: the model has no tokenizer (token jobs only). */
+  readonly tokenizer: Tokenizer | null;
+  /** Bytes of one KV block (all layers, K and V). */
+  readonly blockBytes: number;
+  /** Bytes per second of a block copy between the pools (for the KV policies' swap costs). */
+  readonly swapBytesPerS: number;
+  step(step: BackendStep): Promise<BackendStepResult>;
+  /** Frees what the backend holds; called once, when no step is in flight. */
+  dispose(): void;
+}

@@ -1,0 +1,57 @@
+/**
+ * The simulator's backend: it prices each step with a cost model and lets that much virtual time
+ * pass, instead of computing. Sampled tokens are a fixed function of the sequence's position and
+ * last token, so runs are reproducible; workloads force segment lengths (ignoreEos), so what the
+ * tokens are never changes the schedule.
+ *
+ * Swaps follow the native rule (cpp/core/swap_schedule.h): a swap touching a device block that
+ * one of the step's sequences uses is paid before the compute; any other runs beside it.
+ */
+import type { BackendModelInfo, BackendStep, BackendStepResult, EngineBackend } from '../engine/backend.js';
+import { fmix32 } from '../util/hash.js';
+import { stepSeconds, type SimulatedModelShape, type StepCostModel } from './cost-model.js';
+import type { VirtualClock } from './virtual-clock.js';
+
+export class SimulatedBackend implements EngineBackend {
+  readonly kind = 'sim' as const;
+  readonly info: BackendModelInfo;
+  readonly tokenizer = null;
+  readonly blockBytes: number;
+  readonly swapBytesPerS: number;
+
+  constructor(
+    model: SimulatedModelShape,
+    private readonly costs: StepCostModel,
+    blockSize: number,
+    private readonly clock: VirtualClock,
+  ) {
+    this.info = { vocabSize: model.vocabSize, maxPositionEmbeddings: model.maxPositionEmbeddings, eosTokenIds: [], kvBytesPerToken: model.kvBytesPerToken };
+    this.blockBytes = model.kvBytesPerToken * blockSize;
+    this.swapBytesPerS = costs.swapBytesPerS;
+  }
+
+  async step(step: BackendStep): Promise<BackendStepResult> {
+    let tokens = 0;
+    let contextTokens = 0;
+    for (const s of step.sequences) {
+      tokens += s.tokens.length;
+      contextTokens += s.startPosition + s.tokens.length;
+    }
+    const blocking = this.blockingSwaps(step);
+    const overlapped = step.swapOut.length + step.swapIn.length - blocking;
+    const time = stepSeconds(this.costs, this.blockBytes, { tokens, contextTokens, blockingSwapBlocks: blocking, overlappedSwapBlocks: overlapped });
+    await this.clock.sleep(time.elapsedS);
+    const sampled = step.sequences.map((s) => fmix32((s.tokens[s.tokens.length - 1] ^ Math.imul(s.startPosition + s.tokens.length, 0x9e3779b1)) >>> 0) % this.info.vocabSize);
+    return { tokens: sampled, ...time, overlappedSwapBlocks: overlapped };
+  }
+
+  /** Swaps touching a device block some sequence of the step uses (paid before the compute). */
+  private blockingSwaps(step: BackendStep): number {
+    if (step.swapOut.length + step.swapIn.length === 0) return 0;
+    const used = new Set<number>();
+    for (const s of step.sequences) for (const b of s.blocks) used.add(b);
+    return step.swapOut.filter(([device]) => used.has(device)).length + step.swapIn.filter(([, device]) => used.has(device)).length;
+  }
+
+  dispose(): void {}
+}
