@@ -75,6 +75,7 @@ export class Engine {
     private readonly backend: EngineBackend,
     private readonly blocks: BlockManager,
     policy: EngineOptions['policy'],
+    policyOptions: EngineOptions['policyOptions'],
     private readonly clock: Clock,
     private readonly limits: PlannerLimits,
   ) {
@@ -82,9 +83,10 @@ export class Engine {
     this.policy = createPolicy(policy, {
       memory: () => this.memoryView(),
       toolTimeS: (tool, hintS) => this.toolTimes.expectedDurationS(tool, hintS),
+      toolRemainingS: (tool, elapsedS, hintS) => this.toolTimes.remainingS(tool, elapsedS, hintS),
       toolTimeQuantileS: (tool, q) => this.toolTimes.quantileS(tool, q),
       costs: this.costs,
-    });
+    }, policyOptions);
   }
 
   /** Device memory as the KV policies see it: blocks owned by jobs, and work waiting for memory. */
@@ -98,6 +100,7 @@ export class Engine {
       kvBytesPerToken: this.backend.info.kvBytesPerToken,
       swapBytesPerS: this.backend.swapBytesPerS,
       prefillSPerToken: this.costs.prefillSPerToken,
+      freeTokens: (kv.freeBlocks + kv.cachedBlocks) * this.blocks.blockSize,
     };
   }
 
@@ -125,7 +128,7 @@ export class Engine {
       checkPolicyName(options.policy);
       const { kvBlocks, hostBlocks, blockSize, limits } = poolsAndLimits(options);
       const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
-      return new Engine(backend, blocks, options.policy, options.clock ?? systemClock, limits);
+      return new Engine(backend, blocks, options.policy, options.policyOptions, options.clock ?? systemClock, limits);
     } catch (error) {
       backend.dispose();
       throw error;
@@ -491,7 +494,15 @@ export class Engine {
     if (waiting.length === 0) return;
     const views = waiting.map((r) => {
       const tool = r.state.segments[r.state.segments.length - 1]?.tool;
-      return { jobId: r.id, kind: r.kind, contextTokens: r.tokens.length, tool: tool?.name ?? 'tool', waitedS: now - (tool?.startedAt ?? now), kv: r.placement };
+      return {
+        jobId: r.id,
+        kind: r.kind,
+        contextTokens: r.tokens.length,
+        tool: tool?.name ?? 'tool',
+        expectedToolS: r.toolHintS,
+        waitedS: now - (tool?.startedAt ?? now),
+        kv: r.placement,
+      };
     });
     const decisions = this.policy.revisitToolWaits(views, now);
     for (const r of waiting) {
@@ -502,6 +513,7 @@ export class Engine {
 
   /** The policy decides where the job's KV waits for the tool. */
   private pauseForTool(record: JobRecord, tool: string, expectedToolS: number | undefined): void {
+    record.toolHintS = expectedToolS;
     const view = { jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool, expectedToolS };
     const action = this.policy.onToolWait(view, this.clock.now());
     if (action === 'preserve') {

@@ -28,6 +28,8 @@ export class JobRecord {
   closed = false;
   /** Every KV decision taken for the job while it waited on tools, in order. */
   kvDecisions: KvDecision[] = [];
+  /** The client's estimate of the tool call the job waits on, if it gave one. */
+  toolHintS: number | undefined;
   /** The last segment's result: its tool calls become the assistant turn of the chat history. */
   lastResult: SegmentResult | null = null;
 

@@ -19,6 +19,8 @@ export interface EngineOptions {
   threads?: number;
   /** Scheduling policy: a name (default 'fcfs') or an object implementing lib/sched/policy.ts. */
   policy?: PolicyName | Policy;
+  /** Options of a named policy, over the engine's defaults (for ablations; see lib/sched). */
+  policyOptions?: Record<string, unknown>;
   /** Device KV blocks (default 1024). */
   kvBlocks?: number;
   /** Host swap blocks (default: as many as kvBlocks). */

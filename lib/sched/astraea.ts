@@ -2,20 +2,111 @@
  * `astraea`: the product's default policy — `astraea-paper` plus our own improvements, each behind
  * an option so an ablation can turn it off (docs/policies.md records each one's evidence).
  *
- * Improvements so far:
- * - `ageFrom: 'any'` (default here; the paper ages only the lowest queue): a job demoted to a
- *   middle queue is aged to Q0 by its response ratio like any other, so a stream of fresh Q0 jobs
- *   cannot starve it. Evidence: test/native/starvation.test.ts — with it, the demoted job finishes
- *   within the bound; with `ageFrom: 'lowest'` it waits for the stream to end.
+ * 1. `ageFrom: 'any'` (the paper ages only the lowest queue): a job demoted to a middle queue is
+ *    aged to Q0 by its response ratio like any other, so a stream of fresh Q0 jobs cannot starve
+ *    it. Evidence: test/native/starvation.test.ts.
+ * 2. `kvRule: 'contention'` (the paper: 'watermark'): what a pausing job's KV costs depends on
+ *    whether anything waits for that memory, not on how full the pool is. While the work waiting
+ *    for memory fits in what is free, keep the KV (preserving costs nobody anything). Otherwise
+ *    swap it out unless the tool returns before a copy out and back would finish; the engine
+ *    runs the copy beside a step's compute, so unlike the paper's W_swap it holds no batch back.
+ *    Discard only when the host pool is full (the engine's fallback) or when recomputing is
+ *    cheaper than the round trip.
+ * 3. `reclaim: 'remaining-time'`: each step, if work waits for memory that is not free, swap out
+ *    preserved KV of jobs still waiting on tools — those expected to return last first (the
+ *    tool-time predictor's conditional remaining time) — until the waiting work fits. The copies
+ *    overlap compute; without this rule the step planner takes preserved KV back only when a job
+ *    cannot fit, largest first, with a copy that stalls the step.
+ * 4. `preemption: 'swap'` (the paper does not say; the baselines recompute): a running sequence
+ *    that loses its memory is swapped out, not recomputed, whenever a copy out and back is
+ *    cheaper than prefilling its context (on the H100 profile ~10 µs vs 27 µs per token).
  */
 import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js';
+import type { MemoryView } from './kv-waste.js';
+import type { PausedJobView, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
 
-export type AstraeaOptions = AstraeaPaperOptions;
+export interface AstraeaOptions extends AstraeaPaperOptions {
+  /** How a pausing job's KV is handled; see the header (rule 2). Default 'contention'. */
+  kvRule?: 'contention' | 'watermark';
+  /**
+   * Rule 5: the W of the response ratio. 'age' (default): time since the job arrived, tool
+   * waits included; 'accumulated' (the paper): time spent ready but not running.
+   */
+  waitBasis?: 'age' | 'accumulated';
+  /** Rule 3: 'remaining-time' (default) or 'off'. */
+  reclaim?: 'remaining-time' | 'off';
+  /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
+  toolRemainingS?: (tool: string, elapsedS: number, hintS?: number) => number;
+}
+
+const NO_MEMORY_VIEW: MemoryView = { usedFraction: 0, waitingTokens: 0, kvBytesPerToken: 131072, swapBytesPerS: 25e9, prefillSPerToken: 0 };
 
 export class AstraeaPolicy extends AstraeaPaperPolicy {
   override readonly name: string = 'astraea';
+  private readonly kvRule: 'contention' | 'watermark';
+  private readonly reclaim: 'remaining-time' | 'off';
+  private readonly waitBasis: 'age' | 'accumulated';
+  private readonly memoryNow: () => MemoryView;
+  private readonly toolTime: (tool: string, hintS?: number) => number;
+  private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
 
   constructor(options: AstraeaOptions = {}) {
-    super({ ageFrom: 'any', ...options });
+    super({ ageFrom: 'any', preemption: 'swap', ...options });
+    this.kvRule = options.kvRule ?? 'contention';
+    this.reclaim = options.reclaim ?? 'remaining-time';
+    this.waitBasis = options.waitBasis ?? 'age';
+    this.memoryNow = options.memory ?? (() => NO_MEMORY_VIEW);
+    this.toolTime = options.toolTimeS ?? ((_tool, hintS) => hintS ?? 1);
+    this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTime(tool, hintS) - elapsedS));
   }
+
+  override order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
+    if (this.waitBasis === 'accumulated') return super.order(candidates, nowS);
+    const byAge = candidates.map((c) => ({ ...c, accumulatedWaitS: Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS) }));
+    const rank = new Map(super.order(byAge, nowS).map((c, i) => [c.jobId, i]));
+    return [...candidates].sort((a, b) => rank.get(a.jobId)! - rank.get(b.jobId)!);
+  }
+
+  override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
+    if (this.kvRule === 'watermark') return super.onToolWait(job, nowS);
+    const memory = this.memoryNow();
+    if (!contended(memory)) return 'preserve';
+    return this.awayAction(job.contextTokens, this.toolTime(job.tool, job.expectedToolS), memory) ?? 'preserve';
+  }
+
+  revisitToolWaits(jobs: readonly WaitingJobView[], _nowS: number): Map<string, 'release' | 'swap' | 'discard'> {
+    const out = new Map<string, 'release' | 'swap' | 'discard'>();
+    if (this.reclaim === 'off') return out;
+    const memory = this.memoryNow();
+    if (!contended(memory)) return out;
+    let deficit = memory.waitingTokens - (memory.freeTokens ?? 0);
+    const held = jobs
+      .filter((j) => j.kv === 'device')
+      .map((j) => ({ j, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
+      .sort((a, b) => b.remainingS - a.remainingS);
+    for (const { j, remainingS } of held) {
+      if (deficit <= 0) break;
+      const action = this.awayAction(j.contextTokens, remainingS, memory);
+      if (action === null) break; // the rest return sooner still
+      out.set(j.jobId, action);
+      deficit -= j.contextTokens;
+    }
+    return out;
+  }
+
+  /**
+   * Swap (or, if recomputing is cheaper, discard) the KV of a job away for `awayS` seconds; null
+   * when it is back before a copy out and in would finish, so keeping it costs least.
+   */
+  private awayAction(contextTokens: number, awayS: number, memory: MemoryView): 'swap' | 'discard' | null {
+    const roundTripS = (2 * contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+    const recomputeS = contextTokens * memory.prefillSPerToken;
+    if (awayS <= Math.min(roundTripS, recomputeS)) return null;
+    return recomputeS < roundTripS ? 'discard' : 'swap';
+  }
+}
+
+/** Work waits for memory that is not free. */
+function contended(memory: MemoryView): boolean {
+  return memory.waitingTokens > (memory.freeTokens ?? 0);
 }

@@ -62,6 +62,8 @@ export interface MemoryView {
   swapBytesPerS: number;
   /** Prefill time per token, seconds (T_recompute = C_self × this). */
   prefillSPerToken: number;
+  /** Tokens of device KV free or held only by the prefix cache (absent: unknown). */
+  freeTokens?: number;
 }
 
 /**

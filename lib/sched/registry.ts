@@ -20,29 +20,39 @@ export interface PolicyEnvironment {
   memory: () => MemoryView;
   /** Expected duration of a call of `tool`; a client's hint overrides until overrun. */
   toolTimeS: (tool: string, hintS?: number) => number;
+  /** Expected seconds until a call of `tool` that has run `elapsedS` returns. */
+  toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
   toolTimeQuantileS: (tool: string, q: number) => number | undefined;
   /** Measured costs: seconds per prefill token and per decode step. */
   costs: { prefillSPerToken: number; decodeStepS: number };
 }
 
-export function createPolicy(policy: PolicyName | Policy | undefined, env: PolicyEnvironment): Policy {
+/**
+ * Options for a named policy, merged over what the engine supplies (ablations and sweeps turn
+ * rules off or move thresholds this way; see docs/policies.md). Keys must be options of that
+ * policy's class.
+ */
+export type PolicyOptions = Record<string, unknown>;
+
+export function createPolicy(policy: PolicyName | Policy | undefined, env: PolicyEnvironment, options: PolicyOptions = {}): Policy {
   if (typeof policy === 'object' && policy !== null) return policy;
   if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
   if (policy === 'astraea' || policy === 'astraea-paper') {
-    const options = {
+    const base = {
       memory: env.memory,
       toolTimeS: env.toolTimeS,
+      toolRemainingS: env.toolRemainingS,
       // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
       serviceTime: (c: SchedulingCandidate) =>
         c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, c.expectedOutputTokens - c.generatedTokens) * env.costs.decodeStepS,
+      ...options,
     };
-    return policy === 'astraea' ? new AstraeaPolicy(options) : new AstraeaPaperPolicy(options);
+    return policy === 'astraea' ? new AstraeaPolicy(base) : new AstraeaPaperPolicy(base);
   }
   if (policy === 'infercept') {
-    return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS });
+    return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS, ...options });
   }
-  if (policy === 'autellix') return new AutellixPolicy();
-  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS });
+  if (policy === 'autellix') return new AutellixPolicy({ ...options });
+  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS, ...options });
   throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
 }
-

@@ -84,7 +84,7 @@ export const SIMULATION_PROFILES: Readonly<Record<string, SimulationProfile>> = 
 };
 
 export function simulationProfile(name: string): SimulationProfile {
-  const profile = SIMULATION_PROFILES[name];
+  const profile = Object.hasOwn(SIMULATION_PROFILES, name) ? SIMULATION_PROFILES[name] : undefined;
   if (!profile) {
     throw new EngineError('INVALID_ARGUMENT', `unknown simulation profile "${name}" (available: ${Object.keys(SIMULATION_PROFILES).join(', ')})`);
   }

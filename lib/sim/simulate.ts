@@ -19,6 +19,7 @@ export interface SimulateOptions {
   /** A profile or its name (default 'h100-llama3-8b'). */
   profile?: SimulationProfile | string;
   policy?: PolicyName | Policy;
+  policyOptions?: Record<string, unknown>;
   /** Override the profile's pools (16-token blocks) and batch limits. */
   kvBlocks?: number;
   hostBlocks?: number;
@@ -42,6 +43,7 @@ export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOp
   const blockSize = 16;
   const engine = Engine.withBackend(new SimulatedBackend(profile.model, profile.costs, blockSize, clock), {
     policy: options.policy,
+    policyOptions: options.policyOptions,
     kvBlocks: options.kvBlocks ?? profile.deviceBlocks,
     hostBlocks: options.hostBlocks ?? profile.hostBlocks,
     blockSize,

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { AstraeaPolicy } from '../../lib/sched/astraea.js';
 import { AstraeaPaperPolicy } from '../../lib/sched/astraea-paper.js';
+import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import type { SchedulingCandidate, SegmentEndView } from '../../lib/sched/policy.js';
 
 function cand(jobId: string, accumulatedWaitS: number): SchedulingCandidate {
@@ -19,6 +20,7 @@ function cand(jobId: string, accumulatedWaitS: number): SchedulingCandidate {
     running: false,
     accumulatedWaitS,
     attainedTokens: 0,
+    expectedOutputTokens: 128,
   };
 }
 
@@ -31,8 +33,9 @@ function orderAfterDemotion(policy: AstraeaPaperPolicy, oldWaitS: number): strin
 }
 
 describe('astraea: aging from every queue', () => {
-  // T_proc = 1 s for both. 'old' is in Q1 of 4 queues; 'new' is fresh in Q0.
-  const options = { serviceTime: () => 1 };
+  // T_proc = 1 s for both. 'old' is in Q1 of 4 queues; 'new' is fresh in Q0. W is the paper's
+  // accumulated wait here (rule 5, W = job age, has its own tests below).
+  const options = { serviceTime: () => 1, waitBasis: 'accumulated' as const };
 
   it('a demoted job whose response ratio passes the threshold returns to Q0 and, with the larger W, goes first', () => {
     // old: (7.5 + 1)/1 = 8.5 > 8 -> Q0; then HRRN: old 8.5 vs new (0 + 1)/1 = 1.
@@ -51,5 +54,95 @@ describe('astraea: aging from every queue', () => {
 
   it('is named astraea', () => {
     expect(new AstraeaPolicy().name).toBe('astraea');
+  });
+});
+
+/** A memory view: 1 KiB of KV per token, 1 MB/s copies, 1 ms of prefill per token. */
+function memory(waitingTokens: number, freeTokens: number, usedFraction = 0.5): MemoryView {
+  return { usedFraction, waitingTokens, freeTokens, kvBytesPerToken: 1000, swapBytesPerS: 1e6, prefillSPerToken: 1e-3 };
+}
+
+describe('astraea: KV at a tool wait by contention (rule 2)', () => {
+  // A 100-token job: a copy out and back takes 2 × 100 × 1000 / 1e6 = 0.2 s; recomputing 0.1 s.
+  const paused = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't' };
+
+  it('preserves while the waiting work fits in free memory, however full the pool', () => {
+    const policy = new AstraeaPolicy({ memory: () => memory(50, 60, 0.99), toolTimeS: () => 100 });
+    expect(policy.onToolWait(paused, 0)).toBe('preserve');
+  });
+
+  it('with work waiting beyond free memory: away if the tool outlasts the cheaper of copy and recompute', () => {
+    // Recompute (0.1 s) is cheaper than the 0.2 s round trip here, so 'discard'; a tool of 0.1 s
+    // or less is back before either pays off, so 'preserve'.
+    const slowCopy = (toolS: number) => new AstraeaPolicy({ memory: () => memory(500, 10), toolTimeS: () => toolS });
+    expect(slowCopy(5).onToolWait(paused, 0)).toBe('discard');
+    expect(slowCopy(0.1).onToolWait(paused, 0)).toBe('preserve');
+    // With copies 10× faster (round trip 0.02 s < recompute 0.1 s) the choice is 'swap'.
+    const fast = new AstraeaPolicy({ memory: () => ({ ...memory(500, 10), swapBytesPerS: 1e7 }), toolTimeS: () => 5 });
+    expect(fast.onToolWait(paused, 0)).toBe('swap');
+  });
+
+  it("the paper's watermark rule (the ablation) preserves below 0.8 used even with work waiting", () => {
+    const policy = new AstraeaPolicy({ kvRule: 'watermark', memory: () => memory(500, 10, 0.5), toolTimeS: () => 5 });
+    expect(policy.onToolWait(paused, 0)).toBe('preserve');
+  });
+
+  it('uses the client hint for the tool time when the engine passes one', () => {
+    const policy = new AstraeaPolicy({ memory: () => ({ ...memory(500, 10), swapBytesPerS: 1e7 }) });
+    // Default predictor: the hint, else 1 s. Hint 0.01 s < round trip 0.02 s → preserve.
+    expect(policy.onToolWait({ ...paused, expectedToolS: 0.01 }, 0)).toBe('preserve');
+    expect(policy.onToolWait({ ...paused, expectedToolS: 3 }, 0)).toBe('swap');
+  });
+});
+
+describe('astraea: reclaiming preserved KV by remaining tool time (rule 3)', () => {
+  const view = (jobId: string, contextTokens: number, waitedS: number, kv: 'device' | 'host' = 'device') => ({ jobId, kind: 'k', contextTokens, tool: 't', waitedS, kv });
+  // Every tool takes 10 s: remaining = 10 − waited. Copies fast (round trip 2 ms per 100 tokens).
+  const options = (waiting: number, free: number) => ({ memory: () => ({ ...memory(waiting, free), swapBytesPerS: 1e8 }), toolTimeS: () => 10 });
+
+  it('swaps out the jobs expected back last until the waiting work fits', () => {
+    // Deficit 250 − 50 = 200 tokens. Remaining: a 9 s, b 2 s, c 6 s → a (100), then c (150): 250 ≥ 200.
+    const policy = new AstraeaPolicy(options(250, 50));
+    const out = policy.revisitToolWaits([view('a', 100, 1), view('b', 100, 8), view('c', 150, 4), view('h', 500, 0, 'host')], 0);
+    expect([...out.entries()]).toEqual([['a', 'swap'], ['c', 'swap']]);
+  });
+
+  it('leaves a job alone once it is due back before a copy round trip', () => {
+    // Deficit 1000; 'soon' has 0.001 s left, less than its 2 ms round trip.
+    const policy = new AstraeaPolicy(options(1050, 50));
+    expect([...policy.revisitToolWaits([view('late', 100, 0), view('soon', 100, 9.999)], 0).keys()]).toEqual(['late']);
+  });
+
+  it('does nothing without contention, or when turned off (the ablation)', () => {
+    expect(new AstraeaPolicy(options(50, 60)).revisitToolWaits([view('a', 100, 0)], 0).size).toBe(0);
+    expect(new AstraeaPolicy({ ...options(250, 50), reclaim: 'off' }).revisitToolWaits([view('a', 100, 0)], 0).size).toBe(0);
+  });
+});
+
+describe('astraea: W is the job age (rule 5) and preemption swaps (rule 4)', () => {
+  // T_proc = 1 s. At t = 10: 'old' arrived at 0 and spent 9 s in tool calls (accumulated wait 1 s);
+  // 'new' arrived at 5 and has waited 2 s in the queue.
+  const old = { ...cand('old', 1), jobArrivalS: 0 };
+  const fresh = { ...cand('new', 2), jobArrivalS: 5 };
+
+  it('ranks by (age + T)/T: old (10 + 1)/1 = 11 before new (5 + 1)/1 = 6', () => {
+    expect(new AstraeaPolicy({ serviceTime: () => 1 }).order([fresh, old], 10).map((c) => c.jobId)).toEqual(['old', 'new']);
+  });
+
+  it("the paper's accumulated wait (the ablation) ranks new (2 + 1) before old (1 + 1)", () => {
+    const policy = new AstraeaPolicy({ serviceTime: () => 1, waitBasis: 'accumulated' });
+    expect(policy.order([old, fresh], 10).map((c) => c.jobId)).toEqual(['new', 'old']);
+  });
+
+  it('returns the candidates themselves, not copies with the age written in', () => {
+    const out = new AstraeaPolicy({ serviceTime: () => 1 }).order([fresh, old], 10);
+    expect(out[0]).toBe(old);
+    expect(out[0].accumulatedWaitS).toBe(1);
+  });
+
+  it('preempts by swapping unless told to recompute', () => {
+    expect(new AstraeaPolicy().preemption).toBe('swap');
+    expect(new AstraeaPolicy({ preemption: 'recompute' }).preemption).toBe('recompute');
+    expect(new AstraeaPaperPolicy().preemption).toBe('recompute');
   });
 });

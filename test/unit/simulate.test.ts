@@ -1,0 +1,388 @@
+import { describe, expect, it } from 'vitest';
+import type { JobMetrics } from '../../lib/agent/job-state.js';
+import { Engine } from '../../lib/engine/engine.js';
+import type { EngineStats } from '../../lib/engine/types.js';
+import { EngineError } from '../../lib/errors.js';
+import type { PausedJobView, Policy, SchedulingCandidate, ToolWaitKvAction } from '../../lib/sched/policy.js';
+import { POLICY_NAMES } from '../../lib/sched/registry.js';
+import type { SimulationProfile } from '../../lib/sim/cost-model.js';
+import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
+import { simulate } from '../../lib/sim/simulate.js';
+import { VirtualClock } from '../../lib/sim/virtual-clock.js';
+import type { WorkloadJob, WorkloadSegment } from '../../lib/workload/format.js';
+import { runWorkload, type JobOutcome } from '../../lib/workload/runner.js';
+import { quantile, summarizeRun } from '../../lib/workload/summary.js';
+
+// A tiny machine with round numbers. contextTokenS 0, so a step of k tokens costs
+// fixedS + k·tokenS = 0.01 + 0.001·k: a decode step 0.011 s, a prefill of N tokens 0.01 + N/1000.
+// A 16-token block is 16 × 1000 B = 16,000 B and copies in 16,000 / 1e9 = 1.6e-5 s.
+const PROFILE: SimulationProfile = {
+  model: { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 },
+  costs: { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 },
+  deviceBlocks: 64,
+  hostBlocks: 64,
+  maxBatchTokens: 512,
+  maxBatchSequences: 8,
+};
+const DECODE_S = 0.011;
+const BLOCK_COPY_S = 1.6e-5;
+
+function seg(inputTokens: number, outputTokens: number, tool: [string, number] | null = null): WorkloadSegment {
+  return { inputTokens, outputTokens, tool: tool === null ? null : { name: tool[0], durationS: tool[1] } };
+}
+
+function job(id: string, arrivalS: number, segments: WorkloadSegment[], kind = 'k'): WorkloadJob {
+  return { id, arrivalS, kind, segments };
+}
+
+function expectCode(fn: () => unknown, code: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(EngineError);
+  expect((caught as EngineError).code).toBe(code);
+}
+
+/** A policy with a fixed tool-wait action, ordering by job id, recording what it is told. */
+class RecordingPolicy implements Policy {
+  readonly name = 'recording';
+  readonly preemption = 'recompute' as const;
+  readonly candidates: SchedulingCandidate[] = [];
+  readonly paused: PausedJobView[] = [];
+  constructor(private readonly action: ToolWaitKvAction) {}
+  order(candidates: readonly SchedulingCandidate[]): SchedulingCandidate[] {
+    this.candidates.push(...candidates);
+    return [...candidates].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));
+  }
+  onToolWait(view: PausedJobView): ToolWaitKvAction {
+    this.paused.push(view);
+    return this.action;
+  }
+}
+
+// The two-segment job used below: 40 prompt tokens → 5 output tokens → tool (2 s) → 10 tool-result
+// tokens → 3 output tokens.
+//
+// Segment 1: one step of the 40 prompt tokens samples token 1 (0.01 + 0.040 = 0.050 s), then 4
+// decode steps (4 × 0.011 = 0.044 s): 0.094 s. KV is computed for 40 + 4 = 44 tokens (the 5th
+// sampled token has no KV yet); the context is 45 tokens; 3 device blocks (48 slots) are held.
+const TWO_SEGMENTS = job('two', 0, [seg(40, 5, ['search', 2]), seg(10, 3)]);
+const SEGMENT1_S = 0.05 + 4 * DECODE_S; // 0.094
+
+describe('simulate: step timing of single jobs', () => {
+  it('one segment: one prefill step sampling the first token, then M − 1 decode steps', async () => {
+    // N = 40, M = 5: (0.01 + 0.040) + 4 × 0.011 = 0.094
+    const result = await simulate([job('one', 0, [seg(40, 5)])], { profile: PROFILE });
+    expect(result.outcomes).toHaveLength(1);
+    const [o] = result.outcomes;
+    expect(o.error).toBeNull();
+    expect(o.arrivalS).toBe(0);
+    expect(o.jctS).toBeCloseTo(0.094, 9);
+    expect(result.makespanS).toBeCloseTo(0.094, 9);
+    // 5 steps; the prefill step counts 39 prompt tokens as prefill and its last one as the step
+    // that samples token 1; 5 output tokens in all.
+    expect(result.stats.steps).toBe(5);
+    expect(result.stats.tokens).toEqual({ prefill: 39, decode: 5 });
+    expect(result.stats.time.nativeS).toBeCloseTo(0.094, 9);
+    expect(result.stats.jobs.open).toBe(0);
+    expect(result.stats.kv.ownedBlocks).toBe(0);
+  });
+
+  it('a prompt longer than maxBatchTokens is prefilled in chunks', async () => {
+    // N = 600 > 512: a chunk of 512 (0.01 + 0.512 = 0.522), then 88 more sampling token 1
+    // (0.01 + 0.088 = 0.098), then 2 decode steps (0.022): 0.642.
+    const result = await simulate([job('long', 0, [seg(600, 3)])], { profile: PROFILE });
+    expect(result.outcomes[0].error).toBeNull();
+    expect(result.outcomes[0].jctS).toBeCloseTo(0.642, 9);
+    expect(result.stats.steps).toBe(4);
+  });
+
+  it('charges attention per context token (start position + tokens run)', async () => {
+    // contextTokenS 1e-4, N = 40, M = 3:
+    // step 1: 0.01 + 0.040 + 40 × 1e-4 = 0.054; step 2 (position 40): 0.011 + 41 × 1e-4 = 0.0151;
+    // step 3 (position 41): 0.011 + 42 × 1e-4 = 0.0152. Total 0.0843.
+    const profile: SimulationProfile = { ...PROFILE, costs: { ...PROFILE.costs, contextTokenS: 1e-4 } };
+    const result = await simulate([job('ctx', 0, [seg(40, 3)])], { profile });
+    expect(result.outcomes[0].jctS).toBeCloseTo(0.0843, 9);
+  });
+
+  it('tool call with fcfs: the KV goes to the prefix cache and only the partial block is recomputed', async () => {
+    // At the tool call fcfs releases the blocks. Of the 44 computed tokens, floor(44/16) = 2 full
+    // blocks (32 tokens) were keyed and stay cached in the large pool; the partial third block is
+    // freed. On resume the context is 45 + 10 = 55 tokens; 32 come from the cache, so the first step
+    // runs 55 − 32 = 23 tokens (12 recomputed, the unsampled 5th output token, 10 new):
+    // 0.01 + 0.023 = 0.033; then 2 decode steps 0.022. Segment 2: 0.055.
+    // JCT = 0.094 + 2 + 0.055 = 2.149.
+    const result = await simulate([TWO_SEGMENTS], { profile: PROFILE, policy: 'fcfs' });
+    const [o] = result.outcomes;
+    expect(o.error).toBeNull();
+    expect(o.jctS).toBeCloseTo(SEGMENT1_S + 2 + 0.055, 9);
+    expect(o.jctS).toBeCloseTo(2.149, 9);
+    expect(result.makespanS).toBeCloseTo(2.149, 9);
+    expect(result.stats.kvActions).toEqual({ release: 1, preserve: 0, swap: 0, discard: 0 });
+    // Prefill: 39 (segment 1) + 22 (the 23-token step, less the token that samples) = 61; decode 8.
+    expect(result.stats.tokens).toEqual({ prefill: 61, decode: 8 });
+    expect(result.stats.steps).toBe(5 + 3);
+  });
+
+  it('tool call with astraea and a roomy pool: the KV is preserved and nothing is recomputed', async () => {
+    // 3 of 64 blocks used (below the 0.8 watermark): preserve. The resume step runs the 5th output
+    // token (no KV yet) and the 10 new ones: 11 tokens, 0.021; then 0.022. JCT = 0.094 + 2 + 0.043.
+    const result = await simulate([TWO_SEGMENTS], { profile: PROFILE, policy: 'astraea' });
+    const [o] = result.outcomes;
+    expect(o.error).toBeNull();
+    expect(o.jctS).toBeCloseTo(2.137, 9);
+    expect(result.stats.kvActions.preserve).toBe(1);
+    expect(result.stats.tokens).toEqual({ prefill: 39 + 10, decode: 8 });
+  });
+
+  it('tool call with a swapping policy: the swap-in is prefetched by a copy-only step', async () => {
+    // At the tool call the 3 device blocks are swapped out (deferred: nothing runs during the
+    // wait, so the copy rides with the next step). On resume the planner swaps the job in and runs
+    // it from the step after: that first step computes nothing and carries 3 swap-outs + 3 swap-ins,
+    // all overlapped (no sequence uses the blocks): 6 × 1.6e-5 = 9.6e-5 s. Then 11 tokens (0.021)
+    // and 2 decode steps (0.022). JCT = 0.094 + 2 + 9.6e-5 + 0.043 = 2.137096.
+    const policy = new RecordingPolicy('swap');
+    const result = await simulate([TWO_SEGMENTS], { profile: PROFILE, policy });
+    const [o] = result.outcomes;
+    expect(o.error).toBeNull();
+    expect(o.jctS).toBeCloseTo(SEGMENT1_S + 2 + 6 * BLOCK_COPY_S + 0.043, 9);
+    expect(result.stats.kvActions.swap).toBe(1);
+    // 3 blocks of 16,000 B each way.
+    expect(result.stats.kvTraffic.swapOutBytes).toBe(48_000);
+    expect(result.stats.kvTraffic.swapInBytes).toBe(48_000);
+    expect(result.stats.kvTraffic.overlappedSwapBytes).toBe(96_000);
+    expect(result.stats.kvTraffic.blockingSwapS).toBe(0);
+    expect(result.stats.kvTraffic.inFlightSwapBlocks).toBe(0);
+    expect(result.stats.kv.ownedBlocks).toBe(0);
+  });
+
+  it('without prefetch the swap-in blocks the step that runs the job; the swap-out overlaps it', async () => {
+    // Through runWorkload on an engine built by hand (simulate does not expose prefetchSwapIns).
+    // The resume step swaps the 3 blocks in and runs 11 tokens on them: the 3 swap-ins touch its
+    // blocks (blocking, 4.8e-5 s); the 3 swap-outs read the old blocks (overlapped, 4.8e-5 s, hidden
+    // by the 0.021 s compute). Step: 4.8e-5 + 0.021. JCT = 0.094 + 2 + 0.021048 + 0.022 = 2.137048.
+    const clock = new VirtualClock();
+    const engine = Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), {
+      policy: new RecordingPolicy('swap'),
+      kvBlocks: 64,
+      hostBlocks: 64,
+      blockSize: 16,
+      maxBatchTokens: 512,
+      maxBatchSequences: 8,
+      prefetchSwapIns: false,
+      clock,
+    });
+    try {
+      const running = runWorkload(engine, [TWO_SEGMENTS], clock);
+      await clock.run();
+      const [o] = await running;
+      expect(o.error).toBeNull();
+      expect(o.jctS).toBeCloseTo(2.137048, 9);
+      const stats = engine.stats();
+      expect(stats.kvTraffic.blockingSwapS).toBeCloseTo(3 * BLOCK_COPY_S, 12);
+      expect(stats.kvTraffic.overlappedSwapBytes).toBe(48_000);
+      expect(stats.steps).toBe(5 + 3);
+      engine.checkInvariants();
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('simulate: arrivals, determinism, policies', () => {
+  // Four jobs, 2–3 segments each, whose peak contexts need 10 + 9 + 13 + 4 = 36 blocks of 16
+  // tokens: more than the 24-block device pool, so policies must preempt, swap or release.
+  const MIXED: WorkloadJob[] = [
+    job('j1', 0, [seg(60, 12, ['a', 0.3]), seg(40, 10, ['b', 0.05]), seg(30, 8)], 'x'),
+    job('j2', 0.02, [seg(90, 20, ['a', 0.5]), seg(20, 6)], 'y'),
+    job('j3', 0.05, [seg(120, 15, ['c', 0.1]), seg(50, 10)], 'x'),
+    job('j4', 0.1, [seg(30, 25)], 'y'),
+  ];
+  // Output tokens: 12 + 10 + 8 + 20 + 6 + 15 + 10 + 25 = 106.
+  const MIXED_OUTPUT = 106;
+
+  it('honours arrival times and does not count the wait before arrival in the JCT', async () => {
+    // 'late' arrives at 5 s, long after 'early' (arrival 0) ended at 0.094: both take 0.094 s.
+    const result = await simulate([job('early', 0, [seg(40, 5)]), job('late', 5, [seg(40, 5)])], { profile: PROFILE });
+    const byId = new Map(result.outcomes.map((o) => [o.id, o]));
+    expect(byId.get('early')!.arrivalS).toBe(0);
+    expect(byId.get('early')!.jctS).toBeCloseTo(0.094, 9);
+    expect(byId.get('late')!.arrivalS).toBe(5);
+    expect(byId.get('late')!.jctS).toBeCloseTo(0.094, 9);
+    expect(result.makespanS).toBeCloseTo(5.094, 9);
+  });
+
+  it('is deterministic: the same workload twice gives identical outcomes and stats', async () => {
+    const options = { profile: { ...PROFILE, deviceBlocks: 24, hostBlocks: 16 }, policy: 'astraea' as const };
+    const a = await simulate(MIXED, options);
+    const b = await simulate(MIXED, options);
+    expect(b.outcomes).toEqual(a.outcomes);
+    expect(b.makespanS).toBe(a.makespanS);
+    // time.loopS is the wall time of the step loop (documented as such), the one field that may differ.
+    const withoutWall = (s: EngineStats) => ({ ...s, time: { nativeS: s.time.nativeS } });
+    expect(withoutWall(b.stats)).toEqual(withoutWall(a.stats));
+  });
+
+  /**
+   * A JCT no schedule can beat: each output token takes its own step (≥ fixedS), every input token
+   * and every output token but the segment's last runs once (≥ tokenS each), plus the tool time.
+   */
+  function lowerBoundS(spec: WorkloadJob): number {
+    let s = 0;
+    for (const sg of spec.segments) {
+      s += sg.outputTokens * 0.01 + (sg.inputTokens + sg.outputTokens - 1) * 0.001 + (sg.tool?.durationS ?? 0);
+    }
+    return s;
+  }
+
+  // 24/16 blocks: tool waits' KV is released, swapped or reclaimed; 16/8: tighter still, prefix
+  // blocks are evicted and (with some policies) running jobs preempted.
+  const POOLS: [number, number][] = [
+    [24, 16],
+    [16, 8],
+  ];
+  const CASES = POLICY_NAMES.flatMap((policy) => POOLS.map(([kvBlocks, hostBlocks]) => ({ policy, kvBlocks, hostBlocks })));
+
+  it.each(CASES)('policy $policy completes a multi-segment workload on a tight pool ($kvBlocks device / $hostBlocks host blocks)', async ({ policy, kvBlocks, hostBlocks }) => {
+    const result = await simulate(MIXED, { profile: PROFILE, policy, kvBlocks, hostBlocks });
+    expect(result.outcomes).toHaveLength(4);
+    for (const o of result.outcomes) expect(o.error, `${policy}: job ${o.id}`).toBeNull();
+    const byId = new Map(result.outcomes.map((o) => [o.id, o]));
+    for (const spec of MIXED) {
+      const o = byId.get(spec.id)!;
+      expect(o.arrivalS).toBeCloseTo(spec.arrivalS, 12);
+      expect(o.jctS).toBeGreaterThanOrEqual(lowerBoundS(spec) - 1e-9);
+      expect(o.metrics.outputTokens).toBe(spec.segments.reduce((n, sg) => n + sg.outputTokens, 0));
+    }
+    // Every output token is sampled exactly once, whatever was preempted or recomputed.
+    expect(result.stats.tokens.decode).toBe(MIXED_OUTPUT);
+    // The run ends with the last job.
+    expect(result.makespanS).toBeCloseTo(Math.max(...result.outcomes.map((o) => o.arrivalS + o.jctS)), 9);
+    // Nothing leaked: every job closed, no device or host block owned, no copy in flight.
+    expect(result.stats.jobs.open).toBe(0);
+    expect(result.stats.kv.ownedBlocks).toBe(0);
+    expect(result.stats.kv.hostFree).toBe(hostBlocks);
+    expect(result.stats.kvTraffic.inFlightSwapBlocks).toBe(0);
+
+    const summary = summarizeRun({ policy, engine: 'sim', workload: 'mixed', makespanS: result.makespanS }, result.outcomes, result.stats);
+    expect(summary).toMatchObject({ policy, engine: 'sim', jobs: 4, completed: 4, failed: 0 });
+  });
+});
+
+describe('hints', () => {
+  const HINTED = job('h', 0, [seg(20, 5, ['lookup', 0.75]), seg(8, 3)]);
+
+  it("'oracle' passes each segment's output length and tool duration to the engine", async () => {
+    const policy = new RecordingPolicy('release');
+    const result = await simulate([HINTED], { profile: PROFILE, policy, hints: 'oracle' });
+    expect(result.outcomes[0].error).toBeNull();
+    const bySegment = (i: number) => policy.candidates.filter((c) => c.segmentIndex === i).map((c) => c.expectedOutputTokens);
+    expect(new Set(bySegment(0))).toEqual(new Set([5]));
+    expect(new Set(bySegment(1))).toEqual(new Set([3]));
+    expect(policy.paused).toHaveLength(1);
+    expect(policy.paused[0].expectedToolS).toBe(0.75);
+  });
+
+  it("'none' (the default) passes no tool duration", async () => {
+    const policy = new RecordingPolicy('release');
+    await simulate([HINTED], { profile: PROFILE, policy });
+    expect(policy.paused).toHaveLength(1);
+    expect(policy.paused[0].expectedToolS).toBeUndefined();
+  });
+
+  it('an invalid hint is rejected synchronously with INVALID_ARGUMENT and commits nothing', async () => {
+    const clock = new VirtualClock();
+    const engine = Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), {
+      kvBlocks: 64,
+      hostBlocks: 64,
+      blockSize: 16,
+      clock,
+    });
+    try {
+      const j = engine.createJob({ id: 'bad-hints' });
+      const base = { tokens: [1, 2, 3], maxTokens: 2, ignoreEos: true };
+      for (const expectedOutputTokens of [0, -1, 1.5, NaN]) {
+        expectCode(() => j.generate({ ...base, expectedOutputTokens }), 'INVALID_ARGUMENT');
+      }
+      for (const expectedToolS of [-1, NaN, Infinity]) {
+        expectCode(() => j.generate({ ...base, expectedToolS }), 'INVALID_ARGUMENT');
+      }
+      expect(clock.pendingTimers).toBe(0); // no step was started
+      // The job is untouched: a valid call now runs a 3-token prompt (0.01 + 0.003) and one decode
+      // step (0.011): 0.024 s. Had a rejected call appended its tokens, the prompt would be longer.
+      const segment = j.generate({ ...base, expectedOutputTokens: 2, expectedToolS: 0 });
+      await clock.run();
+      const done = await segment.done;
+      expect(done.tokens).toHaveLength(2);
+      expect(done.usage.promptTokens).toBe(3);
+      expect(clock.now()).toBeCloseTo(0.024, 12);
+      engine.checkInvariants();
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('summary', () => {
+  it('quantile is type 7 (linear between order statistics)', () => {
+    // h = (n − 1)·q; value = x[floor h] + (h − floor h)·(x[floor h + 1] − x[floor h]).
+    // [1,2,3,4], q = 0.5: h = 1.5 → 2 + 0.5 = 2.5. q = 0.99: h = 2.97 → 3 + 0.97 = 3.97.
+    expect(quantile([1, 2, 3, 4], 0.5)).toBeCloseTo(2.5, 12);
+    expect(quantile([1, 2, 3, 4], 0.99)).toBeCloseTo(3.97, 12);
+    expect(quantile([1, 2, 3, 4], 0)).toBe(1);
+    expect(quantile([1, 2, 3, 4], 1)).toBe(4);
+    // [10, 20, 40], q = 0.9: h = 1.8 → 20 + 0.8 × 20 = 36.
+    expect(quantile([10, 20, 40], 0.9)).toBeCloseTo(36, 12);
+    expect(quantile([7], 0.5)).toBe(7);
+    expect(quantile([], 0.5)).toBeNaN();
+  });
+
+  function outcome(id: string, jctS: number, error: string | null = null): JobOutcome {
+    return { id, kind: 'k', arrivalS: 0, jctS, error, metrics: {} as JobMetrics };
+  }
+
+  function stats(prefill: number, decode: number): EngineStats {
+    return {
+      steps: 0,
+      jobs: { open: 0, running: 0, waiting: 0, toolWait: 0 },
+      kv: { deviceBlocks: 0, freeBlocks: 0, cachedBlocks: 0, ownedBlocks: 0, hostBlocks: 0, hostFree: 0, prefixHitTokens: 0, evictions: 0 },
+      tokens: { prefill, decode },
+      preemptions: 3,
+      reclaimedToolWaits: 0,
+      kvActions: { release: 1, preserve: 2, swap: 4, discard: 5 },
+      kvTraffic: { swapOutBytes: 0, swapInBytes: 0, recomputedPrefillTokens: 17, overlappedSwapBytes: 0, blockingSwapS: 0, inFlightSwapBlocks: 0 },
+      time: { loopS: 0, nativeS: 0 },
+    };
+  }
+
+  it('summarizeRun counts completed and failed jobs and summarises completed JCTs only', () => {
+    // Completed JCTs (unsorted on purpose) 4, 1, 3, 2 → sorted [1, 2, 3, 4]; the failed job's 100 is
+    // left out. mean 2.5; p50 2.5; p90: h = 2.7 → 3.7; p99: h = 2.97 → 3.97.
+    const outcomes = [outcome('a', 4), outcome('b', 1), outcome('f', 100, 'OUT_OF_BLOCKS'), outcome('c', 3), outcome('d', 2)];
+    // tokens/s = (600 + 200) / 8 = 100.
+    const s = summarizeRun({ policy: 'p', engine: 'sim', workload: 'w', makespanS: 8 }, outcomes, stats(600, 200));
+    expect(s.jobs).toBe(5);
+    expect(s.completed).toBe(4);
+    expect(s.failed).toBe(1);
+    expect(s.jct_s.mean).toBeCloseTo(2.5, 12);
+    expect(s.jct_s.p50).toBeCloseTo(2.5, 12);
+    expect(s.jct_s.p90).toBeCloseTo(3.7, 12);
+    expect(s.jct_s.p99).toBeCloseTo(3.97, 12);
+    expect(s.makespan_s).toBe(8);
+    expect(s.tokens_per_s).toBeCloseTo(100, 12);
+    expect(s.kv).toEqual({ preserve: 2, swap: 4, discard: 5, release: 1 });
+    expect(s.preemptions).toBe(3);
+    expect(s.recomputed_prefill_tokens).toBe(17);
+  });
+
+  it('summarizeRun with no completed job reports NaN quantiles and zero throughput for an empty run', () => {
+    const s = summarizeRun({ policy: 'p', engine: 'sim', workload: 'w', makespanS: 0 }, [outcome('f', 1, 'INTERNAL')], stats(0, 0));
+    expect(s).toMatchObject({ jobs: 1, completed: 0, failed: 1, tokens_per_s: 0 });
+    expect(s.jct_s.mean).toBeNaN();
+    expect(s.jct_s.p50).toBeNaN();
+  });
+});
