@@ -24,9 +24,11 @@ import { JobRecord } from './job-record.js';
 import { Segment } from './segment.js';
 import { planStep, type PlannerLimits, type StepDecision } from './step-planner.js';
 import { segmentInput, type SegmentInput } from './segment-input.js';
-import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobOptions, ResumeOptions } from './types.js';
+import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobAccount, JobOptions, KvDecision, ResumeOptions, SegmentAccount } from './types.js';
 
 const DEFAULT_MAX_TOKENS = 256;
+/** Closed jobs whose KV accounts stats({ jobs: true }) still reports. */
+const CLOSED_ACCOUNTS_KEPT = 1024;
 
 function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -60,6 +62,7 @@ export class Engine {
   private readonly pendingSwapOut: SwapPair[] = [];
   private loopRunning: Promise<void> | null = null;
   private lastStepFailed = false;
+  private readonly closedAccounts: JobAccount[] = [];
   private closing = false;
   private nextJobId = 1;
   private counters = { steps: 0, prefillTokens: 0, decodeTokens: 0, preemptions: 0, reclaims: 0, loopS: 0, nativeS: 0, blockingSwapS: 0, overlappedSwapBlocks: 0, swapOutBlocks: 0, swapInBlocks: 0, closedJobsRecomputed: 0 };
@@ -180,11 +183,13 @@ export class Engine {
     this.releaseKv(record);
     record.closed = true;
     this.counters.closedJobsRecomputed += record.state.metrics().recomputedPrefillTokens;
+    this.closedAccounts.push(this.account(record));
+    if (this.closedAccounts.length > CLOSED_ACCOUNTS_KEPT) this.closedAccounts.shift();
     this.jobs.delete(record.id);
     this.policy.onJobClosed?.(record.id);
   }
 
-  stats(): EngineStats {
+  stats(options: { jobs?: boolean } = {}): EngineStats {
     const kv = this.blocks.stats();
     const states = [...this.jobs.values()].map((r) => r.state.state);
     const count = (s: string) => states.filter((x) => x === s).length;
@@ -215,6 +220,7 @@ export class Engine {
         inFlightSwapBlocks: kv.inFlightBlocks,
       },
       time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
+      ...(options.jobs ? { jobAccounts: [...[...this.jobs.values()].map((r) => this.account(r)), ...this.closedAccounts] } : {}),
     };
   }
 
@@ -383,9 +389,12 @@ export class Engine {
       // room for it); taking them back is a preemption only for a running one.
       if (p.record.state.state === 'running') p.record.state.preempted(p.kv);
       this.counters.preemptions++;
+      this.logKv(p.record, p.kv === 'swapped' ? 'swap' : 'discard', 'preempted', p.swapOut.length);
     }
+    for (const s of decision.swappedIn) this.logKv(s.record, 'swap_in', 'resume', s.blocks);
     for (const r of decision.reclaimed) {
       this.counters.reclaims++;
+      this.logKv(r.record, r.kv === 'swapped' ? 'swap' : 'discard', 'reclaimed', r.swapOut.length);
       r.record.state.setKv(r.kv === 'swapped' ? 'swapping_out' : 'discarded');
       if (r.kv === 'swapped') r.record.state.setKv('swapped');
     }
@@ -486,6 +495,38 @@ export class Engine {
     active.handle.finish(result);
   }
 
+  private logKv(record: JobRecord, action: KvDecision['action'], cause: KvDecision['cause'], blocks: number): void {
+    record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action, cause, atS: this.clock.now(), bytes: blocks * this.blockBytes });
+  }
+
+  /** Per job and per segment KV accounting (see EngineStats.jobAccounts). */
+  private account(record: JobRecord): JobAccount {
+    const segments: SegmentAccount[] = record.state.segments.map((timing, index) => ({
+      index,
+      decisions: [],
+      swapOutBytes: 0,
+      swapInBytes: 0,
+      recomputedPrefillTokens: Math.max(0, timing.prefillTokensComputed - timing.inputTokens),
+    }));
+    for (const d of record.kvDecisions) {
+      const s = segments[d.segmentIndex];
+      if (!s) continue;
+      s.decisions.push(d);
+      if (d.action === 'swap') s.swapOutBytes += d.bytes;
+      if (d.action === 'swap_in') s.swapInBytes += d.bytes;
+    }
+    const sum = (k: 'swapOutBytes' | 'swapInBytes' | 'recomputedPrefillTokens') => segments.reduce((a, s) => a + s[k], 0);
+    return {
+      id: record.id,
+      kind: record.kind,
+      state: record.state.state,
+      segments,
+      swapOutBytes: sum('swapOutBytes'),
+      swapInBytes: sum('swapInBytes'),
+      recomputedPrefillTokens: sum('recomputedPrefillTokens'),
+    };
+  }
+
   /** Lets the policy move the KV of jobs that wait on tools with it still on the device. */
   private revisitToolWaits(): void {
     if (!this.policy.revisitToolWaits) return;
@@ -518,7 +559,7 @@ export class Engine {
     const action = this.policy.onToolWait(view, this.clock.now());
     if (action === 'preserve') {
       this.kvActions.preserve++;
-      record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: 'preserve', atS: this.clock.now(), bytes: 0 });
+      this.logKv(record, 'preserve', 'tool_wait', 0);
       return;
     }
     this.moveToolWaitKv(record, action);
@@ -531,7 +572,7 @@ export class Engine {
       // The device blocks stay held until the step carrying the copy completes, so the copy
       // never stalls that step.
       const pairs = this.blocks.swapOut(record.id, { deferRelease: true });
-      record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: 'swap', atS: this.clock.now(), bytes: pairs.length * this.blockBytes });
+      this.logKv(record, 'swap', 'tool_wait', pairs.length);
       this.pendingSwapOut.push(...pairs);
       record.placement = 'host';
       record.state.setKv('swapping_out');
@@ -542,7 +583,7 @@ export class Engine {
     // no room in the host pool): either way the job recomputes what was evicted meanwhile.
     const kind = action === 'release' ? 'release' : 'discard';
     this.kvActions[kind]++;
-    record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action: kind, atS: this.clock.now(), bytes: 0 });
+    this.logKv(record, kind, 'tool_wait', 0);
     this.releaseKv(record);
     record.state.setKv('discarded');
   }

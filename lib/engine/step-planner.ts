@@ -18,6 +18,8 @@ export interface PlannedRun {
 export interface StepDecision {
   runs: PlannedRun[];
   swapIn: SwapPair[];
+  /** Every job swapped in by this step, with its blocks. */
+  swappedIn: { record: JobRecord; blocks: number }[];
   /** Jobs swapped in by this step that run from the next one, once their blocks have arrived. */
   prefetched: JobRecord[];
   /** Jobs preempted this step, with what happened to their KV. */
@@ -67,7 +69,7 @@ export function planStep(
 ): StepDecision {
   const byId = new Map(records.map((r) => [r.id, r]));
   const ordered = policy.order(records.map((r) => candidate(r, nowS)), nowS).map((c) => byId.get(c.jobId)!);
-  const decision: StepDecision = { runs: [], swapIn: [], prefetched: [], preempted: [], reclaimed: [], blocked: null };
+  const decision: StepDecision = { runs: [], swapIn: [], swappedIn: [], prefetched: [], preempted: [], reclaimed: [], blocked: null };
   const planned = new Set<JobRecord>();
   let budget = limits.maxBatchTokens;
 
@@ -108,7 +110,9 @@ export function planStep(
     const r = ordered[i];
     if (r.placement === 'host') {
       while (!blocks.canSwapIn(r.id)) if (!preemptOne(i)) return { ...decision, blocked: r };
-      decision.swapIn.push(...blocks.swapIn(r.id));
+      const pairs = blocks.swapIn(r.id);
+      decision.swapIn.push(...pairs);
+      decision.swappedIn.push({ record: r, blocks: pairs.length });
       r.placement = 'device';
       if (limits.prefetchSwapIns) {
         planned.add(r); // not a preemption victim while its blocks arrive

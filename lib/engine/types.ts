@@ -148,15 +148,48 @@ export interface EngineStats {
    * steps alone: their difference is what the control plane costs.
    */
   time: { loopS: number; nativeS: number };
+  /**
+   * Per job and per segment: every KV decision with the bytes it moved, and the prompt tokens
+   * recomputed. Only with `stats({ jobs: true })`: open jobs, then up to the last 1024 closed.
+   */
+  jobAccounts?: JobAccount[];
 }
 
-/** One KV decision for a job waiting on a tool. */
+/** One decision about a job's KV, and the bytes it moved. */
 export interface KvDecision {
   segmentIndex: number;
-  action: 'release' | 'preserve' | 'swap' | 'discard';
+  /** 'swap_in' brings swapped KV back; the others say where KV went (or that it stayed). */
+  action: 'release' | 'preserve' | 'swap' | 'discard' | 'swap_in';
+  /**
+   * Why: the job paused on a tool (the policy's choice, or its later revision), its running
+   * segment was preempted, its preserved KV was taken back for a job that could run, or it is
+   * about to run again ('resume', for swap_in).
+   */
+  cause: 'tool_wait' | 'preempted' | 'reclaimed' | 'resume';
   atS: number;
-  /** Bytes copied to the host pool (swap), else 0. */
+  /** Bytes copied between the pools, else 0. */
   bytes: number;
+}
+
+/** What happened to one segment's KV, and what it cost. */
+export interface SegmentAccount {
+  index: number;
+  decisions: KvDecision[];
+  swapOutBytes: number;
+  swapInBytes: number;
+  /** Prompt tokens computed again because their KV had been discarded or evicted. */
+  recomputedPrefillTokens: number;
+}
+
+/** One job's KV accounting, per segment and in total (EngineStats.jobAccounts). */
+export interface JobAccount {
+  id: string;
+  kind: string;
+  state: string;
+  segments: SegmentAccount[];
+  swapOutBytes: number;
+  swapInBytes: number;
+  recomputedPrefillTokens: number;
 }
 
 export type { JobMetrics };

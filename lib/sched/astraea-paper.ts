@@ -130,7 +130,8 @@ export class AstraeaPaperPolicy implements Policy {
     this.mlfq.drop(jobId);
   }
 
-  private serviceS(c: SchedulingCandidate): number {
+  /** T_proc of a candidate, clamped so the ratio stays defined. */
+  protected serviceS(c: SchedulingCandidate): number {
     const t = this.serviceTime(c);
     return Number.isFinite(t) && t > 0 ? t : 1e-9;
   }

@@ -140,9 +140,33 @@ describe('astraea: W is the job age (rule 5) and preemption swaps (rule 4)', () 
     expect(out[0].accumulatedWaitS).toBe(1);
   });
 
-  it('preempts by swapping unless told to recompute', () => {
-    expect(new AstraeaPolicy().preemption).toBe('swap');
-    expect(new AstraeaPolicy({ preemption: 'recompute' }).preemption).toBe('recompute');
-    expect(new AstraeaPaperPolicy().preemption).toBe('recompute');
+  it('preempts by recomputing, like the paper (swap preemption was tried and dropped)', () => {
+    expect(new AstraeaPolicy().preemption).toBe('recompute');
+    expect(new AstraeaPolicy({ preemption: 'swap' }).preemption).toBe('swap');
+  });
+});
+
+describe('astraea: tail protection (rule 6)', () => {
+  // T_proc = 1 s for short jobs, 10 s for 'long'; the median of {1, 1, 10} is 1 s, so a waiting
+  // segment starves once its W (job age) passes 12 × 1 = 12 s.
+  const serviceTime = (c: SchedulingCandidate) => (c.jobId === 'long' ? 10 : 1);
+  const at = (jobId: string, arrivalS: number) => ({ ...cand(jobId, 0), jobArrivalS: arrivalS });
+
+  it('serves a long job that has waited past 12 typical service times first, oldest first', () => {
+    // t = 20: long age 13 (ratio (13 + 10)/10 = 2.3), a age 5 (ratio 6), b age 1 (ratio 2).
+    // HRRN alone: a, long, b. long starves (13 > 12) and moves to the front of the waiting ones.
+    const policy = new AstraeaPolicy({ serviceTime });
+    expect(policy.order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['long', 'a', 'b']);
+    expect(new AstraeaPolicy({ serviceTime, tailRatio: Infinity }).order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
+  });
+
+  it('not before: at age 12 exactly the long job keeps its HRRN place', () => {
+    const policy = new AstraeaPolicy({ serviceTime });
+    expect(policy.order([at('a', 15), at('long', 8), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
+  });
+
+  it('never moves a waiting segment ahead of a running one', () => {
+    const running = { ...at('run', 19), running: true };
+    expect(new AstraeaPolicy({ serviceTime }).order([at('long', 0), running], 20).map((c) => c.jobId)).toEqual(['run', 'long']);
   });
 });
