@@ -71,7 +71,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.kvRule = options.kvRule ?? 'contention';
     this.reclaim = options.reclaim ?? 'remaining-time';
     this.waitBasis = options.waitBasis ?? 'age';
-    this.tailRatio = options.tailRatio ?? 12;
+    this.tailRatio = options.tailRatio ?? Infinity;
     this.memoryNow = options.memory ?? (() => NO_MEMORY_VIEW);
     this.toolTime = options.toolTimeS ?? ((_tool, hintS) => hintS ?? 1);
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTime(tool, hintS) - elapsedS));
