@@ -155,18 +155,19 @@ describe('astraea: tail protection (rule 6)', () => {
   it('serves a long job that has waited past 12 typical service times first, oldest first', () => {
     // t = 20: long age 13 (ratio (13 + 10)/10 = 2.3), a age 5 (ratio 6), b age 1 (ratio 2).
     // HRRN alone: a, long, b. long starves (13 > 12) and moves to the front of the waiting ones.
-    const policy = new AstraeaPolicy({ serviceTime });
+    const policy = new AstraeaPolicy({ serviceTime, tailRatio: 12 });
     expect(policy.order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['long', 'a', 'b']);
-    expect(new AstraeaPolicy({ serviceTime, tailRatio: Infinity }).order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
+    // Off by default (it cost tau-bench 16% mean JCT under pressure; docs/policies.md).
+    expect(new AstraeaPolicy({ serviceTime }).order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
   });
 
   it('not before: at age 12 exactly the long job keeps its HRRN place', () => {
-    const policy = new AstraeaPolicy({ serviceTime });
+    const policy = new AstraeaPolicy({ serviceTime, tailRatio: 12 });
     expect(policy.order([at('a', 15), at('long', 8), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
   });
 
   it('never moves a waiting segment ahead of a running one', () => {
     const running = { ...at('run', 19), running: true };
-    expect(new AstraeaPolicy({ serviceTime }).order([at('long', 0), running], 20).map((c) => c.jobId)).toEqual(['run', 'long']);
+    expect(new AstraeaPolicy({ serviceTime, tailRatio: 12 }).order([at('long', 0), running], 20).map((c) => c.jobId)).toEqual(['run', 'long']);
   });
 });
