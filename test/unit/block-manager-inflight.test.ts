@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
 import { BlockManager, type BlockManagerOptions } from '../../lib/kv/block-manager.js';
+import { expectCode } from './expect-code.js';
 
 // Block size 4 throughout. Fresh device ids come off a stack that starts 0, 1, 2, ...; host ids
 // likewise. P9 is two full blocks [1..4] [5..8] plus one token [9].
@@ -13,16 +13,6 @@ function range(start: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => start + i);
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  expect((caught as EngineError).code).toBe(code);
-}
 
 const P9 = range(1, 9);
 

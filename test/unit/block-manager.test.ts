@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
 import { BlockManager, type BlockManagerOptions } from '../../lib/kv/block-manager.js';
 import { chainHashes, hashBlock } from '../../lib/kv/prefix-hash.js';
+import { expectCode } from './expect-code.js';
 
 // Block size 4 throughout. Fresh device ids come off a stack that starts as 0, 1, 2, ...; a block
 // released without content goes back on top of it (so it is the next one handed out).
@@ -15,16 +15,6 @@ function range(start: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => start + i);
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  expect((caught as EngineError).code).toBe(code);
-}
 
 const P9 = range(1, 9); // 2 full blocks [1..4] [5..8] + 1 token [9]
 

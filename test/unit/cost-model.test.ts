@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
 import {
   CPU_SMALL,
   H100_LLAMA3_8B,
@@ -7,17 +6,8 @@ import {
   stepSeconds,
   type StepCostModel,
 } from '../../lib/sim/cost-model.js';
+import { expectCode } from './expect-code.js';
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  expect((caught as EngineError).code).toBe(code);
-}
 
 // A block of 1e6 bytes at 1e9 B/s copies in 1 ms.
 const COSTS: StepCostModel = { name: 'test', fixedS: 0.01, tokenS: 0.001, contextTokenS: 1e-6, swapBytesPerS: 1e9 };

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
 import { FakeClock, systemClock } from '../../lib/agent/clock.js';
 import { JobStateMachine, type JobState, type KvState } from '../../lib/agent/job-state.js';
+import { expectCode } from './expect-code.js';
 
-function expectCode(fn: () => unknown, code: string, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  const err = caught as EngineError;
-  expect(err.code).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
-}
 
 /** Drives a fresh job on its own clock into `state`. */
 function jobIn(state: JobState): { job: JobStateMachine; clock: FakeClock } {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { JobMetrics } from '../../lib/agent/job-state.js';
 import { Engine } from '../../lib/engine/engine.js';
 import type { EngineStats } from '../../lib/engine/types.js';
-import { EngineError } from '../../lib/errors.js';
 import type { PausedJobView, Policy, SchedulingCandidate, ToolWaitKvAction } from '../../lib/sched/policy.js';
 import { POLICY_NAMES } from '../../lib/sched/registry.js';
 import type { SimulationProfile } from '../../lib/sim/cost-model.js';
@@ -12,6 +11,7 @@ import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob, WorkloadSegment } from '../../lib/workload/format.js';
 import { runWorkload, type JobOutcome } from '../../lib/workload/runner.js';
 import { quantile, summarizeRun } from '../../lib/workload/summary.js';
+import { expectCode } from './expect-code.js';
 
 // A tiny machine with round numbers. contextTokenS 0, so a step of k tokens costs
 // fixedS + k·tokenS = 0.01 + 0.001·k: a decode step 0.011 s, a prefill of N tokens 0.01 + N/1000.
@@ -35,16 +35,6 @@ function job(id: string, arrivalS: number, segments: WorkloadSegment[], kind = '
   return { id, arrivalS, kind, segments };
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  expect((caught as EngineError).code).toBe(code);
-}
 
 /** A policy with a fixed tool-wait action, ordering by job id, recording what it is told. */
 class RecordingPolicy implements Policy {

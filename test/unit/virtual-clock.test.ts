@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
+import { expectCode } from './expect-code.js';
 
 // Every time used here is a sum of binary-exact values (halves, integers), so equality is exact.
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  expect((caught as EngineError).code).toBe(code);
-}
 
 describe('VirtualClock', () => {
   it('starts at 0 with nothing pending, and run() on an empty clock returns at once', async () => {

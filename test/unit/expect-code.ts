@@ -1,0 +1,16 @@
+/** Shared assertion: `fn` throws an EngineError with this code (and these message fragments). */
+import { expect } from 'vitest';
+import { EngineError } from '../../lib/errors.js';
+
+export function expectCode(fn: () => unknown, code: string, ...fragments: string[]): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(EngineError);
+  const err = caught as EngineError;
+  expect(err.code).toBe(code);
+  for (const f of fragments) expect(err.message).toContain(f);
+}
