@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sweeps each unknown of the paper (ASTRAEA-PAPER.md) for `astraea-paper` on the simulator, one
-# at a time around the defaults, on a memory-pressure and a heavy-load scenario. Each line of
+# at a time around the defaults, on two memory-pressure scenarios (where the KV manager and the
+# queues matter most). Each line of
 # output is one run's result (JSON), tagged with the setting. Results: docs/policies.md.
 #   npm run build:ts && bash bench/paper-unknowns.sh [seeds]
 set -euo pipefail
@@ -15,7 +16,7 @@ settings=(
   astraea-paper.prefillTokenCost=0.01 astraea-paper.prefillTokenCost=1
 )
 for setting in "${settings[@]}"; do
-  for case in "airline pressure" "mixed heavy"; do
+  for case in "airline pressure" "tau pressure"; do
     set -- $case
     node dist/bench/sweep.js --families "$1" --scenarios "$2" --seeds "$seeds" --policies astraea-paper ${setting:+--set "$setting"} --json 2>/dev/null |
       sed "s/^{/{\"setting\":\"${setting:-default}\",/"

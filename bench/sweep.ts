@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         ...(values['kv-blocks'] ? { kvBlocks: Number(values['kv-blocks']) } : {}),
       };
       for (const policy of policies) {
-        const means: JctSummary[] = [];
+        const summaries: JctSummary[] = [];
         let failed = 0;
         let preemptions = 0;
         let recomputed = 0;
@@ -126,12 +126,12 @@ async function main(): Promise<void> {
             kvBlocks: scenario.kvBlocks,
             hints: values.hints as 'none' | 'oracle',
           });
-          means.push(jctSummary(r.outcomes));
+          summaries.push(jctSummary(r.outcomes));
           failed += r.outcomes.filter((o) => o.error !== null).length;
           preemptions += r.stats.preemptions;
           recomputed += r.stats.kvTraffic.recomputedPrefillTokens;
         }
-        const avg = (k: keyof JctSummary) => means.reduce((a, m) => a + m[k], 0) / means.length;
+        const avg = (k: keyof JctSummary) => summaries.reduce((a, m) => a + m[k], 0) / summaries.length;
         rows.push({ family, scenario: scenarioName, policy, seeds, jct: { mean: avg('mean'), p50: avg('p50'), p90: avg('p90'), p99: avg('p99') }, failed, preemptions, recomputed });
         process.stderr.write(`${family}/${scenarioName} ${policy}: mean ${avg('mean').toFixed(2)} p99 ${avg('p99').toFixed(2)}\n`);
       }

@@ -33,7 +33,7 @@ export class ActiveSegment {
     readonly index: number,
     readonly spec: SegmentSpec,
     readonly handle: Segment,
-    private readonly tokenizer: Tokenizer | null,
+    tokenizer: Tokenizer | null,
     private readonly eosIds: ReadonlySet<number>,
     idPrefix: string,
   ) {

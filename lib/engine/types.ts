@@ -6,6 +6,7 @@ import type { ToolCall } from '../agent/tool-calls.js';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
 import type { Policy } from '../sched/policy.js';
+import type { BlockManagerStats } from '../kv/block-manager.js';
 
 export type { PolicyName } from '../sched/registry.js';
 import type { PolicyName } from '../sched/registry.js';
@@ -115,16 +116,8 @@ export interface SegmentResult {
 export interface EngineStats {
   steps: number;
   jobs: { open: number; running: number; waiting: number; toolWait: number };
-  kv: {
-    deviceBlocks: number;
-    freeBlocks: number;
-    cachedBlocks: number;
-    ownedBlocks: number;
-    hostBlocks: number;
-    hostFree: number;
-    prefixHitTokens: number;
-    evictions: number;
-  };
+  /** The block manager's pools and prefix cache (in-flight swap-out blocks count as owned). */
+  kv: BlockManagerStats;
   tokens: { prefill: number; decode: number };
   preemptions: number;
   /** Times the preserved KV of a job waiting on a tool was taken back for jobs that could run. */
@@ -140,8 +133,6 @@ export interface EngineStats {
     overlappedSwapBytes: number;
     /** Seconds steps waited on copies their own sequences needed. */
     blockingSwapS: number;
-    /** Device blocks held by swap-outs not yet completed. */
-    inFlightSwapBlocks: number;
   };
   /**
    * Wall time of the step loop (planning, the native step, handing out tokens) and of the native

@@ -68,8 +68,8 @@ export class AstraeaPaperPolicy implements Policy {
   readonly mlfq: StatefulMlfq;
   private readonly serviceTime: (candidate: SchedulingCandidate) => number;
   private readonly highWatermark: number;
-  private readonly memory: () => MemoryView;
-  private readonly toolTimeS: (tool: string, hintS?: number) => number;
+  protected readonly memory: () => MemoryView;
+  protected readonly toolTimeS: (tool: string, hintS?: number) => number;
   private readonly runningFirst: 'all' | 'queue';
 
   constructor(options: AstraeaPaperOptions = {}) {

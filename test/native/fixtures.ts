@@ -6,6 +6,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { makeModel } from '../../lib/model/make-model.js';
 import { presetConfig, type HfConfig } from '../../lib/model/presets.js';
 import { referenceConfigFromHf, referenceLogits } from '../reference/llama-reference.js';
@@ -53,6 +55,21 @@ export async function makeFixture(
   const dir = tempDir(name);
   await makeModel({ config: CONFIGS[name], outDir: dir, seed: options.seed ?? 7, dtype: options.dtype ?? 'f32' });
   return dir;
+}
+
+/** Writes fixture `name` and loads it once for the whole test file; the getter works inside tests. */
+export function useFixtureModel(name: keyof typeof CONFIGS): () => LoadedModel {
+  let dir: string | undefined;
+  let model: LoadedModel | undefined;
+  beforeAll(async () => {
+    dir = await makeFixture(name);
+    model = await loadModel({ model: dir });
+  });
+  afterAll(() => {
+    model?.dispose();
+    if (dir) removeDir(dir);
+  });
+  return () => model!;
 }
 
 /** Logits at every position from the plain-TypeScript reference, reading the directory's files itself. */

@@ -2,30 +2,19 @@
  * Block operations of the paged cache: swap out and back in (bit-identical), discard and
  * recompute (equal within tolerance), copy (a forked prefix continues identically).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type LoadedModel } from '../../lib/model/load.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildStepPlan, type PlannedSequence } from '../../lib/native/plan.js';
 import type { NativeKvCache } from '../../lib/native/types.js';
-import { removeDir, makeFixture, relativeError, testIds } from './fixtures.js';
+import { relativeError, testIds, useFixtureModel } from './fixtures.js';
 
 const BS = 4;
 const PROMPT = testIds(11, 384, 3); // 3 blocks, the last one partly filled
 const NEXT = [17, 250, 33];
 
-let dir: string;
-let model: LoadedModel;
-
-beforeAll(async () => {
-  dir = await makeFixture('llama');
-  model = await loadModel({ model: dir });
-});
-afterAll(() => {
-  model.dispose();
-  removeDir(dir);
-});
+const fixture = useFixtureModel('llama');
 
 async function run(cache: NativeKvCache, seq: PlannedSequence, ops: Parameters<typeof buildStepPlan>[0] = { sequences: [] }) {
-  const result = await model.native.step(cache, buildStepPlan({ ...ops, sequences: [seq], logits: 'last' }));
+  const result = await fixture().native.step(cache, buildStepPlan({ ...ops, sequences: [seq], logits: 'last' }));
   return result.logits!;
 }
 
@@ -43,19 +32,19 @@ describe('KV block operations', () => {
   let baseline: Float32Array[];
 
   beforeAll(async () => {
-    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
     await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
     baseline = await decodeNext(cache, [0, 1, 2, 3]);
     cache.dispose();
   });
 
   it('swap out, overwrite the device blocks, swap in elsewhere: bit-identical later logits', async () => {
-    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 6 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 6 });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       const before = [0, 1, 2].map((b) => cache.readBlock('device', b));
       // Swap the three used blocks out to host blocks 5, 3, 1.
-      await model.native.step(cache, buildStepPlan({ sequences: [], swapOut: [[0, 5], [1, 3], [2, 1]] }));
+      await fixture().native.step(cache, buildStepPlan({ sequences: [], swapOut: [[0, 5], [1, 3], [2, 1]] }));
       expect(Array.from(cache.readBlock('host', 3))).toEqual(Array.from(before[1]));
       // Another sequence reuses the freed device blocks.
       await run(cache, { tokens: testIds(12, 384, 8), startPosition: 0, blocks: [0, 1, 2] });
@@ -69,7 +58,7 @@ describe('KV block operations', () => {
   });
 
   it('discard, then recompute by prefill: equal logits within tolerance', async () => {
-    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       await run(cache, { tokens: testIds(16, 384, 5), startPosition: 0, blocks: [0, 1, 2, 3] }); // overwritten
@@ -85,7 +74,7 @@ describe('KV block operations', () => {
   });
 
   it('copy forks a prefix: both branches continue like the original', async () => {
-    const cache = model.native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       // Share full blocks 0 and 1, copy the partly filled block 2 (copy-on-write of the tail).

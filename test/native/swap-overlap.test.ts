@@ -5,11 +5,10 @@
  * the swap done in an earlier step), and block contents read before the step. Block counts pin the
  * partition itself, since a wrong one could still pass the byte checks by winning a race.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadModel, type LoadedModel } from '../../lib/model/load.js';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildStepPlan, type PlannedSequence, type PlannedStep } from '../../lib/native/plan.js';
 import type { NativeKvCache } from '../../lib/native/types.js';
-import { makeFixture, removeDir, testIds } from './fixtures.js';
+import { testIds, useFixtureModel } from './fixtures.js';
 
 const BS = 4;
 const VOCAB = 384;
@@ -18,24 +17,14 @@ const PROMPT_B = testIds(8, VOCAB, 4); // two full blocks
 const PROMPT_C = testIds(8, VOCAB, 5);
 const DECODE_A: PlannedSequence = { tokens: [17], startPosition: PROMPT_A.length, blocks: [0, 1, 2] };
 
-let dir: string;
-let model: LoadedModel;
-
-beforeAll(async () => {
-  dir = await makeFixture('llama');
-  model = await loadModel({ model: dir });
-});
-afterAll(() => {
-  model.dispose();
-  removeDir(dir);
-});
+const fixture = useFixtureModel('llama');
 
 function newCache(): NativeKvCache {
-  return model.native.createKvCache({ blockSize: BS, deviceBlocks: 12, hostBlocks: 8 });
+  return fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 12, hostBlocks: 8 });
 }
 
 async function step(cache: NativeKvCache, plan: PlannedStep) {
-  return model.native.step(cache, buildStepPlan({ logits: 'last', ...plan }));
+  return fixture().native.step(cache, buildStepPlan({ logits: 'last', ...plan }));
 }
 
 async function prefill(cache: NativeKvCache, tokens: number[], blocks: number[]) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AstraeaPaperPolicy } from '../../lib/sched/astraea-paper.js';
 import { kvWaste, kvWasteInputs, type MemoryView } from '../../lib/sched/kv-waste.js';
 import { StatefulMlfq } from '../../lib/sched/mlfq.js';
-import type { SchedulingCandidate, SegmentEndView } from '../../lib/sched/policy.js';
+import type { SegmentEndView } from '../../lib/sched/policy.js';
 import { EngineError } from '../../lib/errors.js';
 import { cand, ids } from './scheduling-fixtures.js';
 

@@ -6,22 +6,11 @@ import { AstraeaPolicy } from '../../lib/sched/astraea.js';
 import { AstraeaPaperPolicy } from '../../lib/sched/astraea-paper.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import type { SchedulingCandidate, SegmentEndView } from '../../lib/sched/policy.js';
+import { cand as fixture } from './scheduling-fixtures.js';
 
+/** 'old' arrived at 0, anything else at 5. */
 function cand(jobId: string, accumulatedWaitS: number): SchedulingCandidate {
-  return {
-    jobId,
-    kind: 'k',
-    jobArrivalS: jobId === 'old' ? 0 : 5,
-    segmentQueuedS: 0,
-    segmentIndex: 0,
-    pendingPrefillTokens: 0,
-    generatedTokens: 0,
-    contextTokens: 100,
-    running: false,
-    accumulatedWaitS,
-    attainedTokens: 0,
-    expectedOutputTokens: 128,
-  };
+  return fixture(jobId, { jobArrivalS: jobId === 'old' ? 0 : 5, accumulatedWaitS });
 }
 
 /** A segment of 300 generated tokens: past Q0's 256-token quota, so its job moves down to Q1. */

@@ -3,7 +3,7 @@ import { AutellixPolicy } from '../../lib/sched/autellix.js';
 import { ContinuumPolicy } from '../../lib/sched/continuum.js';
 import { InferCeptPolicy } from '../../lib/sched/infercept.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
-import type { PausedJobView, SchedulingCandidate, WaitingJobView } from '../../lib/sched/policy.js';
+import type { PausedJobView, WaitingJobView } from '../../lib/sched/policy.js';
 import { ToolTimePredictor } from '../../lib/predict/tool-time.js';
 import { cand, ids } from './scheduling-fixtures.js';
 

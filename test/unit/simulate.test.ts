@@ -146,7 +146,7 @@ describe('simulate: step timing of single jobs', () => {
     expect(result.stats.kvTraffic.swapInBytes).toBe(48_000);
     expect(result.stats.kvTraffic.overlappedSwapBytes).toBe(96_000);
     expect(result.stats.kvTraffic.blockingSwapS).toBe(0);
-    expect(result.stats.kvTraffic.inFlightSwapBlocks).toBe(0);
+    expect(result.stats.kv.inFlightBlocks).toBe(0);
     expect(result.stats.kv.ownedBlocks).toBe(0);
   });
 
@@ -256,7 +256,7 @@ describe('simulate: arrivals, determinism, policies', () => {
     expect(result.stats.jobs.open).toBe(0);
     expect(result.stats.kv.ownedBlocks).toBe(0);
     expect(result.stats.kv.hostFree).toBe(hostBlocks);
-    expect(result.stats.kvTraffic.inFlightSwapBlocks).toBe(0);
+    expect(result.stats.kv.inFlightBlocks).toBe(0);
 
     const summary = summarizeRun({ policy, engine: 'sim', workload: 'mixed', makespanS: result.makespanS }, result.outcomes, result.stats);
     expect(summary).toMatchObject({ policy, engine: 'sim', jobs: 4, completed: 4, failed: 0 });
@@ -339,12 +339,12 @@ describe('summary', () => {
     return {
       steps: 0,
       jobs: { open: 0, running: 0, waiting: 0, toolWait: 0 },
-      kv: { deviceBlocks: 0, freeBlocks: 0, cachedBlocks: 0, ownedBlocks: 0, hostBlocks: 0, hostFree: 0, prefixHitTokens: 0, evictions: 0 },
+      kv: { deviceBlocks: 0, freeBlocks: 0, cachedBlocks: 0, ownedBlocks: 0, hostBlocks: 0, hostFree: 0, hostOwned: 0, inFlightBlocks: 0, prefixHitTokens: 0, prefixQueryTokens: 0, evictions: 0 },
       tokens: { prefill, decode },
       preemptions: 3,
       reclaimedToolWaits: 0,
       kvActions: { release: 1, preserve: 2, swap: 4, discard: 5 },
-      kvTraffic: { swapOutBytes: 0, swapInBytes: 0, recomputedPrefillTokens: 17, overlappedSwapBytes: 0, blockingSwapS: 0, inFlightSwapBlocks: 0 },
+      kvTraffic: { swapOutBytes: 0, swapInBytes: 0, recomputedPrefillTokens: 17, overlappedSwapBytes: 0, blockingSwapS: 0 },
       time: { loopS: 0, nativeS: 0 },
     };
   }
