@@ -15,7 +15,7 @@ import { createPolicy, POLICY_NAMES } from '../sched/registry.js';
 import { ToolTimePredictor } from '../predict/tool-time.js';
 import { OutputLengthPredictor } from '../predict/output-length.js';
 import { StepCosts } from './step-costs.js';
-import type { Policy } from '../sched/policy.js';
+import type { Policy, WaitingJobView } from '../sched/policy.js';
 import { ActiveSegment } from './active-segment.js';
 import type { BackendModelInfo, EngineBackend } from './backend.js';
 import { NativeBackend } from './native-backend.js';
@@ -104,6 +104,7 @@ export class Engine {
       swapBytesPerS: this.backend.swapBytesPerS,
       prefillSPerToken: this.costs.prefillSPerToken,
       freeTokens: (kv.freeBlocks + kv.cachedBlocks) * this.blocks.blockSize,
+      stepS: this.costs.decodeStepS,
     };
   }
 
@@ -346,7 +347,7 @@ export class Engine {
       this.revisitToolWaits();
       const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
       const paused = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait');
-      const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now());
+      const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now(), (holders) => this.pickReclaim(holders));
       const progress = decision.runs.length + decision.prefetched.length > 0;
       // Copies still owed (swap-outs in flight hold device blocks; a failed plan may have
       // preempted to swap) run even in a step that computes nothing: they may free the room.
@@ -517,29 +518,42 @@ export class Engine {
     };
   }
 
+  /** The preserved job whose KV the planner takes back first: the policy's choice, else the largest. */
+  private pickReclaim(holders: readonly JobRecord[]): JobRecord {
+    if (this.policy.reclaimOrder) {
+      const now = this.clock.now();
+      const first = this.policy.reclaimOrder(holders.map((r) => this.waitingView(r, now)), now)[0];
+      const chosen = holders.find((r) => r.id === first);
+      if (chosen) return chosen;
+    }
+    return holders.reduce((a, b) => (this.blocks.table(b.id).length > this.blocks.table(a.id).length ? b : a));
+  }
+
   /** Lets the policy move the KV of jobs that wait on tools with it still on the device. */
   private revisitToolWaits(): void {
     if (!this.policy.revisitToolWaits) return;
     const now = this.clock.now();
     const waiting = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait' && r.placement === 'device');
     if (waiting.length === 0) return;
-    const views = waiting.map((r) => {
-      const tool = r.state.segments[r.state.segments.length - 1]?.tool;
-      return {
-        jobId: r.id,
-        kind: r.kind,
-        contextTokens: r.tokens.length,
-        tool: tool?.name ?? 'tool',
-        expectedToolS: r.toolHintS,
-        waitedS: now - (tool?.startedAt ?? now),
-        kv: r.placement,
-      };
-    });
+    const views = waiting.map((r) => this.waitingView(r, now));
     const decisions = this.policy.revisitToolWaits(views, now);
     for (const r of waiting) {
       const action = decisions.get(r.id);
       if (action) this.moveToolWaitKv(r, action);
     }
+  }
+
+  private waitingView(r: JobRecord, now: number): WaitingJobView {
+    const tool = r.state.segments[r.state.segments.length - 1]?.tool;
+    return {
+      jobId: r.id,
+      kind: r.kind,
+      contextTokens: r.tokens.length,
+      tool: tool?.name ?? 'tool',
+      expectedToolS: r.toolHintS,
+      waitedS: now - (tool?.startedAt ?? now),
+      kv: r.placement,
+    };
   }
 
   /** The policy decides where the job's KV waits for the tool. */

@@ -66,6 +66,8 @@ export function planStep(
   policy: Policy,
   limits: PlannerLimits,
   nowS: number,
+  /** Which of the jobs preserved through tool waits gives its KV back first. */
+  pickReclaim: (holders: readonly JobRecord[]) => JobRecord,
 ): StepDecision {
   const byId = new Map(records.map((r) => [r.id, r]));
   const ordered = policy.order(records.map((r) => candidate(r, nowS)), nowS).map((c) => byId.get(c.jobId)!);
@@ -89,21 +91,23 @@ export function planStep(
     return { record: victim, kv: 'discarded' as const, swapOut: [] };
   };
 
-  // Frees memory for the job at `after`: first the lowest-priority runnable job holding device
-  // blocks, then (whatever the policy wished) the largest job preserved through a tool wait, since
-  // a job that can run now matters more than one that might return soon.
+  // Frees memory for the job at `after`: first KV preserved through a tool wait (whatever the
+  // policy wished: a job that can run now matters more than one that might return soon; the
+  // policy's `reclaimOrder` says whose goes first, else the largest), then the lowest-priority
+  // runnable job holding device blocks.
   const preemptOne = (after: number): boolean => {
+    const holders = paused.filter((p) => p.placement === 'device');
+    if (holders.length > 0) {
+      decision.reclaimed.push(evict(pickReclaim(holders), true));
+      return true;
+    }
     for (let i = ordered.length - 1; i > after; i--) {
       const victim = ordered[i];
       if (planned.has(victim) || victim.placement !== 'device') continue;
       decision.preempted.push(evict(victim, policy.preemption === 'swap'));
       return true;
     }
-    const holders = paused.filter((p) => p.placement === 'device');
-    if (holders.length === 0) return false;
-    const largest = holders.reduce((a, b) => (blocks.table(b.id).length > blocks.table(a.id).length ? b : a));
-    decision.reclaimed.push(evict(largest, true));
-    return true;
+    return false;
   };
 
   for (let i = 0; i < ordered.length && budget > 0 && decision.runs.length < limits.maxBatchSequences; i++) {

@@ -7,16 +7,25 @@
  *    it. Evidence: test/native/starvation.test.ts.
  * 2. `kvRule: 'contention'` (the paper: 'watermark'): what a pausing job's KV costs depends on
  *    whether anything waits for that memory, not on how full the pool is. While the work waiting
- *    for memory fits in what is free, keep the KV (preserving costs nobody anything). Otherwise
- *    swap it out unless the tool returns before a copy out and back would finish; the engine
- *    runs the copy beside a step's compute, so unlike the paper's W_swap it holds no batch back.
- *    Discard only when the host pool is full (the engine's fallback) or when recomputing is
- *    cheaper than the round trip.
+ *    for memory fits in what is free, rule 8 applies. Otherwise the KV stays only if the tool
+ *    returns before moving it would pay off; else it goes to the host (swap) or to the prefix
+ *    cache (discard), whichever costs less (rule 7).
+ * 7. `swapCost: 'stall'`: a copy runs beside a step's compute, so a swap costs the batch only
+ *    what one step cannot hide of it, out and back; a discard costs a recompute only of what the
+ *    waiting work will evict from the prefix cache (at most the deficit of memory). 'copy' (the
+ *    plain comparison) weighs the whole copy against recomputing the whole context.
+ * 8. `uncontendedKv: 'release'` (the paper: preserve): with nothing waiting for memory, a pausing
+ *    job's KV goes back to the prefix cache rather than being pinned. It stays there until
+ *    memory is needed and then goes without a copy, where a pinned context must be swapped or
+ *    taken back by the planner. On the mixed workload under light load (seed 2) pinning cost
+ *    5% mean JCT: coding jobs' large contexts, pinned through long tool calls, were later taken
+ *    back with copies that stalled steps; under pressure the two are within 1% (4 seeds).
  * 3. `reclaim: 'remaining-time'`: each step, if work waits for memory that is not free, swap out
  *    preserved KV of jobs still waiting on tools — those expected to return last first (the
  *    tool-time predictor's conditional remaining time) — until the waiting work fits. The copies
  *    overlap compute; without this rule the step planner takes preserved KV back only when a job
- *    cannot fit, largest first, with a copy that stalls the step.
+ *    cannot fit, with a copy that stalls the step. When it does, the same order picks whose
+ *    (`reclaimOrder`; the planner's default is the largest).
  * 4. Tried and dropped: preemption by swap (the copy out and back is cheaper than a prefill on
  *    the H100 profile). On tau-bench under memory pressure it cost 9% mean JCT: a recomputed
  *    victim's full blocks stay in the prefix cache and are mostly hit again, while a swapped one
@@ -46,9 +55,20 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
   waitBasis?: 'age' | 'accumulated';
   /**
    * Rule 6, tail protection: a waiting segment whose W passes this many typical service times
-   * is served before the others, oldest job first. Default 12; Infinity turns it off.
+   * is served before the others, oldest job first. Default Infinity (off).
    */
   tailRatio?: number;
+  /**
+   * Rule 7, swap or discard: 'stall' (default) weighs the part of a copy a step cannot hide
+   * against recomputing only what the waiting work would evict from the prefix cache; 'copy'
+   * weighs the whole copy against recomputing the whole context.
+   */
+  swapCost?: 'stall' | 'copy';
+  /**
+   * Rule 8, a pausing job's KV when nothing waits for memory: 'release' (default) to the prefix
+   * cache, where it stays until memory is needed (and then costs no copy), or 'preserve' (pinned).
+   */
+  uncontendedKv?: 'preserve' | 'release';
   /** Rule 3: 'remaining-time' (default) or 'off'. */
   reclaim?: 'remaining-time' | 'off';
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
@@ -61,6 +81,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly reclaim: 'remaining-time' | 'off';
   private readonly waitBasis: 'age' | 'accumulated';
   private readonly tailRatio: number;
+  private readonly swapCost: 'stall' | 'copy';
+  private readonly uncontendedKv: 'preserve' | 'release';
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
 
   constructor(options: AstraeaOptions = {}) {
@@ -69,6 +91,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.reclaim = options.reclaim ?? 'remaining-time';
     this.waitBasis = options.waitBasis ?? 'age';
     this.tailRatio = options.tailRatio ?? Infinity;
+    this.swapCost = options.swapCost ?? 'stall';
+    this.uncontendedKv = options.uncontendedKv ?? 'release';
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
   }
 
@@ -96,8 +120,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
     if (this.kvRule === 'watermark') return super.onToolWait(job, nowS);
     const memory = this.memory();
-    if (!contended(memory)) return 'preserve';
-    return this.awayAction(job.contextTokens, this.toolTimeS(job.tool, job.expectedToolS), memory) ?? 'preserve';
+    if (!contended(memory)) return this.uncontendedKv;
+    return this.awayAction(job.contextTokens, this.toolTimeS(job.tool, job.expectedToolS), memory, deficitTokens(memory)) ?? 'preserve';
   }
 
   revisitToolWaits(jobs: readonly WaitingJobView[], _nowS: number): Map<string, 'release' | 'swap' | 'discard'> {
@@ -105,14 +129,14 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     if (this.reclaim === 'off') return out;
     const memory = this.memory();
     if (!contended(memory)) return out;
-    let deficit = memory.waitingTokens - (memory.freeTokens ?? 0);
+    let deficit = deficitTokens(memory);
     const held = jobs
       .filter((j) => j.kv === 'device')
       .map((j) => ({ j, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
       .sort((a, b) => b.remainingS - a.remainingS);
     for (const { j, remainingS } of held) {
       if (deficit <= 0) break;
-      const action = this.awayAction(j.contextTokens, remainingS, memory);
+      const action = this.awayAction(j.contextTokens, remainingS, memory, deficit);
       if (action === null) break; // the rest return sooner still
       out.set(j.jobId, action);
       deficit -= j.contextTokens;
@@ -120,15 +144,30 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     return out;
   }
 
+  /** Rule 3 for the planner's reclaims: the jobs expected back last give their KV first. */
+  reclaimOrder(jobs: readonly WaitingJobView[], _nowS: number): string[] {
+    if (this.reclaim === 'off') return [];
+    return jobs
+      .map((j) => ({ id: j.jobId, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
+      .sort((a, b) => b.remainingS - a.remainingS)
+      .map((j) => j.id);
+  }
+
   /**
-   * Swap (or, if recomputing is cheaper, discard) the KV of a job away for `awayS` seconds; null
-   * when it is back before a copy out and in would finish, so keeping it costs least.
+   * Where a job's KV goes for `awayS` seconds; null when it is back before moving it would pay
+   * off, so keeping it costs least. Discarding frees the blocks to the prefix cache, where they
+   * cost a recompute only if evicted: with `deficit` tokens of waiting work beyond free memory,
+   * at most that many of them are. A swap costs the batch only the part of each copy that one
+   * step cannot hide (the copy stretches the step). The cheaper of the two is chosen.
    */
-  private awayAction(contextTokens: number, awayS: number, memory: MemoryView): 'swap' | 'discard' | null {
-    const roundTripS = (2 * contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+  private awayAction(contextTokens: number, awayS: number, memory: MemoryView, deficit: number): 'swap' | 'discard' | null {
+    const copyS = (contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
     const recomputeS = contextTokens * memory.prefillSPerToken;
-    if (awayS <= Math.min(roundTripS, recomputeS)) return null;
-    return recomputeS < roundTripS ? 'discard' : 'swap';
+    if (awayS <= Math.min(2 * copyS, recomputeS)) return null;
+    if (this.swapCost === 'copy') return recomputeS < 2 * copyS ? 'discard' : 'swap';
+    const evictedRecomputeS = Math.min(contextTokens, Math.max(0, deficit)) * memory.prefillSPerToken;
+    const stallS = 2 * Math.max(0, copyS - (memory.stepS ?? 0));
+    return evictedRecomputeS < stallS ? 'discard' : 'swap';
   }
 }
 
@@ -138,7 +177,12 @@ function median(values: number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+/** Tokens of waiting work beyond the free memory. */
+function deficitTokens(memory: MemoryView): number {
+  return memory.waitingTokens - (memory.freeTokens ?? 0);
+}
+
 /** Work waits for memory that is not free. */
 function contended(memory: MemoryView): boolean {
-  return memory.waitingTokens > (memory.freeTokens ?? 0);
+  return deficitTokens(memory) > 0;
 }

@@ -64,6 +64,8 @@ export interface MemoryView {
   prefillSPerToken: number;
   /** Tokens of device KV free or held only by the prefix cache (absent: unknown). */
   freeTokens?: number;
+  /** Seconds of compute in a decode step now: the copy time a step can hide (absent: unknown). */
+  stepS?: number;
 }
 
 /**

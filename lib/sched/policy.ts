@@ -86,4 +86,9 @@ export interface Policy {
    * in the returned map keep their KV where it is.
    */
   revisitToolWaits?(jobs: readonly WaitingJobView[], nowS: number): Map<string, 'release' | 'swap' | 'discard'>;
+  /**
+   * When the step planner must take back KV preserved through tool waits (a job that can run
+   * needs the memory), whose goes first: job ids, first taken first. Default: the largest.
+   */
+  reclaimOrder?(jobs: readonly WaitingJobView[], nowS: number): string[];
 }

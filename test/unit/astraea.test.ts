@@ -55,9 +55,11 @@ describe('astraea: KV at a tool wait by contention (rule 2)', () => {
   // A 100-token job: a copy out and back takes 2 × 100 × 1000 / 1e6 = 0.2 s; recomputing 0.1 s.
   const paused = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't' };
 
-  it('preserves while the waiting work fits in free memory, however full the pool', () => {
+  it('releases to the prefix cache while the waiting work fits in free memory, however full the pool (rule 8)', () => {
     const policy = new AstraeaPolicy({ memory: () => memory(50, 60, 0.99), toolTimeS: () => 100 });
-    expect(policy.onToolWait(paused, 0)).toBe('preserve');
+    expect(policy.onToolWait(paused, 0)).toBe('release');
+    // The ablation pins it, as the paper does below its watermark.
+    expect(new AstraeaPolicy({ uncontendedKv: 'preserve', memory: () => memory(50, 60, 0.99), toolTimeS: () => 100 }).onToolWait(paused, 0)).toBe('preserve');
   });
 
   it('with work waiting beyond free memory: away if the tool outlasts the cheaper of copy and recompute', () => {
@@ -158,5 +160,36 @@ describe('astraea: tail protection (rule 6)', () => {
   it('never moves a waiting segment ahead of a running one', () => {
     const running = { ...at('run', 19), running: true };
     expect(new AstraeaPolicy({ serviceTime, tailRatio: 12 }).order([at('long', 0), running], 20).map((c) => c.jobId)).toEqual(['run', 'long']);
+  });
+});
+
+describe('astraea: swap or discard by what each costs the batch (rule 7)', () => {
+  // 100 tokens, 1 KiB each: a one-way copy at 1e6 B/s takes 0.1 s; recomputing takes 0.1 s.
+  const paused = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't' };
+  const view = (waiting: number, free: number, stepS: number, swapBytesPerS = 1e6) => () => ({ ...memory(waiting, free), stepS, swapBytesPerS });
+
+  it('discards when the waiting work would evict little of the context from the prefix cache', () => {
+    // Deficit 20 tokens → recompute at most 20 × 1 ms = 0.02 s; copying (stall 2 × (0.1 − 0.01)
+    // = 0.18 s) costs more.
+    expect(new AstraeaPolicy({ memory: view(30, 10, 0.01), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('discard');
+  });
+
+  it('swaps when a step hides most of the copy', () => {
+    // Deficit 490 → the whole context (0.1 s) is recomputed; the copy stalls 2 × (0.1 − 0.09) = 0.02 s.
+    expect(new AstraeaPolicy({ memory: view(500, 10, 0.09), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('swap');
+  });
+
+  it("the ablation ('copy') weighs the whole round trip (0.2 s) against a whole recompute (0.1 s)", () => {
+    expect(new AstraeaPolicy({ swapCost: 'copy', memory: view(500, 10, 0.09), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('discard');
+  });
+});
+
+describe("astraea: the planner's reclaim order (rule 3)", () => {
+  it('names the jobs expected back last first', () => {
+    // Every tool takes 10 s: remaining a 9, b 2, c 6 → a, c, b.
+    const v = (jobId: string, waitedS: number) => ({ jobId, kind: 'k', contextTokens: 100, tool: 't', waitedS, kv: 'device' as const });
+    const policy = new AstraeaPolicy({ toolTimeS: () => 10 });
+    expect(policy.reclaimOrder([v('a', 1), v('b', 8), v('c', 4)], 0)).toEqual(['a', 'c', 'b']);
+    expect(new AstraeaPolicy({ toolTimeS: () => 10, reclaim: 'off' }).reclaimOrder([v('a', 1)], 0)).toEqual([]);
   });
 });
