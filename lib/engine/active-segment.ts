@@ -20,6 +20,8 @@ export interface SegmentSpec {
   expectedOutputTokens: number;
   /** The client's estimate of the tool call that ends the segment, if it gave one. */
   expectedToolS: number | undefined;
+  /** Segments the job is expected to run after this one, predicted at admission. */
+  expectedFutureSegments: number;
 }
 
 export class ActiveSegment {

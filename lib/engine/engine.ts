@@ -14,6 +14,7 @@ import type { MemoryView } from '../sched/kv-waste.js';
 import { createPolicy, POLICY_NAMES } from '../sched/registry.js';
 import { ToolTimePredictor } from '../predict/tool-time.js';
 import { OutputLengthPredictor } from '../predict/output-length.js';
+import { JobLengthPredictor } from '../predict/job-length.js';
 import { StepCosts } from './step-costs.js';
 import type { Policy, WaitingJobView } from '../sched/policy.js';
 import { ActiveSegment } from './active-segment.js';
@@ -72,6 +73,7 @@ export class Engine {
   private readonly costs = new StepCosts();
   private readonly toolTimes = new ToolTimePredictor();
   private readonly outputLengths = new OutputLengthPredictor();
+  private readonly jobLengths = new JobLengthPredictor();
   private kvActions = { release: 0, preserve: 0, swap: 0, discard: 0 };
 
   private constructor(
@@ -276,6 +278,7 @@ export class Engine {
           hintedOutput || this.outputLengths.predict({ kind: record.kind, segmentIndex: record.segmentsStarted }),
         ),
         expectedToolS: options.expectedToolS,
+        expectedFutureSegments: this.jobLengths.futureSegments(record.kind, record.segmentsStarted),
       },
       segment,
       this.backend.tokenizer,
@@ -481,6 +484,7 @@ export class Engine {
       this.pauseForTool(record, tool, active.spec.expectedToolS);
     } else {
       record.state.endSegment(result.finishReason === 'length' ? 'length' : 'stop');
+      this.jobLengths.observe(record.kind, active.index + 1);
       this.releaseKv(record);
     }
     active.handle.finish(result);
@@ -518,15 +522,20 @@ export class Engine {
     };
   }
 
-  /** The preserved job whose KV the planner takes back first: the policy's choice, else the largest. */
-  private pickReclaim(holders: readonly JobRecord[]): JobRecord {
+  /**
+   * The preserved job whose KV the planner takes back first (the policy's choice, else the
+   * largest), and whether it is swapped (the policy's choice, else yes).
+   */
+  private pickReclaim(holders: readonly JobRecord[]): { record: JobRecord; swap: boolean } {
+    const now = this.clock.now();
+    let record: JobRecord | undefined;
     if (this.policy.reclaimOrder) {
-      const now = this.clock.now();
       const first = this.policy.reclaimOrder(holders.map((r) => this.waitingView(r, now)), now)[0];
-      const chosen = holders.find((r) => r.id === first);
-      if (chosen) return chosen;
+      record = holders.find((r) => r.id === first);
     }
-    return holders.reduce((a, b) => (this.blocks.table(b.id).length > this.blocks.table(a.id).length ? b : a));
+    record ??= holders.reduce((a, b) => (this.blocks.table(b.id).length > this.blocks.table(a.id).length ? b : a));
+    const action = this.policy.reclaimAction?.(this.waitingView(record, now), now) ?? 'swap';
+    return { record, swap: action === 'swap' };
   }
 
   /** Lets the policy move the KV of jobs that wait on tools with it still on the device. */

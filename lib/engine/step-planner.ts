@@ -56,6 +56,7 @@ function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
     accumulatedWaitS: r.state.accumulatedWaitS(),
     attainedTokens: r.state.segments.reduce((sum, s) => sum + s.prefillTokensComputed + s.outputTokens, 0),
     expectedOutputTokens: r.active?.spec.expectedOutputTokens ?? 0,
+    expectedFutureSegments: r.active?.spec.expectedFutureSegments ?? 0,
   };
 }
 
@@ -66,8 +67,8 @@ export function planStep(
   policy: Policy,
   limits: PlannerLimits,
   nowS: number,
-  /** Which of the jobs preserved through tool waits gives its KV back first. */
-  pickReclaim: (holders: readonly JobRecord[]) => JobRecord,
+  /** Which of the jobs preserved through tool waits gives its KV back first, and whether it is swapped. */
+  pickReclaim: (holders: readonly JobRecord[]) => { record: JobRecord; swap: boolean },
 ): StepDecision {
   const byId = new Map(records.map((r) => [r.id, r]));
   const ordered = policy.order(records.map((r) => candidate(r, nowS)), nowS).map((c) => byId.get(c.jobId)!);
@@ -98,7 +99,8 @@ export function planStep(
   const preemptOne = (after: number): boolean => {
     const holders = paused.filter((p) => p.placement === 'device');
     if (holders.length > 0) {
-      decision.reclaimed.push(evict(pickReclaim(holders), true));
+      const { record, swap } = pickReclaim(holders);
+      decision.reclaimed.push(evict(record, swap));
       return true;
     }
     for (let i = ordered.length - 1; i > after; i--) {

@@ -7,39 +7,38 @@
  *    it. Evidence: test/native/starvation.test.ts.
  * 2. `kvRule: 'contention'` (the paper: 'watermark'): what a pausing job's KV costs depends on
  *    whether anything waits for that memory, not on how full the pool is. While the work waiting
- *    for memory fits in what is free, rule 8 applies. Otherwise the KV stays only if the tool
- *    returns before moving it would pay off; else it goes to the host (swap) or to the prefix
- *    cache (discard), whichever costs less (rule 7).
- * 7. `swapCost: 'stall'`: a copy runs beside a step's compute, so a swap costs the batch only
- *    what one step cannot hide of it, out and back; a discard costs a recompute only of what the
- *    waiting work will evict from the prefix cache (at most the deficit of memory). 'copy' (the
- *    plain comparison) weighs the whole copy against recomputing the whole context.
- * 8. `uncontendedKv: 'release'` (the paper: preserve): with nothing waiting for memory, a pausing
- *    job's KV goes back to the prefix cache rather than being pinned. It stays there until
- *    memory is needed and then goes without a copy, where a pinned context must be swapped or
- *    taken back by the planner. On the mixed workload under light load (seed 2) pinning cost
- *    5% mean JCT: coding jobs' large contexts, pinned through long tool calls, were later taken
- *    back with copies that stalled steps; under pressure the two are within 1% (4 seeds).
- * 3. `reclaim: 'remaining-time'`: each step, if work waits for memory that is not free, swap out
- *    preserved KV of jobs still waiting on tools — those expected to return last first (the
- *    tool-time predictor's conditional remaining time) — until the waiting work fits. The copies
- *    overlap compute; without this rule the step planner takes preserved KV back only when a job
- *    cannot fit, with a copy that stalls the step. When it does, the same order picks whose
- *    (`reclaimOrder`; the planner's default is the largest).
+ *    for memory fits in what is free, the KV stays (`uncontendedKv`, 'release' sends it to the
+ *    prefix cache instead). Otherwise it stays only if the tool returns before moving it would
+ *    pay off; else it goes to the host (swap) or to the prefix cache (discard), by rule 7.
+ * 3. `reclaim: 'remaining-time'`: each step, if work waits for memory that is not free, preserved
+ *    KV of jobs still waiting on tools goes — those expected to return last first (the tool-time
+ *    predictor's conditional remaining time) — until the waiting work fits, its copies beside
+ *    compute. When the step planner itself must take preserved KV back, the same order picks
+ *    whose (`reclaimOrder`; the planner's default is the largest).
  * 4. Tried and dropped: preemption by swap (the copy out and back is cheaper than a prefill on
  *    the H100 profile). On tau-bench under memory pressure it cost 9% mean JCT: a recomputed
  *    victim's full blocks stay in the prefix cache and are mostly hit again, while a swapped one
- *    must come back whole. Preemption recomputes, as in the paper's baselines (option
- *    `preemption`).
+ *    must come back whole. Preemption recomputes, as in the paper (option `preemption`).
  * 5. `waitBasis: 'age'` (the paper: accumulated wait): W in the response ratio is the time since
- *    the job arrived, tool waits included, so a job that has been in the system longer — and so
- *    is nearer its end — goes first. On airline under memory pressure: 83.7 s mean JCT against
- *    90.5 s with the paper's W.
+ *    the job arrived, tool waits included, so a job that has been in the system longer goes
+ *    first.
  * 6. `tailRatio` (off by default): a waiting segment whose W passes `tailRatio` typical service
  *    times (the median T_proc of the candidates) is served before the others, oldest job first.
- *    HRRN otherwise lets a long prompt wait in proportion to its length. At 12 it brought chat
- *    under memory pressure back to fcfs's p99 for 5% of mean JCT, but cost tau-bench 16% mean
- *    JCT under pressure, so it stays an option.
+ *    At 12 it brought chat under memory pressure back to fcfs's p99 for 5% of mean JCT, but cost
+ *    tau-bench 16% mean JCT under pressure, so it stays an option.
+ * 7. `swapCost: 'stall'`: a swap or a discard is chosen by what it costs the batch. A copy at a
+ *    tool wait runs beside a step's compute, so it costs only what one step cannot hide of it,
+ *    out and back; a copy the planner needs now stalls the step whole. A discard leaves the
+ *    blocks in the prefix cache and costs a recompute only of what the waiting work overwrites
+ *    (at most the memory deficit). 'copy' (the ablation) weighs the whole round trip against a
+ *    whole recompute, and the planner always swaps. Large contexts (coding agents' tens of
+ *    thousands of tokens) are discarded, small ones swapped.
+ * 9. `serviceScope: 'job'` (the paper: the segment): T in the response ratio is the job's
+ *    expected remaining service — this segment's T_proc times (1 + the segments the job is
+ *    expected to run after it, learned per kind: lib/predict/job-length.ts) — so a job near its
+ *    end outranks one that has most of its work ahead (shortest remaining job first, aged by W).
+ *
+ * docs/policies.md has each rule's ablation.
  */
 import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js';
 import type { MemoryView } from './kv-waste.js';
@@ -65,10 +64,16 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    */
   swapCost?: 'stall' | 'copy';
   /**
-   * Rule 8, a pausing job's KV when nothing waits for memory: 'release' (default) to the prefix
-   * cache, where it stays until memory is needed (and then costs no copy), or 'preserve' (pinned).
+   * A pausing job's KV when nothing waits for memory: 'preserve' (default; the planner takes it
+   * back by rule 7 if memory is needed later) or 'release' to the prefix cache.
    */
   uncontendedKv?: 'preserve' | 'release';
+  /**
+   * Rule 9, the T of the response ratio: 'job' (default) is the job's expected remaining
+   * service, this segment's T_proc times (1 + the segments expected after it); 'segment' (the
+   * paper) is this segment's alone.
+   */
+  serviceScope?: 'job' | 'segment';
   /** Rule 3: 'remaining-time' (default) or 'off'. */
   reclaim?: 'remaining-time' | 'off';
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
@@ -83,6 +88,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly tailRatio: number;
   private readonly swapCost: 'stall' | 'copy';
   private readonly uncontendedKv: 'preserve' | 'release';
+  private readonly serviceScope: 'job' | 'segment';
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
 
   constructor(options: AstraeaOptions = {}) {
@@ -92,7 +98,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.waitBasis = options.waitBasis ?? 'age';
     this.tailRatio = options.tailRatio ?? Infinity;
     this.swapCost = options.swapCost ?? 'stall';
-    this.uncontendedKv = options.uncontendedKv ?? 'release';
+    this.uncontendedKv = options.uncontendedKv ?? 'preserve';
+    this.serviceScope = options.serviceScope ?? 'job';
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
   }
 
@@ -115,6 +122,11 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     const starves = (c: SchedulingCandidate) => !c.running && c.accumulatedWaitS > limitS;
     const starving = ordered.filter(starves).sort((a, b) => a.jobArrivalS - b.jobArrivalS);
     return [...ordered.filter((c) => c.running), ...starving, ...ordered.filter((c) => !c.running && !starves(c))];
+  }
+
+  protected override serviceS(c: SchedulingCandidate): number {
+    const segmentS = super.serviceS(c);
+    return this.serviceScope === 'job' ? segmentS * (1 + c.expectedFutureSegments) : segmentS;
   }
 
   override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
@@ -151,6 +163,20 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
       .map((j) => ({ id: j.jobId, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
       .sort((a, b) => b.remainingS - a.remainingS)
       .map((j) => j.id);
+  }
+
+  /**
+   * Rule 7 for the planner's reclaims: the memory is wanted now, so a swap's copy out stalls the
+   * step whole (and the copy back in stalls what a step cannot hide); a discard loses to the new
+   * work only what it overwrites — at most the deficit — and recomputes that on return.
+   */
+  reclaimAction(job: WaitingJobView, _nowS: number): 'swap' | 'discard' {
+    if (this.swapCost === 'copy') return 'swap';
+    const memory = this.memory();
+    const copyS = (job.contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+    const stallS = copyS + Math.max(0, copyS - (memory.stepS ?? 0));
+    const lostS = Math.min(job.contextTokens, Math.max(0, deficitTokens(memory))) * memory.prefillSPerToken;
+    return lostS < stallS ? 'discard' : 'swap';
   }
 
   /**

@@ -26,6 +26,8 @@ export interface SchedulingCandidate {
   attainedTokens: number;
   /** Predicted output length of this segment (a client hint, or learned per kind and index). */
   expectedOutputTokens: number;
+  /** Segments the job is expected to run after this one (learned per kind; 0 when unknown). */
+  expectedFutureSegments: number;
 }
 
 /** What happens to a job's KV while it waits on a tool. */
@@ -91,4 +93,10 @@ export interface Policy {
    * needs the memory), whose goes first: job ids, first taken first. Default: the largest.
    */
   reclaimOrder?(jobs: readonly WaitingJobView[], nowS: number): string[];
+  /**
+   * Whether KV the planner takes back is copied to the host pool ('swap', the default, when the
+   * host has room) or left to the prefix cache ('discard': only what the new work overwrites is
+   * lost). The copy must finish before the memory is reused, so it stalls the step.
+   */
+  reclaimAction?(job: WaitingJobView, nowS: number): 'swap' | 'discard';
 }

@@ -55,11 +55,11 @@ describe('astraea: KV at a tool wait by contention (rule 2)', () => {
   // A 100-token job: a copy out and back takes 2 × 100 × 1000 / 1e6 = 0.2 s; recomputing 0.1 s.
   const paused = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't' };
 
-  it('releases to the prefix cache while the waiting work fits in free memory, however full the pool (rule 8)', () => {
+  it('keeps the KV while the waiting work fits in free memory, however full the pool', () => {
     const policy = new AstraeaPolicy({ memory: () => memory(50, 60, 0.99), toolTimeS: () => 100 });
-    expect(policy.onToolWait(paused, 0)).toBe('release');
-    // The ablation pins it, as the paper does below its watermark.
-    expect(new AstraeaPolicy({ uncontendedKv: 'preserve', memory: () => memory(50, 60, 0.99), toolTimeS: () => 100 }).onToolWait(paused, 0)).toBe('preserve');
+    expect(policy.onToolWait(paused, 0)).toBe('preserve');
+    // Or sends it to the prefix cache, if told to.
+    expect(new AstraeaPolicy({ uncontendedKv: 'release', memory: () => memory(50, 60, 0.99), toolTimeS: () => 100 }).onToolWait(paused, 0)).toBe('release');
   });
 
   it('with work waiting beyond free memory: away if the tool outlasts the cheaper of copy and recompute', () => {
@@ -191,5 +191,38 @@ describe("astraea: the planner's reclaim order (rule 3)", () => {
     const policy = new AstraeaPolicy({ toolTimeS: () => 10 });
     expect(policy.reclaimOrder([v('a', 1), v('b', 8), v('c', 4)], 0)).toEqual(['a', 'c', 'b']);
     expect(new AstraeaPolicy({ toolTimeS: () => 10, reclaim: 'off' }).reclaimOrder([v('a', 1)], 0)).toEqual([]);
+  });
+});
+
+describe("astraea: swap or discard when the planner takes KV back (rule 7)", () => {
+  // 100 tokens, 1 KiB each at 1e6 B/s: a copy out takes 0.1 s and stalls the step whole.
+  const v = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't', waitedS: 0, kv: 'device' as const };
+  const with_ = (waiting: number, free: number, stepS: number) => new AstraeaPolicy({ memory: () => ({ ...memory(waiting, free), stepS }) });
+
+  it('discards when the new work overwrites less than the copy would cost', () => {
+    // Deficit 20 → 0.02 s recomputed later; stall 0.1 + (0.1 − 0.05) = 0.15 s.
+    expect(with_(30, 10, 0.05).reclaimAction(v, 0)).toBe('discard');
+  });
+
+  it('swaps when nearly all of it would be overwritten and recomputing costs more than the copy', () => {
+    // Deficit 490 → all 100 tokens recomputed at 2 ms each: 0.2 s, against a stall of 0.1 s
+    // (the copy out; the 0.2 s step hides the copy back).
+    expect(new AstraeaPolicy({ memory: () => ({ ...memory(500, 10), prefillSPerToken: 2e-3, stepS: 0.2 }) }).reclaimAction(v, 0)).toBe('swap');
+  });
+
+  it("the ablation ('copy') always swaps, like the planner's default", () => {
+    expect(new AstraeaPolicy({ swapCost: 'copy', memory: () => ({ ...memory(30, 10), stepS: 0.05 }) }).reclaimAction(v, 0)).toBe('swap');
+  });
+});
+
+describe("astraea: T is the job's remaining service (rule 9)", () => {
+  it('ranks a job on its last segment before one with segments ahead, at equal age', () => {
+    // T_proc 1 s each; 'ahead' expects 3 more segments → T = 4 s. At age 4: last (4 + 1)/1 = 5,
+    // ahead (4 + 4)/4 = 2.
+    const last = { ...cand('last', 0), jobArrivalS: 6 };
+    const ahead = { ...cand('ahead', 0), jobArrivalS: 6, expectedFutureSegments: 3 };
+    expect(new AstraeaPolicy({ serviceTime: () => 1 }).order([ahead, last], 10).map((c) => c.jobId)).toEqual(['last', 'ahead']);
+    // The segment-scoped ablation sees two equal segments: ties go to the earlier arrival, then id.
+    expect(new AstraeaPolicy({ serviceTime: () => 1, serviceScope: 'segment' }).order([last, ahead], 10).map((c) => c.jobId)).toEqual(['ahead', 'last']);
   });
 });

@@ -15,6 +15,7 @@ export function cand(jobId: string, over: Partial<SchedulingCandidate> = {}): Sc
     accumulatedWaitS: 0,
     attainedTokens: 0,
     expectedOutputTokens: 128,
+    expectedFutureSegments: 0,
     ...over,
   };
 }

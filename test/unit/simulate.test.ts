@@ -118,11 +118,11 @@ describe('simulate: step timing of single jobs', () => {
     expect(result.stats.steps).toBe(5 + 3);
   });
 
-  it('tool call with astraea pinning KV when nothing waits: the KV is preserved and nothing is recomputed', async () => {
-    // Nothing waits for memory: with uncontendedKv 'preserve' the KV stays. The resume step runs
+  it('tool call with astraea and nothing waiting for memory: the KV is preserved and nothing is recomputed', async () => {
+    // Nothing waits for memory: the KV stays. The resume step runs
     // the 5th output token (no KV yet) and the 10 new ones: 11 tokens, 0.021; then 0.022.
     // JCT = 0.094 + 2 + 0.043.
-    const result = await simulate([TWO_SEGMENTS], { profile: PROFILE, policy: 'astraea', policyOptions: { uncontendedKv: 'preserve' } });
+    const result = await simulate([TWO_SEGMENTS], { profile: PROFILE, policy: 'astraea' });
     const [o] = result.outcomes;
     expect(o.error).toBeNull();
     expect(o.jctS).toBeCloseTo(2.137, 9);
