@@ -4,7 +4,7 @@
  * block manager, predictors, step loop) on a cost model and a virtual clock, so a sweep of
  * hundreds of runs takes minutes. Results go to docs/policies.md.
  *
- *   npm run build:ts && node dist/bench/sweep.js [--families airline,coding,chat,mixed,tau]
+ *   npm run build:ts && node dist/bench/sweep.js [--families airline,coding,chat,mixed,conversation,tau]
  *     [--scenarios light,heavy,pressure] [--seeds 3] [--policies fcfs,astraea,...]
  *     [--profile h100-llama3-8b] [--hints none|oracle] [--set astraea.key=value,...] [--json]
  *
@@ -17,7 +17,7 @@ import { simulate } from '../lib/sim/simulate.js';
 import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
 import type { WorkloadJob } from '../lib/workload/format.js';
 import { jctSummary, type JctSummary } from '../lib/workload/summary.js';
-import { DEFAULT_SYNTHETIC_KINDS, fromTauBench, sample, syntheticAgentWorkload } from '../lib/workload/traces.js';
+import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, fromTauBench, sample, syntheticAgentWorkload } from '../lib/workload/traces.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +48,7 @@ const FAMILIES: Record<string, { scenarios: Record<string, Scenario>; make: (s: 
   tau: { scenarios: { light: { jobs: 200, ratePerS: 2, kvBlocks: 25000 }, heavy: { jobs: 200, ratePerS: 8, kvBlocks: 25000 }, pressure: { jobs: 200, ratePerS: 8, kvBlocks: 3000 } }, make: tau },
   coding: { scenarios: { light: { jobs: 40, ratePerS: 0.1, kvBlocks: 25000 }, heavy: { jobs: 60, ratePerS: 0.4, kvBlocks: 25000 }, pressure: { jobs: 60, ratePerS: 0.4, kvBlocks: 6000 } }, make: synthetic('coding') },
   chat: { scenarios: { light: { jobs: 300, ratePerS: 10, kvBlocks: 25000 }, heavy: { jobs: 600, ratePerS: 40, kvBlocks: 25000 }, pressure: { jobs: 600, ratePerS: 40, kvBlocks: 1000 } }, make: synthetic('chat') },
+  conversation: { scenarios: { light: { jobs: 100, ratePerS: 0.2, kvBlocks: 25000 }, heavy: { jobs: 200, ratePerS: 1, kvBlocks: 25000 }, pressure: { jobs: 200, ratePerS: 1, kvBlocks: 4000 } }, make: (s, seed) => syntheticAgentWorkload({ jobs: s.jobs, arrivalRatePerS: s.ratePerS, seed, kinds: [CONVERSATION_KIND] }) },
   mixed: { scenarios: { light: { jobs: 150, ratePerS: 0.5, kvBlocks: 25000 }, heavy: { jobs: 200, ratePerS: 2, kvBlocks: 25000 }, pressure: { jobs: 200, ratePerS: 2, kvBlocks: 6000 } }, make: (s, seed) => syntheticAgentWorkload({ jobs: s.jobs, arrivalRatePerS: s.ratePerS, seed }) },
 };
 

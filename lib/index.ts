@@ -44,5 +44,5 @@ export { jctSummary, summarizeRun, quantile } from './workload/summary.js';
 export type { JctSummary, RunSummary } from './workload/summary.js';
 export { parseWorkload, formatWorkload } from './workload/format.js';
 export type { WorkloadJob, WorkloadSegment } from './workload/format.js';
-export { syntheticAgentWorkload, fromTauBench, fromSweAgentSteps, DEFAULT_SYNTHETIC_KINDS } from './workload/traces.js';
+export { syntheticAgentWorkload, fromTauBench, fromSweAgentSteps, DEFAULT_SYNTHETIC_KINDS, CONVERSATION_KIND } from './workload/traces.js';
 export type { SyntheticKind, SyntheticOptions, Distribution } from './workload/traces.js';

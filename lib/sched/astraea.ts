@@ -24,8 +24,9 @@
  *    first.
  * 6. `tailRatio` (off by default): a waiting segment whose W passes `tailRatio` typical service
  *    times (the median T_proc of the candidates) is served before the others, oldest job first.
- *    At 12 it brought chat under memory pressure back to fcfs's p99 for 5% of mean JCT, but cost
- *    tau-bench 16% mean JCT under pressure, so it stays an option.
+ *    At 12 it brings single-turn chat under memory pressure back to fcfs's p99 for 5% of mean
+ *    JCT, but costs airline and tau-bench under pressure 1–3%, so it stays an option
+ *    (docs/policies.md also records three other guards that did no better).
  * 7. `swapCost: 'stall'`: a swap or a discard is chosen by what it costs the batch. A copy at a
  *    tool wait runs beside a step's compute, so it costs only what one step cannot hide of it,
  *    out and back; a copy the planner needs now stalls the step whole. A discard leaves the

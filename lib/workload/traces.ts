@@ -406,6 +406,29 @@ export const DEFAULT_SYNTHETIC_KINDS: readonly SyntheticKind[] = [
   },
 ];
 
+/**
+ * Long multi-turn conversations (not in the default mix): the context grows turn after turn to
+ * tens of thousands of tokens, people take seconds to minutes to answer, and every session
+ * shares one system prompt — the case where keeping KV per job can backfire. Assumptions, checked
+ * against the Mooncake FAST'25 trace (ShareGPT / L-Eval / LooGLE turns kept in order; prompt p50
+ * 11,587, p90 38,611 tokens; outputs p50 69, mean 149): a 600-token system prompt; a first
+ * message lognormal(median 2,000, σ 1.0) in [1, 32,000] (pasted documents make the long tail);
+ * 4–30 turns; each later user message lognormal(200, 1.0) in [1, 4,000]; replies
+ * lognormal(120, 0.9) in [1, 1,000]; the person's reply time (tool `user`) lognormal(median
+ * 15 s, σ 1.0) in [1, 300] s. A 30-turn session ends near 13,000 tokens at the medians.
+ */
+export const CONVERSATION_KIND: SyntheticKind = {
+  name: 'conversation',
+  weight: 1,
+  segments: { min: 4, max: 30 },
+  prefixTokens: 600,
+  firstInputTokens: { type: 'lognormal', median: 2000, sigma: 1.0, min: 1, max: 32000 },
+  toolResultTokens: { type: 'lognormal', median: 200, sigma: 1.0, min: 1, max: 4000 },
+  outputTokens: { type: 'lognormal', median: 120, sigma: 0.9, min: 1, max: 1000 },
+  toolDurationS: { type: 'lognormal', median: 15, sigma: 1.0, min: 1, max: 300 },
+  tools: ['user'],
+};
+
 /** One draw from a distribution (clamped to its min/max where given). */
 export function sample(dist: Distribution, rng: Rng): number {
   let value: number;

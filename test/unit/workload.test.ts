@@ -6,6 +6,7 @@ import { formatWorkload, parseWorkload, type WorkloadJob } from '../../lib/workl
 import { exponential, mulberry32 } from '../../lib/workload/random.js';
 import { jobSegmentTokens, prefixTokens, segmentTokens } from '../../lib/workload/tokens.js';
 import {
+  CONVERSATION_KIND,
   fromSweAgentSteps,
   fromTauBench,
   parseCsv,
@@ -371,6 +372,27 @@ describe('syntheticAgentWorkload', () => {
       expect(job.segments.length).toBeLessThanOrEqual(20);
     }
     expectValidRoundTrip(a);
+  });
+
+  it('makes long conversations: a shared prompt, 4–30 turns, the person answering in between', () => {
+    const jobs = syntheticAgentWorkload({ jobs: 200, arrivalRatePerS: 1, seed: 3, kinds: [CONVERSATION_KIND] });
+    const ends: number[] = [];
+    for (const job of jobs) {
+      expect(job.kind).toBe('conversation');
+      expect(job.prefixId).toBe('conversation-system');
+      expect(job.segments.length).toBeGreaterThanOrEqual(4);
+      expect(job.segments.length).toBeLessThanOrEqual(30);
+      for (const s of job.segments.slice(0, -1)) {
+        expect(s.tool!.name).toBe('user');
+        expect(s.tool!.durationS).toBeGreaterThanOrEqual(1);
+        expect(s.tool!.durationS).toBeLessThanOrEqual(300);
+      }
+      expect(job.segments.at(-1)!.tool).toBeNull();
+      ends.push(job.segments.reduce((sum, s) => sum + s.inputTokens + s.outputTokens, 600));
+    }
+    // Contexts reach tens of thousands of tokens: a 30-turn session is ~13,000 at the medians.
+    expect(Math.max(...ends)).toBeGreaterThan(20000);
+    expectValidRoundTrip(jobs);
   });
 
   it('follows a custom kind with constant distributions exactly', () => {
