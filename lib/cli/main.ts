@@ -7,11 +7,13 @@ import { runBench } from './bench.js';
 import { runInfo } from './info.js';
 import { runLogits } from './logits.js';
 import { runMakeModel } from './make-model.js';
+import { runServe, SERVE_USAGE } from './serve.js';
 
 const USAGE = `astraea: a serving engine for LLM agents
 
 Usage:
   astraea bench                                   the main job (lands with the benchmark issue)
+  ${SERVE_USAGE}
   astraea make-model --preset tiny|small --out DIR [--seed N] [--dtype f32|f16|bf16]
   astraea logits --model DIR|PRESET [--dummy] [--seed N] [--dtype D] --ids 5,17,3 [--split K] [--json]
   astraea info --model DIR|PRESET [--dummy] [--dtype D]
@@ -22,6 +24,7 @@ random weights instead of its weight files.`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   bench: runBench,
+  serve: runServe,
   'make-model': runMakeModel,
   logits: runLogits,
   info: runInfo,

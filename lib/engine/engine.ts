@@ -7,6 +7,7 @@
  */
 import { systemClock, type Clock } from '../agent/clock.js';
 import { JobStateMachine } from '../agent/job-state.js';
+import type { Tokenizer } from '../model/tokenizer.js';
 import { EngineError } from '../errors.js';
 import { BlockManager, type SwapPair } from '../kv/block-manager.js';
 import { loadModel } from '../model/load.js';
@@ -144,6 +145,11 @@ export class Engine {
   /** The model's shape as the engine sees it (vocabulary, context length, KV bytes per token). */
   get modelInfo(): BackendModelInfo {
     return this.backend.info;
+  }
+
+  /** The model's tokenizer, or null (token jobs only). */
+  get tokenizer(): Tokenizer | null {
+    return this.backend.tokenizer;
   }
 
   /** 'cpu' (the native addon) or 'sim' (the simulator). */

@@ -86,6 +86,13 @@ export interface GenerateOptions {
 export interface ResumeOptions extends Omit<GenerateOptions, 'messages' | 'tokens'> {
   /** The tool's result, appended as a `tool` message (chat jobs). */
   toolResult?: string;
+  /**
+   * Instead of `toolResult`: the whole conversation so far, as a client that resends its history
+   * (the OpenAI API) has it. Rendered with `tools`; what it adds after the job's context is the
+   * new input (if it does not extend the context, the context is replaced and the prefix cache
+   * spares the common part).
+   */
+  messages?: ChatMessage[];
   /** Which tool ran (for its timing statistics). */
   tool?: string;
   toolCallId?: string;
