@@ -219,8 +219,19 @@ export class Engine {
         blockingSwapS: this.counters.blockingSwapS,
       },
       time: { loopS: this.counters.loopS, nativeS: this.counters.nativeS },
+      ...(this.policy.queueLevel ? { queueLevels: this.queueLevels(this.policy.queueLevel.bind(this.policy)) } : {}),
       ...(options.jobs ? { jobAccounts: [...[...this.jobs.values()].map((r) => this.account(r)), ...this.closedAccounts] } : {}),
     };
+  }
+
+  private queueLevels(level: (jobId: string) => number): number[] {
+    const counts: number[] = [];
+    for (const id of this.jobs.keys()) {
+      const l = level(id);
+      while (counts.length <= l) counts.push(0);
+      counts[l]++;
+    }
+    return counts;
   }
 
   /** For tests: throws if the block manager lost or double-counted a block. */

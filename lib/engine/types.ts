@@ -146,6 +146,8 @@ export interface EngineStats {
    * steps alone: their difference is what the control plane costs.
    */
   time: { loopS: number; nativeS: number };
+  /** Open jobs per queue level (index 0 = most urgent), for multi-level policies; else absent. */
+  queueLevels?: number[];
   /**
    * Per job and per segment: every KV decision with the bytes it moved, and the prompt tokens
    * recomputed. Only with `stats({ jobs: true })`: open jobs, then up to the last 1024 closed.

@@ -131,6 +131,10 @@ export class AstraeaPaperPolicy implements Policy {
     this.mlfq.drop(jobId);
   }
 
+  queueLevel(jobId: string): number {
+    return this.mlfq.level(jobId);
+  }
+
   /** T_proc of a candidate, clamped so the ratio stays defined. */
   protected serviceS(c: SchedulingCandidate): number {
     const t = this.serviceTime(c);

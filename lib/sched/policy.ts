@@ -99,4 +99,6 @@ export interface Policy {
    * lost). The copy must finish before the memory is reused, so it stalls the step.
    */
   reclaimAction?(job: WaitingJobView, nowS: number): 'swap' | 'discard';
+  /** A multi-level policy's queue for the job (0 = most urgent), for the metrics. */
+  queueLevel?(jobId: string): number;
 }

@@ -86,6 +86,19 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
     reply.status(404).send(new HttpError(404, `no route ${request.method} ${request.url}`, 'invalid_request_error', 'unknown_route').body());
   });
 
+  // Draining: once close() begins, a keep-alive connection is ended as soon as its response is
+  // done, or its idle socket would hold close() open for good.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.on('finish', () => {
+      const socket = request.raw.socket;
+      if (closing && typeof socket?.end === 'function') socket.end(); // (inject's fake socket has none)
+    });
+  });
+
   registerChat(app, context);
   registerCompletions(app, context);
   registerAdmin(app, context, Math.floor(Date.now() / 1000));

@@ -72,6 +72,16 @@ export class ServerMetrics {
       },
     });
     new Gauge({ name: 'astraea_recomputed_prefill_tokens', help: 'Prompt tokens computed again after their KV was lost (a counter, read from the engine).', registers, collect() { this.set(stats().kvTraffic.recomputedPrefillTokens); } });
+    new Gauge({
+      name: 'astraea_queue_level_jobs',
+      help: 'Open jobs per queue level of a multi-level policy (0 = most urgent).',
+      labelNames: ['level'],
+      registers,
+      collect() {
+        this.reset();
+        (stats().queueLevels ?? []).forEach((n, level) => this.set({ level: String(level) }, n));
+      },
+    });
     new Gauge({ name: 'astraea_preemptions', help: 'Running segments preempted for memory (a counter, read from the engine).', registers, collect() { this.set(stats().preemptions); } });
   }
 

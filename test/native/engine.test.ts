@@ -12,6 +12,7 @@ import { FcfsPolicy } from '../../lib/sched/fcfs.js';
 import type { Policy } from '../../lib/sched/policy.js';
 import { testIds } from './fixtures.js';
 import { POLICY_NAMES } from '../../lib/sched/registry.js';
+import { expectNoLeaks } from '../expect-no-leaks.js';
 
 interface Script {
   id: string;
@@ -59,14 +60,6 @@ async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.close();
 });
-
-function expectNoLeaks(e: Engine): void {
-  e.checkInvariants();
-  const s = e.stats();
-  expect(s.kv.ownedBlocks).toBe(0);
-  expect(s.kv.hostFree).toBe(s.kv.hostBlocks);
-  expect(s.jobs.open).toBe(0);
-}
 
 describe('engine loop', () => {
   const scripts = Array.from({ length: 6 }, (_, i) => script(`job${i}`, i + 1, 8 + i * 3));

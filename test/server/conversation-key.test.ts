@@ -1,0 +1,27 @@
+/** Fingerprints for joining id-less calls to the job whose conversation they extend. */
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../lib/model/tokenizer.js';
+import { conversationKey, prefixKeys } from '../../lib/server/conversation-key.js';
+
+const sys: ChatMessage = { role: 'system', content: 'Be brief.' };
+const user: ChatMessage = { role: 'user', content: 'Weather in Paris?' };
+const call: ChatMessage = { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] };
+const result: ChatMessage = { role: 'tool', content: '{"temp": 21}', tool_call_id: 'c1' };
+
+describe('conversation keys', () => {
+  it('a call extending a conversation has that conversation among its prefixes, longest first', () => {
+    const keys = prefixKeys([sys, user, call, result]);
+    expect(keys).toEqual([conversationKey([sys, user, call]), conversationKey([sys, user]), conversationKey([sys])]);
+    expect(prefixKeys([user])).toEqual([]); // a lone message extends nothing
+  });
+
+  it('normalises what clients change when they send a reply back, and nothing else', () => {
+    expect(conversationKey([sys, user, { ...call, content: '' }])).toBe(conversationKey([sys, user, call]));
+    const objectArgs: ChatMessage = { ...call, tool_calls: [{ id: 'c1', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] };
+    expect(conversationKey([objectArgs])).toBe(conversationKey([{ ...call, tool_calls: [{ id: 'c1', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris' }) } }] }]));
+    expect(conversationKey([sys, user])).not.toBe(conversationKey([sys, { ...user, content: 'Weather in Rome?' }]));
+    expect(conversationKey([sys, user])).not.toBe(conversationKey([user, sys]));
+    // Message boundaries count: one message 'ab' is not two messages 'a' and 'b'.
+    expect(conversationKey([{ role: 'user', content: 'ab' }])).not.toBe(conversationKey([{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]));
+  });
+});
