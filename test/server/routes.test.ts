@@ -155,10 +155,29 @@ describe('HTTP routes', () => {
     expectNoLeaks(engine);
   });
 
+  it('a call without an id joins the job whose conversation it extends; while that job is busy, a second one forks', async () => {
+    const { app, engine } = await server();
+    const post = (payload: object) => app.inject({ method: 'POST', url: '/v1/chat/completions', payload });
+    const first = (await post(chat({ messages: [user('Plan a trip.')] }))).json();
+    const history = [user('Plan a trip.'), first.choices[0].message, user('To Rome.')];
+    const [joined, forked] = await Promise.all([post(chat({ messages: history, max_tokens: 32 })), post(chat({ messages: history, max_tokens: 2 }))]);
+    expect(joined.json().job_id).toBe(first.job_id);
+    expect(forked.json().job_id).not.toBe(first.job_id);
+    // A different conversation does not join.
+    expect((await post(chat({ messages: [user('Other.'), first.choices[0].message, user('x')] }))).json().job_id).not.toBe(first.job_id);
+    const off = await server({ autoBind: false });
+    const plain = (await off.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages: [user('Plan a trip.')] }) })).json();
+    const next = (await off.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages: [user('Plan a trip.'), plain.choices[0].message, user('To Rome.')] }) })).json();
+    expect(next.job_id).not.toBe(plain.job_id);
+    expectNoLeaks(engine);
+  });
+
   it('POST /v1/jobs/{id}/close ends a job; idle jobs expire', async () => {
     const { app, context } = await server({ jobIdleS: 0.05 });
     expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: 'j1' }) })).statusCode).toBe(200);
     expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ prompt_cache_key: 'j2' }) })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat(), headers: { 'x-session-token': 'j3' } })).json().job_id).toBe('j3');
+    expect(context.jobs.get('j2')).toBeDefined();
     expect(context.jobs.get('j1')).toBeDefined();
     const closed = await app.inject({ method: 'POST', url: '/v1/jobs/j1/close' });
     expect(closed.json()).toEqual({ id: 'j1', object: 'job', closed: true });
