@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Turns each of `astraea`'s rules off (or to its alternative) one at a time, on the simulator,
-# for the two memory-pressure scenarios of the trace-shaped families. Each output line is one
+# for the memory-pressure scenarios of the trace-shaped families and single-turn chat. Each output line is one
 # run's result (JSON) tagged with the setting. Results: docs/policies.md.
 #   npm run build:ts && bash bench/astraea-ablations.sh [seeds]
 set -euo pipefail
@@ -17,8 +17,9 @@ settings=(
   astraea.preemption=swap
   astraea.tailRatio=12
   astraea.ageFrom=lowest
+  astraea.memoryWeight=off
 )
 for setting in "${settings[@]}"; do
-  node dist/bench/sweep.js --families airline,tau --scenarios pressure --seeds "$seeds" --policies astraea ${setting:+--set "$setting"} --json 2>/dev/null |
+  node dist/bench/sweep.js --families airline,tau,chat --scenarios pressure --seeds "$seeds" --policies astraea ${setting:+--set "$setting"} --json 2>/dev/null |
     sed "s/^{/{\"setting\":\"${setting:-default}\",/"
 done

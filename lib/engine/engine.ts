@@ -450,7 +450,7 @@ export class Engine {
     this.counters.nativeS += result.elapsedS;
     const stepTokens = decision.runs.reduce((sum, r) => sum + r.count, 0);
     const decodeRuns = decision.runs.filter((r) => r.count === 1).length;
-    this.costs.observe(stepTokens - decodeRuns, decodeRuns, result.elapsedS);
+    this.costs.observe(stepTokens - decodeRuns, decodeRuns, result.elapsedS - result.blockingSwapS); // compute only: a copy stalls, it is not work
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran
       record.computedTokens = start + count;

@@ -1,26 +1,66 @@
 /**
- * What a step costs on this machine, learned from the steps the engine runs: seconds per prefill
- * token (from prefill-dominated steps) and seconds per decode step (from decode-only steps).
- * Exponential moving averages, so the estimates follow the load; policies read them for service
- * times and for the recompute cost of discarded KV.
+ * What a step costs on this machine, learned from the steps the engine runs. Policies read it for
+ * service times (T = prefill tokens × the cost of one + output tokens × the step time) and for the
+ * recompute cost of discarded KV.
+ *
+ * A step's time is modelled as a + b·prefill tokens + c·decode tokens, fitted by least squares
+ * over recent steps (old ones decay). The marginal cost b is what a prompt token adds; dividing a
+ * step's time by its prefill tokens instead would charge the step's fixed cost (the weights
+ * streamed once, ~6.5 ms on an H100) to them — 40× too much for a short chunk — and make long
+ * prompts look far longer than they are. Until the steps vary enough to separate a, b and c, the
+ * average cost per token of prefill-only steps stands in.
  */
 export class StepCosts {
-  /** Seconds per prefill token; a CPU-sized guess until the first prefill step is seen. */
+  /** Seconds a prompt token adds to a step (a CPU-sized guess until steps are seen). */
   prefillSPerToken = 0.002;
-  /** Seconds per decode step (one token for every running sequence). */
+  /** Seconds of a step that decodes: the time between two tokens of a running sequence. */
   decodeStepS = 0.02;
   private readonly alpha: number;
+  private readonly decay: number;
+  /** Decayed sums of x·xᵀ and x·y for x = (1, prefill, decode), y = seconds. */
+  private readonly xx = new Float64Array(9);
+  private readonly xy = new Float64Array(3);
+  private observations = 0;
+  private averagePrefillS = 0.002;
 
-  constructor(alpha = 0.2) {
+  constructor(alpha = 0.2, decay = 0.99) {
     this.alpha = alpha;
+    this.decay = decay;
   }
 
   observe(prefillTokens: number, decodeTokens: number, seconds: number): void {
-    if (!(seconds > 0)) return;
-    if (decodeTokens === 0 && prefillTokens > 0) {
-      this.prefillSPerToken += this.alpha * (seconds / prefillTokens - this.prefillSPerToken);
-    } else if (prefillTokens === 0 && decodeTokens > 0) {
-      this.decodeStepS += this.alpha * (seconds - this.decodeStepS);
+    if (!(seconds > 0) || prefillTokens + decodeTokens <= 0) return;
+    if (decodeTokens > 0) this.decodeStepS += this.alpha * (seconds - this.decodeStepS);
+    if (decodeTokens === 0) this.averagePrefillS += this.alpha * (seconds / prefillTokens - this.averagePrefillS);
+    const x = [1, prefillTokens, decodeTokens];
+    for (let i = 0; i < 3; i++) {
+      this.xy[i] = this.decay * this.xy[i] + x[i] * seconds;
+      for (let j = 0; j < 3; j++) this.xx[3 * i + j] = this.decay * this.xx[3 * i + j] + x[i] * x[j];
     }
+    this.observations++;
+    const fitted = this.observations >= 8 ? this.marginalPrefillS() : null;
+    this.prefillSPerToken = fitted ?? this.averagePrefillS;
   }
+
+  /** b of the fit, or null while the steps cannot separate it (too little variation, or b ≤ 0). */
+  private marginalPrefillS(): number | null {
+    const solution = solve3(this.xx, this.xy);
+    if (solution === null) return null;
+    const b = solution[1];
+    return Number.isFinite(b) && b > 0 ? b : null;
+  }
+}
+
+/** Solves the 3×3 system A·s = y (Cramer's rule); null when A is (nearly) singular. */
+function solve3(a: Float64Array, y: Float64Array): number[] | null {
+  const det = (m: ArrayLike<number>) =>
+    m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+  const d = det(a);
+  // Relative to the diagonal's scale, so a fit on token counts in the thousands is judged fairly.
+  if (!(Math.abs(d) > 1e-9 * Math.abs(a[0] * a[4] * a[8]))) return null;
+  return [0, 1, 2].map((col) => {
+    const m = Float64Array.from(a);
+    for (let row = 0; row < 3; row++) m[3 * row + col] = y[row];
+    return det(m) / d;
+  });
 }

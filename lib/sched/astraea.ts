@@ -38,6 +38,10 @@
  *    expected remaining service — this segment's T_proc times (1 + the segments the job is
  *    expected to run after it, learned per kind: lib/predict/job-length.ts) — so a job near its
  *    end outranks one that has most of its work ahead (shortest remaining job first, aged by W).
+ * 10. `memoryWeight: 'contention'`: while work waits for memory, memory is what a job uses up,
+ *    so its T is scaled by the KV it holds for the rest of its segment (context plus half the
+ *    output still expected) against the candidates' mean, at least 1. A 12,000-token prompt then
+ *    ranks by what it costs the others — most of the pool — rather than by its compute time alone.
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -77,6 +81,12 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
   serviceScope?: 'job' | 'segment';
   /** Rule 3: 'remaining-time' (default) or 'off'. */
   reclaim?: 'remaining-time' | 'off';
+  /**
+   * Rule 10, T under memory contention: 'contention' (default) scales a job's T by how much KV it
+   * holds against the candidates' mean (at least 1) while work waits for memory; 'off' keeps T
+   * the compute time alone.
+   */
+  memoryWeight?: 'contention' | 'off';
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
   toolRemainingS?: (tool: string, elapsedS: number, hintS?: number) => number;
 }
@@ -90,6 +100,9 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly swapCost: 'stall' | 'copy';
   private readonly uncontendedKv: 'preserve' | 'release';
   private readonly serviceScope: 'job' | 'segment';
+  private readonly memoryWeight: 'contention' | 'off';
+  /** Rule 10's scale for the candidates of the order() call in progress, else null. */
+  private footprintScale: ((c: SchedulingCandidate) => number) | null = null;
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
 
   constructor(options: AstraeaOptions = {}) {
@@ -101,10 +114,20 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.swapCost = options.swapCost ?? 'stall';
     this.uncontendedKv = options.uncontendedKv ?? 'preserve';
     this.serviceScope = options.serviceScope ?? 'job';
+    this.memoryWeight = options.memoryWeight ?? 'contention';
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
   }
 
   override order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
+    this.footprintScale = this.memoryWeight === 'contention' && contended(this.memory()) ? footprintScale(candidates) : null;
+    try {
+      return this.orderCandidates(candidates, nowS);
+    } finally {
+      this.footprintScale = null;
+    }
+  }
+
+  private orderCandidates(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
     if (this.waitBasis === 'accumulated' && this.tailRatio === Infinity) return super.order(candidates, nowS);
     const seen =
       this.waitBasis === 'accumulated' ? candidates : candidates.map((c) => ({ ...c, accumulatedWaitS: Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS) }));
@@ -127,7 +150,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
 
   protected override serviceS(c: SchedulingCandidate): number {
     const segmentS = super.serviceS(c);
-    return this.serviceScope === 'job' ? segmentS * (1 + c.expectedFutureSegments) : segmentS;
+    const computeS = this.serviceScope === 'job' ? segmentS * (1 + c.expectedFutureSegments) : segmentS;
+    return this.footprintScale ? computeS * this.footprintScale(c) : computeS;
   }
 
   override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
@@ -202,6 +226,16 @@ function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * Rule 10: KV a candidate holds on average for the rest of its segment (its context plus half the
+ * output still expected), against the candidates' mean; at least 1.
+ */
+function footprintScale(candidates: readonly SchedulingCandidate[]): (c: SchedulingCandidate) => number {
+  const footprint = (c: SchedulingCandidate) => c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens) / 2;
+  const mean = candidates.reduce((sum, c) => sum + footprint(c), 0) / Math.max(1, candidates.length);
+  return (c) => (mean > 0 ? Math.max(1, footprint(c) / mean) : 1);
 }
 
 /** Tokens of waiting work beyond the free memory. */

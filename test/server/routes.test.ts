@@ -147,7 +147,7 @@ describe('HTTP routes', () => {
   it('a job id used by two calls at once: the second gets 409; the first completes', async () => {
     const { app, engine } = await server();
     const first = app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: 'a', max_tokens: 64 }) });
-    await new Promise((r) => setTimeout(r, 20)); // the first call has acquired the job
+    while (engine.stats().jobs.open === 0) await new Promise((r) => setTimeout(r, 5)); // the first call has acquired the job
     expectError(await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ max_tokens: 2 }), headers: { 'x-astraea-job-id': 'a' } }), 409, 'job_busy', /already generating/);
     const done = await first;
     expect(done.statusCode).toBe(200);
@@ -173,7 +173,7 @@ describe('HTTP routes', () => {
   });
 
   it('POST /v1/jobs/{id}/close ends a job; idle jobs expire', async () => {
-    const { app, context } = await server({ jobIdleS: 0.05 });
+    const { app, context } = await server({ jobIdleS: 60 });
     expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: 'j1' }) })).statusCode).toBe(200);
     expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ prompt_cache_key: 'j2' }) })).statusCode).toBe(200);
     expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat(), headers: { 'x-session-token': 'j3' } })).json().job_id).toBe('j3');
@@ -182,8 +182,9 @@ describe('HTTP routes', () => {
     const closed = await app.inject({ method: 'POST', url: '/v1/jobs/j1/close' });
     expect(closed.json()).toEqual({ id: 'j1', object: 'job', closed: true });
     expect(context.jobs.get('j1')).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 150));
-    context.jobs.expire(Date.now());
+    context.jobs.expire(Date.now() + 59_000); // not idle long enough yet
+    expect(context.jobs.size).toBe(2);
+    context.jobs.expire(Date.now() + 61_000);
     expect(context.jobs.size).toBe(0);
   });
 
@@ -192,8 +193,7 @@ describe('HTTP routes', () => {
     const url = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1/chat/completions`;
     const post = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat({ max_tokens: 48 })) });
     const inFlight = post();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(engine.stats().jobs.open).toBe(1);
+    while (engine.stats().jobs.open === 0) await new Promise((r) => setTimeout(r, 5)); // the call has arrived
     const closing = app.close();
     const res = await inFlight;
     expect(res.status).toBe(200);

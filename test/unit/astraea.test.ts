@@ -226,3 +226,23 @@ describe("astraea: T is the job's remaining service (rule 9)", () => {
     expect(new AstraeaPolicy({ serviceTime: () => 1, serviceScope: 'segment' }).order([last, ahead], 10).map((c) => c.jobId)).toEqual(['ahead', 'last']);
   });
 });
+
+describe('astraea: T counts the KV a job holds while memory is contended (rule 10)', () => {
+  // Both take T_proc = 1 s and have waited 3 s. 'big' holds 1,000 tokens (+ 100 expected output,
+  // half on average: 1,050), 'small' 100 (150). Mean footprint 600: big's T = 1 × 1050/600 = 1.75 s,
+  // small's stays 1 s (the scale is at least 1). Scores: big (3 + 1.75)/1.75 = 2.71, small 4.
+  const big = fixture('big', { jobArrivalS: 0, accumulatedWaitS: 3, contextTokens: 1000, expectedOutputTokens: 100 });
+  const small = fixture('small', { jobArrivalS: 1, accumulatedWaitS: 3, contextTokens: 100, expectedOutputTokens: 100 });
+  const options = { serviceTime: () => 1, waitBasis: 'accumulated' as const };
+
+  it('under contention the job holding less KV goes first', () => {
+    const policy = new AstraeaPolicy({ ...options, memory: () => memory(500, 100) });
+    expect(policy.order([big, small], 10).map((c) => c.jobId)).toEqual(['small', 'big']);
+    expect(policy.score(big)).toBeCloseTo(4, 10); // outside order(), T is the compute time alone
+  });
+
+  it('without contention, or with the rule off (the ablation), equal scores fall back to arrival order', () => {
+    expect(new AstraeaPolicy({ ...options, memory: () => memory(50, 100) }).order([small, big], 10).map((c) => c.jobId)).toEqual(['big', 'small']);
+    expect(new AstraeaPolicy({ ...options, memory: () => memory(500, 100), memoryWeight: 'off' }).order([small, big], 10).map((c) => c.jobId)).toEqual(['big', 'small']);
+  });
+});
