@@ -134,6 +134,14 @@ export class Engine {
     try {
       checkPolicyName(options.policy);
       const { kvBlocks, hostBlocks, blockSize, limits } = poolsAndLimits(options);
+      // The backend's cache must have been built with the same block size, or every block table
+      // the engine hands it would address the wrong slots.
+      if (backend.blockBytes !== blockSize * backend.info.kvBytesPerToken) {
+        throw new EngineError(
+          'INVALID_ARGUMENT',
+          `the backend's KV blocks hold ${backend.blockBytes / backend.info.kvBytesPerToken} tokens but blockSize is ${blockSize}`,
+        );
+      }
       const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
       return new Engine(backend, blocks, options.policy, options.policyOptions, options.clock ?? systemClock, limits);
     } catch (error) {
@@ -422,7 +430,7 @@ export class Engine {
       sequences: decision.runs.map(({ record, start, count }) => ({
         tokens: record.tokens.slice(start, start + count),
         startPosition: start,
-        blocks: this.blocks.table(record.id),
+        blocks: [...this.blocks.table(record.id)], // a copy: the live table changes as the next step is planned
         sampling: record.active!.spec.sampling,
       })),
       swapOut,

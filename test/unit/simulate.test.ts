@@ -151,6 +151,18 @@ describe('simulate: step timing of single jobs', () => {
     expect(result.stats.kv.ownedBlocks).toBe(0);
   });
 
+  it('refuses a backend whose KV blocks hold a different number of tokens than blockSize, and frees it', () => {
+    const backend = new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, new VirtualClock());
+    let disposed = 0;
+    const dispose = backend.dispose.bind(backend);
+    backend.dispose = () => {
+      disposed++;
+      dispose();
+    };
+    expect(() => Engine.withBackend(backend, { blockSize: 8 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/hold 16 tokens but blockSize is 8/) }));
+    expect(disposed).toBe(1);
+  });
+
   it('without prefetch the swap-in blocks the step that runs the job; the swap-out overlaps it', async () => {
     // Through runWorkload on an engine built by hand (simulate does not expose prefetchSwapIns).
     // The resume step swaps the 3 blocks in and runs 11 tokens on them: the 3 swap-ins touch its
