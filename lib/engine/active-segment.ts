@@ -14,6 +14,8 @@ export interface SegmentSpec {
   sampling: SamplingOptions;
   ignoreEos: boolean;
   endsWithToolCall: boolean;
+  /** See GenerateOptions.keepOpen. */
+  keepOpen: boolean;
   /** Context tokens before this segment's new input, and with it (the prompt). */
   promptTokens: number;
   /** Predicted output length (the client's hint, else the engine's prediction at admission). */

@@ -29,6 +29,9 @@ import { segmentInput, type SegmentInput } from './segment-input.js';
 import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobAccount, JobOptions, KvDecision, ResumeOptions, SegmentAccount } from './types.js';
 
 const DEFAULT_MAX_TOKENS = 256;
+/** The tool a job kept open after a plain reply waits on (GenerateOptions.keepOpen). */
+const USER_TURN = 'user';
+
 /** Closed jobs whose KV accounts stats({ jobs: true }) still reports. */
 const CLOSED_ACCOUNTS_KEPT = 1024;
 
@@ -297,6 +300,7 @@ export class Engine {
         sampling: options.sampling ?? {},
         ignoreEos: options.ignoreEos ?? false,
         endsWithToolCall: options.endsWithToolCall ?? false,
+        keepOpen: options.keepOpen ?? false,
         promptTokens: context.length,
         expectedOutputTokens: Math.min(
           maxTokens,
@@ -490,7 +494,8 @@ export class Engine {
     const result = active.result(reason);
     record.active = null;
     record.lastResult = result;
-    const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? 'tool') : null;
+    // A job kept open after a plain reply waits for the person's next turn like a tool call.
+    const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? 'tool') : active.spec.keepOpen ? USER_TURN : null;
     this.outputLengths.observe(record.kind, active.index, result.tokens.length);
     this.policy.onSegmentEnd?.(
       {
@@ -505,7 +510,7 @@ export class Engine {
       this.clock.now(),
     );
     if (tool !== null) {
-      record.state.endSegment('tool_call', { name: tool });
+      record.state.endSegment('tool_call', { name: tool }); // (the caller still sees its own finish reason)
       this.pauseForTool(record, tool, active.spec.expectedToolS);
     } else {
       record.state.endSegment(result.finishReason === 'length' ? 'length' : 'stop');

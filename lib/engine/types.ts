@@ -71,6 +71,12 @@ export interface GenerateOptions {
   /** Aborts the segment (finish reason 'cancelled'). */
   signal?: AbortSignal;
   /**
+   * A segment that ends without a tool call leaves the job open, waiting for the next turn as
+   * on a tool named 'user' (a chat: the person answers): the policy decides its KV as for any
+   * tool wait, and `resume` continues it. Default false: such a segment ends the job.
+   */
+  keepOpen?: boolean;
+  /**
    * The client's estimate of this segment's output length (a workload replay passes the true
    * one: the paper's oracle). Absent: the engine predicts it from the lengths it has seen for this
    * job kind and segment index.

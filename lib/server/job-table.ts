@@ -6,9 +6,11 @@
  * or the `x-session-token` header of the Kubernetes inference gateway. A call with none joins the
  * job whose last messages and reply its own messages extend (`autoBind`; ./conversation-key.ts);
  * if that job is busy the call forks a new job, which still shares the prefix cache. Other calls
- * are jobs of one call. The engine ends a job when a segment ends without a tool call; the next
- * call of the same job starts a new engine job, which finds the history in the prefix cache.
- * Jobs idle for `idleS` are closed, freeing their KV; one timer sweeps them.
+ * are jobs of one call. Between calls the engine job waits — on its tool, or on the person's next
+ * turn (GenerateOptions.keepOpen) — and the policy decides its KV; a call resumes it and prefills
+ * only what its messages add. An engine job that ended anyway (a cancelled call) is replaced by a
+ * new one on the next call, which finds the history in the prefix cache. Jobs idle for `idleS`
+ * are closed, freeing their KV; one timer sweeps them.
  */
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine/engine.js';

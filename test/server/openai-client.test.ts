@@ -43,6 +43,11 @@ afterAll(async () => {
   await engine.close();
 });
 
+/** Closes every job the server keeps between calls (as idle expiry would). */
+function closeAllJobs(): void {
+  server.context.jobs.expire(Infinity);
+}
+
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
   while (!condition()) {
@@ -101,10 +106,21 @@ describe('the openai client against astraea serve', () => {
     // last sampled token, which was never run through the model.
     const firstContext = first.usage!.prompt_tokens + first.usage!.completion_tokens - 1;
     expect(second.usage!.prompt_tokens_details!.cached_tokens).toBe(firstContext);
-    expect(await metric(/astraea_kv_actions\{action="preserve",model_name="scripted"\}/)).toBe(preservedBefore + 1);
+    // Preserved twice: through the tool call, then waiting for the agent's next call.
+    expect(await metric(/astraea_kv_actions\{action="preserve",model_name="scripted"\}/)).toBe(preservedBefore + 2);
+  });
+
+  it('a chat that goes on: the next turn reuses the KV kept for it', async () => {
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Say hello.' }];
+    const first = await client.chat.completions.create({ model: 'scripted', messages, prompt_cache_key: 'chat-1' });
+    messages.push(first.choices[0].message, { role: 'user', content: 'Again, please.' });
+    const second = await client.chat.completions.create({ model: 'scripted', messages, prompt_cache_key: 'chat-1' });
+    expect(second.choices[0].message.content).toBe('Hello there');
+    expect(second.usage!.prompt_tokens_details!.cached_tokens).toBe(first.usage!.prompt_tokens + first.usage!.completion_tokens - 1);
   });
 
   it('streams tool calls as tool_call deltas', async () => {
+    closeAllJobs();
     const stream = await client.chat.completions.create({
       model: 'scripted',
       messages: [{ role: 'user', content: 'weather in Paris, streamed' }],
@@ -154,6 +170,7 @@ describe('the openai client against astraea serve', () => {
   });
 
   it('a client that disconnects mid-stream frees the job’s blocks', async () => {
+    closeAllJobs();
     const controller = new AbortController();
     const stream = await client.chat.completions.create(
       { model: 'scripted', messages: [{ role: 'user', content: 'write an essay' }], stream: true },
@@ -184,7 +201,9 @@ describe('the openai client against astraea serve', () => {
     expect(result.timeouts).toBe(0);
     expect(result.non2xx).toBe(0);
     expect(result['2xx']).toBe(200);
-    await until(() => engine.stats().jobs.open === 0);
+    expect(engine.stats().jobs.running + engine.stats().jobs.waiting).toBe(0);
+    closeAllJobs(); // the jobs wait for their next call until then
+    expect(engine.stats().jobs.open).toBe(0);
     expect(engine.stats().kv.ownedBlocks).toBe(0);
     engine.checkInvariants();
   });

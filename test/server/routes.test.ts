@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
 import { buildServer, type ServerOptions } from '../../lib/server/app.js';
+import type { ServerContext } from '../../lib/server/context.js';
 import { expectNoLeaks } from '../expect-no-leaks.js';
 
 const engines: Engine[] = [];
@@ -15,8 +16,17 @@ async function server(options: ServerOptions = {}, kvBlocks = 128) {
   const engine = await Engine.create({ model: 'tiny', kvBlocks, blockSize: 16 });
   engines.push(engine);
   const built = buildServer(engine, { modelName: 'tiny', ...options });
+  contexts.set(engine, built.context);
   closers.push(() => built.app.close());
   return { engine, ...built };
+}
+
+const contexts = new Map<Engine, ServerContext>();
+
+/** Closes the jobs the server keeps open between calls, then checks that nothing leaked. */
+function expectClean(engine: Engine): void {
+  contexts.get(engine)!.jobs.expire(Infinity);
+  expectNoLeaks(engine);
 }
 
 afterEach(async () => {
@@ -73,7 +83,7 @@ describe('HTTP routes', () => {
     const expected = await direct.generate({ messages: messages as never, maxTokens: 6, ignoreEos: true }).done;
     direct.close();
     expect(body.choices[0].message.content).toBe(expected.content);
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('streams chunks whose content adds up to the unstreamed reply, then usage and [DONE]', async () => {
@@ -88,7 +98,7 @@ describe('HTTP routes', () => {
     expect(content).toBe(whole.choices[0].message.content ?? '');
     expect(chunks.at(-2).choices[0]).toMatchObject({ delta: {}, finish_reason: 'length' });
     expect(chunks.at(-1)).toMatchObject({ object: 'chat.completion.chunk', choices: [], usage: { completion_tokens: 8, prompt_tokens: whole.usage.prompt_tokens } });
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('POST /v1/completions: text and token prompts, streamed and not', async () => {
@@ -102,7 +112,7 @@ describe('HTTP routes', () => {
     expect(byIds.choices[0].text).toBe(body.choices[0].text);
     const streamed = await app.inject({ method: 'POST', url: '/v1/completions', payload: { model: 'tiny', prompt: 'abc', max_tokens: 3, temperature: 0, ignore_eos: true, stream: true } });
     expect(events(streamed.body).map((c) => c.choices[0].text).join('')).toBe(body.choices[0].text);
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('400 for bad fields, with the field named', async () => {
@@ -121,7 +131,7 @@ describe('HTTP routes', () => {
     expectError(badJson, 400, expect.any(String) as never);
     // The server goes on serving.
     expect((await post(chat())).statusCode).toBe(200);
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('401 without the API key on /v1, while /health stays open', async () => {
@@ -152,7 +162,7 @@ describe('HTTP routes', () => {
     const done = await first;
     expect(done.statusCode).toBe(200);
     expect(done.json().usage.completion_tokens).toBe(64);
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('a call without an id joins the job whose conversation it extends; while that job is busy, a second one forks', async () => {
@@ -169,7 +179,7 @@ describe('HTTP routes', () => {
     const plain = (await off.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages: [user('Plan a trip.')] }) })).json();
     const next = (await off.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages: [user('Plan a trip.'), plain.choices[0].message, user('To Rome.')] }) })).json();
     expect(next.job_id).not.toBe(plain.job_id);
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('POST /v1/jobs/{id}/close ends a job; idle jobs expire', async () => {
@@ -200,7 +210,7 @@ describe('HTTP routes', () => {
     expect((await res.json()).usage.completion_tokens).toBe(48);
     await closing;
     await expect(post()).rejects.toThrow(); // nothing listens any more
-    expectNoLeaks(engine);
+    expectClean(engine);
   });
 
   it('GET /metrics: vLLM names for calls, astraea_ names for jobs', async () => {

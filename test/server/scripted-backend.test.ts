@@ -65,6 +65,29 @@ describe('ScriptedChatBackend', () => {
     job.close();
   });
 
+  it('keepOpen: a plain reply leaves the job waiting for the next turn with its KV, and the turn resumes it', async () => {
+    const reply = (prompt: string) => (prompt.includes('And Rome?') ? 'Rome is warmer.' : 'Paris is mild.');
+    const engine = engineWith(new ScriptedChatBackend({ reply }), { policy: 'astraea' });
+    const job = engine.createJob();
+    const messages = [{ role: 'user' as const, content: 'Weather in Paris?' }];
+    const first = await job.generate({ messages, maxTokens: 64, keepOpen: true }).done;
+    expect(first.finishReason).toBe('stop'); // the caller sees its own finish reason
+    expect(job.state).toBe('tool_wait');
+    expect(job.kvDecisions().map((d) => d.action)).toEqual(['preserve']); // nothing waits for memory
+    const second = await job.resume({ messages: [...messages, { role: 'assistant', content: first.content }, { role: 'user', content: 'And Rome?' }], maxTokens: 64 }).done;
+    expect(second.text).toBe('Rome is warmer.');
+    // Everything the first turn computed is reused: its prompt and reply but the last sampled token.
+    expect(second.usage.cachedPromptTokens).toBe(first.usage.promptTokens + first.usage.completionTokens - 1);
+    job.close();
+    // Without keepOpen the same reply ends the job.
+    const plain = engine.createJob();
+    await plain.generate({ messages, maxTokens: 64 }).done;
+    expect(plain.state).toBe('finished');
+    expect(() => plain.resume({ messages, maxTokens: 8 })).toThrow(expect.objectContaining({ code: 'JOB_FINISHED' }));
+    plain.close();
+    expectNoLeaks(engine);
+  });
+
   it('gives the reply function the whole conversation', async () => {
     const prompts: string[] = [];
     const engine = engineWith(new ScriptedChatBackend({ reply: (prompt) => (prompts.push(prompt), 'ok') }));

@@ -13,7 +13,7 @@ const tokenizer = Tokenizer.fromJson(files.tokenizerJson, files.tokenizerConfigJ
 const EOS = files.specialTokens['<|im_end|>'];
 
 function segment(spec: Partial<Omit<SegmentSpec, 'expectedOutputTokens'>> = {}): ActiveSegment {
-  const full: SegmentSpec = { maxTokens: 1000, stop: [], sampling: {}, ignoreEos: false, endsWithToolCall: false, promptTokens: 7, expectedOutputTokens: 128, expectedToolS: undefined, expectedFutureSegments: 0, ...spec };
+  const full: SegmentSpec = { maxTokens: 1000, stop: [], sampling: {}, ignoreEos: false, endsWithToolCall: false, keepOpen: false, promptTokens: 7, expectedOutputTokens: 128, expectedToolS: undefined, expectedFutureSegments: 0, ...spec };
   return new ActiveSegment(0, full, new Segment(() => undefined), tokenizer, new Set([EOS]), 'j1');
 }
 

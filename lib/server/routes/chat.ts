@@ -74,6 +74,8 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       sampling: { temperature: body.temperature ?? 1, topP: body.top_p ?? 1, ...(body.seed == null ? {} : { seed: body.seed }) },
       ignoreEos: body.ignore_eos ?? false,
       expectedToolS: body.expected_tool_s,
+      // The job waits for its next call either way: a tool result or the person's next turn.
+      keepOpen: true,
     };
 
     const job = ctx.jobs.acquire(explicitJobId(request), messages);
