@@ -26,6 +26,8 @@ export interface ServerOptions {
   maxWaiting?: number;
   /** Seconds a job may sit idle before it is closed and its KV freed (default 600). */
   jobIdleS?: number;
+  /** Idle jobs kept at most; beyond it the least recently used are closed (default 1024). */
+  maxIdleJobs?: number;
   /**
    * Join a call that names no job to the job whose conversation it extends (default true: agents
    * that resend their history get job scheduling and kept KV without changing; a wrong join
@@ -51,6 +53,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
   const metrics = new ServerMetrics(engine, options.modelName ?? 'astraea');
   const jobs = new JobTable(engine, {
     idleS: options.jobIdleS ?? 600,
+    maxIdleJobs: options.maxIdleJobs ?? 1024,
     autoBind: options.autoBind ?? true,
     onJobEnd: (jctS, toolS) => metrics.observeJob(jctS, toolS),
   });

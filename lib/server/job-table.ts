@@ -22,6 +22,8 @@ import { HttpError, notFound } from './errors.js';
 export interface JobTableOptions {
   /** Seconds a job may sit idle before it is closed. */
   idleS: number;
+  /** Idle jobs kept at most; beyond it the least recently used are closed (each open job costs every engine step a little). */
+  maxIdleJobs: number;
   /** Join id-less calls to the job whose conversation they extend. */
   autoBind: boolean;
   /** A job ended: seconds from its first call to the end of its last, and between calls (tools). */
@@ -84,6 +86,8 @@ export class JobTable {
       }
     }
     job ??= this.create(explicitId ?? `job-${randomUUID()}`);
+    this.jobs.delete(job.id); // re-inserted last: the map's order is least recently used first
+    this.jobs.set(job.id, job);
     job.busy = true;
     job.lastUsedMs = Date.now();
     if (job.lastEndMs !== null) job.betweenCallsMs += job.lastUsedMs - job.lastEndMs;
@@ -108,6 +112,19 @@ export class JobTable {
     if (job.key !== null) this.byKey.set(job.key, job);
     if (job.engineJob && job.engineJob.state !== 'tool_wait') this.closeEngineJob(job);
     if (!this.jobs.has(job.id)) this.forget(job); // closed while the call ran
+    this.trimIdle();
+  }
+
+  /** Closes the least recently used idle jobs beyond maxIdleJobs. */
+  private trimIdle(): void {
+    let idle = 0;
+    for (const job of this.jobs.values()) if (!job.busy) idle++;
+    for (const job of [...this.jobs.values()]) {
+      if (idle <= this.options.maxIdleJobs) break;
+      if (job.busy) continue;
+      this.forget(job);
+      idle--;
+    }
   }
 
   /** Ends a job now (POST /v1/jobs/{id}/close): a call in progress is cancelled. */

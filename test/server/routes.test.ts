@@ -213,6 +213,18 @@ describe('HTTP routes', () => {
     expectClean(engine);
   });
 
+  it('keeps at most maxIdleJobs idle jobs, closing the least recently used', async () => {
+    const { app, context, engine } = await server({ maxIdleJobs: 2 });
+    const call = (id: string) => app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: id }) });
+    await call('a');
+    await call('b');
+    await call('a'); // 'a' is now the most recently used
+    await call('c');
+    expect([context.jobs.get('a'), context.jobs.get('b'), context.jobs.get('c')].map(Boolean)).toEqual([true, false, true]);
+    expect(engine.stats().jobs.open).toBe(2);
+    expectClean(engine);
+  });
+
   it('GET /metrics: vLLM names for calls, astraea_ names for jobs', async () => {
     const { app } = await server();
     await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ max_tokens: 5 }) });
