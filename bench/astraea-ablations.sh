@@ -15,9 +15,10 @@ settings=(
   astraea.serviceScope=segment
   astraea.uncontendedKv=release
   astraea.preemption=swap
-  astraea.tailRatio=12
+  astraea.tailSlack=5
   astraea.ageFrom=lowest
   astraea.memoryWeight=off
+  astraea.segmentsAheadCap=Infinity
 )
 for setting in "${settings[@]}"; do
   node dist/bench/sweep.js --families airline,tau,chat --scenarios pressure --seeds "$seeds" --policies astraea ${setting:+--set "$setting"} --json 2>/dev/null |

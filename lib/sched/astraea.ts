@@ -22,11 +22,12 @@
  * 5. `waitBasis: 'age'` (the paper: accumulated wait): W in the response ratio is the time since
  *    the job arrived, tool waits included, so a job that has been in the system longer goes
  *    first.
- * 6. `tailRatio` (off by default): a waiting segment whose W passes `tailRatio` typical service
- *    times (the median T_proc of the candidates) is served before the others, oldest job first.
- *    At 12 it brings single-turn chat under memory pressure back to fcfs's p99 for 5% of mean
- *    JCT, but costs airline and tau-bench under pressure 1–3%, so it stays an option
- *    (docs/policies.md also records three other guards that did no better).
+ * 6. `tailSlack` (off by default): a guard against what a size-aware order does to large jobs.
+ *    A waiting segment that first-come-first-served would have started long ago — more than
+ *    `tailSlack` times the work queued ahead of it (plus its own) has started since it queued
+ *    (./fcfs-ledger.ts) — is served before the others, in arrival order. At 5 it brings
+ *    single-turn chat under memory pressure to fcfs's p99 for 2.4% of its mean, but costs
+ *    tau-bench 2.8% and airline 2.1% (docs/policies.md), so it stays an option.
  * 7. `swapCost: 'stall'`: a swap or a discard is chosen by what it costs the batch. A copy at a
  *    tool wait runs beside a step's compute, so it costs only what one step cannot hide of it,
  *    out and back; a copy the planner needs now stalls the step whole. A discard leaves the
@@ -36,8 +37,10 @@
  *    thousands of tokens) are discarded, small ones swapped.
  * 9. `serviceScope: 'job'` (the paper: the segment): T in the response ratio is the job's
  *    expected remaining service — this segment's T_proc times (1 + the segments the job is
- *    expected to run after it, learned per kind: lib/predict/job-length.ts) — so a job near its
- *    end outranks one that has most of its work ahead (shortest remaining job first, aged by W).
+ *    expected to run after it, learned per kind: lib/predict/job-length.ts, at most
+ *    `segmentsAheadCap`, 5) — so a job near its end outranks one that has most of its work ahead
+ *    (shortest remaining job first, aged by W). Uncapped, the guess for an early segment of a
+ *    heavy-tailed kind deferred it too far (tau-bench −3%, mixed under pressure −4% with the cap).
  * 10. `memoryWeight: 'contention'`: while work waits for memory, memory is what a job uses up,
  *    so its T is scaled by the KV it holds for the rest of its segment (context plus half the
  *    output still expected) against the candidates' mean, at least 1. A 12,000-token prompt then
@@ -46,6 +49,7 @@
  * docs/policies.md has each rule's ablation.
  */
 import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js';
+import { FcfsLedger } from './fcfs-ledger.js';
 import type { MemoryView } from './kv-waste.js';
 import type { PausedJobView, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
 
@@ -58,10 +62,11 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    */
   waitBasis?: 'age' | 'accumulated';
   /**
-   * Rule 6, tail protection: a waiting segment whose W passes this many typical service times
-   * is served before the others, oldest job first. Default Infinity (off).
+   * Rule 6, tail protection: a waiting segment is served before the others, in arrival order,
+   * once the work started since it queued exceeds this many times the work queued ahead of it
+   * plus its own. Default Infinity (off).
    */
-  tailRatio?: number;
+  tailSlack?: number;
   /**
    * Rule 7, swap or discard: 'stall' (default) weighs the part of a copy a step cannot hide
    * against recomputing only what the waiting work would evict from the prefix cache; 'copy'
@@ -79,6 +84,12 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    * paper) is this segment's alone.
    */
   serviceScope?: 'job' | 'segment';
+  /**
+   * Rule 9: at most this many segments ahead count toward T (default 5; Infinity: all). The
+   * count is learned from finished jobs of the kind; early in a job of a heavy-tailed kind it is
+   * large and uncertain, and uncapped it defers such jobs on a guess.
+   */
+  segmentsAheadCap?: number;
   /** Rule 3: 'remaining-time' (default) or 'off'. */
   reclaim?: 'remaining-time' | 'off';
   /**
@@ -96,11 +107,13 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly kvRule: 'contention' | 'watermark';
   private readonly reclaim: 'remaining-time' | 'off';
   private readonly waitBasis: 'age' | 'accumulated';
-  private readonly tailRatio: number;
+  private readonly tailSlack: number;
+  private readonly ledger = new FcfsLedger();
   private readonly swapCost: 'stall' | 'copy';
   private readonly uncontendedKv: 'preserve' | 'release';
   private readonly serviceScope: 'job' | 'segment';
   private readonly memoryWeight: 'contention' | 'off';
+  private readonly segmentsAheadCap: number;
   /** Rule 10's scale for the candidates of the order() call in progress, else null. */
   private footprintScale: ((c: SchedulingCandidate) => number) | null = null;
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
@@ -110,11 +123,12 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.kvRule = options.kvRule ?? 'contention';
     this.reclaim = options.reclaim ?? 'remaining-time';
     this.waitBasis = options.waitBasis ?? 'age';
-    this.tailRatio = options.tailRatio ?? Infinity;
+    this.tailSlack = options.tailSlack ?? Infinity;
     this.swapCost = options.swapCost ?? 'stall';
     this.uncontendedKv = options.uncontendedKv ?? 'preserve';
     this.serviceScope = options.serviceScope ?? 'job';
     this.memoryWeight = options.memoryWeight ?? 'contention';
+    this.segmentsAheadCap = options.segmentsAheadCap ?? 5;
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
   }
 
@@ -128,29 +142,42 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   }
 
   private orderCandidates(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
-    if (this.waitBasis === 'accumulated' && this.tailRatio === Infinity) return super.order(candidates, nowS);
+    const guarded = this.tailSlack !== Infinity;
+    if (guarded) this.ledger.observe(candidates, (c) => super.serviceS(c));
+    if (this.waitBasis === 'accumulated' && !guarded) return super.order(candidates, nowS);
     const seen =
       this.waitBasis === 'accumulated' ? candidates : candidates.map((c) => ({ ...c, accumulatedWaitS: Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS) }));
-    const ordered = this.tailRatio === Infinity ? super.order(seen, nowS) : this.protectTail(super.order(seen, nowS));
     const original = new Map(candidates.map((c) => [c.jobId, c]));
-    return ordered.map((c) => original.get(c.jobId)!);
+    const ordered = super.order(seen, nowS).map((c) => original.get(c.jobId)!);
+    return guarded ? this.protectTail(ordered) : ordered;
   }
 
   /**
-   * Rule 6: waiting segments whose W passes tailRatio typical service times (the median T of
-   * the candidates — a long job's own T would let it wait in proportion to its length) move
-   * ahead of the other waiting ones, oldest job first; running ones keep their place.
+   * Rule 6: overdue segments (see the header) go first among the running ones (the planner
+   * preempts from the end, so they are the last taken) and first among the waiting ones, in
+   * arrival order; running segments still come before waiting ones.
    */
   private protectTail(ordered: SchedulingCandidate[]): SchedulingCandidate[] {
-    const limitS = this.tailRatio * median(ordered.map((c) => this.serviceS(c)));
-    const starves = (c: SchedulingCandidate) => !c.running && c.accumulatedWaitS > limitS;
-    const starving = ordered.filter(starves).sort((a, b) => a.jobArrivalS - b.jobArrivalS);
-    return [...ordered.filter((c) => c.running), ...starving, ...ordered.filter((c) => !c.running && !starves(c))];
+    const late = new Set(ordered.filter((c) => this.ledger.overdue(c, this.tailSlack)));
+    if (late.size === 0) return ordered;
+    const byArrival = (a: SchedulingCandidate, b: SchedulingCandidate) => a.segmentQueuedS - b.segmentQueuedS;
+    const group = (running: boolean, overdue: boolean) => ordered.filter((c) => c.running === running && late.has(c) === overdue);
+    return [...group(true, true).sort(byArrival), ...group(true, false), ...group(false, true).sort(byArrival), ...group(false, false)];
+  }
+
+  override onJobClosed(jobId: string): void {
+    super.onJobClosed(jobId);
+    this.ledger.drop(jobId);
+  }
+
+  /** Jobs rule 6's ledger holds state for (tests check nothing leaks). */
+  get ledgerSize(): number {
+    return this.ledger.size;
   }
 
   protected override serviceS(c: SchedulingCandidate): number {
     const segmentS = super.serviceS(c);
-    const computeS = this.serviceScope === 'job' ? segmentS * (1 + c.expectedFutureSegments) : segmentS;
+    const computeS = this.serviceScope === 'job' ? segmentS * (1 + Math.min(c.expectedFutureSegments, this.segmentsAheadCap)) : segmentS;
     return this.footprintScale ? computeS * this.footprintScale(c) : computeS;
   }
 
@@ -220,12 +247,6 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     const stallS = 2 * Math.max(0, copyS - (memory.stepS ?? 0));
     return evictedRecomputeS < stallS ? 'discard' : 'swap';
   }
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /**

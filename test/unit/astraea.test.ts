@@ -137,29 +137,44 @@ describe('astraea: W is the job age (rule 5) and preemption swaps (rule 4)', () 
   });
 });
 
-describe('astraea: tail protection (rule 6)', () => {
-  // T_proc = 1 s for short jobs, 10 s for 'long'; the median of {1, 1, 10} is 1 s, so a waiting
-  // segment starves once its W (job age) passes 12 × 1 = 12 s.
+describe('astraea: tail protection against an arrival order (rule 6)', () => {
+  // T_proc (segment) = 10 s for 'long', 1 s for the others. 'long' queues first, with nothing
+  // ahead of it: it is owed 10 s of work. With tailSlack 2 it is overdue once more than 20 s of
+  // work has started since. HRRN (W 5 s each) prefers x: (5 + 1)/1 = 6 against (5 + 10)/10 = 1.5.
   const serviceTime = (c: SchedulingCandidate) => (c.jobId === 'long' ? 10 : 1);
-  const at = (jobId: string, arrivalS: number) => ({ ...cand(jobId, 0), jobArrivalS: arrivalS });
+  const long = fixture('long', { segmentQueuedS: 0, accumulatedWaitS: 5 });
+  const x = fixture('x', { jobArrivalS: 50, segmentQueuedS: 50, accumulatedWaitS: 5 });
+  const setup = (tailSlack?: number) => {
+    const policy = new AstraeaPolicy({ serviceTime, waitBasis: 'accumulated', tailSlack });
+    policy.order([long], 0);
+    const start = (i: number) => policy.order([long, fixture(`s${i}`, { segmentQueuedS: 1 + i, running: true })], 1 + i);
+    return { policy, start };
+  };
 
-  it('serves a long job that has waited past 12 typical service times first, oldest first', () => {
-    // t = 20: long age 13 (ratio (13 + 10)/10 = 2.3), a age 5 (ratio 6), b age 1 (ratio 2).
-    // HRRN alone: a, long, b. long starves (13 > 12) and moves to the front of the waiting ones.
-    const policy = new AstraeaPolicy({ serviceTime, tailRatio: 12 });
-    expect(policy.order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['long', 'a', 'b']);
-    // Off by default (it cost tau-bench 16% mean JCT under pressure; docs/policies.md).
-    expect(new AstraeaPolicy({ serviceTime }).order([at('a', 15), at('long', 7), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
+  it('serves a segment that an arrival order would have started long ago first', () => {
+    const { policy, start } = setup(2);
+    for (let i = 0; i < 20; i++) start(i); // 20 s started since 'long' queued: 2 × 10, not more
+    expect(policy.order([x, long], 60).map((c) => c.jobId)).toEqual(['x', 'long']);
+    start(20); // 21 s > 20 s
+    expect(policy.order([x, long], 60).map((c) => c.jobId)).toEqual(['long', 'x']);
+    // Once started it stays overdue: first among the running, so the last a shortage preempts.
+    const runningLong = { ...long, running: true };
+    const runningShort = fixture('short', { segmentQueuedS: 40, running: true });
+    expect(policy.order([runningShort, runningLong, x], 61).map((c) => c.jobId)).toEqual(['long', 'short', 'x']);
   });
 
-  it('not before: at age 12 exactly the long job keeps its HRRN place', () => {
-    const policy = new AstraeaPolicy({ serviceTime, tailRatio: 12 });
-    expect(policy.order([at('a', 15), at('long', 8), at('b', 19)], 20).map((c) => c.jobId)).toEqual(['a', 'long', 'b']);
+  it('is off by default (the ablation): HRRN alone', () => {
+    const { policy, start } = setup();
+    for (let i = 0; i < 40; i++) start(i);
+    expect(policy.order([x, long], 60).map((c) => c.jobId)).toEqual(['x', 'long']);
   });
 
-  it('never moves a waiting segment ahead of a running one', () => {
-    const running = { ...at('run', 19), running: true };
-    expect(new AstraeaPolicy({ serviceTime, tailRatio: 12 }).order([at('long', 0), running], 20).map((c) => c.jobId)).toEqual(['run', 'long']);
+  it('forgets closed jobs', () => {
+    const { policy, start } = setup(2);
+    for (let i = 0; i < 3; i++) start(i);
+    expect(policy.ledgerSize).toBe(4);
+    for (const id of ['long', 's0', 's1', 's2']) policy.onJobClosed(id);
+    expect(policy.ledgerSize).toBe(0);
   });
 });
 
@@ -224,6 +239,26 @@ describe("astraea: T is the job's remaining service (rule 9)", () => {
     expect(new AstraeaPolicy({ serviceTime: () => 1 }).order([ahead, last], 10).map((c) => c.jobId)).toEqual(['last', 'ahead']);
     // The segment-scoped ablation sees two equal segments: ties go to the earlier arrival, then id.
     expect(new AstraeaPolicy({ serviceTime: () => 1, serviceScope: 'segment' }).order([last, ahead], 10).map((c) => c.jobId)).toEqual(['ahead', 'last']);
+  });
+});
+
+describe('astraea: rule 9 counts at most segmentsAheadCap segments ahead', () => {
+  // T_proc 1 s; W 6 s. 'far' expects 20 more segments: T = 1 × (1 + min(20, 5)) = 6 s, score
+  // (6 + 6)/6 = 2; uncapped T = 21 s, score 27/21. 'mid' expects 5: T = 6 s either way.
+  const far = fixture('far', { jobArrivalS: 0, accumulatedWaitS: 6, expectedFutureSegments: 20 });
+  const mid = fixture('mid', { jobArrivalS: 1, accumulatedWaitS: 6, expectedFutureSegments: 5 });
+  const options = { serviceTime: () => 1, waitBasis: 'accumulated' as const };
+
+  it('caps at 5 by default, so the two tie and the earlier arrival goes first', () => {
+    const policy = new AstraeaPolicy(options);
+    expect(policy.score(far)).toBeCloseTo(2, 12);
+    expect(policy.order([mid, far], 10).map((c) => c.jobId)).toEqual(['far', 'mid']);
+  });
+
+  it('uncapped (the ablation), the job with more ahead waits', () => {
+    const policy = new AstraeaPolicy({ ...options, segmentsAheadCap: Infinity });
+    expect(policy.score(far)).toBeCloseTo(27 / 21, 12);
+    expect(policy.order([far, mid], 10).map((c) => c.jobId)).toEqual(['mid', 'far']);
   });
 });
 
