@@ -21,7 +21,7 @@ import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, fromTauBench, sample, synth
 
 const { values } = parseArgs({
   options: {
-    families: { type: 'string', default: 'airline,coding,chat,mixed,tau' },
+    families: { type: 'string', default: 'airline,tau,chat,coding,mixed,conversation' },
     scenarios: { type: 'string', default: 'light,heavy,pressure' },
     seeds: { type: 'string', default: '3' },
     policies: { type: 'string', default: POLICY_NAMES.join(',') },
