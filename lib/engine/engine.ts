@@ -209,13 +209,20 @@ export class Engine {
     this.policy.onJobClosed?.(record.id);
   }
 
+  /** Segments waiting to be scheduled (as stats().jobs.waiting, without the rest of stats()). */
+  get waitingCount(): number {
+    let n = 0;
+    for (const r of this.jobs.values()) if (r.state.state === 'waiting' || r.state.state === 'ready') n++;
+    return n;
+  }
+
   stats(options: { jobs?: boolean } = {}): EngineStats {
     const kv = this.blocks.stats();
     const states = [...this.jobs.values()].map((r) => r.state.state);
     const count = (s: string) => states.filter((x) => x === s).length;
     return {
       steps: this.counters.steps,
-      jobs: { open: this.jobs.size, running: count('running'), waiting: count('waiting') + count('ready'), toolWait: count('tool_wait') },
+      jobs: { open: this.jobs.size, running: count('running'), waiting: this.waitingCount, toolWait: count('tool_wait') },
       kv,
       tokens: { prefill: this.counters.prefillTokens, decode: this.counters.decodeTokens },
       preemptions: this.counters.preemptions,

@@ -48,7 +48,10 @@ export class FcfsLedger {
     // The work queued ahead of each fresh segment: every waiting segment queued before it.
     const queued = candidates
       .filter((c) => !c.running && !this.hasStarted(c))
-      .map((c) => ({ queuedS: c.segmentQueuedS, serviceS: this.entries.get(c.jobId)?.segmentIndex === c.segmentIndex ? this.entries.get(c.jobId)!.ownS : serviceS(c) }))
+      .map((c) => {
+        const entry = this.entries.get(c.jobId);
+        return { queuedS: c.segmentQueuedS, serviceS: entry?.segmentIndex === c.segmentIndex ? entry.ownS : serviceS(c) };
+      })
       .sort((a, b) => a.queuedS - b.queuedS);
     for (const c of fresh) {
       let aheadS = 0;

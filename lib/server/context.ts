@@ -20,7 +20,7 @@ export class ServerContext {
   }
 
   checkCapacity(): void {
-    if (this.engine.stats().jobs.waiting >= this.maxWaiting) {
+    if (this.engine.waitingCount >= this.maxWaiting) {
       throw new HttpError(429, `the server is full: ${this.maxWaiting} calls are waiting to be scheduled; retry later`, 'rate_limit_error', 'queue_full');
     }
   }

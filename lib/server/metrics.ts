@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
-import type { SegmentResult } from '../engine/types.js';
+import type { EngineStats, SegmentResult } from '../engine/types.js';
 import type { SegmentTiming } from './segment-run.js';
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
@@ -23,8 +23,12 @@ export class ServerMetrics {
   private readonly success: Counter;
   private readonly jct: Histogram;
   private readonly toolWait: Histogram;
+  /** The engine's stats during a render(), so a scrape reads them once. */
+  private snapshot: EngineStats | null = null;
+  private readonly engine: Engine;
 
   constructor(engine: Engine, modelName: string) {
+    this.engine = engine;
     const registers = [this.registry];
     this.registry.setDefaultLabels({ model_name: modelName });
     this.ttft = new Histogram({ name: 'vllm:time_to_first_token_seconds', help: 'Time to the first token of a call.', buckets: LATENCY_BUCKETS, registers });
@@ -37,8 +41,8 @@ export class ServerMetrics {
     this.jct = new Histogram({ name: 'astraea_job_completion_seconds', help: 'Job completion time: from a job’s first call to its end.', buckets: [...LATENCY_BUCKETS, 320, 640], registers });
     this.toolWait = new Histogram({ name: 'astraea_tool_wait_seconds', help: 'Time jobs spent waiting on tools between calls.', buckets: LATENCY_BUCKETS, registers });
 
-    // Read from the engine at scrape time.
-    const stats = () => engine.stats();
+    // Read from the engine at scrape time: render() takes one snapshot for all the gauges.
+    const stats = () => this.snapshot ?? engine.stats();
     new Gauge({ name: 'vllm:num_requests_running', help: 'Calls generating now.', registers, collect() { this.set(stats().jobs.running); } });
     new Gauge({ name: 'vllm:num_requests_waiting', help: 'Calls waiting to be scheduled.', registers, collect() { this.set(stats().jobs.waiting); } });
     new Gauge({ name: 'astraea_jobs_tool_wait', help: 'Jobs waiting on a tool between calls.', registers, collect() { this.set(stats().jobs.toolWait); } });
@@ -105,6 +109,11 @@ export class ServerMetrics {
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    this.snapshot = this.engine.stats();
+    try {
+      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    } finally {
+      this.snapshot = null;
+    }
   }
 }

@@ -159,6 +159,28 @@ function checkMaxJobs(maxJobs: number | undefined): number {
   return maxJobs;
 }
 
+/**
+ * The trace converters' shared skeleton: one job per group of rows, in order, up to `maxJobs`,
+ * arriving as a Poisson process (each job's arrival gap is drawn from `rng` before `build` draws
+ * anything for it).
+ */
+function arrivingJobs(
+  groups: Row[][],
+  options: { arrivalRatePerS: number; maxJobs?: number },
+  rng: Rng,
+  build: (group: Row[], arrivalS: number, index: number) => WorkloadJob,
+): WorkloadJob[] {
+  const maxJobs = checkMaxJobs(options.maxJobs);
+  const jobs: WorkloadJob[] = [];
+  let clock = 0;
+  for (const group of groups) {
+    if (jobs.length >= maxJobs) break;
+    clock += exponential(rng, options.arrivalRatePerS);
+    jobs.push(build(group, clock, jobs.length));
+  }
+  return jobs;
+}
+
 function checkDuration(value: number, what: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new EngineError('INVALID_ARGUMENT', `${what} must return a finite number ≥ 0, got ${value}`);
@@ -210,20 +232,16 @@ export interface TauBenchOptions {
 export function fromTauBench(csvText: string, options: TauBenchOptions): WorkloadJob[] {
   const source = 'tau_bench csv';
   checkRate(options.arrivalRatePerS);
-  const maxJobs = checkMaxJobs(options.maxJobs);
+  checkMaxJobs(options.maxJobs);
   const prefix = options.prefixTokens;
   if (prefix !== undefined && (!Number.isSafeInteger(prefix) || prefix < 0)) {
     throw new EngineError('INVALID_ARGUMENT', `prefixTokens must be a non-negative integer, got ${prefix}`);
   }
   const rows = csvRows(csvText, source, ['job_id', 'call_idx', 'prompt_tokens', 'output_tokens', 'next', 'next_input_tokens']);
   const rng = mulberry32(options.seed);
-  const jobs: WorkloadJob[] = [];
-  let clock = 0;
-  for (const group of groupBy(rows, (row) => row.get('job_id'))) {
-    if (jobs.length >= maxJobs) break;
+  return arrivingJobs(groupBy(rows, (row) => row.get('job_id')), options, rng, (group, arrivalS) => {
     const jobName = group[0].get('job_id');
     const calls = orderedSteps(group, 'call_idx', source, `job '${jobName}'`);
-    clock += exponential(rng, options.arrivalRatePerS);
     const segments: WorkloadSegment[] = calls.map((row, i) => {
       const last = i === calls.length - 1;
       const next = row.get('next').trim();
@@ -244,14 +262,13 @@ export function fromTauBench(csvText: string, options: TauBenchOptions): Workloa
       if (!last) tool = { name: next, durationS: checkDuration(options.toolDurationS(next, rng), 'toolDurationS') };
       return { inputTokens, outputTokens: intField(row, 'output_tokens', source), tool };
     });
-    const job: WorkloadJob = { id: `tau-${jobName}`, arrivalS: clock, kind: 'tau_airline', segments };
+    const job: WorkloadJob = { id: `tau-${jobName}`, arrivalS, kind: 'tau_airline', segments };
     if (prefix !== undefined) {
       job.prefixId = 'tau-airline-policy';
       job.prefixTokens = prefix;
     }
-    jobs.push(job);
-  }
-  return jobs;
+    return job;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +305,7 @@ export interface SweAgentOptions {
 export function fromSweAgentSteps(csvText: string, options: SweAgentOptions): WorkloadJob[] {
   const source = 'swe_agent csv';
   checkRate(options.arrivalRatePerS);
-  const maxJobs = checkMaxJobs(options.maxJobs);
+  checkMaxJobs(options.maxJobs);
   const systemPromptTokens = options.systemPromptTokens ?? 1300;
   if (!Number.isSafeInteger(systemPromptTokens) || systemPromptTokens < 1) {
     throw new EngineError('INVALID_ARGUMENT', `systemPromptTokens must be a positive integer, got ${systemPromptTokens}`);
@@ -299,22 +316,17 @@ export function fromSweAgentSteps(csvText: string, options: SweAgentOptions): Wo
   }
   const tokens = (chars: number) => Math.ceil(chars / charsPerToken);
   const rows = csvRows(csvText, source, ['run_dir', 'file', 'step', 'execution_time_s', 'observation_chars', 'response_chars']);
-  const rng = mulberry32(options.seed);
-  const jobs: WorkloadJob[] = [];
-  let clock = 0;
-  for (const group of groupBy(rows, (row) => `${row.get('run_dir')}\u0000${row.get('file')}`)) {
-    if (jobs.length >= maxJobs) break;
+  const groups = groupBy(rows, (row) => `${row.get('run_dir')}\u0000${row.get('file')}`);
+  return arrivingJobs(groups, options, mulberry32(options.seed), (group, arrivalS, index) => {
     const jobName = `${group[0].get('run_dir')}/${group[0].get('file')}`;
     const steps = orderedSteps(group, 'step', source, `run '${jobName}'`);
-    clock += exponential(rng, options.arrivalRatePerS);
     const segments: WorkloadSegment[] = steps.map((row, i) => ({
       inputTokens: i === 0 ? systemPromptTokens : tokens(intField(steps[i - 1], 'observation_chars', source)),
       outputTokens: Math.max(1, tokens(intField(row, 'response_chars', source))),
       tool: i === steps.length - 1 ? null : { name: 'swe_action', durationS: numberField(row, 'execution_time_s', source) },
     }));
-    jobs.push({ id: `swe-${jobs.length}`, arrivalS: clock, kind: 'swe_agent', segments });
-  }
-  return jobs;
+    return { id: `swe-${index}`, arrivalS, kind: 'swe_agent', segments };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-/** Shared assertion: `fn` throws an EngineError with this code (and these message fragments). */
+/** Shared assertion: `fn` throws an EngineError with this code (and messages containing or matching these). */
 import { expect } from 'vitest';
 import { EngineError } from '../../lib/errors.js';
 
-export function expectCode(fn: () => unknown, code: string, ...fragments: string[]): void {
+export function expectCode(fn: () => unknown, code: string, ...fragments: (string | RegExp)[]): void {
   let caught: unknown;
   try {
     fn();
@@ -12,5 +12,8 @@ export function expectCode(fn: () => unknown, code: string, ...fragments: string
   expect(caught).toBeInstanceOf(EngineError);
   const err = caught as EngineError;
   expect(err.code).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
+  for (const f of fragments) {
+    if (typeof f === 'string') expect(err.message).toContain(f);
+    else expect(err.message).toMatch(f);
+  }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
+import { expectCode } from './expect-code.js';
 import { formatWorkload, parseWorkload, type WorkloadJob } from '../../lib/workload/format.js';
 import { exponential, mulberry32 } from '../../lib/workload/random.js';
 import { jobSegmentTokens, prefixTokens, segmentTokens } from '../../lib/workload/tokens.js';
@@ -17,18 +17,6 @@ import {
 const TRACES = path.join(import.meta.dirname, '..', '..', '..', 'shared', 'traces');
 const TAU_FILE = path.join(TRACES, 'tau_bench', 'derived_gpt-4o-airline_llm_calls.csv');
 const SWE_FILE = path.join(TRACES, 'swe_agent_traj', 'derived_steps.csv');
-
-function expectEngineError(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(EngineError);
-  expect((caught as EngineError).code).toBe(code);
-  expect((caught as EngineError).message).toMatch(message);
-}
 
 /** Every job must survive format → parse unchanged (and hence satisfy the file rules). */
 function expectValidRoundTrip(jobs: WorkloadJob[]): void {
@@ -132,7 +120,7 @@ describe('workload format', () => {
   ];
   for (const [name, bad, message] of cases) {
     it(`rejects ${name} with the line number and field`, () => {
-      expectEngineError(() => parseWorkload(`${good}\n${bad}\n`, 'f'), 'INVALID_WORKLOAD', message);
+      expectCode(() => parseWorkload(`${good}\n${bad}\n`, 'f'), 'INVALID_WORKLOAD', message);
     });
   }
 
@@ -186,9 +174,9 @@ describe('token synthesis', () => {
   });
 
   it('rejects bad arguments', () => {
-    expectEngineError(() => segmentTokens('j', 0, -1, 10), 'INVALID_ARGUMENT', /count/);
-    expectEngineError(() => segmentTokens('j', 0, 1, 0), 'INVALID_ARGUMENT', /vocabSize/);
-    expectEngineError(() => segmentTokens('j', -1, 1, 10), 'INVALID_ARGUMENT', /segmentIndex/);
+    expectCode(() => segmentTokens('j', 0, -1, 10), 'INVALID_ARGUMENT', /count/);
+    expectCode(() => segmentTokens('j', 0, 1, 0), 'INVALID_ARGUMENT', /vocabSize/);
+    expectCode(() => segmentTokens('j', -1, 1, 10), 'INVALID_ARGUMENT', /segmentIndex/);
   });
 });
 
@@ -204,7 +192,7 @@ describe('CSV parser', () => {
   });
 
   it('rejects an unterminated quote', () => {
-    expectEngineError(() => parseCsv('a\n"open'), 'INVALID_TRACE', /unterminated.*line 2/);
+    expectCode(() => parseCsv('a\n"open'), 'INVALID_TRACE', /unterminated.*line 2/);
   });
 });
 
@@ -265,7 +253,7 @@ describe('fromTauBench', () => {
     expect(jobs[0].prefixId).toBe('tau-airline-policy');
     expect(jobs[0].prefixTokens).toBe(40);
     expect(jobs[0].segments[0].inputTokens).toBe(60);
-    expectEngineError(
+    expectCode(
       () => fromTauBench(TAU_CSV, { arrivalRatePerS: 1, seed: 1, toolDurationS, prefixTokens: 55 }),
       'INVALID_TRACE',
       /:6: prompt_tokens 50 < prefixTokens 55/,
@@ -274,14 +262,14 @@ describe('fromTauBench', () => {
 
   it('rejects inconsistent traces', () => {
     const opts = { arrivalRatePerS: 1, seed: 1, toolDurationS };
-    expectEngineError(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,10,1,0,end,0\nx,0,0,0,1,11,1,0,end,0`, opts), 'INVALID_TRACE', /:2: 'next' is end/);
-    expectEngineError(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,10,1,0,tool,0\nx,0,0,0,2,11,1,0,end,0`, opts), 'INVALID_TRACE', /:3: .*'call_idx' 2 where 1/);
-    expectEngineError(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,10,1,0,wait,0`, opts), 'INVALID_TRACE', /:2: 'next' must be/);
-    expectEngineError(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,-3,1,0,end,0`, opts), 'INVALID_TRACE', /:2: 'prompt_tokens'/);
-    expectEngineError(() => fromTauBench('job_id,call_idx\nx,0', opts), 'INVALID_TRACE', /missing column 'prompt_tokens'/);
-    expectEngineError(() => fromTauBench(`${TAU_HEADER}\nx,0`, opts), 'INVALID_TRACE', /:2: 2 fields/);
-    expectEngineError(() => fromTauBench(TAU_CSV, { ...opts, arrivalRatePerS: 0 }), 'INVALID_ARGUMENT', /arrivalRatePerS/);
-    expectEngineError(() => fromTauBench(TAU_CSV, { ...opts, toolDurationS: () => NaN }), 'INVALID_ARGUMENT', /toolDurationS/);
+    expectCode(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,10,1,0,end,0\nx,0,0,0,1,11,1,0,end,0`, opts), 'INVALID_TRACE', /:2: 'next' is end/);
+    expectCode(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,10,1,0,tool,0\nx,0,0,0,2,11,1,0,end,0`, opts), 'INVALID_TRACE', /:3: .*'call_idx' 2 where 1/);
+    expectCode(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,10,1,0,wait,0`, opts), 'INVALID_TRACE', /:2: 'next' must be/);
+    expectCode(() => fromTauBench(`${TAU_HEADER}\nx,0,0,0,0,-3,1,0,end,0`, opts), 'INVALID_TRACE', /:2: 'prompt_tokens'/);
+    expectCode(() => fromTauBench('job_id,call_idx\nx,0', opts), 'INVALID_TRACE', /missing column 'prompt_tokens'/);
+    expectCode(() => fromTauBench(`${TAU_HEADER}\nx,0`, opts), 'INVALID_TRACE', /:2: 2 fields/);
+    expectCode(() => fromTauBench(TAU_CSV, { ...opts, arrivalRatePerS: 0 }), 'INVALID_ARGUMENT', /arrivalRatePerS/);
+    expectCode(() => fromTauBench(TAU_CSV, { ...opts, toolDurationS: () => NaN }), 'INVALID_ARGUMENT', /toolDurationS/);
   });
 
   // The shared traces sit beside the checkout (CI gets a copy too); a bare clone elsewhere skips.
@@ -414,11 +402,11 @@ describe('syntheticAgentWorkload', () => {
       { inputTokens: 20, outputTokens: 1, tool: { name: 'grep', durationS: 1.5 } }, // 20.4 rounds to 20
       { inputTokens: 20, outputTokens: 1, tool: null },
     ]);
-    expectEngineError(
+    expectCode(
       () => syntheticAgentWorkload({ jobs: 1, arrivalRatePerS: 1, seed: 1, kinds: [{ ...kind, segments: { min: 0, max: 2 } }] }),
       'INVALID_ARGUMENT',
       /segments/,
     );
-    expectEngineError(() => syntheticAgentWorkload({ jobs: 1, arrivalRatePerS: 1, seed: 1, kinds: [] }), 'INVALID_ARGUMENT', /kinds/);
+    expectCode(() => syntheticAgentWorkload({ jobs: 1, arrivalRatePerS: 1, seed: 1, kinds: [] }), 'INVALID_ARGUMENT', /kinds/);
   });
 });

@@ -10,6 +10,7 @@ import type { ChatMessage } from '../../model/tokenizer.js';
 import { badRequest, HttpError } from '../errors.js';
 import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment, streamSegment, type StreamFormat } from '../segment-run.js';
+import { finishReason, usage } from '../openai-shapes.js';
 import type { ServerContext } from '../context.js';
 
 type Body = ChatCompletionBody;
@@ -43,15 +44,6 @@ export function assistantMessage(result: SegmentResult): ChatMessage {
   const message: ChatMessage = { role: 'assistant', content: result.content };
   if (result.toolCalls.length > 0) message.tool_calls = result.toolCalls;
   return message;
-}
-
-function finishReason(result: SegmentResult): string {
-  return result.finishReason === 'tool_call' ? 'tool_calls' : result.finishReason === 'length' ? 'length' : 'stop';
-}
-
-function usage(result: SegmentResult) {
-  const { promptTokens, completionTokens, cachedPromptTokens } = result.usage;
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, prompt_tokens_details: { cached_tokens: cachedPromptTokens } };
 }
 
 export function registerChat(app: FastifyInstance, ctx: ServerContext): void {

@@ -2,20 +2,12 @@
  * POST /v1/completions: a raw prompt (text, or token ids) continued as a job of one call.
  */
 import type { FastifyInstance } from 'fastify';
-import type { GenerateOptions, SegmentResult } from '../../engine/types.js';
+import type { GenerateOptions } from '../../engine/types.js';
 import { badRequest, HttpError } from '../errors.js';
 import { CompletionBody } from '../schemas.js';
 import { awaitSegment, streamSegment, type StreamFormat } from '../segment-run.js';
+import { finishReason, usage } from '../openai-shapes.js';
 import type { ServerContext } from '../context.js';
-
-function finishReason(result: SegmentResult): string {
-  return result.finishReason === 'length' ? 'length' : 'stop';
-}
-
-function usage(result: SegmentResult) {
-  const { promptTokens, completionTokens, cachedPromptTokens } = result.usage;
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, prompt_tokens_details: { cached_tokens: cachedPromptTokens } };
-}
 
 export function registerCompletions(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: CompletionBody }>('/v1/completions', { schema: { body: CompletionBody } }, async (request, reply) => {

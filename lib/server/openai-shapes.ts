@@ -1,0 +1,17 @@
+/** The parts of OpenAI's response shapes both generation routes build from a segment's result. */
+import type { SegmentResult } from '../engine/types.js';
+
+/** OpenAI's finish reason: a tool call is 'tool_calls'; a cancelled call never gets this far. */
+export function finishReason(result: SegmentResult): 'stop' | 'length' | 'tool_calls' {
+  return result.finishReason === 'tool_call' ? 'tool_calls' : result.finishReason === 'length' ? 'length' : 'stop';
+}
+
+export function usage(result: SegmentResult) {
+  const { promptTokens, completionTokens, cachedPromptTokens } = result.usage;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: cachedPromptTokens },
+  };
+}
