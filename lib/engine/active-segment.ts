@@ -18,12 +18,10 @@ export interface SegmentSpec {
   keepOpen: boolean;
   /** Context tokens before this segment's new input, and with it (the prompt). */
   promptTokens: number;
-  /** Predicted output length (the client's hint, else the engine's prediction at admission). */
-  expectedOutputTokens: number;
+  /** The client's estimate of the output length, if it gave one (else the engine predicts it). */
+  hintedOutputTokens: number | undefined;
   /** The client's estimate of the tool call that ends the segment, if it gave one. */
   expectedToolS: number | undefined;
-  /** Segments the job is expected to run after this one, predicted at admission. */
-  expectedFutureSegments: number;
 }
 
 export class ActiveSegment {

@@ -24,7 +24,7 @@ import { NativeBackend } from './native-backend.js';
 import { Job } from './job.js';
 import { JobRecord } from './job-record.js';
 import { Segment } from './segment.js';
-import { planStep, type PlannerLimits, type StepDecision } from './step-planner.js';
+import { planStep, type PlannerLimits, type SegmentExpectations, type StepDecision } from './step-planner.js';
 import { segmentInput, type SegmentInput } from './segment-input.js';
 import type { EngineOptions, EngineStats, FinishReason, GenerateOptions, JobAccount, JobOptions, KvDecision, ResumeOptions, SegmentAccount } from './types.js';
 
@@ -309,12 +309,8 @@ export class Engine {
         endsWithToolCall: options.endsWithToolCall ?? false,
         keepOpen: options.keepOpen ?? false,
         promptTokens: context.length,
-        expectedOutputTokens: Math.min(
-          maxTokens,
-          hintedOutput || this.outputLengths.predict({ kind: record.kind, segmentIndex: record.segmentsStarted }),
-        ),
+        hintedOutputTokens: hintedOutput || undefined,
         expectedToolS: options.expectedToolS,
-        expectedFutureSegments: this.jobLengths.futureSegments(record.kind, record.segmentsStarted),
       },
       segment,
       this.backend.tokenizer,
@@ -375,6 +371,31 @@ export class Engine {
       });
   }
 
+  /**
+   * What the policy is told to expect of each job's current segment: the client's output hint,
+   * else the predictors' figures as they stand now — read at every step, not frozen when the
+   * segment was queued. (Frozen, a segment queued before any segment of its kind had finished
+   * kept the 128-token default while later ones got the learned mean; under overload HRRN then
+   * left the earliest arrivals for last.) One lookup per (kind, segment index) per step.
+   */
+  private expectations(): (r: JobRecord) => SegmentExpectations {
+    const byKey = new Map<string, { outputTokens: number; futureSegments: number }>();
+    return (r) => {
+      const active = r.active;
+      if (!active) return { outputTokens: 0, futureSegments: 0 };
+      const key = `${active.index}\u0000${r.kind}`;
+      let learned = byKey.get(key);
+      if (!learned) {
+        learned = {
+          outputTokens: this.outputLengths.predict({ kind: r.kind, segmentIndex: active.index }),
+          futureSegments: this.jobLengths.futureSegments(r.kind, active.index),
+        };
+        byKey.set(key, learned);
+      }
+      return { outputTokens: Math.min(active.spec.maxTokens, active.spec.hintedOutputTokens ?? learned.outputTokens), futureSegments: learned.futureSegments };
+    };
+  }
+
   private hasRunnable(): boolean {
     for (const r of this.jobs.values()) if (r.wantsToRun) return true;
     return false;
@@ -386,7 +407,7 @@ export class Engine {
       this.revisitToolWaits();
       const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
       const paused = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait');
-      const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now(), (holders) => this.pickReclaim(holders));
+      const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now(), (holders) => this.pickReclaim(holders), this.expectations());
       const progress = decision.runs.length + decision.prefetched.length > 0;
       // Copies still owed (swap-outs in flight hold device blocks; a failed plan may have
       // preempted to swap) run even in a step that computes nothing: they may free the room.

@@ -41,8 +41,15 @@ export interface PlannerLimits {
   prefetchSwapIns: boolean;
 }
 
-function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
+/** What a job's current segment is expected to do, as the predictors see it now. */
+export interface SegmentExpectations {
+  outputTokens: number;
+  futureSegments: number;
+}
+
+function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => SegmentExpectations): SchedulingCandidate {
   const segment = r.state.segments[r.state.segments.length - 1];
+  const expected = expect(r);
   return {
     jobId: r.id,
     kind: r.kind,
@@ -55,8 +62,8 @@ function candidate(r: JobRecord, nowS: number): SchedulingCandidate {
     running: r.state.state === 'running',
     accumulatedWaitS: r.state.accumulatedWaitS(),
     attainedTokens: r.state.segments.reduce((sum, s) => sum + s.prefillTokensComputed + s.outputTokens, 0),
-    expectedOutputTokens: r.active?.spec.expectedOutputTokens ?? 0,
-    expectedFutureSegments: r.active?.spec.expectedFutureSegments ?? 0,
+    expectedOutputTokens: expected.outputTokens,
+    expectedFutureSegments: expected.futureSegments,
   };
 }
 
@@ -69,9 +76,10 @@ export function planStep(
   nowS: number,
   /** Which of the jobs preserved through tool waits gives its KV back first, and whether it is swapped. */
   pickReclaim: (holders: readonly JobRecord[]) => { record: JobRecord; swap: boolean },
+  expect: (r: JobRecord) => SegmentExpectations,
 ): StepDecision {
   const byId = new Map(records.map((r) => [r.id, r]));
-  const ordered = policy.order(records.map((r) => candidate(r, nowS)), nowS).map((c) => byId.get(c.jobId)!);
+  const ordered = policy.order(records.map((r) => candidate(r, nowS, expect)), nowS).map((c) => byId.get(c.jobId)!);
   const decision: StepDecision = { runs: [], swapIn: [], swappedIn: [], prefetched: [], preempted: [], reclaimed: [], blocked: null };
   const planned = new Set<JobRecord>();
   let budget = limits.maxBatchTokens;

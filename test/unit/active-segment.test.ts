@@ -12,8 +12,8 @@ const files = buildByteLevelTokenizer({ vocabSize: 384 });
 const tokenizer = Tokenizer.fromJson(files.tokenizerJson, files.tokenizerConfigJson);
 const EOS = files.specialTokens['<|im_end|>'];
 
-function segment(spec: Partial<Omit<SegmentSpec, 'expectedOutputTokens'>> = {}): ActiveSegment {
-  const full: SegmentSpec = { maxTokens: 1000, stop: [], sampling: {}, ignoreEos: false, endsWithToolCall: false, keepOpen: false, promptTokens: 7, expectedOutputTokens: 128, expectedToolS: undefined, expectedFutureSegments: 0, ...spec };
+function segment(spec: Partial<SegmentSpec> = {}): ActiveSegment {
+  const full: SegmentSpec = { maxTokens: 1000, stop: [], sampling: {}, ignoreEos: false, endsWithToolCall: false, keepOpen: false, promptTokens: 7, hintedOutputTokens: undefined, expectedToolS: undefined, ...spec };
   return new ActiveSegment(0, full, new Segment(() => undefined), tokenizer, new Set([EOS]), 'j1');
 }
 

@@ -46,4 +46,30 @@ describe('predictions in the scheduling candidates', () => {
       [0, 2],
     ]);
   });
+
+  it('a queued segment is ranked by what the predictors know now, not when it queued', async () => {
+    const seen: SchedulingCandidate[] = [];
+    // One sequence per step, and 'late' always last: it waits while the others finish.
+    const policy: Policy = {
+      name: 'rec',
+      preemption: 'recompute',
+      order: (c) => (seen.push(...c), [...c].sort((a, b) => Number(a.jobId === 'late') - Number(b.jobId === 'late') || a.jobArrivalS - b.jobArrivalS)),
+      onToolWait: () => 'preserve',
+    };
+    const clock = new VirtualClock();
+    const model = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 };
+    const costs = { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 };
+    const engine = Engine.withBackend(new SimulatedBackend(model, costs, 16, clock), { policy, kvBlocks: 64, clock, maxBatchSequences: 1 });
+    const job = (id: string, outputTokens: number): WorkloadJob => ({ id, arrivalS: 0, kind: 'k', segments: [{ inputTokens: 8, outputTokens, tool: null }] });
+    const done = runWorkload(engine, [job('late', 20), job('a', 3), job('b', 6), job('c', 9)], clock);
+    await clock.run();
+    await done;
+    await engine.close();
+    const late = seen.filter((c) => c.jobId === 'late');
+    // Queued with nothing learned: the default 128 tokens, capped by its maxTokens (the runner
+    // passes the true 20). Once a, b and c have finished (3 samples, the level's minimum): their
+    // mean, (3 + 6 + 9) / 3 = 6. Frozen at queueing, it would still say 20.
+    expect(late[0].expectedOutputTokens).toBe(20);
+    expect(late.at(-1)!.expectedOutputTokens).toBe(6);
+  });
 });
