@@ -92,7 +92,10 @@ interface Row {
   scenario: string;
   policy: string;
   seeds: number;
+  /** Averaged over the seeds. */
   jct: JctSummary;
+  /** Seed 1, 2, …: for paired comparisons between policies (bench/paired.ts). */
+  bySeed: JctSummary[];
   failed: number;
   preemptions: number;
   recomputed: number;
@@ -133,7 +136,7 @@ async function main(): Promise<void> {
           recomputed += r.stats.kvTraffic.recomputedPrefillTokens;
         }
         const avg = (k: keyof JctSummary) => summaries.reduce((a, m) => a + m[k], 0) / summaries.length;
-        rows.push({ family, scenario: scenarioName, policy, seeds, jct: { mean: avg('mean'), p50: avg('p50'), p90: avg('p90'), p99: avg('p99') }, failed, preemptions, recomputed });
+        rows.push({ family, scenario: scenarioName, policy, seeds, jct: { mean: avg('mean'), p50: avg('p50'), p90: avg('p90'), p99: avg('p99') }, bySeed: summaries, failed, preemptions, recomputed });
         process.stderr.write(`${family}/${scenarioName} ${policy}: mean ${avg('mean').toFixed(2)} p99 ${avg('p99').toFixed(2)}\n`);
       }
     }
