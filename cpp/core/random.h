@@ -4,10 +4,17 @@
 #include <cstdint>
 #include <string>
 
+// The CUDA kernels draw the same values (dummy weights generated on the GPU match the CPU's).
+#ifdef __CUDACC__
+#define ASTRAEA_RANDOM_HD __host__ __device__
+#else
+#define ASTRAEA_RANDOM_HD
+#endif
+
 namespace astraea {
 
 // The splitmix64 finaliser: a fast bijective mix of 64 bits.
-inline uint64_t mix64(uint64_t x) {
+ASTRAEA_RANDOM_HD inline uint64_t mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
