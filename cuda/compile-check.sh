@@ -13,7 +13,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(-std=c++17 -I. -Icpp -O3 -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
   -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a)
-sources=(cuda/*.cu cuda/harness/*.cu)
+sources=(cuda/*.cu cuda/harness/*.cu cpp/core/sampler.cc)
 pids=()
 for src in "${sources[@]}"; do
   nvcc "${flags[@]}" -c "$src" -o "$out/$(basename "$src").o" &

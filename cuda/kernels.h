@@ -87,6 +87,26 @@ cudaError_t paged_attention(const __nv_bfloat16* q, const AttentionBatch& batch,
 cudaError_t dummy_fill(void* dst, TableDType dtype, int64_t count, uint64_t tensor_seed, float amplitude, float center,
                        cudaStream_t stream);
 
+// Per-row sampling parameters, device arrays of `rows` values (core/sampler.h's meaning).
+struct SamplingRows {
+  const float* temperature;  // 0: greedy
+  const int32_t* top_k;      // 0: all tokens
+  const float* top_p;        // 1: no nucleus cut
+  const uint32_t* seeds;
+  const int32_t* positions;  // the draw depends only on (seed, position), as on the CPU
+};
+
+// Device bytes of scratch sample_tokens needs for `rows` × `vocab` logits.
+size_t sampling_workspace_bytes(int64_t rows, int64_t vocab);
+
+// One token per row of F32 logits, on the device, so only token ids cross PCIe: greedy rows take
+// the highest logit (lowest id among equals); the others sort the row (stable, so equal logits
+// keep id order, as the CPU's tie-break), keep top_k, soften by the temperature in double, cut
+// the nucleus at top_p, and draw with the CPU's counter-based uniform. Prefix sums run in a
+// different order from the CPU's, so a draw that lands within rounding of a boundary may differ.
+cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params, void* workspace,
+                          size_t workspace_bytes, int32_t* tokens, cudaStream_t stream);
+
 // Block copies, `count` (source, destination) id pairs as the plan gives them (host memory).
 // Device → pinned host pool, pinned host → device, device → device. Enqueued on `stream` (the
 // copy stream); the caller records an event after and makes the compute stream wait on it where

@@ -11,7 +11,7 @@ case "$arch" in
   *) gencode=(-gencode=arch=compute_${arch},code=sm_${arch}) ;;
 esac
 out=${OUT:-$(mktemp -d)}
-nvcc -std=c++17 -I. -Icpp -O3 "${gencode[@]}" cuda/*.cu cuda/harness/kernel_check.cu -o "$out/kernel_check"
+nvcc -std=c++17 -I. -Icpp -O3 "${gencode[@]}" cuda/*.cu cuda/harness/kernel_check.cu cpp/core/sampler.cc -o "$out/kernel_check"
 if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 1 "$out/kernel_check" > "$out/memcheck.log" 2>&1 &&
     echo "memcheck: clean" || echo "memcheck: ERRORS (see memcheck.log)"

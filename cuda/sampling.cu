@@ -1,0 +1,195 @@
+// Token sampling on the device (core/sampler.cc's semantics). Every row first gets its argmax —
+// the answer for greedy rows. Rows that sample are then sorted by logit (a stable segmented sort:
+// equal logits stay in id order), and one block per such row scans the kept probabilities in
+// double to find the nucleus and the drawn token.
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cub/device/device_segmented_sort.cuh>
+
+#include <cmath>
+
+#include "core/random.h"
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+
+namespace astraea::cuda {
+namespace {
+
+constexpr int kThreads = 1024;
+
+__device__ __forceinline__ bool samples(const SamplingRows& p, int64_t row) {
+  return p.temperature[row] > 0.f && p.top_k[row] != 1;
+}
+
+struct Best {
+  float logit;
+  int32_t id;
+};
+
+struct HigherThenLowerId {
+  __device__ Best operator()(const Best& a, const Best& b) const {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id) ? a : b;
+  }
+};
+
+__global__ void argmax_kernel(const float* logits, int64_t vocab, int32_t* tokens) {
+  using Reduce = cub::BlockReduce<Best, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  const float* row = logits + blockIdx.x * vocab;
+  Best best{-INFINITY, INT32_MAX};
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) best = HigherThenLowerId{}(best, Best{row[i], int32_t(i)});
+  best = Reduce(temp).Reduce(best, HigherThenLowerId{});
+  if (threadIdx.x == 0) tokens[blockIdx.x] = best.id;
+}
+
+__global__ void segment_offsets_kernel(int64_t rows, int64_t vocab, int64_t* offsets) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i <= rows) offsets[i] = i * vocab;
+}
+
+__global__ void iota_kernel(int64_t rows, int64_t vocab, int32_t* ids) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * vocab; i += int64_t(gridDim.x) * blockDim.x)
+    ids[i] = int32_t(i % vocab);
+}
+
+// One block per row, over the row sorted highest first.
+__global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_ids, int64_t vocab, SamplingRows p,
+                            int32_t* tokens) {
+  const int64_t row = blockIdx.x;
+  if (!samples(p, row)) return;  // greedy: argmax_kernel's answer stands
+  using Scan = cub::BlockScan<double, kThreads>;
+  __shared__ typename Scan::TempStorage scan_temp;
+  __shared__ int64_t found;
+  __shared__ double carried;
+  const float* keys = sorted_logits + row * vocab;
+  const int32_t* ids = sorted_ids + row * vocab;
+  const int32_t k = p.top_k[row];
+  const int64_t kept = k > 0 && k < vocab ? k : vocab;
+  const double max_logit = keys[0], temperature = p.temperature[row];
+  auto prob = [&](int64_t i) { return i < kept ? exp((double(keys[i]) - max_logit) / temperature) : 0.0; };
+
+  // Pass 1: the total mass of the kept tokens.
+  double total = 0;
+  if (threadIdx.x == 0) carried = 0;
+  __syncthreads();
+  for (int64_t base = 0; base < kept; base += kThreads) {
+    double inclusive;
+    Scan(scan_temp).InclusiveSum(prob(base + threadIdx.x), inclusive);
+    __syncthreads();
+    if (threadIdx.x == kThreads - 1) carried += inclusive;
+    __syncthreads();
+  }
+  total = carried;
+
+  // Pass 2: the nucleus, the smallest prefix whose share reaches top_p (at least one token).
+  int64_t cut = kept;
+  const float top_p = p.top_p[row];
+  if (top_p < 1.f) {
+    if (threadIdx.x == 0) found = kept, carried = 0;
+    __syncthreads();
+    for (int64_t base = 0; base < kept && found == kept; base += kThreads) {
+      double inclusive;
+      Scan(scan_temp).InclusiveSum(prob(base + threadIdx.x), inclusive);
+      const double before = carried;
+      const int64_t i = base + threadIdx.x;
+      __syncthreads();
+      if (i < kept && (before + inclusive) / total >= double(top_p)) atomicMin(reinterpret_cast<unsigned long long*>(&found), (unsigned long long)(i + 1));
+      if (threadIdx.x == kThreads - 1) carried = before + inclusive;
+      __syncthreads();
+    }
+    cut = found;
+    // The mass of the nucleus, summed again in the same order.
+    if (threadIdx.x == 0) carried = 0;
+    __syncthreads();
+    for (int64_t base = 0; base < cut; base += kThreads) {
+      double inclusive;
+      Scan(scan_temp).InclusiveSum(base + threadIdx.x < cut ? prob(base + threadIdx.x) : 0.0, inclusive);
+      __syncthreads();
+      if (threadIdx.x == kThreads - 1) carried += inclusive;
+      __syncthreads();
+    }
+    total = carried;
+  }
+
+  // Pass 3: the first token whose running mass passes u · total (the CPU's draw).
+  const uint64_t r = mix64(mix64(uint64_t(p.seeds[row])) ^ uint64_t(p.positions[row]));
+  const double u = double(r >> 11) * (1.0 / 9007199254740992.0) * total;
+  if (threadIdx.x == 0) found = cut - 1, carried = 0;
+  __syncthreads();
+  for (int64_t base = 0; base < cut; base += kThreads) {
+    double inclusive;
+    const int64_t i = base + threadIdx.x;
+    Scan(scan_temp).InclusiveSum(i < cut ? prob(i) : 0.0, inclusive);
+    const double before = carried;
+    __syncthreads();
+    if (i < cut && u < before + inclusive) atomicMin(reinterpret_cast<unsigned long long*>(&found), (unsigned long long)i);
+    if (threadIdx.x == kThreads - 1) carried = before + inclusive;
+    __syncthreads();
+    if (carried > u) break;  // the drawn token was in this tile (`carried` is shared: every thread leaves together)
+  }
+  if (threadIdx.x == 0) tokens[row] = ids[found];
+}
+
+struct Workspace {
+  float* keys;
+  int32_t* ids_in;
+  int32_t* ids_out;
+  int64_t* offsets;
+  void* cub_temp;
+  size_t cub_bytes;
+};
+
+size_t align_up(size_t n) { return (n + 255) & ~size_t(255); }
+
+size_t cub_sort_bytes(int64_t rows, int64_t vocab) {
+  size_t bytes = 0;
+  cub::DeviceSegmentedSort::StableSortPairsDescending(nullptr, bytes, static_cast<const float*>(nullptr),
+                                                      static_cast<float*>(nullptr), static_cast<const int32_t*>(nullptr),
+                                                      static_cast<int32_t*>(nullptr), rows * vocab, rows,
+                                                      static_cast<const int64_t*>(nullptr), static_cast<const int64_t*>(nullptr));
+  return bytes;
+}
+
+Workspace carve(void* base, int64_t rows, int64_t vocab) {
+  char* p = static_cast<char*>(base);
+  Workspace w{};
+  const size_t n = size_t(rows * vocab);
+  w.keys = reinterpret_cast<float*>(p), p += align_up(n * sizeof(float));
+  w.ids_in = reinterpret_cast<int32_t*>(p), p += align_up(n * sizeof(int32_t));
+  w.ids_out = reinterpret_cast<int32_t*>(p), p += align_up(n * sizeof(int32_t));
+  w.offsets = reinterpret_cast<int64_t*>(p), p += align_up(size_t(rows + 1) * sizeof(int64_t));
+  w.cub_temp = p;
+  w.cub_bytes = cub_sort_bytes(rows, vocab);
+  return w;
+}
+
+}  // namespace
+
+size_t sampling_workspace_bytes(int64_t rows, int64_t vocab) {
+  const size_t n = size_t(rows * vocab);
+  return align_up(n * sizeof(float)) + 2 * align_up(n * sizeof(int32_t)) + align_up(size_t(rows + 1) * sizeof(int64_t)) +
+         align_up(cub_sort_bytes(rows, vocab));
+}
+
+cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params, void* workspace,
+                          size_t workspace_bytes, int32_t* tokens, cudaStream_t stream) {
+  if (rows == 0) return cudaSuccess;
+  if (workspace_bytes < sampling_workspace_bytes(rows, vocab)) return cudaErrorInvalidValue;
+  argmax_kernel<<<unsigned(rows), kThreads, 0, stream>>>(logits, vocab, tokens);
+  ASTRAEA_CUDA_TRY(launch_status());
+  // Every row is sorted, greedy ones too: the sort is one launch either way, and a per-row
+  // selection would need the parameters on the host.
+  Workspace w = carve(workspace, rows, vocab);
+  segment_offsets_kernel<<<blocks_for(rows + 1, 256), 256, 0, stream>>>(rows, vocab, w.offsets);
+  ASTRAEA_CUDA_TRY(launch_status());
+  const unsigned iota_grid = blocks_for(rows * vocab, 256) < 65535u ? blocks_for(rows * vocab, 256) : 65535u;
+  iota_kernel<<<iota_grid, 256, 0, stream>>>(rows, vocab, w.ids_in);
+  ASTRAEA_CUDA_TRY(launch_status());
+  ASTRAEA_CUDA_TRY(cub::DeviceSegmentedSort::StableSortPairsDescending(w.cub_temp, w.cub_bytes, logits, w.keys, w.ids_in,
+                                                                        w.ids_out, rows * vocab, rows, w.offsets,
+                                                                        w.offsets + 1, stream));
+  draw_kernel<<<unsigned(rows), kThreads, 0, stream>>>(w.keys, w.ids_out, vocab, params, tokens);
+  return launch_status();
+}
+
+}  // namespace astraea::cuda
