@@ -107,6 +107,14 @@ size_t sampling_workspace_bytes(int64_t rows, int64_t vocab);
 cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params, void* workspace,
                           size_t workspace_bytes, int32_t* tokens, cudaStream_t stream);
 
+// dst[i] = src[rows[i]] for n rows of `width` values (the LM head's rows, the sampled rows).
+cudaError_t gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t width, float* dst, cudaStream_t stream);
+cudaError_t gather_rows(const __nv_bfloat16* src, const int32_t* rows, int64_t n, int64_t width, __nv_bfloat16* dst,
+                        cudaStream_t stream);
+
+// x[r][i] += bias[i] over `rows` rows of `width` (Qwen2's q/k/v biases, an o_proj bias).
+cudaError_t add_bias(float* x, const float* bias, int64_t rows, int64_t width, cudaStream_t stream);
+
 // Block copies, `count` (source, destination) id pairs as the plan gives them (host memory).
 // Device → pinned host pool, pinned host → device, device → device. Enqueued on `stream` (the
 // copy stream); the caller records an event after and makes the compute stream wait on it where

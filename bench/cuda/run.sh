@@ -13,8 +13,10 @@ case "$arch" in
 esac
 out=${OUT:-$(mktemp -d)}
 flags=(-std=c++17 -I. -Icpp -O3 "${gencode[@]}")
-nvcc "${flags[@]}" $(ls cuda/*.cu | grep -v gemm_cublas) cuda/harness/kernel_check.cu cpp/core/sampler.cc -o "$out/kernel_check" || exit 1
+nvcc "${flags[@]}" $(ls cuda/*.cu | grep -v -E 'gemm_cublas|device_model') cuda/harness/kernel_check.cu cpp/core/sampler.cc -o "$out/kernel_check" || exit 1
 nvcc "${flags[@]}" cuda/gemm_cublas.cu cuda/harness/gemm_check.cu -lcublas -o "$out/gemm_check" || exit 1
+nvcc "${flags[@]}" -Xcompiler -fno-math-errno cuda/*.cu cuda/harness/model_check.cu cpp/core/*.cc cpp/core/kernels/*.cc \
+  -lcublas -lpthread -o "$out/model_check" || exit 1
 memcheck="not run (no compute-sanitizer)"
 if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 1 "$out/kernel_check" > "$out/memcheck.log" 2>&1 &&
@@ -22,10 +24,12 @@ if command -v compute-sanitizer >/dev/null; then
 fi
 "$out/kernel_check" | tee "$out/kernel_check.log"; kernels=$?
 "$out/gemm_check" | tee "$out/gemm_check.log"; gemms=$?
+"$out/model_check" | tee "$out/model_check.log"; models=$?
 echo
 echo "| check | result |"
 echo "| --- | --- |"
 echo "| kernels | $(tail -1 "$out/kernel_check.log") |"
 echo "| gemm | $(tail -1 "$out/gemm_check.log") |"
+echo "| forward vs CPU | $(tail -1 "$out/model_check.log") |"
 echo "| memcheck | $memcheck |"
-[ $kernels -eq 0 ] && [ $gemms -eq 0 ]
+[ $kernels -eq 0 ] && [ $gemms -eq 0 ] && [ $models -eq 0 ]

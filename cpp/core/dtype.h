@@ -92,4 +92,31 @@ inline uint16_t f32_to_f16(float f) {
   return uint16_t(sign | h);
 }
 
+// One element of a tensor in any supported dtype, as F32 (unaligned sources are fine).
+inline void store_element(void* dst, DType dtype, size_t i, float value) {
+  switch (dtype) {
+    case DType::F32: static_cast<float*>(dst)[i] = value; break;
+    case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(value); break;
+    case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(value); break;
+  }
+}
+
+inline float load_element(const void* src, DType dtype, size_t i) {
+  uint16_t h;
+  switch (dtype) {
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, static_cast<const uint8_t*>(src) + 4 * i, 4);
+      return f;
+    }
+    case DType::F16:
+      std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
+      return f16_to_f32(h);
+    case DType::BF16:
+      std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
+      return bf16_to_f32(h);
+  }
+  return 0;
+}
+
 }  // namespace astraea

@@ -28,8 +28,10 @@ KvCache::KvCache(const ModelConfig& c, const KvCacheOptions& o)
     host_ = std::make_unique<AnonymousMemory>(block_floats_ * 4 * size_t(host_blocks_), "the host swap pool");
 }
 
-void KvCache::check_pairs(const BlockPairs& pairs, int64_t src_limit, const char* src_pool, int64_t dst_limit,
-                          const char* dst_pool, const char* op) const {
+namespace {
+
+void check_pairs(const BlockPairs& pairs, int64_t src_limit, const char* src_pool, int64_t dst_limit, const char* dst_pool,
+                 const char* op) {
   if (pairs.count < 0 || (pairs.count > 0 && !pairs.ids))
     throw EngineError(codes::kInvalidPlan, std::string(op) + ": malformed block pair list");
   std::vector<bool> written(size_t(dst_limit), false);
@@ -50,14 +52,16 @@ void KvCache::check_pairs(const BlockPairs& pairs, int64_t src_limit, const char
   }
 }
 
-void KvCache::check_swap_out(const BlockPairs& p) const {
-  check_pairs(p, device_blocks_, "device", host_blocks_, "host", "swapOut");
+}  // namespace
+
+void check_swap_out(const KvShape& k, const BlockPairs& p) {
+  check_pairs(p, k.device_blocks, "device", k.host_blocks, "host", "swapOut");
 }
-void KvCache::check_swap_in(const BlockPairs& p) const {
-  check_pairs(p, host_blocks_, "host", device_blocks_, "device", "swapIn");
+void check_swap_in(const KvShape& k, const BlockPairs& p) {
+  check_pairs(p, k.host_blocks, "host", k.device_blocks, "device", "swapIn");
 }
-void KvCache::check_copy(const BlockPairs& p) const {
-  check_pairs(p, device_blocks_, "device", device_blocks_, "device", "copy");
+void check_copy(const KvShape& k, const BlockPairs& p) {
+  check_pairs(p, k.device_blocks, "device", k.device_blocks, "device", "copy");
 }
 
 void KvCache::swap_out(const BlockPairs& p) {

@@ -25,6 +25,19 @@ struct BlockPairs {
   int64_t count = 0;
 };
 
+// The sizes a plan's block ids are checked against (the CPU pools here; the GPU backend's pools
+// have the same shape).
+struct KvShape {
+  int64_t block_size, device_blocks, host_blocks;
+  int64_t num_layers, num_kv_heads, head_dim;
+};
+
+// Throw EngineError INVALID_PLAN naming the offending pair (an id outside its pool, or a
+// destination written twice); nothing is moved by a plan that fails.
+void check_swap_out(const KvShape& shape, const BlockPairs& device_to_host);
+void check_swap_in(const KvShape& shape, const BlockPairs& host_to_device);
+void check_copy(const KvShape& shape, const BlockPairs& device_to_device);
+
 class KvCache {
  public:
   KvCache(const ModelConfig& config, const KvCacheOptions& options);
@@ -36,16 +49,17 @@ class KvCache {
   int64_t num_kv_heads() const { return num_kv_heads_; }
   int64_t head_dim() const { return head_dim_; }
   size_t block_bytes() const { return block_floats_ * sizeof(float); }
+  KvShape shape() const { return {block_size_, device_blocks_, host_blocks_, num_layers_, num_kv_heads_, head_dim_}; }
 
   // Keys (or values) of one layer in one device block: [kv_head][slot][head_dim].
   float* keys(int64_t block, int64_t layer) { return layer_base(block, layer); }
   float* values(int64_t block, int64_t layer) { return layer_base(block, layer) + layer_half_floats_; }
   int64_t head_stride() const { return block_size_ * head_dim_; }
 
-  // Throw EngineError INVALID_PLAN naming the offending pair; nothing is moved then.
-  void check_swap_out(const BlockPairs& device_to_host) const;
-  void check_swap_in(const BlockPairs& host_to_device) const;
-  void check_copy(const BlockPairs& device_to_device) const;
+  // See the free functions above.
+  void check_swap_out(const BlockPairs& device_to_host) const { astraea::check_swap_out(shape(), device_to_host); }
+  void check_swap_in(const BlockPairs& host_to_device) const { astraea::check_swap_in(shape(), host_to_device); }
+  void check_copy(const BlockPairs& device_to_device) const { astraea::check_copy(shape(), device_to_device); }
   void swap_out(const BlockPairs& device_to_host);
   void swap_in(const BlockPairs& host_to_device);
   void copy(const BlockPairs& device_to_device);
@@ -58,9 +72,6 @@ class KvCache {
   float* layer_base(int64_t block, int64_t layer) {
     return reinterpret_cast<float*>(device_->data()) + size_t(block) * block_floats_ + size_t(layer) * 2 * layer_half_floats_;
   }
-  void check_pairs(const BlockPairs& pairs, int64_t src_limit, const char* src_pool, int64_t dst_limit,
-                   const char* dst_pool, const char* op) const;
-
   int64_t block_size_, device_blocks_, host_blocks_;
   int64_t num_layers_, num_kv_heads_, head_dim_;
   size_t layer_half_floats_;  // kv_heads * block_size * head_dim

@@ -62,7 +62,9 @@ class Model {
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, head_in_, logits_, rope_cos_, rope_sin_;
 };
 
-// Throws EngineError INVALID_PLAN when the plan does not fit the model and cache.
+// Throws EngineError INVALID_PLAN when the plan does not fit the model and cache (or, for the GPU
+// backend, pools of that shape).
 void validate_plan(const StepPlan& plan, const ModelConfig& config, const KvCache& cache);
+void validate_plan(const StepPlan& plan, const ModelConfig& config, const KvShape& cache);
 
 }  // namespace astraea

@@ -17,11 +17,13 @@ std::string seq_name(int64_t s) { return "sequence " + std::to_string(s); }
 
 }  // namespace
 
-void validate_plan(const StepPlan& p, const ModelConfig& c, const KvCache& cache) {
-  cache.check_swap_out(p.swap_out);
-  cache.check_swap_in(p.swap_in);
-  cache.check_copy(p.copy);
-  if (cache.num_layers() != c.num_layers || cache.num_kv_heads() != c.num_kv_heads || cache.head_dim() != c.head_dim)
+void validate_plan(const StepPlan& p, const ModelConfig& c, const KvCache& cache) { validate_plan(p, c, cache.shape()); }
+
+void validate_plan(const StepPlan& p, const ModelConfig& c, const KvShape& cache) {
+  check_swap_out(cache, p.swap_out);
+  check_swap_in(cache, p.swap_in);
+  check_copy(cache, p.copy);
+  if (cache.num_layers != c.num_layers || cache.num_kv_heads != c.num_kv_heads || cache.head_dim != c.head_dim)
     throw EngineError(codes::kInvalidArgument, "the KV cache was created for a different model");
   if (p.num_seqs < 0) bad("negative sequence count");
   if (p.num_seqs == 0) {
@@ -32,7 +34,7 @@ void validate_plan(const StepPlan& p, const ModelConfig& c, const KvCache& cache
       !p.top_p || !p.seeds)
     bad("a per-sequence array is missing");
 
-  const int64_t bs = cache.block_size();
+  const int64_t bs = cache.block_size;
   int64_t tokens_seen = 0;
   if (p.block_table_offsets[0] != 0) bad("blockTableOffsets must start at 0");
   std::unordered_set<int64_t> written_slots;
@@ -51,9 +53,9 @@ void validate_plan(const StepPlan& p, const ModelConfig& c, const KvCache& cache
           std::to_string(needed) + " blocks, but its block table has " + std::to_string(t1 - t0));
     for (int64_t b = t0; b < t0 + needed; ++b) {
       const int32_t id = p.block_ids[b];
-      if (id < 0 || id >= cache.device_blocks())
+      if (id < 0 || id >= cache.device_blocks)
         bad(seq_name(s) + " block table entry " + std::to_string(b - t0) + " is block " + std::to_string(id) +
-            ", outside the device pool [0, " + std::to_string(cache.device_blocks()) + ")");
+            ", outside the device pool [0, " + std::to_string(cache.device_blocks) + ")");
     }
     for (int64_t pos = start; pos < start + n; ++pos) {
       const int64_t slot = int64_t(p.block_ids[t0 + pos / bs]) * bs + pos % bs;

@@ -19,31 +19,6 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-void store_element(void* dst, DType dtype, size_t i, float value) {
-  switch (dtype) {
-    case DType::F32: static_cast<float*>(dst)[i] = value; break;
-    case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(value); break;
-    case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(value); break;
-  }
-}
-
-float load_element(const void* src, DType dtype, size_t i) {
-  uint16_t h;
-  switch (dtype) {
-    case DType::F32: {
-      float f;
-      std::memcpy(&f, static_cast<const uint8_t*>(src) + 4 * i, 4);
-      return f;
-    }
-    case DType::F16:
-      std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
-      return f16_to_f32(h);
-    case DType::BF16:
-      std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
-      return bf16_to_f32(h);
-  }
-  return 0;
-}
 
 // How dummy values are spread: matrices keep activations at unit scale (std 1/sqrt(fan_in)),
 // norm gains sit near 1, biases near 0, as in a trained model.
