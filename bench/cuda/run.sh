@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The device run for the CUDA backend (issue 7), prepared to fit one short lease: builds the
-# kernels and the harnesses for the card found, runs compute-sanitizer's memcheck over the kernel
-# checks, then the checks themselves, and prints a summary last. The device machine has nvcc and
-# cuBLAS but no Node, so everything here is plain CUDA C++. Logs go to $OUT when set.
+# The device run for the CUDA backend (issue 7), prepared to fit one short lease: compiles every
+# source once (in parallel) for the card found, links the checks, runs compute-sanitizer's
+# memcheck over the kernel checks, then the checks — kernels, matrix products, whole steps against
+# the CPU backend, logits against Hugging Face transformers — and prints a summary table last.
+# The device machine has nvcc, cuBLAS, PyTorch and transformers but no Node. Logs go to $OUT.
 #   bash bench/cuda/run.sh            # on the GPU machine, from the repository root
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,25 +12,41 @@ case "$arch" in
   90) gencode=(-gencode=arch=compute_90a,code=sm_90a) ;;
   *) gencode=(-gencode=arch=compute_${arch},code=sm_${arch}) ;;
 esac
-out=${OUT:-$(mktemp -d)}
-flags=(-std=c++17 -I. -Icpp -O3 "${gencode[@]}")
-nvcc "${flags[@]}" $(ls cuda/*.cu | grep -v -E 'gemm_cublas|device_model') cuda/harness/kernel_check.cu cpp/core/sampler.cc -o "$out/kernel_check" || exit 1
-nvcc "${flags[@]}" cuda/gemm_cublas.cu cuda/harness/gemm_check.cu -lcublas -o "$out/gemm_check" || exit 1
-nvcc "${flags[@]}" -Xcompiler -fno-math-errno cuda/*.cu cuda/harness/model_check.cu cpp/core/*.cc cpp/core/kernels/*.cc \
-  -lcublas -lpthread -o "$out/model_check" || exit 1
+out=${OUT:-$(mktemp -d)}  # logs only: $OUT brings back a few files
+bin=/tmp/astraea-cuda
+obj="$bin/obj"
+mkdir -p "$obj"
+flags=(-std=c++17 -I. -Icpp -O3 -Xcompiler -fno-math-errno "${gencode[@]}")
+for src in cuda/*.cu cuda/harness/*.cu cpp/core/*.cc cpp/core/kernels/*.cc; do
+  nvcc "${flags[@]}" -c "$src" -o "$obj/$(echo "$src" | tr / _).o" &
+done
+wait
+ok=1
+kernels=$(ls "$obj"/cuda_*.o | grep -v -E 'harness|gemm_cublas|device_model')
+core=$(ls "$obj"/cpp_core_*.o)
+link() { nvcc "${flags[@]}" "$@" -lcublas -lpthread || ok=0; }
+link $kernels "$obj/cuda_harness_kernel_check.cu.o" "$obj/cpp_core_sampler.cc.o" -o "$bin/kernel_check"
+link "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_harness_gemm_check.cu.o" -o "$bin/gemm_check"
+link $kernels "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_device_model.cu.o" "$obj/cuda_harness_model_check.cu.o" $core -o "$bin/model_check"
+link $kernels "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_device_model.cu.o" "$obj/cuda_harness_gpu_logits.cu.o" $core -o "$bin/gpu_logits"
+[ $ok -eq 1 ] || { echo "build failed"; exit 1; }
+
 memcheck="not run (no compute-sanitizer)"
 if command -v compute-sanitizer >/dev/null; then
-  compute-sanitizer --tool memcheck --error-exitcode 1 "$out/kernel_check" > "$out/memcheck.log" 2>&1 &&
+  compute-sanitizer --tool memcheck --error-exitcode 1 "$bin/kernel_check" > "$out/memcheck.log" 2>&1 &&
     memcheck="clean" || memcheck="ERRORS (memcheck.log)"
 fi
-"$out/kernel_check" | tee "$out/kernel_check.log"; kernels=$?
-"$out/gemm_check" | tee "$out/gemm_check.log"; gemms=$?
-"$out/model_check" | tee "$out/model_check.log"; models=$?
+status=0
+"$bin/kernel_check" | tee "$out/kernel_check.log" || status=1
+"$bin/gemm_check" | tee "$out/gemm_check.log" || status=1
+"$bin/model_check" | tee "$out/model_check.log" || status=1
+PYTHONUNBUFFERED=1 python3 bench/cuda/hf_check.py --gpu-logits "$bin/gpu_logits" --work /tmp/hf_check | tee "$out/hf_check.log" || status=1
 echo
 echo "| check | result |"
 echo "| --- | --- |"
 echo "| kernels | $(tail -1 "$out/kernel_check.log") |"
-echo "| gemm | $(tail -1 "$out/gemm_check.log") |"
-echo "| forward vs CPU | $(tail -1 "$out/model_check.log") |"
+echo "| matrix products | $(tail -1 "$out/gemm_check.log") |"
+echo "| whole steps vs the CPU backend | $(tail -1 "$out/model_check.log") |"
+echo "| logits vs transformers | $(tail -1 "$out/hf_check.log") |"
 echo "| memcheck | $memcheck |"
-[ $kernels -eq 0 ] && [ $gemms -eq 0 ] && [ $models -eq 0 ]
+exit $status

@@ -133,10 +133,16 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (c.num_heads % c.num_kv_heads != 0)
     r.fail(codes::kInvalidConfig, "num_attention_heads must be a multiple of num_key_value_heads");
   c.rms_norm_eps = r.optional_number("rms_norm_eps", 1e-6);
+  // transformers 5 writes "rope_parameters" (rope_theta inside it); older configs have
+  // "rope_scaling" and a top-level "rope_theta".
+  const Json* rope_parameters = r.get("rope_parameters");
+  const bool v5_rope = rope_parameters && rope_parameters->is_object();
   c.rope_theta = r.optional_number("rope_theta", 10000.0);
+  if (v5_rope) c.rope_theta = ConfigReader(*rope_parameters, "rope_parameters").optional_number("rope_theta", c.rope_theta);
   if (!(c.rope_theta > 1.0)) r.fail(codes::kInvalidConfig, "rope_theta must be greater than 1");
   c.tie_word_embeddings = r.optional_bool("tie_word_embeddings", false);
-  read_rope_scaling(r, r.get("rope_scaling"), c);
+  if (!v5_rope) read_rope_scaling(r, r.get("rope_scaling"), c);
+  else if (rope_parameters->find("rope_type")) read_rope_scaling(r, rope_parameters, c);  // none: plain RoPE
 
   const Json* act = r.get("hidden_act");
   if (act && (!act->is_string() || act->string() != "silu"))

@@ -2,6 +2,8 @@
  * The native forward pass against the independent TypeScript reference (double precision, full
  * attention, no paging, no shared code): relative error < 1e-4 at every position.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { positionLogits } from '../../lib/model/logits.js';
@@ -35,6 +37,42 @@ describe.each(Object.keys(CONFIGS))('%s config', (name) => {
       const error = relativeError(row, reference[p]);
       expect(error, `position ${p}`).toBeLessThan(1e-4);
     });
+  });
+});
+
+describe('config formats', () => {
+  it('a transformers 5 config (rope_parameters, rope_theta inside it) runs exactly as the rope_scaling form', async () => {
+    const dir = await makeFixture('llama3');
+    try {
+      const before = await loadModel({ model: dir });
+      const ids = IDS.slice(0, 15);
+      // The rope_scaling form is checked against the reference above; the v5 form must match it bit for bit.
+      const expected = await positionLogits(before.native, { ids, split: 6, blockSize: 4 });
+      before.dispose();
+      const path = join(dir, 'config.json');
+      const { rope_scaling, rope_theta, ...rest } = JSON.parse(readFileSync(path, 'utf8'));
+      writeFileSync(path, JSON.stringify({ ...rest, rope_parameters: { ...rope_scaling, rope_theta } }));
+      const after = await loadModel({ model: dir });
+      try {
+        expect(await positionLogits(after.native, { ids, split: 6, blockSize: 4 })).toEqual(expected);
+      } finally {
+        after.dispose();
+      }
+      // Without a rope_type, rope_parameters means plain RoPE at its theta: the reference, given
+      // the same theta at the top level and no scaling, agrees.
+      writeFileSync(path, JSON.stringify({ ...rest, rope_theta, rope_parameters: { rope_theta } }));
+      const plain = await loadModel({ model: dir });
+      try {
+        const reference = referenceForDir(dir, ids);
+        const rows = await positionLogits(plain.native, { ids, split: 6, blockSize: 4 });
+        rows.forEach((row, p) => expect(relativeError(row, reference[p]), `position ${p}`).toBeLessThan(1e-4));
+        expect(rows).not.toEqual(expected);
+      } finally {
+        plain.dispose();
+      }
+    } finally {
+      removeDir(dir);
+    }
   });
 });
 
