@@ -13,33 +13,18 @@
 #include <vector>
 
 #include "cuda/gemm.h"
+#include "cuda/harness/device_util.cuh"
+
+using astraea::cuda::check::rng;
+using astraea::cuda::check::to_device;
 
 namespace {
-
-#define CHECK_CUDA(call)                                                                  \
-  do {                                                                                    \
-    const cudaError_t e_ = (call);                                                        \
-    if (e_ != cudaSuccess) {                                                              \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                       \
-    }                                                                                     \
-  } while (0)
-
-std::mt19937_64 rng(std::random_device{}());
 
 std::vector<__nv_bfloat16> random_bf16(size_t n, float scale) {
   std::normal_distribution<float> d(0.f, scale);
   std::vector<__nv_bfloat16> v(n);
   for (auto& x : v) x = __float2bfloat16_rn(d(rng));
   return v;
-}
-
-template <typename T>
-T* to_device(const std::vector<T>& h) {
-  T* d = nullptr;
-  CHECK_CUDA(cudaMalloc(&d, h.size() * sizeof(T)));
-  CHECK_CUDA(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "core/errors.h"
 #include "core/model.h"
 #include "cuda/device_model.h"
+#include "cuda/harness/owned_plan.h"
 
 namespace {
 
@@ -69,24 +70,12 @@ int main(int argc, char** argv) {
 
     // One step over `spans` (sequence, first position, count), every row's logits kept.
     auto run = [&](const std::vector<std::array<int64_t, 3>>& spans) {
-      std::vector<int32_t> tokens, qlens, starts, offsets{0}, table_ids, top_k;
-      std::vector<float> temperature, top_p;
-      std::vector<uint32_t> seeds;
+      astraea::cuda::check::OwnedPlan plan;
       for (const auto& [s, start, count] : spans) {
-        for (int64_t i = 0; i < count; ++i) tokens.push_back(ids[size_t(firsts[size_t(s)] + start + i)]);
-        qlens.push_back(int32_t(count)), starts.push_back(int32_t(start));
-        table_ids.insert(table_ids.end(), tables[size_t(s)].begin(), tables[size_t(s)].end());
-        offsets.push_back(int32_t(table_ids.size()));
-        temperature.push_back(0), top_p.push_back(1), top_k.push_back(0), seeds.push_back(0);
+        const int32_t* first = ids.data() + firsts[size_t(s)] + start;
+        plan.add(std::vector<int32_t>(first, first + count), int32_t(start), tables[size_t(s)]);
       }
-      astraea::StepPlan p;
-      p.num_seqs = int64_t(spans.size());
-      p.tokens = tokens.data(), p.num_tokens = int64_t(tokens.size());
-      p.query_lens = qlens.data(), p.start_positions = starts.data();
-      p.block_table_offsets = offsets.data(), p.block_ids = table_ids.data(), p.num_block_ids = int64_t(table_ids.size());
-      p.temperature = temperature.data(), p.top_k = top_k.data(), p.top_p = top_p.data(), p.seeds = seeds.data();
-      p.logits = astraea::LogitsMode::All;
-      const astraea::StepResult r = gpu->step(p);
+      const astraea::StepResult r = gpu->step(plan.view());
       int64_t row = 0;
       for (const auto& [s, start, count] : spans)
         for (int64_t i = 0; i < count; ++i, ++row)

@@ -17,24 +17,18 @@
 #include "core/dtype.h"
 #include "core/random.h"
 #include "core/sampler.h"
+#include "cuda/harness/device_util.cuh"
 #include "cuda/kernels.h"
 
 using astraea::cuda::PagedKv;
+using astraea::cuda::check::poisoned;
+using astraea::cuda::check::rng;
+using astraea::cuda::check::to_device;
+using astraea::cuda::check::to_host;
 
 namespace {
 
 int passed = 0, failed = 0;
-
-#define CHECK_CUDA(call)                                                                  \
-  do {                                                                                    \
-    const cudaError_t e_ = (call);                                                        \
-    if (e_ != cudaSuccess) {                                                              \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                       \
-    }                                                                                     \
-  } while (0)
-
-std::mt19937_64 rng(std::random_device{}());
 
 std::vector<float> random_floats(size_t n, float scale = 1.f) {
   std::normal_distribution<float> d(0.f, scale);
@@ -44,30 +38,6 @@ std::vector<float> random_floats(size_t n, float scale = 1.f) {
 }
 
 float bf16_to_float(__nv_bfloat16 b) { return __bfloat162float(b); }
-
-template <typename T>
-T* to_device(const std::vector<T>& h) {
-  T* d = nullptr;
-  CHECK_CUDA(cudaMalloc(&d, h.size() * sizeof(T)));
-  CHECK_CUDA(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d;
-}
-
-template <typename T>
-T* poisoned(size_t n) {
-  T* d = nullptr;
-  CHECK_CUDA(cudaMalloc(&d, n * sizeof(T)));
-  CHECK_CUDA(cudaMemset(d, 0xFF, n * sizeof(T)));  // NaN in F32 and BF16
-  return d;
-}
-
-template <typename T>
-std::vector<T> to_host(const T* d, size_t n) {
-  CHECK_CUDA(cudaDeviceSynchronize());
-  std::vector<T> h(n);
-  CHECK_CUDA(cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost));
-  return h;
-}
 
 // ‖out − ref‖ / ‖ref‖; NaN anywhere fails.
 void report(const char* name, const std::vector<double>& out, const std::vector<double>& ref, double tolerance) {
