@@ -31,7 +31,7 @@ fi
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [ $status -eq 0 ] || { echo "cuda compile check: FAILED"; exit 1; }
-kernels=$(ls "$out"/*.o | grep -v -E 'gemm_cublas|gemm_check|kernel_check|model_check|gpu_logits|device_model|sampler')
+kernels=$(ls "$out"/*.o | grep -v -E 'gemm_cublas|gemm_check|kernel_check|model_check|gpu_logits|speed|device_model|sampler')
 nvcc "${flags[@]}" $kernels "$out/kernel_check.cu.o" "$out/sampler.cc.o" -o "$out/kernel_check"
 [ $with_cublas -eq 0 ] || nvcc "${flags[@]}" "$out/gemm_cublas.cu.o" "$out/gemm_check.cu.o" -lcublas -o "$out/gemm_check"
 files=$(ls "$out"/*.o | wc -l)

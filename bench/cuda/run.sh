@@ -29,6 +29,7 @@ link $kernels "$obj/cuda_harness_kernel_check.cu.o" "$obj/cpp_core_sampler.cc.o"
 link "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_harness_gemm_check.cu.o" -o "$bin/gemm_check"
 link $kernels "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_device_model.cu.o" "$obj/cuda_harness_model_check.cu.o" $core -o "$bin/model_check"
 link $kernels "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_device_model.cu.o" "$obj/cuda_harness_gpu_logits.cu.o" $core -o "$bin/gpu_logits"
+link $kernels "$obj/cuda_gemm_cublas.cu.o" "$obj/cuda_device_model.cu.o" "$obj/cuda_harness_speed.cu.o" $core -o "$bin/speed"
 [ $ok -eq 1 ] || { echo "build failed"; exit 1; }
 
 memcheck="not run (no compute-sanitizer)"
@@ -41,6 +42,8 @@ status=0
 "$bin/gemm_check" | tee "$out/gemm_check.log" || status=1
 "$bin/model_check" | tee "$out/model_check.log" || status=1
 PYTHONUNBUFFERED=1 python3 bench/cuda/hf_check.py --gpu-logits "$bin/gpu_logits" --work /tmp/hf_check | tee "$out/hf_check.log" || status=1
+PYTHONUNBUFFERED=1 python3 bench/cuda/hf_speed.py > "$out/hf_speed.log" 2>&1 || echo "hf_speed failed (hf_speed.log)"
+"$bin/speed" > "$out/speed.log" 2>&1 || status=1
 echo
 echo "| check | result |"
 echo "| --- | --- |"
@@ -49,4 +52,8 @@ echo "| matrix products | $(tail -1 "$out/gemm_check.log") |"
 echo "| whole steps vs the CPU backend | $(tail -1 "$out/model_check.log") |"
 echo "| logits vs transformers | $(tail -1 "$out/hf_check.log") |"
 echo "| memcheck | $memcheck |"
+echo
+cat "$out/speed.log" | grep -E '^\||^device'
+echo
+cat "$out/hf_speed.log" | grep -E '^\||^transformers'
 exit $status

@@ -1,0 +1,64 @@
+"""transformers on the shapes cuda/harness/speed.cu times, for the side-by-side column: Llama-3-8B
+(32 layers, random BF16 weights) on the GPU, one forward step with a static cache — a decode step
+at batch 1, 32 and 256 after 256 tokens of context, and a 2,048-token prefill. Medians of CUDA-
+event-timed runs after a warm-up. Prints a table. Run by bench/cuda/run.sh.
+
+    python3 bench/cuda/hf_speed.py
+"""
+import inspect
+import statistics
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, StaticCache
+
+CONTEXT = 256
+
+
+def timed_ms(fn, reps=9):
+    fn()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def main():
+    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192}
+    if "rope_parameters" in inspect.signature(LlamaConfig.__init__).parameters:
+        rope_args = {"rope_parameters": {**rope, "rope_theta": 500000.0}}
+    else:
+        rope_args = {"rope_scaling": rope, "rope_theta": 500000.0}
+    config = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
+                         num_hidden_layers=32, vocab_size=128256, max_position_embeddings=131072, rms_norm_eps=1e-5,
+                         tie_word_embeddings=False, **rope_args)
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(config).eval()
+    rows = []
+    with torch.no_grad():
+        for batch in (1, 32, 256):
+            cache = StaticCache(config=config, max_batch_size=batch, max_cache_len=CONTEXT + 32)
+            ids = torch.randint(0, config.vocab_size, (batch, CONTEXT), device="cuda")
+            model(ids, past_key_values=cache, use_cache=True, cache_position=torch.arange(CONTEXT, device="cuda"))
+            step = torch.randint(0, config.vocab_size, (batch, 1), device="cuda")
+            position = torch.tensor([CONTEXT], device="cuda")
+            ms = timed_ms(lambda: model(step, past_key_values=cache, use_cache=True, cache_position=position))
+            rows.append((f"decode step, batch {batch}", ms))
+            del cache
+        prompt = torch.randint(0, config.vocab_size, (1, 2048), device="cuda")
+        ms = timed_ms(lambda: model(prompt, use_cache=False), reps=5)
+        rows.append(("prefill, 2048-token chunk", ms))
+    print(f"transformers {__import__('transformers').__version__}, torch {torch.__version__}, eager, static cache")
+    print("| measurement | transformers median ms |\n| --- | ---: |")
+    for what, ms in rows:
+        print(f"| {what} | {ms:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
