@@ -41,7 +41,8 @@ def main() -> int:
     config = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
                          num_hidden_layers=args.layers, vocab_size=128256, max_position_embeddings=131072,
                          rms_norm_eps=1e-5, tie_word_embeddings=False, **rope_args)
-    model = LlamaForCausalLM(config).to(torch.bfloat16)
+    with torch.device("cuda"):  # random init on the GPU: seconds, not minutes
+        model = LlamaForCausalLM(config).to(torch.bfloat16)
     with torch.no_grad():  # norm gains away from 1, so a wrong norm shows
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):
