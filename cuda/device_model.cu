@@ -147,14 +147,22 @@ DeviceModel::~DeviceModel() = default;
 
 KvShape DeviceModel::kv_shape() const { return impl_->kv; }
 
-std::unique_ptr<DeviceModel> DeviceModel::create(const ModelConfig& c, const ModelWeights& w, const DeviceKvOptions& o) {
+namespace {
+
+// Where a tensor lives on the device.
+DeviceBuffer& device_slot(DeviceModel::Impl& m, const TensorSpec& t);
+
+}  // namespace
+
+// Everything but the weights: checks, streams, the product library, RoPE frequencies, KV pools.
+static std::unique_ptr<DeviceModel::Impl> start(const ModelConfig& c, const DeviceKvOptions& o) {
   if (o.block_size < 1 || o.block_size > 1024 || o.device_blocks < 1 || o.host_blocks < 0)
     throw EngineError(codes::kInvalidArgument, "KV pools need a block size in [1, 1024], at least one device block and no negative host blocks");
   if (c.head_dim != 32 && c.head_dim != 64 && c.head_dim != 128 && c.head_dim != 256)
     throw EngineError(codes::kUnsupportedModel, "the CUDA backend supports head_dim 32, 64, 128 or 256, not " + std::to_string(c.head_dim));
   if (c.num_heads / c.num_kv_heads > 8)
     throw EngineError(codes::kUnsupportedModel, "the CUDA backend supports at most 8 query heads per KV head");
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<DeviceModel::Impl>();
   impl->config = c;
   impl->kv = KvShape{o.block_size, o.device_blocks, o.host_blocks, c.num_layers, c.num_kv_heads, c.head_dim};
   int device = 0;
@@ -166,31 +174,71 @@ std::unique_ptr<DeviceModel> DeviceModel::create(const ModelConfig& c, const Mod
   std::string error;
   impl->gemm = create_gemm(impl->compute, error);
   if (!impl->gemm) throw EngineError(codes::kInternal, error);
-
-  upload_matrix(w.embed, impl->embed, "embedding");
-  impl->tied = w.lm_head.data == w.embed.data;
-  if (!impl->tied) upload_matrix(w.lm_head, impl->lm_head, "LM head");
-  upload_vector(w.final_norm, impl->final_norm, "final norm");
   std::vector<float> inv;
   for (double f : rope_inverse_frequencies(c)) inv.push_back(float(f));
   upload_vector(inv, impl->inv_freq, "RoPE frequencies");
   impl->layers = std::vector<DeviceLayer>(size_t(c.num_layers));
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const LayerWeights& L = w.layers[size_t(i)];
-    DeviceLayer& D = impl->layers[size_t(i)];
-    upload_matrix(L.q, D.q, "q_proj"), upload_matrix(L.k, D.k, "k_proj"), upload_matrix(L.v, D.v, "v_proj");
-    upload_matrix(L.o, D.o, "o_proj"), upload_matrix(L.gate, D.gate, "gate_proj"), upload_matrix(L.up, D.up, "up_proj");
-    upload_matrix(L.down, D.down, "down_proj");
-    upload_vector(L.attn_norm, D.attn_norm, "input_layernorm"), upload_vector(L.ffn_norm, D.ffn_norm, "post_attention_layernorm");
-    D.has_qkv_bias = !L.q_bias.empty(), D.has_o_bias = !L.o_bias.empty();
-    if (D.has_qkv_bias) upload_vector(L.q_bias, D.q_bias, "q bias"), upload_vector(L.k_bias, D.k_bias, "k bias"), upload_vector(L.v_bias, D.v_bias, "v bias");
-    if (D.has_o_bias) upload_vector(L.o_bias, D.o_bias, "o bias");
-  }
+  impl->tied = c.tie_word_embeddings;
+  for (DeviceLayer& L : impl->layers) L.has_qkv_bias = c.qkv_bias, L.has_o_bias = c.o_bias;
   const size_t block_bytes = size_t(impl->paged().block_elems()) * 2;
   check(cudaMalloc(&impl->pool, block_bytes * size_t(o.device_blocks)), "the device KV pool");
   if (o.host_blocks > 0) check(cudaMallocHost(&impl->host_pool, block_bytes * size_t(o.host_blocks)), "the pinned host KV pool");
+  return impl;
+}
+
+std::unique_ptr<DeviceModel> DeviceModel::create(const ModelConfig& c, const ModelWeights& w, const DeviceKvOptions& o) {
+  auto impl = start(c, o);
+  for (const TensorSpec& t : tensor_specs(c)) {
+    const ModelWeights::ConstSlot host = w.slot(t);
+    if (host.matrix) upload_matrix(*host.matrix, device_slot(*impl, t), t.name.c_str());
+    else upload_vector(*host.vector, device_slot(*impl, t), t.name.c_str());
+  }
   return std::unique_ptr<DeviceModel>(new DeviceModel(std::move(impl)));
 }
+
+std::unique_ptr<DeviceModel> DeviceModel::create_dummy(const ModelConfig& c, uint64_t seed, const DeviceKvOptions& o) {
+  auto impl = start(c, o);
+  for (const TensorSpec& t : tensor_specs(c)) {
+    const bool matrix = t.cols > 0;
+    const int64_t count = matrix ? t.rows * t.cols : t.rows;
+    DeviceBuffer& dst = device_slot(*impl, t);
+    void* data = matrix ? static_cast<void*>(dst.as<__nv_bfloat16>(size_t(count), t.name.c_str()))
+                        : static_cast<void*>(dst.as<float>(size_t(count), t.name.c_str()));
+    const DummyDraw draw = dummy_draw(seed, t);
+    check(dummy_fill(data, matrix ? TableDType::BF16 : TableDType::F32, count, draw.tensor_seed, draw.amplitude, draw.center,
+                     impl->compute),
+          t.name.c_str());
+  }
+  check(cudaStreamSynchronize(impl->compute), "dummy weights");
+  return std::unique_ptr<DeviceModel>(new DeviceModel(std::move(impl)));
+}
+
+namespace {
+
+DeviceBuffer& device_slot(DeviceModel::Impl& m, const TensorSpec& t) {
+  DeviceLayer* L = t.layer >= 0 ? &m.layers.at(size_t(t.layer)) : nullptr;
+  switch (t.slot) {
+    case WeightSlot::Embed: return m.embed;
+    case WeightSlot::LmHead: return m.lm_head;
+    case WeightSlot::FinalNorm: return m.final_norm;
+    case WeightSlot::AttnNorm: return L->attn_norm;
+    case WeightSlot::Q: return L->q;
+    case WeightSlot::K: return L->k;
+    case WeightSlot::V: return L->v;
+    case WeightSlot::QBias: return L->q_bias;
+    case WeightSlot::KBias: return L->k_bias;
+    case WeightSlot::VBias: return L->v_bias;
+    case WeightSlot::O: return L->o;
+    case WeightSlot::OBias: return L->o_bias;
+    case WeightSlot::FfnNorm: return L->ffn_norm;
+    case WeightSlot::Gate: return L->gate;
+    case WeightSlot::Up: return L->up;
+    case WeightSlot::Down: return L->down;
+  }
+  throw EngineError(codes::kInternal, "unknown weight slot for " + t.name);
+}
+
+}  // namespace
 
 StepResult DeviceModel::step(const StepPlan& plan) {
   Impl& m = *impl_;

@@ -25,6 +25,9 @@ class DeviceModel {
   // OUT_OF_MEMORY when they do not fit, INTERNAL with CUDA's or cuBLAS's message otherwise.
   static std::unique_ptr<DeviceModel> create(const ModelConfig& config, const ModelWeights& weights,
                                              const DeviceKvOptions& kv);
+  // Seeded dummy weights generated on the device (no host copy), the values the CPU backend's
+  // dummy load with BF16 weights holds for the same seed (core/weights.cc, cuda/dummy_weights.cu).
+  static std::unique_ptr<DeviceModel> create_dummy(const ModelConfig& config, uint64_t seed, const DeviceKvOptions& kv);
   ~DeviceModel();
   DeviceModel(const DeviceModel&) = delete;
   DeviceModel& operator=(const DeviceModel&) = delete;
@@ -34,8 +37,9 @@ class DeviceModel {
   // observe on the copy stream, beside it), copies, the forward pass and sampling on the device.
   StepResult step(const StepPlan& plan);
 
+  struct Impl;  // device_model.cu
+
  private:
-  struct Impl;
   explicit DeviceModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

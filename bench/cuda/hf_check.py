@@ -10,14 +10,15 @@ beside it for scale. Run by bench/cuda/run.sh on the GPU machine (PyTorch, trans
     python3 bench/cuda/hf_check.py --gpu-logits OUT/gpu_logits --work OUT/hf [--layers 2]
 """
 import argparse
-import inspect
 import os
 import subprocess
 import sys
 
 import numpy as np
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
+
+from llama3_shape import llama3_config
 
 LENGTHS = [7, 300, 41]
 SPLIT = 5  # the decode run prefills this many tokens of each sequence, then decodes the rest
@@ -31,16 +32,7 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     torch.manual_seed(20261127)
-    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-            "original_max_position_embeddings": 8192}
-    # transformers 5 names it rope_parameters (with rope_theta inside); 4.x rope_scaling + rope_theta.
-    if "rope_parameters" in inspect.signature(LlamaConfig.__init__).parameters:
-        rope_args = {"rope_parameters": {**rope, "rope_theta": 500000.0}}
-    else:
-        rope_args = {"rope_scaling": rope, "rope_theta": 500000.0}
-    config = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
-                         num_hidden_layers=args.layers, vocab_size=128256, max_position_embeddings=131072,
-                         rms_norm_eps=1e-5, tie_word_embeddings=False, **rope_args)
+    config = llama3_config(args.layers)
     with torch.device("cuda"):  # random init on the GPU: seconds, not minutes
         model = LlamaForCausalLM(config).to(torch.bfloat16)
     with torch.no_grad():  # norm gains away from 1, so a wrong norm shows

@@ -5,11 +5,12 @@ event-timed runs after a warm-up. Prints a table. Run by bench/cuda/run.sh.
 
     python3 bench/cuda/hf_speed.py
 """
-import inspect
 import statistics
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, StaticCache
+from transformers import LlamaForCausalLM, StaticCache
+
+from llama3_shape import llama3_config
 
 CONTEXT = 256
 
@@ -28,15 +29,7 @@ def timed_ms(fn, reps=9):
 
 
 def main():
-    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-            "original_max_position_embeddings": 8192}
-    if "rope_parameters" in inspect.signature(LlamaConfig.__init__).parameters:
-        rope_args = {"rope_parameters": {**rope, "rope_theta": 500000.0}}
-    else:
-        rope_args = {"rope_scaling": rope, "rope_theta": 500000.0}
-    config = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
-                         num_hidden_layers=32, vocab_size=128256, max_position_embeddings=131072, rms_norm_eps=1e-5,
-                         tie_word_embeddings=False, **rope_args)
+    config = llama3_config(32)
     torch.set_default_dtype(torch.bfloat16)
     with torch.device("cuda"):
         model = LlamaForCausalLM(config).eval()

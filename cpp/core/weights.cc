@@ -20,9 +20,6 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 
-// How dummy values are spread: matrices keep activations at unit scale (std 1/sqrt(fan_in)),
-// norm gains sit near 1, biases near 0, as in a trained model.
-enum class Init { Matrix, NormGain, Bias };
 
 }  // namespace
 
@@ -34,14 +31,16 @@ class WeightBinder {
     if (!src.dummy) files_.emplace(SafetensorsSet::open_dir(src.dir));
   }
 
-  WeightView matrix(const std::string& name, int64_t rows, int64_t cols) {
+  WeightView matrix(const TensorSpec& t) {
+    const std::string& name = t.name;
+    const int64_t rows = t.rows, cols = t.cols;
     const std::vector<int64_t> shape{rows, cols};
     const size_t count = size_t(rows * cols);
     WeightView view{nullptr, DType::F32, rows, cols};
     if (source_.dummy) {
       view.dtype = target_dtype(DType::F32);
       void* dst = allocate(count * dtype_size(view.dtype), name);
-      fill_random(dst, view.dtype, count, name, Init::Matrix, cols);
+      fill_random(dst, view.dtype, count, dummy_draw(source_.seed, t));
       view.data = dst;
     } else {
       const TensorView& t = from_file(name, shape);
@@ -61,12 +60,12 @@ class WeightBinder {
 
   // Norm gains and biases are read into `out` (F32). The export entry is added by `record_small`
   // once `out` has reached its final address.
-  void small(const std::string& name, int64_t size, Init init, std::vector<float>& out) {
-    out.assign(size_t(size), 0.0f);
+  void small(const TensorSpec& spec, std::vector<float>& out) {
+    out.assign(size_t(spec.rows), 0.0f);
     if (source_.dummy) {
-      fill_random(out.data(), DType::F32, out.size(), name, init, 0);
+      fill_random(out.data(), DType::F32, out.size(), dummy_draw(source_.seed, spec));
     } else {
-      const TensorView& t = from_file(name, {size});
+      const TensorView& t = from_file(spec.name, {spec.rows});
       for (size_t i = 0; i < out.size(); ++i) out[i] = load_element(t.data, t.dtype, i);
     }
   }
@@ -112,14 +111,11 @@ class WeightBinder {
     });
   }
 
-  void fill_random(void* dst, DType dtype, size_t count, const std::string& name, Init init, int64_t fan_in) {
-    const uint64_t tensor_seed = mix64(source_.seed ^ hash_string(name));
-    const float amplitude = init == Init::Matrix ? float(std::sqrt(3.0 / double(fan_in))) : 0.1f;
-    const float center = init == Init::NormGain ? 1.0f : 0.0f;
+  void fill_random(void* dst, DType dtype, size_t count, const DummyDraw& draw) {
     auto value = [=](int64_t i) {
-      const uint64_t r = mix64(tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
+      const uint64_t r = mix64(draw.tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
       const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
-      return center + amplitude * (2.0f * unit - 1.0f);
+      return draw.center + draw.amplitude * (2.0f * unit - 1.0f);
     };
     pool_.parallel_for(int64_t(count), 1 << 16, [&](int64_t b, int64_t e) {
       // One loop per dtype so the conversion is inlined rather than switched per element.
@@ -145,34 +141,77 @@ class WeightBinder {
   bool keep_files_ = false;
 };
 
+std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
+  const int64_t h = c.hidden_size;
+  std::vector<TensorSpec> out;
+  auto add = [&](std::string name, int64_t rows, int64_t cols, WeightInit init, WeightSlot slot, int64_t layer) {
+    out.push_back({std::move(name), rows, cols, init, slot, layer});
+  };
+  using I = WeightInit;
+  using S = WeightSlot;
+  add("model.embed_tokens.weight", c.vocab_size, h, I::Matrix, S::Embed, -1);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", h, 0, I::NormGain, S::AttnNorm, i);
+    add(p + "self_attn.q_proj.weight", c.q_dim(), h, I::Matrix, S::Q, i);
+    add(p + "self_attn.k_proj.weight", c.kv_dim(), h, I::Matrix, S::K, i);
+    add(p + "self_attn.v_proj.weight", c.kv_dim(), h, I::Matrix, S::V, i);
+    if (c.qkv_bias) {
+      add(p + "self_attn.q_proj.bias", c.q_dim(), 0, I::Bias, S::QBias, i);
+      add(p + "self_attn.k_proj.bias", c.kv_dim(), 0, I::Bias, S::KBias, i);
+      add(p + "self_attn.v_proj.bias", c.kv_dim(), 0, I::Bias, S::VBias, i);
+    }
+    add(p + "self_attn.o_proj.weight", h, c.q_dim(), I::Matrix, S::O, i);
+    if (c.o_bias) add(p + "self_attn.o_proj.bias", h, 0, I::Bias, S::OBias, i);
+    add(p + "post_attention_layernorm.weight", h, 0, I::NormGain, S::FfnNorm, i);
+    add(p + "mlp.gate_proj.weight", c.intermediate_size, h, I::Matrix, S::Gate, i);
+    add(p + "mlp.up_proj.weight", c.intermediate_size, h, I::Matrix, S::Up, i);
+    add(p + "mlp.down_proj.weight", h, c.intermediate_size, I::Matrix, S::Down, i);
+  }
+  add("model.norm.weight", h, 0, I::NormGain, S::FinalNorm, -1);
+  if (!c.tie_word_embeddings) add("lm_head.weight", c.vocab_size, h, I::Matrix, S::LmHead, -1);
+  return out;
+}
+
+DummyDraw dummy_draw(uint64_t seed, const TensorSpec& t) {
+  const float amplitude = t.init == WeightInit::Matrix ? float(std::sqrt(3.0 / double(t.cols))) : 0.1f;
+  return {mix64(seed ^ hash_string(t.name)), amplitude, t.init == WeightInit::NormGain ? 1.0f : 0.0f};
+}
+
+ModelWeights::Slot ModelWeights::slot(const TensorSpec& t) {
+  LayerWeights* L = t.layer >= 0 ? &layers.at(size_t(t.layer)) : nullptr;
+  switch (t.slot) {
+    case WeightSlot::Embed: return {&embed, nullptr};
+    case WeightSlot::LmHead: return {&lm_head, nullptr};
+    case WeightSlot::FinalNorm: return {nullptr, &final_norm};
+    case WeightSlot::AttnNorm: return {nullptr, &L->attn_norm};
+    case WeightSlot::Q: return {&L->q, nullptr};
+    case WeightSlot::K: return {&L->k, nullptr};
+    case WeightSlot::V: return {&L->v, nullptr};
+    case WeightSlot::QBias: return {nullptr, &L->q_bias};
+    case WeightSlot::KBias: return {nullptr, &L->k_bias};
+    case WeightSlot::VBias: return {nullptr, &L->v_bias};
+    case WeightSlot::O: return {&L->o, nullptr};
+    case WeightSlot::OBias: return {nullptr, &L->o_bias};
+    case WeightSlot::FfnNorm: return {nullptr, &L->ffn_norm};
+    case WeightSlot::Gate: return {&L->gate, nullptr};
+    case WeightSlot::Up: return {&L->up, nullptr};
+    case WeightSlot::Down: return {&L->down, nullptr};
+  }
+  throw EngineError(codes::kInternal, "unknown weight slot for " + t.name);
+}
+
 std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const WeightSource& source, ThreadPool& pool) {
   auto w = std::make_unique<ModelWeights>();
   WeightBinder bind(*w, c, source, pool);
-  const int64_t h = c.hidden_size;
 
-  w->embed = bind.matrix("model.embed_tokens.weight", c.vocab_size, h);
   w->layers.resize(size_t(c.num_layers));
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    LayerWeights& L = w->layers[size_t(i)];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    bind.small(p + "input_layernorm.weight", h, Init::NormGain, L.attn_norm);
-    L.q = bind.matrix(p + "self_attn.q_proj.weight", c.q_dim(), h);
-    L.k = bind.matrix(p + "self_attn.k_proj.weight", c.kv_dim(), h);
-    L.v = bind.matrix(p + "self_attn.v_proj.weight", c.kv_dim(), h);
-    if (c.qkv_bias) {
-      bind.small(p + "self_attn.q_proj.bias", c.q_dim(), Init::Bias, L.q_bias);
-      bind.small(p + "self_attn.k_proj.bias", c.kv_dim(), Init::Bias, L.k_bias);
-      bind.small(p + "self_attn.v_proj.bias", c.kv_dim(), Init::Bias, L.v_bias);
-    }
-    L.o = bind.matrix(p + "self_attn.o_proj.weight", h, c.q_dim());
-    if (c.o_bias) bind.small(p + "self_attn.o_proj.bias", h, Init::Bias, L.o_bias);
-    bind.small(p + "post_attention_layernorm.weight", h, Init::NormGain, L.ffn_norm);
-    L.gate = bind.matrix(p + "mlp.gate_proj.weight", c.intermediate_size, h);
-    L.up = bind.matrix(p + "mlp.up_proj.weight", c.intermediate_size, h);
-    L.down = bind.matrix(p + "mlp.down_proj.weight", h, c.intermediate_size);
+  for (const TensorSpec& t : tensor_specs(c)) {
+    const ModelWeights::Slot slot = w->slot(t);
+    if (slot.matrix) *slot.matrix = bind.matrix(t);
+    else bind.small(t, *slot.vector);
   }
-  bind.small("model.norm.weight", h, Init::NormGain, w->final_norm);
-  w->lm_head = c.tie_word_embeddings ? w->embed : bind.matrix("lm_head.weight", c.vocab_size, h);
+  if (c.tie_word_embeddings) w->lm_head = w->embed;
 
   // The small tensors live in vectors that no longer move: export them now.
   auto export_small = [&](const std::string& name, const std::vector<float>& v) {

@@ -40,6 +40,34 @@ struct WeightSource {
   WeightDType dtype = WeightDType::Auto;
 };
 
+// How a dummy load spreads a tensor's values: matrices keep activations at unit scale (std
+// 1/sqrt(fan_in)), norm gains sit near 1, biases near 0, as in a trained model.
+enum class WeightInit { Matrix, NormGain, Bias };
+
+// Where a tensor goes in a model's weights.
+enum class WeightSlot { Embed, LmHead, FinalNorm, AttnNorm, Q, K, V, QBias, KBias, VBias, O, OBias, FfnNorm, Gate, Up, Down };
+
+// One tensor a Llama-family checkpoint holds, as config.json implies it. cols == 0: a vector.
+struct TensorSpec {
+  std::string name;
+  int64_t rows, cols;
+  WeightInit init;
+  WeightSlot slot;
+  int64_t layer;  // -1 for the embedding, the final norm and the LM head
+};
+
+// Every tensor, in load order (the LM head only when it is not tied to the embedding). The CPU
+// load and the GPU backend's uploads and dummy generation all walk this one list.
+std::vector<TensorSpec> tensor_specs(const ModelConfig& config);
+
+// The dummy generator's draw for one tensor: element i is center + amplitude · (2u − 1), u the
+// top 24 bits of mix64(tensor_seed + i · 0xD1B54A32D192ED03) over 2^24.
+struct DummyDraw {
+  uint64_t tensor_seed;
+  float amplitude, center;
+};
+DummyDraw dummy_draw(uint64_t seed, const TensorSpec& tensor);
+
 class ModelWeights {
  public:
   static std::unique_ptr<ModelWeights> load(const ModelConfig& config, const WeightSource& source, ThreadPool& pool);
@@ -50,6 +78,21 @@ class ModelWeights {
   std::vector<LayerWeights> layers;
   std::vector<NamedTensor> tensors;  // every tensor, under its Hugging Face name
   size_t decode_stream_bytes = 0;    // matrix bytes one decode step must read: layers + LM head
+
+  // Where `tensor` lives here: exactly one of the two is set.
+  struct Slot {
+    WeightView* matrix;
+    std::vector<float>* vector;
+  };
+  Slot slot(const TensorSpec& tensor);
+  struct ConstSlot {
+    const WeightView* matrix;
+    const std::vector<float>* vector;
+  };
+  ConstSlot slot(const TensorSpec& tensor) const {
+    const Slot s = const_cast<ModelWeights*>(this)->slot(tensor);
+    return {s.matrix, s.vector};
+  }
 
  private:
   std::vector<std::unique_ptr<MappedFile>> files_;

@@ -71,6 +71,14 @@ void check_model(const char* name, const std::string& config_json) {
   const astraea::StepResult cpu_decode = cpu->step(*cache, decode.view());
   const astraea::StepResult gpu_decode = gpu->step(decode.view());
   compare((std::string(name) + ": decode after swap out and in").c_str(), gpu_decode, cpu_decode);
+
+  // The same weights generated on the device: the same logits, bit for bit.
+  auto generated = astraea::cuda::DeviceModel::create_dummy(cpu->config(), options.weights.seed, {block, device_blocks, host_blocks});
+  const astraea::StepResult from_device = generated->step(prefill.view());
+  const bool same = from_device.logits == gpu_prefill.logits;
+  (same ? passed : failed)++;
+  std::printf("%-40s %s\n", (std::string(name) + ": device-generated weights").c_str(),
+              same ? "logits identical to the uploaded weights' ok" : "logits differ FAIL");
 }
 
 }  // namespace
