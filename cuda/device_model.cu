@@ -147,6 +147,34 @@ DeviceModel::~DeviceModel() = default;
 
 KvShape DeviceModel::kv_shape() const { return impl_->kv; }
 
+std::vector<float> DeviceModel::read_block(bool host_pool, int64_t block) const {
+  const Impl& m = *impl_;
+  if (block < 0 || block >= (host_pool ? m.kv.host_blocks : m.kv.device_blocks))
+    throw EngineError(codes::kInvalidArgument, "readBlock: block " + std::to_string(block) + " is outside the pool");
+  const int64_t elems = m.paged().block_elems();
+  std::vector<__nv_bfloat16> raw(static_cast<size_t>(elems));
+  const __nv_bfloat16* src = (host_pool ? m.host_pool : m.pool) + block * elems;
+  check(cudaStreamSynchronize(m.copy), "readBlock");
+  check(cudaMemcpy(raw.data(), src, size_t(elems) * 2, host_pool ? cudaMemcpyHostToHost : cudaMemcpyDeviceToHost), "readBlock");
+  std::vector<float> out(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) out[i] = __bfloat162float(raw[i]);
+  return out;
+}
+
+std::string cuda_device_summary(std::string& why) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaSuccess && count == 0) e = cudaErrorNoDevice;
+  cudaDeviceProp prop{};
+  if (e == cudaSuccess) e = cudaGetDeviceProperties(&prop, 0);
+  if (e != cudaSuccess) {
+    why = cudaGetErrorString(e);
+    return "";
+  }
+  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
+         std::to_string(prop.multiProcessorCount) + " SMs)";
+}
+
 namespace {
 
 // Where a tensor lives on the device.

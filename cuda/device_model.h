@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/kv_cache.h"
 #include "core/model_config.h"
@@ -18,6 +20,10 @@ struct DeviceKvOptions {
   int64_t device_blocks = 0;
   int64_t host_blocks = 0;
 };
+
+// The first CUDA device, e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)"; empty, with `why` set,
+// when there is none or the driver cannot be reached.
+std::string cuda_device_summary(std::string& why);
 
 class DeviceModel {
  public:
@@ -33,6 +39,8 @@ class DeviceModel {
   DeviceModel& operator=(const DeviceModel&) = delete;
 
   KvShape kv_shape() const;
+  // One block of the device or the host pool, widened to F32 (for tests and debugging).
+  std::vector<float> read_block(bool host_pool, int64_t block) const;
   // Checks the whole plan (INVALID_PLAN, nothing runs), then swaps (those the forward pass cannot
   // observe on the copy stream, beside it), copies, the forward pass and sampling on the device.
   StepResult step(const StepPlan& plan);

@@ -11,6 +11,7 @@
 #include "napi/errors.h"
 #include "napi/kv_cache_wrap.h"
 #include "napi/model_wrap.h"
+#include "napi/kv_store.h"
 #include "napi/workers.h"
 
 namespace astraea::napi {
@@ -58,7 +59,12 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
 Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("backend", "cpu");
+  std::string gpu;
+  const bool on_gpu = gpu_in_use(gpu);
+  o.Set("backend", on_gpu ? "cuda" : "cpu");
+#ifdef ASTRAEA_WITH_CUDA
+  o.Set("cuda", gpu);  // the device, or why the CUDA build runs on the CPU
+#endif
   o.Set("simd", simd_level_name(simd_level()));
   o.Set("hardwareThreads", double(std::thread::hardware_concurrency()));
   return o;

@@ -13,10 +13,10 @@ Napi::Function KvCacheWrap::define(Napi::Env env) {
                       InstanceMethod("dispose", &KvCacheWrap::dispose)});
 }
 
-Napi::Object KvCacheWrap::wrap(Napi::Env env, std::shared_ptr<KvCache> cache) {
-  auto* handoff = new std::shared_ptr<KvCache>(std::move(cache));
+Napi::Object KvCacheWrap::wrap(Napi::Env env, std::shared_ptr<KvStore> cache) {
+  auto* handoff = new std::shared_ptr<KvStore>(std::move(cache));
   Napi::Object obj =
-      addon_data(env).kv_cache_constructor.New({Napi::External<std::shared_ptr<KvCache>>::New(env, handoff)});
+      addon_data(env).kv_cache_constructor.New({Napi::External<std::shared_ptr<KvStore>>::New(env, handoff)});
   delete handoff;
   return obj;
 }
@@ -24,10 +24,10 @@ Napi::Object KvCacheWrap::wrap(Napi::Env env, std::shared_ptr<KvCache> cache) {
 KvCacheWrap::KvCacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<KvCacheWrap>(info) {
   if (info.Length() != 1 || !info[0].IsExternal())
     throw engine_error(info.Env(), codes::kInvalidArgument, "NativeKvCache is created by model.createKvCache()");
-  cache_ = *info[0].As<Napi::External<std::shared_ptr<KvCache>>>().Data();
+  cache_ = *info[0].As<Napi::External<std::shared_ptr<KvStore>>>().Data();
 }
 
-std::shared_ptr<KvCache> KvCacheWrap::live() const {
+std::shared_ptr<KvStore> KvCacheWrap::live() const {
   if (!cache_) throw EngineError(codes::kDisposed, "the KV cache has been disposed");
   return cache_;
 }
@@ -37,9 +37,10 @@ Napi::Value KvCacheWrap::info(const Napi::CallbackInfo& info) {
   return guard(env, [&]() -> Napi::Value {
     auto cache = live();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("blockSize", double(cache->block_size()));
-    o.Set("deviceBlocks", double(cache->device_blocks()));
-    o.Set("hostBlocks", double(cache->host_blocks()));
+    const KvShape shape = cache->shape();
+    o.Set("blockSize", double(shape.block_size));
+    o.Set("deviceBlocks", double(shape.device_blocks));
+    o.Set("hostBlocks", double(shape.host_blocks));
     o.Set("blockBytes", double(cache->block_bytes()));
     return o;
   });
@@ -54,13 +55,10 @@ Napi::Value KvCacheWrap::read_block(const Napi::CallbackInfo& info) {
     auto cache = live();
     const std::string pool = info[0].As<Napi::String>().Utf8Value();
     const int64_t id = info[1].As<Napi::Number>().Int64Value();
-    const float* src;
-    if (pool == "device") src = cache->device_block(id);
-    else if (pool == "host") src = cache->host_block(id);
-    else throw EngineError(codes::kInvalidArgument, "readBlock: pool must be 'device' or 'host'");
-    const size_t floats = cache->block_bytes() / sizeof(float);
-    Napi::Float32Array out = Napi::Float32Array::New(env, floats);
-    std::memcpy(out.Data(), src, cache->block_bytes());
+    if (pool != "device" && pool != "host") throw EngineError(codes::kInvalidArgument, "readBlock: pool must be 'device' or 'host'");
+    const std::vector<float> block = cache->read_block(pool == "host", id);
+    Napi::Float32Array out = Napi::Float32Array::New(env, block.size());
+    std::memcpy(out.Data(), block.data(), block.size() * sizeof(float));
     return out;
   });
 }

@@ -56,7 +56,8 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < c.eos_token_ids.size(); ++i) eos.Set(uint32_t(i), double(c.eos_token_ids[i]));
     o.Set("eosTokenIds", eos);
     o.Set("bosTokenId", c.bos_token_id >= 0 ? Napi::Value(Napi::Number::New(env, double(c.bos_token_id))) : env.Null());
-    o.Set("kvBytesPerToken", double(c.num_layers * 2 * c.kv_dim() * 4));
+    std::string gpu;
+    o.Set("kvBytesPerToken", double(c.num_layers * 2 * c.kv_dim() * (gpu_in_use(gpu) ? 2 : 4)));  // BF16 on the GPU, F32 here
     o.Set("decodeStreamBytes", double(model->weights().decode_stream_bytes));
     o.Set("weightDtype", dtype_name(model->weights().layers.empty() ? DType::F32 : model->weights().layers[0].q.dtype));
     o.Set("threads", double(model->threads()));
@@ -75,7 +76,9 @@ Napi::Value ModelWrap::create_kv_cache(const Napi::CallbackInfo& info) {
     o.block_size = int_field(opts, "blockSize", 16);
     o.device_blocks = int_field(opts, "deviceBlocks", 0);
     o.host_blocks = int_field(opts, "hostBlocks", 0);
-    return KvCacheWrap::wrap(env, std::shared_ptr<KvCache>(live()->create_kv_cache(o)));
+    auto model = live();
+    std::shared_ptr<KvStore> gpu = gpu_kv_store(*model, o);
+    return KvCacheWrap::wrap(env, gpu ? gpu : cpu_kv_store(std::shared_ptr<KvCache>(model->create_kv_cache(o))));
   });
 }
 

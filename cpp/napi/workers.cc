@@ -10,7 +10,7 @@ Napi::Value LoadModelWorker::result(Napi::Env env) { return ModelWrap::wrap(env,
 
 void StepWorker::run() {
   const auto start = std::chrono::steady_clock::now();
-  result_ = model_->step(*cache_, plan_.plan);
+  result_ = cache_->step(*model_, plan_.plan);
   elapsed_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 

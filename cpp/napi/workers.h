@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/model.h"
+#include "napi/kv_store.h"
 #include "napi/plan_args.h"
 #include "napi/promise_worker.h"
 
@@ -25,7 +26,7 @@ class LoadModelWorker : public PromiseWorker {
 
 class StepWorker : public PromiseWorker {
  public:
-  StepWorker(Napi::Env env, std::shared_ptr<Model> model, std::shared_ptr<KvCache> cache)
+  StepWorker(Napi::Env env, std::shared_ptr<Model> model, std::shared_ptr<KvStore> cache)
       : PromiseWorker(env), model_(std::move(model)), cache_(std::move(cache)) {}
   BorrowedPlan& plan() { return plan_; }
 
@@ -35,7 +36,7 @@ class StepWorker : public PromiseWorker {
 
  private:
   std::shared_ptr<Model> model_;
-  std::shared_ptr<KvCache> cache_;
+  std::shared_ptr<KvStore> cache_;
   BorrowedPlan plan_;
   StepResult result_;
   double elapsed_s_ = 0;

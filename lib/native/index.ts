@@ -35,10 +35,38 @@ function candidates(): string[] {
   ];
 }
 
+/** The CUDA build (`npm run build:cuda`, cmake-js), tried first unless ASTRAEA_BACKEND=cpu. */
+function cudaCandidate(): string | null {
+  if (process.env.ASTRAEA_BACKEND === 'cpu') return null;
+  return process.env.ASTRAEA_CUDA_ADDON ? resolve(process.env.ASTRAEA_CUDA_ADDON) : join(packageRoot(), 'build-cuda', 'Release', 'astraea_cuda.node');
+}
+
 let loaded: NativeAddon | undefined;
+
+/** Loads and proves one binary (a cheap call shows it works, not just that it loaded). */
+function tryLoad(path: string): NativeAddon {
+  const addon = require(path) as NativeAddon;
+  addon.setErrorClass(EngineError);
+  addon.backendInfo();
+  return addon;
+}
 
 export function native(): NativeAddon {
   if (loaded) return loaded;
+  // The CUDA build runs on a GPU when the machine has one; otherwise the CPU addon serves, and
+  // the reason is said once (this function runs its search once per process).
+  const cuda = cudaCandidate();
+  let cudaSkipped: string | null = null;
+  if (cuda && existsSync(cuda)) {
+    try {
+      const addon = tryLoad(cuda);
+      const info = addon.backendInfo();
+      if (info.backend === 'cuda') return (loaded = addon);
+      cudaSkipped = info.cuda ?? 'it found no GPU';
+    } catch (error) {
+      cudaSkipped = (error as Error).message.split('\n')[0];
+    }
+  }
   const attempts: string[] = [];
   for (const path of candidates()) {
     if (!existsSync(path)) {
@@ -46,11 +74,9 @@ export function native(): NativeAddon {
       continue;
     }
     try {
-      const addon = require(path) as NativeAddon;
-      addon.setErrorClass(EngineError);
-      addon.backendInfo(); // a cheap call proves the binary works, not just that it loaded
-      loaded = addon;
-      return addon;
+      loaded = tryLoad(path);
+      if (cudaSkipped !== null) process.stderr.write(`astraea: the CUDA build is not used (${cudaSkipped}); running on the CPU backend\n`);
+      return loaded;
     } catch (error) {
       attempts.push(`${path}: ${(error as Error).message}`);
     }

@@ -141,7 +141,10 @@ export interface NativeModel {
 }
 
 export interface NativeBackendInfo {
-  backend: 'cpu';
+  /** Where KV caches and steps run: 'cuda' only in the CUDA build (npm run build:cuda) with a usable GPU. */
+  backend: 'cpu' | 'cuda';
+  /** The CUDA build only: the GPU in use, or why it runs on the CPU. */
+  cuda?: string;
   simd: 'avx512' | 'avx2' | 'scalar';
   hardwareThreads: number;
 }
