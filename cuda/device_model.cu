@@ -80,7 +80,7 @@ struct DeviceModel::Impl {
 
   // Per-step buffers.
   DeviceBuffer tokens, positions, token_seq, table_offsets, block_ids, slots, last_rows;
-  DeviceBuffer temperature, top_k, top_p, seeds, sample_positions, sampled;
+  DeviceBuffer temperature, top_k, top_p, seeds, sample_positions, sampled_rows, sampled;
   DeviceBuffer x, residual, xn, q, k, v, q_rot, attn, gate, up, hidden, cos, sin, attn_scratch;
   DeviceBuffer x_rows, residual_rows, head_in, logits, sample_logits, sampling_work;
 
@@ -308,7 +308,7 @@ void DeviceModel::Impl::forward(const StepPlan& plan, StepResult& result) {
 
   // The step's per-token view of the plan, built on the host and copied up once.
   std::vector<int32_t> pos(static_cast<size_t>(T)), seq_of(static_cast<size_t>(T)), last(static_cast<size_t>(S)),
-      sample_pos(static_cast<size_t>(S));
+      sample_pos(static_cast<size_t>(S)), sampling_rows;
   std::vector<AttentionSequence> seqs(static_cast<size_t>(S));
   int64_t max_context = 0;
   for (int64_t q_seq = 0, first = 0; q_seq < S; ++q_seq) {
@@ -317,6 +317,7 @@ void DeviceModel::Impl::forward(const StepPlan& plan, StepResult& result) {
     for (int64_t i = 0; i < n; ++i) pos[size_t(first + i)] = int32_t(start_pos + i), seq_of[size_t(first + i)] = int32_t(q_seq);
     last[size_t(q_seq)] = int32_t(first + n - 1);
     sample_pos[size_t(q_seq)] = int32_t(start_pos + n);  // the sampled token's position, as on the CPU
+    if (plan.temperature[q_seq] > 0 && plan.top_k[q_seq] != 1) sampling_rows.push_back(int32_t(q_seq));
     max_context = std::max(max_context, start_pos + n);
     first += n;
   }
@@ -328,6 +329,8 @@ void DeviceModel::Impl::forward(const StepPlan& plan, StepResult& result) {
   const int32_t* d_blocks = upload(block_ids, plan.block_ids, plan.num_block_ids, "block tables");
   const int64_t* d_slots = upload(slots, slot_map.data(), T, "slot mapping");
   const int32_t* d_last = upload(last_rows, last.data(), S, "last rows");
+  const int64_t num_sampled = int64_t(sampling_rows.size());
+  const int32_t* d_sampling_rows = upload(sampled_rows, sampling_rows.data(), num_sampled, "sampling rows");
   const SamplingRows sampling{upload(temperature, plan.temperature, S, "sampling"), upload(top_k, plan.top_k, S, "sampling"),
                               upload(top_p, plan.top_p, S, "sampling"), upload(seeds, plan.seeds, S, "sampling"),
                               upload(sample_positions, sample_pos.data(), S, "sampling")};
@@ -398,10 +401,10 @@ void DeviceModel::Impl::forward(const StepPlan& plan, StepResult& result) {
     check(gather_rows(d_logits, d_last, S, vocab, gathered, s), "sampled rows");
     d_sample_rows = gathered;
   }
-  const size_t work_bytes = sampling_workspace_bytes(S, vocab);
+  const size_t work_bytes = sampling_workspace_bytes(num_sampled, vocab);
   int32_t* d_sampled = sampled.as<int32_t>(size_t(S), "sampled tokens");
-  check(sample_tokens(d_sample_rows, S, vocab, sampling, sampling_work.reserve(work_bytes, "sampling workspace"), work_bytes,
-                      d_sampled, s),
+  check(sample_tokens(d_sample_rows, S, vocab, sampling, d_sampling_rows, num_sampled,
+                      sampling_work.reserve(std::max<size_t>(work_bytes, 1), "sampling workspace"), work_bytes, d_sampled, s),
         "sampling");
   result.tokens.resize(size_t(S));
   check(cudaMemcpyAsync(result.tokens.data(), d_sampled, size_t(S) * 4, cudaMemcpyDeviceToHost, s), "sampled tokens");

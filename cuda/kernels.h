@@ -96,16 +96,19 @@ struct SamplingRows {
   const int32_t* positions;  // the draw depends only on (seed, position), as on the CPU
 };
 
-// Device bytes of scratch sample_tokens needs for `rows` × `vocab` logits.
-size_t sampling_workspace_bytes(int64_t rows, int64_t vocab);
+// Device bytes of scratch sample_tokens needs when `num_sampled` rows of `vocab` logits sample.
+size_t sampling_workspace_bytes(int64_t num_sampled, int64_t vocab);
 
-// One token per row of F32 logits, on the device, so only token ids cross PCIe: greedy rows take
-// the highest logit (lowest id among equals); the others sort the row (stable, so equal logits
-// keep id order, as the CPU's tie-break), keep top_k, soften by the temperature in double, cut
-// the nucleus at top_p, and draw with the CPU's counter-based uniform. Prefix sums run in a
-// different order from the CPU's, so a draw that lands within rounding of a boundary may differ.
-cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params, void* workspace,
-                          size_t workspace_bytes, int32_t* tokens, cudaStream_t stream);
+// One token per row of F32 logits, on the device, so only token ids cross PCIe. Every row gets
+// its argmax (lowest id among equals): the answer for greedy rows. `sampled` (device, the host
+// knows `num_sampled`) lists the rows that sample (temperature > 0 and top_k != 1); only those
+// are copied out and sorted (stable, so equal logits keep id order, the CPU's tie-break), keep
+// top_k, soften by the temperature in double, cut the nucleus at top_p, and draw with the CPU's
+// counter-based uniform. Prefix sums run in a different order from the CPU's, so a draw that
+// lands within rounding of a boundary may differ.
+cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params,
+                          const int32_t* sampled, int64_t num_sampled, void* workspace, size_t workspace_bytes,
+                          int32_t* tokens, cudaStream_t stream);
 
 // dst[i] = src[rows[i]] for n rows of `width` values (the LM head's rows, the sampled rows).
 cudaError_t gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t width, float* dst, cudaStream_t stream);

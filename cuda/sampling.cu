@@ -1,7 +1,8 @@
 // Token sampling on the device (core/sampler.cc's semantics). Every row first gets its argmax —
-// the answer for greedy rows. Rows that sample are then sorted by logit (a stable segmented sort:
-// equal logits stay in id order), and one block per such row scans the kept probabilities in
-// double to find the nucleus and the drawn token.
+// the answer for greedy rows, so a greedy batch costs one pass over its logits. Rows that sample
+// are gathered and sorted by logit (a stable segmented sort: equal logits stay in id order), and
+// one block per such row scans the kept probabilities in double to find the nucleus and the
+// drawn token.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_sort.cuh>
@@ -16,10 +17,6 @@ namespace astraea::cuda {
 namespace {
 
 constexpr int kThreads = 1024;
-
-__device__ __forceinline__ bool samples(const SamplingRows& p, int64_t row) {
-  return p.temperature[row] > 0.f && p.top_k[row] != 1;
-}
 
 struct Best {
   float logit;
@@ -52,17 +49,16 @@ __global__ void iota_kernel(int64_t rows, int64_t vocab, int32_t* ids) {
     ids[i] = int32_t(i % vocab);
 }
 
-// One block per row, over the row sorted highest first.
-__global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_ids, int64_t vocab, SamplingRows p,
-                            int32_t* tokens) {
-  const int64_t row = blockIdx.x;
-  if (!samples(p, row)) return;  // greedy: argmax_kernel's answer stands
+// One block per sampling row, over its logits sorted highest first; `row` is its place in the batch.
+__global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_ids, const int32_t* sampled, int64_t vocab,
+                            SamplingRows p, int32_t* tokens) {
+  const int64_t row = sampled[blockIdx.x];
   using Scan = cub::BlockScan<double, kThreads>;
   __shared__ typename Scan::TempStorage scan_temp;
   __shared__ int64_t found;
   __shared__ double carried;
-  const float* keys = sorted_logits + row * vocab;
-  const int32_t* ids = sorted_ids + row * vocab;
+  const float* keys = sorted_logits + int64_t(blockIdx.x) * vocab;
+  const int32_t* ids = sorted_ids + int64_t(blockIdx.x) * vocab;
   const int32_t k = p.top_k[row];
   const int64_t kept = k > 0 && k < vocab ? k : vocab;
   const double max_logit = keys[0], temperature = p.temperature[row];
@@ -131,6 +127,7 @@ __global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_id
 }
 
 struct Workspace {
+  float* gathered;  // the sampling rows' logits
   float* keys;
   int32_t* ids_in;
   int32_t* ids_out;
@@ -154,6 +151,7 @@ Workspace carve(void* base, int64_t rows, int64_t vocab) {
   char* p = static_cast<char*>(base);
   Workspace w{};
   const size_t n = size_t(rows * vocab);
+  w.gathered = reinterpret_cast<float*>(p), p += align_up(n * sizeof(float));
   w.keys = reinterpret_cast<float*>(p), p += align_up(n * sizeof(float));
   w.ids_in = reinterpret_cast<int32_t*>(p), p += align_up(n * sizeof(int32_t));
   w.ids_out = reinterpret_cast<int32_t*>(p), p += align_up(n * sizeof(int32_t));
@@ -165,30 +163,31 @@ Workspace carve(void* base, int64_t rows, int64_t vocab) {
 
 }  // namespace
 
-size_t sampling_workspace_bytes(int64_t rows, int64_t vocab) {
-  const size_t n = size_t(rows * vocab);
-  return align_up(n * sizeof(float)) + 2 * align_up(n * sizeof(int32_t)) + align_up(size_t(rows + 1) * sizeof(int64_t)) +
-         align_up(cub_sort_bytes(rows, vocab));
+size_t sampling_workspace_bytes(int64_t num_sampled, int64_t vocab) {
+  const size_t n = size_t(num_sampled * vocab);
+  return 2 * align_up(n * sizeof(float)) + 2 * align_up(n * sizeof(int32_t)) +
+         align_up(size_t(num_sampled + 1) * sizeof(int64_t)) + align_up(cub_sort_bytes(num_sampled, vocab));
 }
 
-cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params, void* workspace,
-                          size_t workspace_bytes, int32_t* tokens, cudaStream_t stream) {
+cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params,
+                          const int32_t* sampled, int64_t num_sampled, void* workspace, size_t workspace_bytes,
+                          int32_t* tokens, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  if (workspace_bytes < sampling_workspace_bytes(rows, vocab)) return cudaErrorInvalidValue;
   argmax_kernel<<<unsigned(rows), kThreads, 0, stream>>>(logits, vocab, tokens);
   ASTRAEA_CUDA_TRY(launch_status());
-  // Every row is sorted, greedy ones too: the sort is one launch either way, and a per-row
-  // selection would need the parameters on the host.
-  Workspace w = carve(workspace, rows, vocab);
-  segment_offsets_kernel<<<blocks_for(rows + 1, 256), 256, 0, stream>>>(rows, vocab, w.offsets);
+  if (num_sampled == 0) return cudaSuccess;
+  if (workspace_bytes < sampling_workspace_bytes(num_sampled, vocab)) return cudaErrorInvalidValue;
+  Workspace w = carve(workspace, num_sampled, vocab);
+  ASTRAEA_CUDA_TRY(gather_rows(logits, sampled, num_sampled, vocab, w.gathered, stream));
+  segment_offsets_kernel<<<blocks_for(num_sampled + 1, 256), 256, 0, stream>>>(num_sampled, vocab, w.offsets);
   ASTRAEA_CUDA_TRY(launch_status());
-  const unsigned iota_grid = blocks_for(rows * vocab, 256) < 65535u ? blocks_for(rows * vocab, 256) : 65535u;
-  iota_kernel<<<iota_grid, 256, 0, stream>>>(rows, vocab, w.ids_in);
+  const int64_t n = num_sampled * vocab;
+  iota_kernel<<<blocks_for(n, 256) < 65535u ? blocks_for(n, 256) : 65535u, 256, 0, stream>>>(num_sampled, vocab, w.ids_in);
   ASTRAEA_CUDA_TRY(launch_status());
-  ASTRAEA_CUDA_TRY(cub::DeviceSegmentedSort::StableSortPairsDescending(w.cub_temp, w.cub_bytes, logits, w.keys, w.ids_in,
-                                                                        w.ids_out, rows * vocab, rows, w.offsets,
-                                                                        w.offsets + 1, stream));
-  draw_kernel<<<unsigned(rows), kThreads, 0, stream>>>(w.keys, w.ids_out, vocab, params, tokens);
+  ASTRAEA_CUDA_TRY(cub::DeviceSegmentedSort::StableSortPairsDescending(w.cub_temp, w.cub_bytes, w.gathered, w.keys, w.ids_in,
+                                                                        w.ids_out, n, num_sampled, w.offsets, w.offsets + 1,
+                                                                        stream));
+  draw_kernel<<<unsigned(num_sampled), kThreads, 0, stream>>>(w.keys, w.ids_out, sampled, vocab, params, tokens);
   return launch_status();
 }
 

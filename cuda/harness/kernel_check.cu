@@ -305,12 +305,17 @@ void check_sampling(int64_t vocab) {
   auto* d_p = to_device(top_p);
   auto* d_s = to_device(seeds);
   auto* d_pos = to_device(positions);
-  const size_t bytes = astraea::cuda::sampling_workspace_bytes(rows, vocab);
+  std::vector<int32_t> sampling_rows;  // as the forward pass lists them: the rows that do not take the argmax
+  for (int64_t r = 0; r < rows; ++r)
+    if (temperature[size_t(r)] > 0 && top_k[size_t(r)] != 1) sampling_rows.push_back(int32_t(r));
+  auto* d_rows = to_device(sampling_rows);
+  const size_t bytes = astraea::cuda::sampling_workspace_bytes(int64_t(sampling_rows.size()), vocab);
   void* d_work = nullptr;
   CHECK_CUDA(cudaMalloc(&d_work, bytes));
   auto* d_tokens = poisoned<int32_t>(size_t(rows));
   const astraea::cuda::SamplingRows params{d_t, d_k, d_p, d_s, d_pos};
-  CHECK_CUDA(astraea::cuda::sample_tokens(d_logits, rows, vocab, params, d_work, bytes, d_tokens, nullptr));
+  CHECK_CUDA(astraea::cuda::sample_tokens(d_logits, rows, vocab, params, d_rows, int64_t(sampling_rows.size()), d_work, bytes,
+                                          d_tokens, nullptr));
   auto tokens = to_host(d_tokens, size_t(rows));
   std::vector<std::pair<float, int32_t>> scratch;
   int64_t differ = 0;
@@ -324,7 +329,8 @@ void check_sampling(int64_t vocab) {
   char name[64];
   std::snprintf(name, sizeof name, "sample_tokens vocab %lld = CPU", (long long)vocab);
   std::printf("%-34s %lld of %lld rows differ %s\n", name, (long long)differ, (long long)rows, ok ? "ok" : "FAIL");
-  for (void* p : {(void*)d_logits, (void*)d_t, (void*)d_k, (void*)d_p, (void*)d_s, (void*)d_pos, d_work, (void*)d_tokens}) cudaFree(p);
+  for (void* p : {(void*)d_logits, (void*)d_t, (void*)d_k, (void*)d_p, (void*)d_s, (void*)d_pos, (void*)d_rows, d_work, (void*)d_tokens})
+    cudaFree(p);
 }
 
 void check_swaps() {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineError } from '../errors.js';
-import type { NativeAddon } from './types.js';
+import type { NativeAddon, NativeBackendInfo } from './types.js';
 
 export type * from './types.js';
 
@@ -43,12 +43,11 @@ function cudaCandidate(): string | null {
 
 let loaded: NativeAddon | undefined;
 
-/** Loads and proves one binary (a cheap call shows it works, not just that it loaded). */
-function tryLoad(path: string): NativeAddon {
+/** Loads and proves one binary: a cheap call shows it works, not just that it loaded. */
+function tryLoad(path: string): { addon: NativeAddon; info: NativeBackendInfo } {
   const addon = require(path) as NativeAddon;
   addon.setErrorClass(EngineError);
-  addon.backendInfo();
-  return addon;
+  return { addon, info: addon.backendInfo() };
 }
 
 export function native(): NativeAddon {
@@ -59,8 +58,7 @@ export function native(): NativeAddon {
   let cudaSkipped: string | null = null;
   if (cuda && existsSync(cuda)) {
     try {
-      const addon = tryLoad(cuda);
-      const info = addon.backendInfo();
+      const { addon, info } = tryLoad(cuda);
       if (info.backend === 'cuda') return (loaded = addon);
       cudaSkipped = info.cuda ?? 'it found no GPU';
     } catch (error) {
@@ -74,7 +72,7 @@ export function native(): NativeAddon {
       continue;
     }
     try {
-      loaded = tryLoad(path);
+      loaded = tryLoad(path).addon;
       if (cudaSkipped !== null) process.stderr.write(`astraea: the CUDA build is not used (${cudaSkipped}); running on the CPU backend\n`);
       return loaded;
     } catch (error) {
