@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { JctSummary } from '../lib/workload/summary.js';
+import type { JctSummary } from '../lib/bench/summary.js';
 
 const { values } = parseArgs({
   options: {

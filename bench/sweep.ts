@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { simulate } from '../lib/sim/simulate.js';
 import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
 import type { WorkloadJob } from '../lib/workload/format.js';
-import { jctSummary, type JctSummary } from '../lib/workload/summary.js';
+import { jctSummary, type JctSummary } from '../lib/bench/summary.js';
 import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, fromTauBench, sample, syntheticAgentWorkload } from '../lib/workload/traces.js';
 
 const { values } = parseArgs({

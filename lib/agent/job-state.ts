@@ -70,6 +70,15 @@ export interface JobMetrics {
   outputTokens: number;
   /** Per segment, prefill computed beyond its own input tokens (recompute after a discard). */
   recomputedPrefillTokens: number;
+  /**
+   * Time spent getting KV back after it left the device: queued while a swap-in ran (part of
+   * queueingS) plus the share of running steps spent on recompute or on a blocking swap-in (part
+   * of runningS, reported by the engine through kvRecovered). So queueing − kvRecoveryQueuedS,
+   * running − kvRecoveryRunningS, tool and kvRecoveryS add up to the JCT.
+   */
+  kvRecoveryS: number;
+  kvRecoveryQueuedS: number;
+  kvRecoveryRunningS: number;
 }
 
 /**
@@ -109,6 +118,10 @@ export class JobStateMachine {
   private queueingDone = 0;
   private runningDone = 0;
   private toolDone = 0;
+  /** KV recovery (see JobMetrics.kvRecoveryS): queued behind a swap-in, and while running. */
+  private swapInWaitS = 0;
+  private swapInSince: number | null = null;
+  private recoveryRunningS = 0;
   private outputTotal = 0;
 
   constructor(id: string, clock: Clock, arrivalTime?: number) {
@@ -167,6 +180,7 @@ export class JobStateMachine {
       throw this.illegal('scheduled', `its KV is ${this._kv}`);
     }
     const seg = this.current()!;
+    this.closeSwapInWait();
     this.moveTo('running');
     if (seg.firstScheduledAt === null) seg.firstScheduledAt = this.enteredAt;
     this._kv = 'resident';
@@ -230,7 +244,18 @@ export class JobStateMachine {
         `job ${this.id}: KV cannot go from ${this._kv} to ${kv} (state ${this._state}, action setKv)`,
       );
     }
+    this.closeSwapInWait();
     this._kv = kv;
+    if (kv === 'swapping_in') this.swapInSince = this.clock.now();
+  }
+
+  /** Running time the engine spent recovering this job's KV (recompute, a blocking swap-in). */
+  kvRecovered(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) {
+      throw new EngineError('INVALID_ARGUMENT', `job ${this.id}: kvRecovered needs a finite seconds >= 0, got ${seconds}`);
+    }
+    if (this._state !== 'running') throw this.illegal('kvRecovered');
+    this.recoveryRunningS += seconds;
   }
 
   toolReturned(inputTokens: number): void {
@@ -257,6 +282,8 @@ export class JobStateMachine {
     let recomputed = 0;
     for (const s of this._segments) recomputed += Math.max(0, s.prefillTokensComputed - s.inputTokens);
     const first = this._segments[0];
+    const openSwapIn = this._kv === 'swapping_in' && this.swapInSince !== null && this.isQueued() ? this.clock.now() - this.swapInSince : 0;
+    const swapInWait = this.swapInWaitS + openSwapIn;
     return {
       jctS: this.endedAt === null ? null : this.endedAt - this.arrivalTime,
       queueingS: this.queueingDone + (this.isQueued() ? open : 0),
@@ -266,7 +293,17 @@ export class JobStateMachine {
       segments: this._segments.length,
       outputTokens: this.outputTotal,
       recomputedPrefillTokens: recomputed,
+      kvRecoveryS: swapInWait + this.recoveryRunningS,
+      kvRecoveryQueuedS: swapInWait,
+      kvRecoveryRunningS: this.recoveryRunningS,
     };
+  }
+
+  /** Ends an open swap-in wait (the copy finished, or the job was scheduled with it). */
+  private closeSwapInWait(): void {
+    if (this._kv !== 'swapping_in' || this.swapInSince === null) return;
+    if (this.isQueued()) this.swapInWaitS += this.clock.now() - this.swapInSince;
+    this.swapInSince = null;
   }
 
   accumulatedWaitS(): number {

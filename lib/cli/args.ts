@@ -1,32 +1,60 @@
-/** Shared option parsing for the commands: strict, with errors that name the option. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+/**
+ * Option helpers shared by the commands (commander parses; these check values and name the
+ * option in every error).
+ */
+import type { Command } from 'commander';
 import { EngineError } from '../errors.js';
 import type { WeightDtypeOption } from '../native/index.js';
 import type { LoadModelOptions } from '../model/load.js';
 
-export const MODEL_OPTIONS = {
-  model: { type: 'string' },
-  dummy: { type: 'boolean' },
-  seed: { type: 'string' },
-  dtype: { type: 'string' },
-  threads: { type: 'string' },
-} as const satisfies ParseArgsConfig['options'];
+/** The options every command that loads a model takes. */
+export interface ModelFlags {
+  model?: string;
+  dummy?: boolean;
+  seed?: string;
+  dtype?: string;
+  threads?: string;
+}
 
-type OptionValues<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
-
-export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O): OptionValues<O> {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as OptionValues<O>;
-  } catch (error) {
-    throw new EngineError('INVALID_ARGUMENT', (error as Error).message);
-  }
+export function addModelOptions(command: Command, modelHelp = 'a Hugging Face model directory, or a preset (tiny, small)'): Command {
+  return command
+    .option('--model <dir|preset>', modelHelp)
+    .option('--dummy', "load the directory's config with seeded random weights instead of its weight files")
+    .option('--seed <n>', 'seed of random weights (presets, --dummy)')
+    .option('--dtype <auto|f32|f16|bf16>', 'weight type in memory')
+    .option('--threads <n>', 'CPU threads (default: one per core)');
 }
 
 export function integerOption(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new EngineError('INVALID_ARGUMENT', `--${name} must be an integer >= ${min}`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new EngineError('INVALID_ARGUMENT', `--${name} must be an integer >= ${min}`);
   return n;
+}
+
+/** A finite number > 0 (or >= 0 with allowZero). */
+export function positiveOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new EngineError('INVALID_ARGUMENT', `--${name} must be a number > 0, got "${value}"`);
+  return n;
+}
+
+/** A comma-separated list of numbers > 0. */
+export function positiveListOption(value: string, name: string): number[] {
+  return value.split(',').map((item) => positiveOption(item, name, NaN));
+}
+
+/** A comma-separated list whose items must all be in `allowed`. */
+export function listOption<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T[] {
+  if (value === undefined) return [...allowed];
+  const items = value.split(',').map((s) => s.trim());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new EngineError('INVALID_ARGUMENT', `--${name}: unknown "${item}" (one of ${allowed.join(', ')})`);
+    }
+  }
+  return items as T[];
 }
 
 const DTYPES: readonly WeightDtypeOption[] = ['auto', 'f32', 'f16', 'bf16'];
@@ -39,13 +67,7 @@ export function dtypeOption(value: string | undefined, fallback: WeightDtypeOpti
   return value as WeightDtypeOption;
 }
 
-export function loadOptions(values: {
-  model?: string;
-  dummy?: boolean;
-  seed?: string;
-  dtype?: string;
-  threads?: string;
-}): LoadModelOptions {
+export function loadOptions(values: ModelFlags): LoadModelOptions {
   if (!values.model) throw new EngineError('INVALID_ARGUMENT', '--model DIR|tiny|small is required');
   return {
     model: values.model,

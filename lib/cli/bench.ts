@@ -1,11 +1,69 @@
 /**
- * `astraea bench`: the main job — an agent workload on the default model — arrives with the
- * scheduler and workload issues. Until then it says so plainly and points at what exists.
+ * `astraea bench`: the main job. Replays an agent workload against the real engine under every
+ * policy (one job list for all, a fresh engine each) and prints JCT per policy with the ratio to
+ * fcfs, plus a chart. With no arguments: the embedded default model (built once into the cache)
+ * and the default workload (lib/bench/defaults.ts).
  */
-export async function runBench(_args: string[]): Promise<void> {
-  process.stdout.write(
-    'astraea bench: not yet available (the agent-workload benchmark lands with the scheduling issues).\n' +
-      'Available now: `npm run bench:forward` (the native forward pass, tokens/s), `npm run bench:engine`\n' +
-      '(the control plane\'s cost) and `npm run bench:policies` (every policy on a synthetic agent workload).\n',
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { benchChartSpec, writeChart } from '../bench/chart.js';
+import { comparePolicies } from '../bench/compare.js';
+import { DEFAULT_BENCH } from '../bench/defaults.js';
+import { ensureDefaultModel } from '../bench/default-model.js';
+import { progress } from '../bench/progress.js';
+import { comparisonTable, describeRun } from '../bench/table.js';
+import { dtypeOption, integerOption } from './args.js';
+import { addWorkloadOptions, hintsFrom, policiesFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
+
+interface BenchFlags extends WorkloadFlags {
+  model?: string;
+  dtype?: string;
+  threads?: string;
+  kvBlocks: string;
+}
+
+export function benchCommand(): Command {
+  const command = new Command('bench').description('replay an agent workload against the real engine under every policy; JCT per policy');
+  addWorkloadOptions(command, { ...DEFAULT_BENCH, chart: 'astraea-bench.svg' });
+  return command
+    .option('--model <dir|preset>', 'model to serve (default: the embedded small model, built once into ~/.cache/astraea)')
+    .option('--dtype <auto|f32|f16|bf16>', 'weight type in memory')
+    .option('--threads <n>', 'CPU threads (default: one per core)')
+    .option('--kv-blocks <n>', 'device KV blocks of 16 tokens', String(DEFAULT_BENCH.kvBlocks))
+    .action(runBench);
+}
+
+async function runBench(values: BenchFlags): Promise<void> {
+  const workload = workloadFrom(values, DEFAULT_BENCH);
+  const policies = policiesFrom(values);
+  const hints = hintsFrom(values);
+  const kvBlocks = integerOption(values.kvBlocks, 'kv-blocks', DEFAULT_BENCH.kvBlocks, 1);
+  const model = values.model ?? (await ensureDefaultModel((dir) => process.stderr.write(`astraea bench: building the default model into ${dir} (once)\n`)));
+  const bar = progress();
+  const runs = await comparePolicies(
+    workload,
+    policies,
+    {
+      kind: 'engine',
+      engine: { model, dtype: dtypeOption(values.dtype, 'auto'), threads: integerOption(values.threads, 'threads', 0), kvBlocks, hostBlocks: kvBlocks },
+      modelName: values.model ?? 'small (default)',
+    },
+    {
+      hints,
+      onPolicyStart: (policy) => bar.start(policy, workload.jobs.length),
+      onJobDone: (_policy, _outcome, done) => bar.update(done),
+      onPolicyDone: (s, wallS) => bar.stop(`${s.policy}: ${s.completed}/${s.jobs} jobs, mean JCT ${s.jct_s.mean?.toFixed(2) ?? '–'} s (${wallS.toFixed(0)} s)`),
+    },
   );
+  const summaries = runs.map((r) => r.summary);
+  if (values.json) {
+    for (const s of summaries) process.stdout.write(JSON.stringify(s) + '\n');
+  } else {
+    process.stdout.write(`\n${describeRun(summaries[0])}\nJCT = job end − arrival, tool time included (seconds)\n\n${comparisonTable(summaries)}`);
+  }
+  if (values.chart !== false) {
+    const path = resolve(values.chart);
+    await writeChart(path, benchChartSpec(summaries));
+    process.stderr.write(`chart: ${path}\n`);
+  }
 }

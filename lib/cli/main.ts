@@ -1,57 +1,54 @@
 /**
- * The `astraea` command line. Each command lives in its own module; this file only dispatches
- * and turns an EngineError into a one-line message and a non-zero exit code.
+ * The `astraea` command line. Each command builds its own commander `Command` in its own module;
+ * this file assembles them and turns errors into a one-line message and an exit code: 1 for an
+ * EngineError (bad input the engine refused), 2 for bad usage (commander's own errors).
  */
+import { Command, CommanderError } from 'commander';
 import { EngineError } from '../errors.js';
-import { runBench } from './bench.js';
-import { runInfo } from './info.js';
-import { runLogits } from './logits.js';
-import { runMakeModel } from './make-model.js';
-import { runServe, SERVE_USAGE } from './serve.js';
+import { benchCommand } from './bench.js';
+import { calibrateCommand } from './calibrate.js';
+import { infoCommand } from './info.js';
+import { logitsCommand } from './logits.js';
+import { makeModelCommand } from './make-model.js';
+import { serveCommand } from './serve.js';
+import { simulateCommand } from './simulate.js';
 
-const USAGE = `astraea: a serving engine for LLM agents
-
-Usage:
-  astraea bench                                   the main job (lands with the benchmark issue)
-  ${SERVE_USAGE}
-  astraea make-model --preset tiny|small --out DIR [--seed N] [--dtype f32|f16|bf16]
-  astraea logits --model DIR|PRESET [--dummy] [--seed N] [--dtype D] --ids 5,17,3 [--split K] [--json]
-  astraea info --model DIR|PRESET [--dummy] [--dtype D]
-
-A model is a Hugging Face directory (Llama, Mistral, Qwen2; safetensors F32/F16/BF16) or a
-preset (tiny, small) with seeded random weights. --dummy loads a directory's config with
-random weights instead of its weight files.`;
-
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
-  bench: runBench,
-  serve: runServe,
-  'make-model': runMakeModel,
-  logits: runLogits,
-  info: runInfo,
-};
+function program(): Command {
+  const root = new Command('astraea')
+    .description('a serving engine for LLM agents')
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .exitOverride()
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      '\nA model is a Hugging Face directory (Llama, Mistral, Qwen2; safetensors F32/F16/BF16) or a\n' +
+        'preset (tiny, small) with seeded random weights. `astraea <command> --help` for its options.',
+    );
+  for (const command of [benchCommand(), simulateCommand(), calibrateCommand(), serveCommand(), makeModelCommand(), logitsCommand(), infoCommand()]) {
+    // Settings are copied to a subcommand only when it is created by .command(); these are built apart.
+    command.configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) }).exitOverride().allowExcessArguments(false);
+    root.addCommand(command);
+  }
+  return root;
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE + '\n');
+  const root = program();
+  if (argv.length === 0) {
+    process.stdout.write(root.helpInformation());
     return 0;
-  }
-  const run = COMMANDS[command];
-  if (!run) {
-    process.stderr.write(`astraea: unknown command "${command}"\n\n${USAGE}\n`);
-    return 2;
   }
   try {
-    await run(rest);
+    await root.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof EngineError) {
-      process.stderr.write(`astraea ${command}: ${error.message} [${error.code}]\n`);
-      return 1;
+    if (error instanceof CommanderError) {
+      // Help and version exit with 0; commander has already printed its message.
+      return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof TypeError && (error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`astraea ${command}: ${error.message}\n`);
-      return 2;
+    if (error instanceof EngineError) {
+      process.stderr.write(`astraea ${argv[0]}: ${error.message} [${error.code}]\n`);
+      return 1;
     }
     throw error;
   }

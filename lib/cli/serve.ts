@@ -3,46 +3,60 @@
  * SIGTERM stops taking calls, lets those in flight finish, then closes the engine.
  */
 import { basename } from 'node:path';
+import { Command } from 'commander';
 import { Engine } from '../engine/engine.js';
 import { EngineError } from '../errors.js';
 import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
-import { buildServer } from '../server/app.js';
-import { integerOption, loadOptions, MODEL_OPTIONS, parse } from './args.js';
+import { addModelOptions, integerOption, loadOptions, type ModelFlags } from './args.js';
 
-export const SERVE_USAGE = `astraea serve [--model DIR | --preset tiny|small] [--policy astraea] [--port 8000] [--host 127.0.0.1]
-              [--api-key KEY] [--served-model-name NAME] [--kv-blocks N] [--max-waiting N]
-              [--job-idle-s S] [--no-auto-bind] [--dummy] [--dtype D] [--threads N] [--log]`;
+interface ServeFlags extends ModelFlags {
+  preset?: string;
+  policy: string;
+  port: string;
+  host: string;
+  apiKey?: string;
+  servedModelName?: string;
+  kvBlocks: string;
+  maxWaiting: string;
+  jobIdleS: string;
+  autoBind: boolean;
+  log?: boolean;
+}
 
-export async function runServe(args: string[]): Promise<void> {
-  const values = parse(args, {
-    ...MODEL_OPTIONS,
-    preset: { type: 'string' },
-    policy: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'api-key': { type: 'string' },
-    'served-model-name': { type: 'string' },
-    'kv-blocks': { type: 'string' },
-    'max-waiting': { type: 'string' },
-    'job-idle-s': { type: 'string' },
-    'no-auto-bind': { type: 'boolean' },
-    log: { type: 'boolean' },
-  });
+export function serveCommand(): Command {
+  return addModelOptions(new Command('serve').description('an OpenAI-compatible HTTP endpoint (/v1/chat/completions, /v1/completions, /metrics)'))
+    .option('--preset <tiny|small>', 'serve a preset with seeded random weights (instead of --model)')
+    .option('--policy <name>', `scheduling policy (${POLICY_NAMES.join(', ')})`, 'astraea')
+    .option('--port <n>', 'port', '8000')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--api-key <key>', 'require this bearer token')
+    .option('--served-model-name <name>', 'the model name clients use')
+    .option('--kv-blocks <n>', 'device KV blocks of 16 tokens', '1024')
+    .option('--max-waiting <n>', 'requests queued before new ones get 429', '256')
+    .option('--job-idle-s <s>', 'close an agent job idle this long', '600')
+    .option('--no-auto-bind', 'do not bind follow-up calls to a job by their conversation prefix')
+    .option('--log', 'log each request')
+    .action(runServe);
+}
+
+async function runServe(values: ServeFlags): Promise<void> {
   if (values.model && values.preset) throw new EngineError('INVALID_ARGUMENT', 'give --model or --preset, not both');
   const model = values.model ?? values.preset ?? 'tiny';
-  const policy = (values.policy ?? 'astraea') as PolicyName;
+  const policy = values.policy as PolicyName;
   if (!POLICY_NAMES.includes(policy)) throw new EngineError('INVALID_ARGUMENT', `--policy must be one of ${POLICY_NAMES.join(', ')}`);
   const load = loadOptions({ ...values, model });
-  const engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values['kv-blocks'], 'kv-blocks', 1024, 1) });
-  const modelName = values['served-model-name'] ?? (values.model ? basename(values.model) : model);
-  const jobIdleS = Number(values['job-idle-s'] ?? 600);
+  const engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1) });
+  const modelName = values.servedModelName ?? (values.model ? basename(values.model) : model);
+  const jobIdleS = Number(values.jobIdleS);
   if (!(jobIdleS > 0)) throw new EngineError('INVALID_ARGUMENT', '--job-idle-s must be a number of seconds > 0');
+  // fastify takes most of a second to import: only this command pays it.
+  const { buildServer } = await import('../server/app.js');
   const { app } = buildServer(engine, {
     modelName,
-    apiKey: values['api-key'],
-    maxWaiting: integerOption(values['max-waiting'], 'max-waiting', 256, 1),
+    apiKey: values.apiKey,
+    maxWaiting: integerOption(values.maxWaiting, 'max-waiting', 256, 1),
     jobIdleS,
-    autoBind: !values['no-auto-bind'],
+    autoBind: values.autoBind,
     logger: values.log ?? false,
   });
   const port = integerOption(values.port, 'port', 8000);

@@ -19,7 +19,7 @@ import { JobLengthPredictor } from '../predict/job-length.js';
 import { StepCosts } from './step-costs.js';
 import type { Policy, WaitingJobView } from '../sched/policy.js';
 import { ActiveSegment } from './active-segment.js';
-import type { BackendModelInfo, EngineBackend } from './backend.js';
+import type { BackendModelInfo, BackendStepResult, EngineBackend } from './backend.js';
 import { NativeBackend } from './native-backend.js';
 import { Job } from './job.js';
 import { JobRecord } from './job-record.js';
@@ -376,21 +376,26 @@ export class Engine {
    * else the predictors' figures as they stand now — read at every step, not frozen when the
    * segment was queued. (Frozen, a segment queued before any segment of its kind had finished
    * kept the 128-token default while later ones got the learned mean; under overload HRRN then
-   * left the earliest arrivals for last.) One lookup per (kind, segment index) per step.
+   * left the earliest arrivals for last.) One lookup per (kind, segment index) per step, kept per
+   * kind by index: a string key built per job and step cost more than the rest of the candidate.
    */
   private expectations(): (r: JobRecord) => SegmentExpectations {
-    const byKey = new Map<string, { outputTokens: number; futureSegments: number }>();
+    const byKind = new Map<string, (SegmentExpectations | undefined)[]>();
     return (r) => {
       const active = r.active;
       if (!active) return { outputTokens: 0, futureSegments: 0 };
-      const key = `${active.index}\u0000${r.kind}`;
-      let learned = byKey.get(key);
+      let byIndex = byKind.get(r.kind);
+      if (!byIndex) {
+        byIndex = [];
+        byKind.set(r.kind, byIndex);
+      }
+      let learned = byIndex[active.index];
       if (!learned) {
         learned = {
           outputTokens: this.outputLengths.predict({ kind: r.kind, segmentIndex: active.index }),
           futureSegments: this.jobLengths.futureSegments(r.kind, active.index),
         };
-        byKey.set(key, learned);
+        byIndex[active.index] = learned;
       }
       return { outputTokens: Math.min(active.spec.maxTokens, active.spec.hintedOutputTokens ?? learned.outputTokens), futureSegments: learned.futureSegments };
     };
@@ -401,13 +406,28 @@ export class Engine {
     return false;
   }
 
+  /**
+   * @internal The control plane's decision for the next step, as the step loop makes it before
+   * each step: the policy's second look at the KV of jobs waiting on tools, then the step plan
+   * (policy order, token budget, allocations, preemptions). It commits what it decides to the
+   * block manager. Public only for bench/micro/scheduler.ts, which times it on a frozen engine.
+   */
+  _planStep(): { runnable: JobRecord[]; decision: StepDecision } {
+    this.revisitToolWaits();
+    const runnable: JobRecord[] = [];
+    const paused: JobRecord[] = [];
+    for (const r of this.jobs.values()) {
+      if (r.wantsToRun) runnable.push(r);
+      else if (r.state.state === 'tool_wait') paused.push(r);
+    }
+    const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now(), (holders) => this.pickReclaim(holders), this.expectations());
+    return { runnable, decision };
+  }
+
   private async runLoop(): Promise<void> {
     while (this.hasRunnable()) {
       const started = performance.now();
-      this.revisitToolWaits();
-      const runnable = [...this.jobs.values()].filter((r) => r.wantsToRun);
-      const paused = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait');
-      const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now(), (holders) => this.pickReclaim(holders), this.expectations());
+      const { runnable, decision } = this._planStep();
       const progress = decision.runs.length + decision.prefetched.length > 0;
       // Copies still owed (swap-outs in flight hold device blocks; a failed plan may have
       // preempted to swap) run even in a step that computes nothing: they may free the room.
@@ -491,9 +511,11 @@ export class Engine {
     const stepTokens = decision.runs.reduce((sum, r) => sum + r.count, 0);
     const decodeRuns = decision.runs.filter((r) => r.count === 1).length;
     this.costs.observe(stepTokens - decodeRuns, decodeRuns, result.elapsedS - result.blockingSwapS); // compute only: a copy stalls, it is not work
+    this.attributeKvRecovery(decision, result);
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran
       record.computedTokens = start + count;
+      record.computedHighWater = Math.max(record.computedHighWater, record.computedTokens);
       this.blocks.markComputed(record.id, record.tokens, record.computedTokens);
       if (record.computedTokens < record.tokens.length) {
         record.state.prefillComputed(count);
@@ -511,6 +533,24 @@ export class Engine {
       const reason = record.active.accept(token);
       if (reason) this.endSegment(record, reason);
     });
+  }
+
+  /**
+   * Charges each job's KV recovery in this step (JobMetrics.kvRecoveryS): the share of the
+   * step's compute its recomputed tokens took (by token count), and the blocking copy time when
+   * its own swap-in held up the step.
+   */
+  private attributeKvRecovery(decision: StepDecision, result: BackendStepResult): void {
+    const computeS = result.elapsedS - result.blockingSwapS;
+    const stepTokens = decision.runs.reduce((sum, r) => sum + r.count, 0);
+    const swappedIn = new Set(decision.swappedIn.map((s) => s.record));
+    for (const { record, start, count } of decision.runs) {
+      if (!record.active || record.closed || record.state.state !== 'running') continue;
+      const recomputed = Math.max(0, Math.min(start + count, record.computedHighWater) - start);
+      let seconds = stepTokens > 0 ? (computeS * recomputed) / stepTokens : 0;
+      if (swappedIn.has(record) && !decision.prefetched.includes(record)) seconds += result.blockingSwapS;
+      if (seconds > 0) record.state.kvRecovered(seconds);
+    }
   }
 
   private endSegment(record: JobRecord, reason: FinishReason): void {

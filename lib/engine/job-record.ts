@@ -24,6 +24,11 @@ export class JobRecord {
   active: ActiveSegment | null = null;
   placement: KvPlacement = 'none';
   computedTokens = 0;
+  /**
+   * The most context tokens that ever had KV: running a position below it again is a recompute
+   * (of KV discarded or released to the prefix cache and evicted), not new work.
+   */
+  computedHighWater = 0;
   segmentsStarted = 0;
   closed = false;
   /** Every KV decision taken for the job while it waited on tools, in order. */

@@ -20,8 +20,13 @@ export interface SegmentInput {
   tools?: object[];
 }
 
-function checkTokens(tokens: unknown, vocabSize: number): number[] {
-  if (!Array.isArray(tokens) || tokens.length === 0) throw new EngineError('INVALID_ARGUMENT', 'tokens must be a non-empty array');
+/**
+ * Token input. Empty is allowed only to continue a job that has a context (a tool that returned
+ * nothing): the segment then starts from the last generated token, which has no KV yet.
+ */
+function checkTokens(tokens: unknown, vocabSize: number, allowEmpty: boolean): number[] {
+  if (!Array.isArray(tokens)) throw new EngineError('INVALID_ARGUMENT', 'tokens must be an array of token ids');
+  if (tokens.length === 0 && !allowEmpty) throw new EngineError('INVALID_ARGUMENT', 'tokens must be a non-empty array');
   for (const t of tokens) {
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize) {
       throw new EngineError('INVALID_ARGUMENT', `token ${String(t)} is outside the vocabulary [0, ${vocabSize})`);
@@ -45,7 +50,7 @@ function chatInput(model: Pick<EngineBackend, 'info' | 'tokenizer'>, context: re
 
 export function segmentInput(model: Pick<EngineBackend, 'info' | 'tokenizer'>, record: JobRecord, options: GenerateOptions | ResumeOptions): SegmentInput {
   const vocab = model.info.vocabSize;
-  if (options.tokens !== undefined) return { tokens: checkTokens(options.tokens, vocab), replaceContext: false };
+  if (options.tokens !== undefined) return { tokens: checkTokens(options.tokens, vocab, record.tokens.length > 0), replaceContext: false };
 
   const resume = options as ResumeOptions;
   if (resume.toolResult !== undefined) {

@@ -3,9 +3,11 @@
  * checked against the independent reference; bad use exits non-zero with a message.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunSummarySchema } from '../../lib/bench/summary-schema.js';
 import { referenceForDir, relativeError, removeDir, tempDir } from './fixtures.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'astraea.js');
@@ -82,9 +84,79 @@ describe('astraea CLI', () => {
     }
   });
 
-  it('bench says plainly that it is not yet available', () => {
-    const run = astraea('bench');
+  it('--help for every command lists its options and exits 0', () => {
+    const expected: Record<string, string[]> = {
+      bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks'],
+      simulate: ['--workload', '--loads', '--jobs', '--profile', '--json', '--chart'],
+      calibrate: ['--model', '--out', '--kv-blocks'],
+      serve: ['--port', '--policy', '--kv-blocks'],
+      'make-model': ['--preset', '--out'],
+      logits: ['--ids', '--split'],
+      info: ['--model'],
+    };
+    for (const [command, flags] of Object.entries(expected)) {
+      const run = astraea(command, '--help');
+      expect(run.code, command).toBe(0);
+      for (const flag of flags) expect(run.stdout, `${command} ${flag}`).toContain(flag);
+    }
+    const top = astraea();
+    expect(top.code).toBe(0);
+    for (const command of Object.keys(expected)) expect(top.stdout).toContain(command);
+  });
+
+  it('bench on a tiny workload finishes every job under each policy and prints schema-valid JSON', () => {
+    // Three jobs, two with a 50 ms tool call: small enough for the tiny model in a second or two.
+    const workload = join(dir, '..', 'tiny-workload.jsonl');
+    writeFileSync(
+      workload,
+      [
+        '{"id":"a","arrival_s":0,"kind":"k","segments":[{"input_tokens":20,"output_tokens":4,"tool":{"name":"t","duration_s":0.05}},{"input_tokens":6,"output_tokens":3,"tool":null}]}',
+        '{"id":"b","arrival_s":0.01,"kind":"k","segments":[{"input_tokens":30,"output_tokens":5,"tool":null}]}',
+        '{"id":"c","arrival_s":0.02,"kind":"k","segments":[{"input_tokens":12,"output_tokens":2,"tool":{"name":"t","duration_s":0.05}},{"input_tokens":4,"output_tokens":2,"tool":null}]}',
+      ].join('\n') + '\n',
+    );
+    const chart = join(dir, '..', 'bench.svg');
+    const run = astraea('bench', '--model', dir, '--workload', workload, '--policies', 'fcfs,astraea', '--kv-blocks', '64', '--json', '--chart', chart);
+    expect(run.stderr).toContain(`chart: ${chart}`);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/not yet available/);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.policy)).toEqual(['fcfs', 'astraea']);
+    for (const line of lines) {
+      expect(Value.Errors(RunSummarySchema, line)).toEqual([]);
+      expect(line).toMatchObject({ engine: 'cpu', workload: workload, jobs: 3, completed: 3, failed: 0, kv_blocks: 64, predictor: 'learned' });
+      // Every JCT includes its job's tool call: jobs a and c wait 50 ms.
+      expect(line.breakdown_s.tool).toBeCloseTo((0.05 + 0 + 0.05) / 3, 1);
+      expect(line.jct_s.mean).toBeGreaterThan(line.breakdown_s.tool);
+    }
+    expect(readFileSync(chart, 'utf8')).toMatch(/^<svg/);
+
+    // The table form of the same run, and the same workload on the simulator.
+    const table = astraea('bench', '--model', dir, '--workload', workload, '--policies', 'fcfs', '--kv-blocks', '64', '--no-chart');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^fcfs\s+\d+\.\d+/m);
+    const sim = astraea('simulate', '--workload', workload, '--policies', 'fcfs,astraea', '--profile', 'cpu-small', '--json', '--no-chart');
+    expect(sim.code).toBe(0);
+    const simLines = sim.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    for (const line of simLines) {
+      expect(Value.Errors(RunSummarySchema, line)).toEqual([]);
+      expect(line).toMatchObject({ engine: 'sim', completed: 3 });
+    }
+  });
+
+  it('bench and simulate refuse bad flags with a message naming them', () => {
+    const cases: [string[], RegExp][] = [
+      [['bench', '--workload', 'nope.jsonl', '--no-chart'], /neither a file nor a generator/],
+      [['bench', '--policies', 'fcfs,lifo', '--no-chart'], /--policies: unknown "lifo"/],
+      [['simulate', '--load', '0', '--no-chart'], /--load must be a number > 0/],
+      [['simulate', '--loads', '1,x', '--no-chart'], /--loads must be a number > 0/],
+      [['simulate', '--profile', 'nope', '--no-chart'], /neither a built-in profile/],
+      [['simulate', '--hints', 'psychic', '--no-chart'], /--hints must be none or oracle/],
+      [['simulate', '--chart', 'x.png', '--jobs', '2'], /\.svg/],
+    ];
+    for (const [args, message] of cases) {
+      const run = astraea(...args);
+      expect(run.code, args.join(' ')).not.toBe(0);
+      expect(run.stderr, args.join(' ')).toMatch(message);
+    }
   });
 });

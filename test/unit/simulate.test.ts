@@ -9,8 +9,10 @@ import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob, WorkloadSegment } from '../../lib/workload/format.js';
-import { runWorkload, type JobOutcome } from '../../lib/workload/runner.js';
-import { quantile, summarizeRun } from '../../lib/workload/summary.js';
+import { runWorkload, type JobOutcome } from '../../lib/bench/replay.js';
+import { quantile, summarizeRun, type RunMeta } from '../../lib/bench/summary.js';
+import { RunSummarySchema } from '../../lib/bench/summary-schema.js';
+import { Value } from 'typebox/value';
 import { expectCode } from './expect-code.js';
 
 // A tiny machine with round numbers. contextTokenS 0, so a step of k tokens costs
@@ -23,6 +25,15 @@ const PROFILE: SimulationProfile = {
   hostBlocks: 64,
   maxBatchTokens: 512,
   maxBatchSequences: 8,
+};
+const META: RunMeta = {
+  policy: 'p',
+  engine: 'sim',
+  workload: { name: 'w', seed: 3, load: 2, jobs: 5, scale: { tokens: 0.5, time: 0.25 }, arrivalRatePerS: 1.5 },
+  predictor: 'learned',
+  model: 'c',
+  kvBlocks: 64,
+  makespanS: 0,
 };
 const DECODE_S = 0.011;
 const BLOCK_COPY_S = 1.6e-5;
@@ -116,6 +127,13 @@ describe('simulate: step timing of single jobs', () => {
     // Prefill: 39 (segment 1) + 22 (the 23-token step, less the token that samples) = 61; decode 8.
     expect(result.stats.tokens).toEqual({ prefill: 61, decode: 8 });
     expect(result.stats.steps).toBe(5 + 3);
+    // Where the time went: 12 of the resume step's 23 tokens sat below the 44 tokens that once
+    // had KV, so 12/23 of its 0.033 s is KV recovery; the rest of both segments' running is compute.
+    const recovery = (0.033 * 12) / 23;
+    expect(o.breakdown.kvRecoveryS).toBeCloseTo(recovery, 12);
+    expect(o.breakdown.computeS).toBeCloseTo(0.094 + 0.055 - recovery, 12);
+    expect(o.breakdown.toolS).toBeCloseTo(2, 12);
+    expect(o.breakdown.queueingS).toBeCloseTo(0, 12);
   });
 
   it('tool call with astraea and nothing waiting for memory: the KV is preserved and nothing is recomputed', async () => {
@@ -128,6 +146,7 @@ describe('simulate: step timing of single jobs', () => {
     expect(o.jctS).toBeCloseTo(2.137, 9);
     expect(result.stats.kvActions.preserve).toBe(1);
     expect(result.stats.tokens).toEqual({ prefill: 39 + 10, decode: 8 });
+    expect(o.breakdown).toEqual({ queueingS: 0, computeS: expect.closeTo(0.137, 12), toolS: expect.closeTo(2, 12), kvRecoveryS: 0 });
   });
 
   it('tool call with a swapping policy: the swap-in is prefetched by a copy-only step', async () => {
@@ -149,6 +168,19 @@ describe('simulate: step timing of single jobs', () => {
     expect(result.stats.kvTraffic.blockingSwapS).toBe(0);
     expect(result.stats.kv.inFlightBlocks).toBe(0);
     expect(result.stats.kv.ownedBlocks).toBe(0);
+    // The job waited in the queue only for its swap-in (the copy-only step): that is KV recovery.
+    expect(o.breakdown.kvRecoveryS).toBeCloseTo(6 * BLOCK_COPY_S, 12);
+    expect(o.breakdown.queueingS).toBeCloseTo(0, 12);
+    expect(o.breakdown.computeS).toBeCloseTo(0.094 + 0.043, 12);
+  });
+
+  it('a tool that returns nothing: the next segment starts from the last generated token', async () => {
+    // The KV is preserved (astraea, nothing waiting). The resume step runs only the 5th output
+    // token, which had no KV yet: 0.011; then 2 decode steps. JCT = 0.094 + 1 + 0.033 = 1.127.
+    const result = await simulate([job('empty', 0, [seg(40, 5, ['t', 1]), seg(0, 3)])], { profile: PROFILE, policy: 'astraea' });
+    expect(result.outcomes[0].error).toBeNull();
+    expect(result.outcomes[0].jctS).toBeCloseTo(1.127, 9);
+    expect(result.stats.tokens).toEqual({ prefill: 39, decode: 8 });
   });
 
   it('refuses a backend whose KV blocks hold a different number of tokens than blockSize, and frees it', () => {
@@ -185,6 +217,10 @@ describe('simulate: step timing of single jobs', () => {
       const [o] = await running;
       expect(o.error).toBeNull();
       expect(o.jctS).toBeCloseTo(2.137048, 9);
+      // The blocking swap-in held up the job's own step: KV recovery, not compute.
+      expect(o.breakdown.kvRecoveryS).toBeCloseTo(3 * BLOCK_COPY_S, 12);
+      expect(o.breakdown.computeS).toBeCloseTo(0.094 + 0.021 + 0.022, 12);
+      expect(o.breakdown.queueingS).toBeCloseTo(0, 12);
       const stats = engine.stats();
       expect(stats.kvTraffic.blockingSwapS).toBeCloseTo(3 * BLOCK_COPY_S, 12);
       expect(stats.kvTraffic.overlappedSwapBytes).toBe(48_000);
@@ -271,7 +307,13 @@ describe('simulate: arrivals, determinism, policies', () => {
     expect(result.stats.kv.hostFree).toBe(hostBlocks);
     expect(result.stats.kv.inFlightBlocks).toBe(0);
 
-    const summary = summarizeRun({ policy, engine: 'sim', workload: 'mixed', makespanS: result.makespanS }, result.outcomes, result.stats);
+    // Every job's time is split into parts that add up to its JCT, with none negative.
+    for (const o of result.outcomes) {
+      const b = o.breakdown;
+      expect(b.queueingS + b.computeS + b.toolS + b.kvRecoveryS, `${policy}: job ${o.id}`).toBeCloseTo(o.metrics.jctS!, 9);
+      for (const part of Object.values(b)) expect(part).toBeGreaterThanOrEqual(-1e-12);
+    }
+    const summary = summarizeRun({ ...META, policy, makespanS: result.makespanS }, result.outcomes, result.stats);
     expect(summary).toMatchObject({ policy, engine: 'sim', jobs: 4, completed: 4, failed: 0 });
   });
 });
@@ -330,6 +372,7 @@ describe('hints', () => {
   });
 });
 
+
 describe('summary', () => {
   it('quantile is type 7 (linear between order statistics)', () => {
     // h = (n − 1)·q; value = x[floor h] + (h − floor h)·(x[floor h + 1] − x[floor h]).
@@ -345,7 +388,9 @@ describe('summary', () => {
   });
 
   function outcome(id: string, jctS: number, error: string | null = null): JobOutcome {
-    return { id, kind: 'k', arrivalS: 0, jctS, error, metrics: {} as JobMetrics };
+    // A breakdown whose parts are easy to average: a quarter of the JCT each.
+    const quarter = jctS / 4;
+    return { id, kind: 'k', arrivalS: 0, jctS, error, metrics: {} as JobMetrics, breakdown: { queueingS: quarter, computeS: quarter, toolS: quarter, kvRecoveryS: quarter } };
   }
 
   function stats(prefill: number, decode: number): EngineStats {
@@ -367,7 +412,7 @@ describe('summary', () => {
     // left out. mean 2.5; p50 2.5; p90: h = 2.7 → 3.7; p99: h = 2.97 → 3.97.
     const outcomes = [outcome('a', 4), outcome('b', 1), outcome('f', 100, 'OUT_OF_BLOCKS'), outcome('c', 3), outcome('d', 2)];
     // tokens/s = (600 + 200) / 8 = 100.
-    const s = summarizeRun({ policy: 'p', engine: 'sim', workload: 'w', makespanS: 8 }, outcomes, stats(600, 200));
+    const s = summarizeRun({ ...META, makespanS: 8 }, outcomes, stats(600, 200));
     expect(s.jobs).toBe(5);
     expect(s.completed).toBe(4);
     expect(s.failed).toBe(1);
@@ -378,14 +423,21 @@ describe('summary', () => {
     expect(s.makespan_s).toBe(8);
     expect(s.tokens_per_s).toBeCloseTo(100, 12);
     expect(s.kv).toEqual({ preserve: 2, swap: 4, discard: 5, release: 1 });
+    expect(s.errors).toEqual({ OUT_OF_BLOCKS: 1 });
     expect(s.preemptions).toBe(3);
     expect(s.recomputed_prefill_tokens).toBe(17);
+    // Completed JCTs average 2.5, a quarter each part.
+    expect(s.breakdown_s).toEqual({ queueing: 0.625, compute: 0.625, tool: 0.625, kv_recovery: 0.625 });
+    expect(s.workload_params).toEqual({ seed: 3, load: 2, jobs: 5, scale: { tokens: 0.5, time: 0.25 }, arrival_rate_per_s: 1.5 });
+    expect(Value.Check(RunSummarySchema, s)).toBe(true);
+    expect(Value.Check(RunSummarySchema, { ...s, surprise: 1 })).toBe(false);
   });
 
   it('summarizeRun with no completed job reports NaN quantiles and zero throughput for an empty run', () => {
-    const s = summarizeRun({ policy: 'p', engine: 'sim', workload: 'w', makespanS: 0 }, [outcome('f', 1, 'INTERNAL')], stats(0, 0));
+    const s = summarizeRun({ ...META, makespanS: 0 }, [outcome('f', 1, 'INTERNAL')], stats(0, 0));
     expect(s).toMatchObject({ jobs: 1, completed: 0, failed: 1, tokens_per_s: 0 });
-    expect(s.jct_s.mean).toBeNaN();
-    expect(s.jct_s.p50).toBeNaN();
+    expect(s.jct_s).toEqual({ mean: null, p50: null, p90: null, p99: null });
+    expect(s.breakdown_s).toEqual({ queueing: null, compute: null, tool: null, kv_recovery: null });
+    expect(Value.Check(RunSummarySchema, s)).toBe(true);
   });
 });

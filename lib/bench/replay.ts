@@ -12,8 +12,8 @@ import { performance } from 'node:perf_hooks';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Engine } from '../engine/engine.js';
 import { EngineError } from '../errors.js';
-import type { WorkloadJob } from './format.js';
-import { jobSegmentTokens } from './tokens.js';
+import type { WorkloadJob } from '../workload/format.js';
+import { jobSegmentTokens } from '../workload/tokens.js';
 
 /** Where the runner's time comes from: the wall clock, or the simulator's virtual clock. */
 export interface Timers {
@@ -46,6 +46,29 @@ export interface JobOutcome {
   /** null when the job completed; else the error code. */
   error: string | null;
   metrics: JobMetrics;
+  breakdown: JctBreakdown;
+}
+
+/**
+ * Where a job's time went; the four add up to its JCT. Queueing: waiting for the GPU (first
+ * arrival, after each tool call, after a preemption). Compute: in the batch doing new work. Tool:
+ * waiting on tools (and, for chat workloads, on the person). KV recovery: getting KV back after
+ * it left the device — recomputing discarded tokens and waiting on swap-ins.
+ */
+export interface JctBreakdown {
+  queueingS: number;
+  computeS: number;
+  toolS: number;
+  kvRecoveryS: number;
+}
+
+export function jctBreakdown(m: JobMetrics): JctBreakdown {
+  return {
+    queueingS: m.queueingS - m.kvRecoveryQueuedS,
+    computeS: m.runningS - m.kvRecoveryRunningS,
+    toolS: m.toolS,
+    kvRecoveryS: m.kvRecoveryS,
+  };
 }
 
 export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], timers: Timers, options: RunOptions = {}): Promise<JobOutcome[]> {
@@ -77,7 +100,8 @@ export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], 
     } catch (e) {
       error = e instanceof EngineError ? e.code : 'INTERNAL';
     }
-    const outcome: JobOutcome = { id: spec.id, kind: spec.kind, arrivalS: arrived - start, jctS: timers.now() - arrived, error, metrics: job.metrics() };
+    const metrics = job.metrics();
+    const outcome: JobOutcome = { id: spec.id, kind: spec.kind, arrivalS: arrived - start, jctS: timers.now() - arrived, error, metrics, breakdown: jctBreakdown(metrics) };
     job.close();
     outcomes.push(outcome);
     options.onJobDone?.(outcome, outcomes.length, jobs.length);

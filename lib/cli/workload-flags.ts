@@ -1,0 +1,60 @@
+/** The workload and comparison flags `bench` and `simulate` share. */
+import type { Command } from 'commander';
+import { isGeneratorName, resolveWorkload } from '../bench/workload-source.js';
+import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
+import type { GeneratedWorkload, WorkloadScale } from '../workload/generators/types.js';
+import { EngineError } from '../errors.js';
+import { integerOption, listOption, positiveOption } from './args.js';
+
+export interface WorkloadFlags {
+  workload: string;
+  jobs?: string;
+  load: string;
+  seed: string;
+  scaleTokens?: string;
+  scaleTime?: string;
+  policies?: string;
+  hints: string;
+  json?: boolean;
+  chart: string | false;
+}
+
+export function addWorkloadOptions(command: Command, defaults: { workload: string; jobs?: number; load: number; seed: number; scale: { tokens: number; time: number }; chart: string }): Command {
+  return command
+    .option('--workload <file|name>', 'a JSONL workload file, or a generator: paper, tau, chat, synthetic, synthetic:<normal|uniform|gamma-short|gamma-long|bimodal>', defaults.workload)
+    .option('--jobs <n>', `jobs to generate (a file: the first n)${defaults.jobs !== undefined ? ` (default: ${defaults.jobs})` : ''}`)
+    .option('--load <x>', 'arrival-rate multiplier on the workload’s base rate', String(defaults.load))
+    .option('--seed <n>', 'workload seed', String(defaults.seed))
+    .option('--scale-tokens <x>', `multiply every token count, to shrink a workload for a small machine (default: ${defaults.scale.tokens} for a generator, 1 for a file)`)
+    .option('--scale-time <x>', `multiply tool durations and arrival gaps (default: ${defaults.scale.time} for a generator, 1 for a file)`)
+    .option('--policies <list>', `comma-separated (default: all: ${POLICY_NAMES.join(',')})`)
+    .option('--hints <none|oracle>', 'none: the engine learns lengths online; oracle: the client passes the true ones', 'none')
+    .option('--json', 'print one result summary JSON line per run instead of the table')
+    .option('--chart <file.svg>', 'write the chart here', defaults.chart)
+    .option('--no-chart', 'do not write a chart');
+}
+
+/**
+ * The workload the flags name. A generator's lengths are GPU-scale, so it takes the command's
+ * default scale; a file is taken as written (scale 1) unless the flags say otherwise.
+ */
+export function workloadFrom(values: WorkloadFlags, defaults: { jobs?: number; scale: WorkloadScale }, load?: number): GeneratedWorkload {
+  const jobs = values.jobs !== undefined ? integerOption(values.jobs, 'jobs', 0, 1) : undefined;
+  const generated = isGeneratorName(values.workload);
+  const scale = generated ? defaults.scale : { tokens: 1, time: 1 };
+  return resolveWorkload(values.workload, {
+    jobs: jobs ?? (generated ? defaults.jobs : undefined),
+    load: load ?? positiveOption(values.load, 'load', 1),
+    seed: integerOption(values.seed, 'seed', 1),
+    scale: { tokens: positiveOption(values.scaleTokens, 'scale-tokens', scale.tokens), time: positiveOption(values.scaleTime, 'scale-time', scale.time) },
+  });
+}
+
+export function policiesFrom(values: WorkloadFlags): PolicyName[] {
+  return listOption(values.policies, 'policies', POLICY_NAMES);
+}
+
+export function hintsFrom(values: WorkloadFlags): 'none' | 'oracle' {
+  if (values.hints !== 'none' && values.hints !== 'oracle') throw new EngineError('INVALID_ARGUMENT', `--hints must be none or oracle, got "${values.hints}"`);
+  return values.hints;
+}

@@ -1,0 +1,183 @@
+/**
+ * `astraea calibrate`: measures the real engine and fits the simulator's cost model to it
+ * (lib/sim/cost-model.ts). The engine runs probe batches — b jobs with P-token prompts decoding
+ * D tokens each, over a grid of b and P — through its normal step loop, on a backend wrapper
+ * that records every step's shape and time. Then:
+ * - compute: least squares (non-negative) of each step's time on 1, its tokens and the context
+ *   its sequences attend over: fixedS + tokenS·tokens + contextTokenS·context;
+ * - control plane: the median gap between one step's end and the next one's start while the
+ *   engine is busy (planning, bookkeeping, promise hops), added to fixedS, because a simulated
+ *   step must cost what a real one costs between two steps;
+ * - swaps: block copies device → host and back, timed on the backend alone.
+ * The result is a profile file `astraea simulate --profile FILE` reads.
+ */
+import { cpus } from 'node:os';
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { BackendStep, BackendStepResult, EngineBackend } from '../engine/backend.js';
+import { Engine } from '../engine/engine.js';
+import { NativeBackend } from '../engine/native-backend.js';
+import { loadModel, type LoadModelOptions } from '../model/load.js';
+import { mulberry32 } from '../workload/random.js';
+import { nonNegativeLeastSquares } from './least-squares.js';
+import type { ProfileFile } from './profile-file.js';
+
+export interface StepSample {
+  tokens: number;
+  contextTokens: number;
+  sequences: number;
+  /** Compute time (the step's time less any swap it waited on). */
+  computeS: number;
+  /** Wall time from the previous step's end to this one's start; null for a phase's first step. */
+  gapS: number | null;
+}
+
+export interface CalibrateOptions {
+  model: LoadModelOptions;
+  /** The name the profile carries (e.g. 'cpu-small'). */
+  name: string;
+  kvBlocks: number;
+  hostBlocks?: number;
+  maxBatchTokens?: number;
+  maxBatchSequences?: number;
+  /** Probe grid (defaults sized for a 2-core CPU and the small preset: about a minute). */
+  probes?: { batch: number; promptTokens: number; decodeTokens: number }[];
+  onProbe?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_PROBES = [
+  ...[1, 4, 16, 32, 64].map((batch) => ({ batch, promptTokens: 48, decodeTokens: 24 })),
+  ...[1, 4, 16].map((batch) => ({ batch, promptTokens: 480, decodeTokens: 24 })),
+  ...[1, 4].map((batch) => ({ batch, promptTokens: 1900, decodeTokens: 16 })),
+];
+
+/** Records each step the engine runs; everything else is the wrapped backend's. */
+class RecordingBackend implements EngineBackend {
+  readonly samples: StepSample[] = [];
+  private lastEnd: number | null = null;
+  constructor(private readonly inner: EngineBackend) {}
+  get kind() { return this.inner.kind; }
+  get info() { return this.inner.info; }
+  get tokenizer() { return this.inner.tokenizer; }
+  get blockBytes() { return this.inner.blockBytes; }
+  get swapBytesPerS() { return this.inner.swapBytesPerS; }
+
+  /** The next step starts a phase: its gap includes idle time, not control-plane work. */
+  phaseStart(): void {
+    this.lastEnd = null;
+  }
+
+  async step(step: BackendStep): Promise<BackendStepResult> {
+    const start = performance.now() / 1000;
+    const result = await this.inner.step(step);
+    let tokens = 0;
+    let contextTokens = 0;
+    for (const s of step.sequences) {
+      tokens += s.tokens.length;
+      contextTokens += s.startPosition + s.tokens.length;
+    }
+    if (tokens > 0) {
+      this.samples.push({ tokens, contextTokens, sequences: step.sequences.length, computeS: result.elapsedS - result.blockingSwapS, gapS: this.lastEnd === null ? null : start - this.lastEnd });
+    }
+    this.lastEnd = performance.now() / 1000;
+    return result;
+  }
+
+  dispose(): void {
+    this.inner.dispose();
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Bytes per second of block copies between the pools, timed on the backend alone. */
+async function measureSwapBytesPerS(backend: EngineBackend, blocks: number): Promise<number> {
+  const pairs: [number, number][] = Array.from({ length: blocks }, (_, i) => [i, i]);
+  const rates: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const out = await backend.step({ sequences: [], swapOut: pairs, swapIn: [] });
+    const back = await backend.step({ sequences: [], swapOut: [], swapIn: pairs });
+    const seconds = out.elapsedS + back.elapsedS;
+    if (seconds > 0) rates.push((2 * blocks * backend.blockBytes) / seconds);
+  }
+  return median(rates);
+}
+
+export interface Calibration {
+  profile: ProfileFile;
+  samples: StepSample[];
+}
+
+export async function calibrate(options: CalibrateOptions): Promise<Calibration> {
+  const blockSize = 16;
+  const hostBlocks = options.hostBlocks ?? options.kvBlocks;
+  const maxBatchTokens = options.maxBatchTokens ?? 512;
+  const maxBatchSequences = options.maxBatchSequences ?? 64;
+  const probes = options.probes ?? DEFAULT_PROBES;
+  const model = await loadModel(options.model);
+  let native: NativeBackend;
+  try {
+    native = new NativeBackend(model, model.native.createKvCache({ blockSize, deviceBlocks: options.kvBlocks, hostBlocks }));
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  const info = native.info;
+  const modelName = basename(options.model.model);
+  const swapBytesPerS = await measureSwapBytesPerS(native, Math.min(64, options.kvBlocks, hostBlocks)).catch((error) => {
+    native.dispose();
+    throw error;
+  });
+  const recorder = new RecordingBackend(native);
+  const engine = Engine.withBackend(recorder, { policy: 'fcfs', kvBlocks: options.kvBlocks, hostBlocks, blockSize, maxBatchTokens, maxBatchSequences, prefixCaching: false });
+  const rng = mulberry32(7);
+  try {
+    for (let p = 0; p < probes.length; p++) {
+      const probe = probes[p];
+      recorder.phaseStart();
+      const jobs = Array.from({ length: probe.batch }, () => engine.createJob({ kind: 'calibrate' }));
+      const runs = jobs.map((job) =>
+        job.generate({
+          tokens: Array.from({ length: probe.promptTokens }, () => Math.floor(rng() * info.vocabSize)),
+          maxTokens: probe.decodeTokens,
+          ignoreEos: true,
+        }).done,
+      );
+      await Promise.all(runs);
+      for (const job of jobs) job.close();
+      options.onProbe?.(p + 1, probes.length);
+    }
+  } finally {
+    await engine.close();
+  }
+  const samples = recorder.samples;
+  const [fixedS, tokenS, contextTokenS] = nonNegativeLeastSquares(
+    samples.map((s) => [1, s.tokens, s.contextTokens]),
+    samples.map((s) => s.computeS),
+  );
+  const overheadS = median(samples.filter((s) => s.gapS !== null).map((s) => s.gapS!));
+  const predicted = samples.map((s) => fixedS + tokenS * s.tokens + contextTokenS * s.contextTokens);
+  const relErrors = samples.map((s, i) => Math.abs(predicted[i] - s.computeS) / s.computeS);
+  const profile: ProfileFile = {
+    model: { name: modelName, vocabSize: info.vocabSize, maxPositionEmbeddings: info.maxPositionEmbeddings, kvBytesPerToken: info.kvBytesPerToken },
+    costs: { name: options.name, fixedS: fixedS + overheadS, tokenS, contextTokenS, swapBytesPerS },
+    deviceBlocks: options.kvBlocks,
+    hostBlocks,
+    maxBatchTokens,
+    maxBatchSequences,
+    provenance: {
+      tool: 'astraea calibrate',
+      date: new Date().toISOString(),
+      cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
+      steps: samples.length,
+      computeFixedS: fixedS,
+      controlPlaneS: overheadS,
+      medianRelativeError: median(relErrors),
+      probes,
+    },
+  };
+  return { profile, samples };
+}

@@ -1,0 +1,84 @@
+/**
+ * The pieces of `astraea calibrate` that need no model: the non-negative least-squares fit and
+ * the profile file format.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
+import { nonNegativeLeastSquares, solveLinear } from '../../lib/sim/least-squares.js';
+import { loadProfile, parseProfile, writeProfile } from '../../lib/sim/profile-file.js';
+
+describe('least squares', () => {
+  it('solves a small system exactly (worked by hand)', () => {
+    // 2x + y = 5, x + 3y = 10 → x = 1, y = 3.
+    const [x, y] = solveLinear([[2, 1], [1, 3]], [5, 10]);
+    expect(x).toBeCloseTo(1, 12);
+    expect(y).toBeCloseTo(3, 12);
+  });
+
+  it('recovers the step-cost terms from exact samples', () => {
+    // t = 0.006 + 0.0008·tokens + 2e-8·context, sampled on a grid: the fit must give them back.
+    const rows: number[][] = [];
+    const y: number[] = [];
+    for (const tokens of [1, 4, 16, 64, 256]) {
+      for (const context of [100, 1000, 20000]) {
+        rows.push([1, tokens, context]);
+        y.push(0.006 + 0.0008 * tokens + 2e-8 * context);
+      }
+    }
+    const [fixed, perToken, perContext] = nonNegativeLeastSquares(rows, y);
+    expect(fixed).toBeCloseTo(0.006, 10);
+    expect(perToken).toBeCloseTo(0.0008, 12);
+    expect(perContext).toBeCloseTo(2e-8, 14);
+  });
+
+  it('fixes at zero a term the data would make negative, and refits the rest', () => {
+    // y = 2 + 3a − 0.5b at (a, b) = (0, 0), (1, 2), (2, 1), (3, 3): y = 2, 4, 7.5, 9.5. Unconstrained
+    // the fit is exact with b's coefficient −0.5; held at 0, y on (1, a): mean a 1.5, mean y 5.75,
+    // Sxy = 1.5·3.75 + 0.5·1.75 + 0.5·1.75 + 1.5·3.75 = 13, Sxx = 5 → slope 2.6, intercept 1.85.
+    const rows = [[1, 0, 0], [1, 1, 2], [1, 2, 1], [1, 3, 3]];
+    const [c, ca, cb] = nonNegativeLeastSquares(rows, [2, 4, 7.5, 9.5]);
+    expect(c).toBeCloseTo(1.85, 12);
+    expect(ca).toBeCloseTo(2.6, 12);
+    expect(cb).toBe(0);
+  });
+});
+
+describe('profile files', () => {
+  const good = { ...H100_LLAMA3_8B, provenance: { tool: 'test' } };
+
+  it('round-trips through writeProfile and loadProfile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'astraea-profile-'));
+    try {
+      const path = join(dir, 'p.json');
+      writeProfile(path, good);
+      expect(await loadProfile(path)).toEqual(good);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads a built-in profile by name', async () => {
+    expect(await loadProfile('h100-llama3-8b')).toBe(H100_LLAMA3_8B);
+  });
+
+  const rejects = (promise: Promise<unknown>, message: RegExp) => expect(promise).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) });
+
+  it('rejects a bad file with a message naming the file and the field', async () => {
+    await rejects(parseProfile('{"model":', 'p.json'), /p\.json: not valid JSON/);
+    const negative = { ...good, costs: { ...good.costs, tokenS: -1 } };
+    await rejects(parseProfile(JSON.stringify(negative), 'p.json'), /p\.json: \/costs\/tokenS/);
+    const { deviceBlocks: _, ...missing } = good;
+    await rejects(parseProfile(JSON.stringify(missing), 'p.json'), /p\.json:.*deviceBlocks/);
+    await rejects(loadProfile('no-such-profile'), /neither a built-in profile .* nor a file/);
+    const dir = mkdtempSync(join(tmpdir(), 'astraea-profile-'));
+    try {
+      writeFileSync(join(dir, 'bad.json'), '[]');
+      await rejects(loadProfile(join(dir, 'bad.json')), /bad\.json/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
