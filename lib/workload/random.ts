@@ -46,3 +46,42 @@ export function standardNormal(rng: Rng): number {
 export function uniformInt(rng: Rng, min: number, max: number): number {
   return min + Math.floor(rng() * (max - min + 1));
 }
+
+/** A lognormal draw given its median and log-space standard deviation (mean = median·e^(σ²/2)). */
+export function lognormal(rng: Rng, median: number, sigma: number): number {
+  return median * Math.exp(sigma * standardNormal(rng));
+}
+
+/**
+ * A gamma draw with the given shape k > 0 and scale θ (mean kθ, variance kθ²), by Marsaglia and
+ * Tsang's squeeze method ("A simple method for generating gamma variables", ACM TOMS 2000). For
+ * k < 1 it draws Gamma(k + 1) and multiplies by U^(1/k), their boosting step.
+ */
+export function gamma(rng: Rng, shape: number, scale: number): number {
+  if (shape < 1) {
+    const u = 1 - rng(); // (0, 1]
+    return gamma(rng, shape + 1, scale) * Math.pow(u, 1 / shape);
+  }
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const z = standardNormal(rng);
+    const base = 1 + c * z;
+    if (base <= 0) continue;
+    const v = base * base * base;
+    const u = 1 - rng(); // (0, 1], so log(u) is finite
+    if (Math.log(u) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v * scale;
+  }
+}
+
+/** A Poisson draw with the given mean (Knuth's product method; fine for means up to a few hundred). */
+export function poisson(rng: Rng, mean: number): number {
+  const limit = Math.exp(-mean);
+  let count = 0;
+  let product = rng();
+  while (product > limit) {
+    count++;
+    product *= rng();
+  }
+  return count;
+}

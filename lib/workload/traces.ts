@@ -1,6 +1,7 @@
 /**
  * Converters from the shared traces (read at run time from ../shared/traces/ beside the checkout,
- * never copied into the repository) to workload jobs, and a synthetic generator for sweeps. All randomness
+ * never copied into the repository; the workload generators embed only compact derived figures,
+ * data/traces/) to workload jobs, and a synthetic generator for sweeps. All randomness
  * comes from mulberry32 seeded by the caller, so the same inputs and seed give the same jobs.
  *
  * Arrivals are a Poisson process: job k (0-based) arrives at the sum of k + 1 exponential gaps
