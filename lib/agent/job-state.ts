@@ -123,6 +123,10 @@ export class JobStateMachine {
   private swapInSince: number | null = null;
   private recoveryRunningS = 0;
   private outputTotal = 0;
+  /** Prefill tokens computed over all segments (with outputTotal: attainedTokens in O(1)). */
+  private prefillTotal = 0;
+  /** The current segment's queuedAt (undefined before the first), read without touching the segment. */
+  private currentQueuedAt: number | undefined;
 
   constructor(id: string, clock: Clock, arrivalTime?: number) {
     this.id = id;
@@ -208,6 +212,7 @@ export class JobStateMachine {
     checkTokens(this.id, 'prefill tokens', tokens);
     if (this._state !== 'running') throw this.illegal('prefillComputed');
     this.current()!.prefillTokensComputed += tokens;
+    this.prefillTotal += tokens;
   }
 
   endSegment(reason: 'stop' | 'length' | 'tool_call', tool?: { name: string }): void {
@@ -306,8 +311,27 @@ export class JobStateMachine {
     this.swapInSince = null;
   }
 
-  accumulatedWaitS(): number {
-    return this.queueingDone + (this.isQueued() ? this.openInterval() : 0);
+  /** When the current segment queued (its queuedAt); undefined before the first segment. */
+  get currentSegmentQueuedAt(): number | undefined {
+    return this.currentQueuedAt;
+  }
+
+  /**
+   * Service received so far, all segments: prefill tokens computed + tokens generated (the sum of
+   * the segments' prefillTokensComputed + outputTokens, kept as it grows: the planner reads it for
+   * every job at every step).
+   */
+  attainedTokens(): number {
+    return this.prefillTotal + this.outputTotal;
+  }
+
+  /**
+   * W so far: time spent waiting or ready. `nowS` is the clock's now, for a caller that reads many
+   * jobs at one instant (the planner, every job at every step): a wall-clock read costs more than
+   * the rest of this.
+   */
+  accumulatedWaitS(nowS: number = this.clock.now()): number {
+    return this.queueingDone + (this.isQueued() ? nowS - this.enteredAt : 0);
   }
 
   private isQueued(): boolean {
@@ -322,10 +346,12 @@ export class JobStateMachine {
     return this._segments[this._segments.length - 1];
   }
 
+  /** A new segment, queued now; the caller makes it the current one. */
   private newSegment(index: number, inputTokens: number): SegmentTiming {
+    this.currentQueuedAt = this.clock.now();
     return {
       index,
-      queuedAt: this.clock.now(),
+      queuedAt: this.currentQueuedAt,
       firstScheduledAt: null,
       firstTokenAt: null,
       endedAt: null,

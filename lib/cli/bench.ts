@@ -13,7 +13,7 @@ import { ensureDefaultModel } from '../bench/default-model.js';
 import { progress } from '../bench/progress.js';
 import { comparisonTable, describeRun } from '../bench/table.js';
 import { dtypeOption, integerOption } from './args.js';
-import { addWorkloadOptions, hintsFrom, policiesFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
+import { addWorkloadOptions, hintsFrom, policiesFrom, policyOptionsFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
 
 interface BenchFlags extends WorkloadFlags {
   model?: string;
@@ -37,6 +37,7 @@ async function runBench(values: BenchFlags): Promise<void> {
   const workload = workloadFrom(values, DEFAULT_BENCH);
   const policies = policiesFrom(values);
   const hints = hintsFrom(values);
+  const policyOptions = policyOptionsFrom(values);
   const kvBlocks = integerOption(values.kvBlocks, 'kv-blocks', DEFAULT_BENCH.kvBlocks, 1);
   const model = values.model ?? (await ensureDefaultModel((dir) => process.stderr.write(`astraea bench: building the default model into ${dir} (once)\n`)));
   const bar = progress();
@@ -50,6 +51,7 @@ async function runBench(values: BenchFlags): Promise<void> {
     },
     {
       hints,
+      policyOptions,
       onPolicyStart: (policy) => bar.start(policy, workload.jobs.length),
       onJobDone: (_policy, _outcome, done) => bar.update(done),
       onPolicyDone: (s, wallS) => bar.stop(`${s.policy}: ${s.completed}/${s.jobs} jobs, mean JCT ${s.jct_s.mean?.toFixed(2) ?? '–'} s (${wallS.toFixed(0)} s)`),

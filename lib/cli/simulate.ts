@@ -12,7 +12,7 @@ import type { RunSummary } from '../bench/summary.js';
 import { comparisonTable, describeRun } from '../bench/table.js';
 import { loadProfile } from '../sim/profile-file.js';
 import { integerOption, positiveListOption } from './args.js';
-import { addWorkloadOptions, hintsFrom, policiesFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
+import { addWorkloadOptions, hintsFrom, policiesFrom, policyOptionsFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
 
 interface SimulateFlags extends WorkloadFlags {
   profile: string;
@@ -20,8 +20,8 @@ interface SimulateFlags extends WorkloadFlags {
   loads?: string;
 }
 
-/** Realistic GPU scale: the workloads as modelled, on the H100 profile. */
-const SIMULATE_DEFAULTS = { workload: 'paper', jobs: 1000, load: 1, seed: 1, scale: { tokens: 1, time: 1 }, chart: 'astraea-simulate.svg' };
+/** Realistic GPU scale: the workloads as modelled (each generator's own job count), on the H100 profile. */
+const SIMULATE_DEFAULTS = { workload: 'paper', jobs: undefined, load: 1, seed: 1, scale: { tokens: 1, time: 1 }, chart: 'astraea-simulate.svg' };
 
 export function simulateCommand(): Command {
   const command = new Command('simulate').description('the bench comparison on the simulator (a calibrated cost model on a virtual clock): thousands of jobs, sweeps of loads');
@@ -37,6 +37,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const profile = await loadProfile(values.profile);
   const policies = policiesFrom(values);
   const hints = hintsFrom(values);
+  const policyOptions = policyOptionsFrom(values);
   const kvBlocks = values.kvBlocks === undefined ? undefined : integerOption(values.kvBlocks, 'kv-blocks', 0, 1);
   const loads = values.loads === undefined ? [undefined] : positiveListOption(values.loads, 'loads');
   const bar = progress();
@@ -45,6 +46,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
     const workload = workloadFrom(values, SIMULATE_DEFAULTS, load);
     const runs = await comparePolicies(workload, policies, { kind: 'sim', profile, kvBlocks }, {
       hints,
+      policyOptions,
       onPolicyStart: (policy) => bar.start(`${policy}${load === undefined ? '' : ` @${load}`}`, workload.jobs.length),
       onJobDone: (_policy, _outcome, done) => bar.update(done),
       onPolicyDone: (s, wallS) => bar.stop(`${s.policy} load ${s.workload_params.load}: mean JCT ${s.jct_s.mean?.toFixed(2) ?? '–'} s (${wallS.toFixed(1)} s wall)`),

@@ -17,6 +17,7 @@ export interface WorkloadFlags {
   hints: string;
   json?: boolean;
   chart: string | false;
+  set: string[];
 }
 
 export function addWorkloadOptions(command: Command, defaults: { workload: string; jobs?: number; load: number; seed: number; scale: { tokens: number; time: number }; chart: string }): Command {
@@ -31,7 +32,24 @@ export function addWorkloadOptions(command: Command, defaults: { workload: strin
     .option('--hints <none|oracle>', 'none: the engine learns lengths online; oracle: the client passes the true ones', 'none')
     .option('--json', 'print one result summary JSON line per run instead of the table')
     .option('--chart <file.svg>', 'write the chart here', defaults.chart)
-    .option('--no-chart', 'do not write a chart');
+    .option('--no-chart', 'do not write a chart')
+    .option('--set <policy.key=value>', 'a policy option over its default, e.g. astraea.kvRule=watermark (repeatable; for ablations)', (item: string, all: string[]) => [...all, item], []);
+}
+
+/** `--set policy.key=value` items → options per policy. Values: numbers, true/false, else strings. */
+export function policyOptionsFrom(values: WorkloadFlags): Partial<Record<PolicyName, Record<string, unknown>>> {
+  const out: Partial<Record<PolicyName, Record<string, unknown>>> = {};
+  for (const item of values.set) {
+    const match = /^([a-z-]+)\.([A-Za-z]+)=(.+)$/.exec(item);
+    if (!match) throw new EngineError('INVALID_ARGUMENT', `--set "${item}": expected policy.key=value, e.g. astraea.kvRule=watermark`);
+    const [, policy, key, text] = match;
+    if (!(POLICY_NAMES as readonly string[]).includes(policy)) {
+      throw new EngineError('INVALID_ARGUMENT', `--set "${item}": unknown policy "${policy}" (one of ${POLICY_NAMES.join(', ')})`);
+    }
+    const value = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && !Number.isNaN(Number(text)) ? Number(text) : text;
+    (out[policy as PolicyName] ??= {})[key] = value;
+  }
+  return out;
 }
 
 /**

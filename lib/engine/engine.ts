@@ -640,7 +640,8 @@ export class Engine {
   private revisitToolWaits(): void {
     if (!this.policy.revisitToolWaits) return;
     const now = this.clock.now();
-    const waiting = [...this.jobs.values()].filter((r) => r.state.state === 'tool_wait' && r.placement === 'device');
+    const waiting: JobRecord[] = [];
+    for (const r of this.jobs.values()) if (r.placement === 'device' && r.state.state === 'tool_wait') waiting.push(r);
     if (waiting.length === 0) return;
     const views = waiting.map((r) => this.waitingView(r, now));
     const decisions = this.policy.revisitToolWaits(views, now);

@@ -47,24 +47,41 @@ export interface SegmentExpectations {
   futureSegments: number;
 }
 
-function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => SegmentExpectations): SchedulingCandidate {
-  const segment = r.state.segments[r.state.segments.length - 1];
+/**
+ * The record a candidate was made from, under a key only the planner knows: policies return
+ * the candidates they were given (or copies, which keep it), so the ordered records come back
+ * without a lookup by id.
+ */
+const RECORD = Symbol('record');
+
+type PlannerCandidate = SchedulingCandidate & { [RECORD]?: JobRecord };
+
+/**
+ * What the policy sees of one job. It runs for every live job at every step, so it reads only
+ * what the job keeps at hand (not its list of segments: the state machine keeps the current
+ * segment's queue time and the service attained) and takes the time from the step (a wall-clock
+ * read per job cost as much as the rest).
+ */
+function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => SegmentExpectations): PlannerCandidate {
+  const state = r.state;
   const expected = expect(r);
-  return {
+  const c: PlannerCandidate = {
     jobId: r.id,
     kind: r.kind,
-    jobArrivalS: r.state.arrivalTime,
-    segmentQueuedS: segment?.queuedAt ?? nowS,
+    jobArrivalS: state.arrivalTime,
+    segmentQueuedS: state.currentSegmentQueuedAt ?? nowS,
     segmentIndex: r.segmentsStarted - 1,
     pendingPrefillTokens: r.tokens.length - r.computedTokens - 1,
     generatedTokens: r.active?.generated.length ?? 0,
     contextTokens: r.tokens.length,
-    running: r.state.state === 'running',
-    accumulatedWaitS: r.state.accumulatedWaitS(),
-    attainedTokens: r.state.segments.reduce((sum, s) => sum + s.prefillTokensComputed + s.outputTokens, 0),
+    running: state.state === 'running',
+    accumulatedWaitS: state.accumulatedWaitS(nowS),
+    attainedTokens: state.attainedTokens(),
     expectedOutputTokens: expected.outputTokens,
     expectedFutureSegments: expected.futureSegments,
   };
+  c[RECORD] = r;
+  return c;
 }
 
 export function planStep(
@@ -78,8 +95,11 @@ export function planStep(
   pickReclaim: (holders: readonly JobRecord[]) => { record: JobRecord; swap: boolean },
   expect: (r: JobRecord) => SegmentExpectations,
 ): StepDecision {
-  const byId = new Map(records.map((r) => [r.id, r]));
-  const ordered = policy.order(records.map((r) => candidate(r, nowS, expect)), nowS).map((c) => byId.get(c.jobId)!);
+  const candidates: PlannerCandidate[] = [];
+  for (const r of records) candidates.push(candidate(r, nowS, expect));
+  let byId: Map<string, JobRecord> | null = null; // only for a policy that returns candidates of its own making
+  const recordOf = (c: PlannerCandidate) => c[RECORD] ?? (byId ??= new Map(records.map((r) => [r.id, r]))).get(c.jobId)!;
+  const ordered = policy.order(candidates, nowS).map(recordOf);
   const decision: StepDecision = { runs: [], swapIn: [], swappedIn: [], prefetched: [], preempted: [], reclaimed: [], blocked: null };
   const planned = new Set<JobRecord>();
   let budget = limits.maxBatchTokens;

@@ -69,13 +69,26 @@ interface OwnerState {
 
 interface AllocationPlan {
   /** Prefix-cache hits to reference (first call only). */
-  hits: number[];
-  hitHashes: BlockHash[];
+  hits: readonly number[];
+  hitHashes: readonly BlockHash[];
   /** Fresh blocks to take from the pool. */
   fresh: number;
   /** Blocks taken out of the free + evictable pool: fresh plus hits that were cached (ref 0). */
   take: number;
 }
+
+/**
+ * What `findPrefix` remembers of a token array: the chained keys of its full blocks, and the
+ * block each key was last found in (a hint: checked against the block's key before use).
+ */
+interface PrefixMemo {
+  keys: BlockHash[];
+  ids: number[];
+}
+
+/** The plan of an owner that holds blocks and needs no more: shared, never changed. */
+const NO_HITS: readonly number[] = Object.freeze([]);
+const NO_HASHES: readonly BlockHash[] = Object.freeze([]);
 
 /** Marks the end of the LRU list (block ids are >= 0). */
 const NONE = -1;
@@ -103,7 +116,7 @@ export class BlockManager {
   private readonly blockTokens: (number[] | null)[];
   /** Key -> the one device block holding that content (cached or owned). */
   private readonly byHash = new Map<BlockHash, number>();
-  private readonly keysOf = new WeakMap<readonly number[], BlockHash[]>();
+  private readonly prefixMemo = new WeakMap<readonly number[], PrefixMemo>();
   /** Device blocks of deferred swap-outs, each still holding its reference (see swapOut). */
   private readonly inFlight: number[] = [];
 
@@ -192,7 +205,7 @@ export class BlockManager {
       state.device.push(id);
     }
     if (plan.hits.length > 0) {
-      state.hashes = plan.hitHashes;
+      state.hashes = plan.hitHashes as BlockHash[]; // a fresh array from findPrefix
       state.computed = Math.max(state.computed, plan.hits.length * this.blockSize);
     }
     for (let i = 0; i < plan.fresh; i++) {
@@ -200,7 +213,7 @@ export class BlockManager {
       this.refCount[id] = 1;
       state.device.push(id);
     }
-    this.owners.set(owner, state);
+    if (existing === undefined) this.owners.set(owner, state);
     return { table: state.device, computedTokens: Math.min(state.computed, length) };
   }
 
@@ -427,7 +440,7 @@ export class BlockManager {
     const held = state?.device.length ?? 0;
     if (held > 0) {
       const fresh = Math.max(0, needed - held);
-      return { hits: [], hitHashes: [], fresh, take: fresh };
+      return { hits: NO_HITS, hitHashes: NO_HASHES, fresh, take: fresh };
     }
     const prefix = this.findPrefix(tokens, length);
     let revived = 0;
@@ -446,12 +459,17 @@ export class BlockManager {
     if (!this.prefixCaching || length === 0) return { hits, hashes };
     const maxBlocks = Math.floor((length - 1) / this.blockSize);
     let parent: BlockHash | null = null;
-    const memo = this.hashMemo(tokens);
+    const memo = this.memoOf(tokens);
     for (let i = 0; i < maxBlocks; i++) {
       const start = i * this.blockSize;
-      if (memo.length === i) memo.push(hashBlock(parent, tokens, start, start + this.blockSize));
-      const key = memo[i];
-      const id = this.byHash.get(key);
+      if (memo.keys.length === i) memo.keys.push(hashBlock(parent, tokens, start, start + this.blockSize));
+      const key = memo.keys[i];
+      // The block that held this key last time still does (one block per key), else look it up.
+      let id: number | undefined = i < memo.ids.length ? memo.ids[i] : undefined;
+      if (id === undefined || this.blockHash[id] !== key) {
+        id = this.byHash.get(key);
+        if (id !== undefined && i <= memo.ids.length) memo.ids[i] = id;
+      }
       if (id === undefined || this.blockParent[id] !== parent || !this.sameTokens(id, tokens, start)) break;
       hits.push(id);
       hashes.push(key);
@@ -461,16 +479,16 @@ export class BlockManager {
   }
 
   /**
-   * The chained keys of `tokens`' full blocks computed so far, kept by array identity: a job
-   * waiting for memory is looked up every step, and its context only grows. A stale entry (an
-   * array changed in place) can only cause a miss: every hit is checked token by token, from the
-   * first block on.
+   * The chained keys of `tokens`' full blocks computed so far, and where each was last found,
+   * kept by array identity: a job waiting for memory is looked up every step, and its context
+   * only grows. A stale entry (an array changed in place, a block evicted) can only cause a miss
+   * or a lookup: every hit is checked token by token, from the first block on.
    */
-  private hashMemo(tokens: readonly number[]): BlockHash[] {
-    let memo = this.keysOf.get(tokens);
+  private memoOf(tokens: readonly number[]): PrefixMemo {
+    let memo = this.prefixMemo.get(tokens);
     if (memo === undefined) {
-      memo = [];
-      this.keysOf.set(tokens, memo);
+      memo = { keys: [], ids: [] };
+      this.prefixMemo.set(tokens, memo);
     }
     return memo;
   }

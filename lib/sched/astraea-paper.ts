@@ -32,6 +32,7 @@
  */
 import { kvWaste, kvWasteInputs, type MemoryView } from './kv-waste.js';
 import { StatefulMlfq, type MlfqOptions } from './mlfq.js';
+import { sortNearlyOrdered } from './ordering.js';
 import type {
   PausedJobView,
   Policy,
@@ -97,24 +98,31 @@ export class AstraeaPaperPolicy implements Policy {
     return (c.accumulatedWaitS + t) / t;
   }
 
-  order(candidates: readonly SchedulingCandidate[], _nowS: number): SchedulingCandidate[] {
-    const keyed = candidates.map((c) => {
+  order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
+    // Keys first (aging may move a job to Q0 before its queue is read), so the sort compares
+    // numbers: `group` folds running-first and the queue into one integer, ordered as
+    // (running first, queue) with runningFirst 'all' and (queue, running first) with 'queue'.
+    const levels = this.mlfq.levels;
+    const runningFirstAll = this.runningFirst === 'all';
+    const keyed: { c: SchedulingCandidate; group: number; score: number }[] = [];
+    for (const c of candidates) {
+      const w = this.waitS(c, nowS);
       const t = this.serviceS(c);
-      this.mlfq.age(c.jobId, c.accumulatedWaitS, t);
-      return { c, level: this.mlfq.level(c.jobId), score: (c.accumulatedWaitS + t) / t };
-    });
-    const byRunning = (a: { c: SchedulingCandidate }, b: { c: SchedulingCandidate }) =>
-      Number(b.c.running) - Number(a.c.running);
-    keyed.sort((a, b) => {
-      const first = this.runningFirst === 'all' ? byRunning(a, b) || a.level - b.level : a.level - b.level || byRunning(a, b);
-      return (
-        first ||
+      const level = this.mlfq.ageAndLevel(c.jobId, w, t);
+      const waiting = c.running ? 0 : 1;
+      keyed.push({ c, group: runningFirstAll ? waiting * levels + level : level * 2 + waiting, score: (w + t) / t });
+    }
+    // The coarse key orders by group, then by score descending (W ≥ 0, so score ≥ 1 and
+    // 0.5/score ∈ (0, 0.5] keeps the groups apart).
+    return sortNearlyOrdered(
+      keyed,
+      (k) => k.group + 0.5 / k.score,
+      (a, b) =>
+        a.group - b.group ||
         b.score - a.score ||
         a.c.jobArrivalS - b.c.jobArrivalS ||
-        (a.c.jobId < b.c.jobId ? -1 : a.c.jobId > b.c.jobId ? 1 : 0)
-      );
-    });
-    return keyed.map((k) => k.c);
+        (a.c.jobId < b.c.jobId ? -1 : a.c.jobId > b.c.jobId ? 1 : 0),
+    ).map((k) => k.c);
   }
 
   onSegmentEnd(segment: SegmentEndView, _nowS: number): void {
@@ -133,6 +141,11 @@ export class AstraeaPaperPolicy implements Policy {
 
   queueLevel(jobId: string): number {
     return this.mlfq.level(jobId);
+  }
+
+  /** W of a candidate's response ratio: its accumulated wait (the paper). */
+  protected waitS(c: SchedulingCandidate, _nowS: number): number {
+    return c.accumulatedWaitS;
   }
 
   /** T_proc of a candidate, clamped so the ratio stays defined. */

@@ -145,12 +145,13 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private orderCandidates(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
     const guarded = this.tailSlack !== Infinity;
     if (guarded) this.ledger.observe(candidates, (c) => super.serviceS(c));
-    if (this.waitBasis === 'accumulated' && !guarded) return super.order(candidates, nowS);
-    const seen =
-      this.waitBasis === 'accumulated' ? candidates : candidates.map((c) => ({ ...c, accumulatedWaitS: Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS) }));
-    const original = new Map(candidates.map((c) => [c.jobId, c]));
-    const ordered = super.order(seen, nowS).map((c) => original.get(c.jobId)!);
+    const ordered = super.order(candidates, nowS);
     return guarded ? this.protectTail(ordered) : ordered;
+  }
+
+  /** Rule 5: with waitBasis 'age', W is the time since the job arrived (at least its accumulated wait). */
+  protected override waitS(c: SchedulingCandidate, nowS: number): number {
+    return this.waitBasis === 'accumulated' ? c.accumulatedWaitS : Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS);
   }
 
   /**

@@ -104,11 +104,17 @@ export class StatefulMlfq {
    * (waitS + serviceS)/serviceS exceeds the aging threshold, move it to Q0. Returns whether it moved.
    */
   age(jobId: string, waitS: number, serviceS: number): boolean {
+    const before = this.level(jobId);
+    return this.ageAndLevel(jobId, waitS, serviceS) !== before;
+  }
+
+  /** Aging as `age`, then the job's queue (one lookup: the policies' order calls it per candidate). */
+  ageAndLevel(jobId: string, waitS: number, serviceS: number): number {
     const q = this.level(jobId);
-    if (q === 0 || (this.ageFrom === 'lowest' && q !== this.levels - 1)) return false;
-    if ((waitS + serviceS) / serviceS <= this.agingThreshold) return false;
+    if (q === 0 || (this.ageFrom === 'lowest' && q !== this.levels - 1)) return q;
+    if ((waitS + serviceS) / serviceS <= this.agingThreshold) return q;
     this.queueOf.set(jobId, 0);
-    return true;
+    return 0;
   }
 
   drop(jobId: string): void {
