@@ -3,28 +3,35 @@
 # workloads. Each output line is one run's result summary (JSON), as `astraea simulate --json` and
 # `astraea bench --json` print them, with the run's section tagged in front.
 #
-#   npm run build:ts && bash bench/results.sh sim-learned|sim-oracle|ablations|real [out.jsonl]
+#   npm run build:ts && [WORKLOADS="paper tau chat"] bash bench/results.sh sim-learned|sim-oracle|ablations|real [out.jsonl]
 #
-# sim-*     : the simulator at GPU scale (h100-llama3-8b), loads 0.5–2, the full H100 KV pool
-#             (25,000 blocks) and a third of it (8,000), learned or oracle lengths; seed 1.
+# sim-*     : the simulator at GPU scale (h100-llama3-8b), seed 1. sim-learned: loads 0.5–2, the
+#             full H100 KV pool (25,000 blocks) and a third of it (8,000); sim-oracle: the true
+#             lengths passed as hints, loads 1 and 2, 8,000 blocks.
 # ablations : `astraea` with each of its rules switched to the alternative, load 2, 8,000 blocks,
-#             seeds 1 and 2.
-# real      : the real engine on this machine (the default bench model), each workload at the
-#             bench's CPU scale, two KV pools.
+#             seeds 1 and 2 (chat: seed 1).
+# real      : the real engine on this machine (the default bench model), each workload shrunk to
+#             a CPU's scale (see below), two KV pools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 section=${1:?section: sim-learned, sim-oracle, ablations or real}
 out=${2:-/dev/stdout}
 astraea() { node bin/astraea.js "$@"; }
 tag() { sed "s/^{/{\"section\":\"$1\",/"; }
-workloads=(paper tau chat)
+# chat's sessions are long (tens of turns over tens of thousands of tokens): 100 of them, not the
+# generator's 200, keep a simulated sweep to minutes.
+chat_jobs() { [ "$1" = chat ] && echo "--jobs 100" || true; }
+read -r -a workloads <<<"${WORKLOADS:-paper tau chat}"
 
 case "$section" in
   sim-learned | sim-oracle)
+    # The oracle runs only where memory is short and the load high enough to queue.
     hints=$([ "$section" = sim-oracle ] && echo oracle || echo none)
+    loads=$([ "$section" = sim-oracle ] && echo 1,2 || echo 0.5,1,1.5,2)
+    pools=$([ "$section" = sim-oracle ] && echo 8000 || echo "25000 8000")
     for w in "${workloads[@]}"; do
-      for blocks in 25000 8000; do
-        astraea simulate --workload "$w" --loads 0.5,1,1.5,2 --kv-blocks "$blocks" --hints "$hints" --json --no-chart 2>/dev/null | tag "$section"
+      for blocks in $pools; do
+        astraea simulate --workload "$w" $(chat_jobs "$w") --loads "$loads" --kv-blocks "$blocks" --hints "$hints" --json --no-chart 2>/dev/null | tag "$section"
       done
     done >"$out"
     ;;
@@ -42,19 +49,28 @@ case "$section" in
       astraea.segmentsAheadCap=Infinity
     )
     for w in "${workloads[@]}"; do
-      for seed in 1 2; do
+      # chat's runs are the long ones: one seed.
+      seeds=$([ "$w" = chat ] && echo 1 || echo "1 2")
+      for seed in $seeds; do
         for setting in "${settings[@]}"; do
-          astraea simulate --workload "$w" --load 2 --kv-blocks 8000 --seed "$seed" --policies astraea ${setting:+--set "$setting"} --json --no-chart 2>/dev/null |
+          astraea simulate --workload "$w" $(chat_jobs "$w") --load 2 --kv-blocks 8000 --seed "$seed" --policies astraea ${setting:+--set "$setting"} --json --no-chart 2>/dev/null |
             sed "s/^{/{\"setting\":\"${setting:-default}\",/" | tag ablations
         done
       done
     done >"$out"
     ;;
   real)
+    # CPU scale per workload (a 2-core machine, a few minutes per policy): paper at the bench's
+    # default (tokens ×0.1, time ×0.1, 40 jobs); tau's tools and customers are slower, time ×0.02;
+    # chat's contexts are tens of thousands of tokens and its people take minutes, 16 sessions at
+    # tokens ×0.02, time ×0.01. Two pools each: one that holds the working set, one that does not.
+    run() { astraea bench "$@" --json --no-chart 2>/dev/null | tag real; }
     for w in "${workloads[@]}"; do
-      for blocks in 256 96; do
-        astraea bench --workload "$w" --kv-blocks "$blocks" --json --no-chart 2>/dev/null | tag real
-      done
+      case "$w" in
+        paper) for blocks in 256 96; do run --workload paper --kv-blocks "$blocks"; done ;;
+        tau) for blocks in 256 96; do run --workload tau --scale-time 0.02 --kv-blocks "$blocks"; done ;;
+        chat) for blocks in 256 128; do run --workload chat --jobs 16 --scale-tokens 0.02 --scale-time 0.01 --kv-blocks "$blocks"; done ;;
+      esac
     done >"$out"
     ;;
   *)

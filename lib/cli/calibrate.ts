@@ -7,9 +7,16 @@ import { ensureDefaultModel } from '../bench/default-model.js';
 import { progress } from '../bench/progress.js';
 import { calibrate, DEFAULT_PROBES } from '../sim/calibrate.js';
 import { writeProfile } from '../sim/profile-file.js';
-import { dtypeOption, integerOption } from './args.js';
+import { resolveWorkload } from '../bench/workload-source.js';
+import { dtypeOption, integerOption, positiveOption } from './args.js';
 
 interface CalibrateFlags {
+  workload: string;
+  seed: string;
+  jobs?: string;
+  scaleTokens?: string;
+  scaleTime?: string;
+  load: string;
   model?: string;
   dtype?: string;
   threads?: string;
@@ -25,11 +32,26 @@ export function calibrateCommand(): Command {
     .option('--dtype <auto|f32|f16|bf16>', 'weight type in memory')
     .option('--threads <n>', 'CPU threads (default: one per core)')
     .option('--kv-blocks <n>', 'device KV blocks of 16 tokens (the pool the profile simulates)', String(DEFAULT_BENCH.kvBlocks))
+    .option('--workload <file|name|none>', 'also replay this workload and fit its steps (default: the bench workload, seed 2, so a bench on seed 1 validates out of sample)', DEFAULT_BENCH.workload)
+    .option('--seed <n>', 'workload seed', '2')
+    .option('--jobs <n>', 'workload jobs')
+    .option('--load <x>', 'workload load', String(DEFAULT_BENCH.load))
+    .option('--scale-tokens <x>', 'workload token scale (default: the bench’s)')
+    .option('--scale-time <x>', 'workload time scale (default: the bench’s)')
     .option('--name <name>', 'the profile’s name', 'calibrated')
     .option('--out <file>', 'where to write the profile', 'astraea-profile.json')
     .action(async (values: CalibrateFlags) => {
       const model = values.model ?? (await ensureDefaultModel((dir) => process.stderr.write(`astraea calibrate: building the default model into ${dir} (once)\n`)));
       const kvBlocks = integerOption(values.kvBlocks, 'kv-blocks', DEFAULT_BENCH.kvBlocks, 1);
+      const workload =
+        values.workload === 'none'
+          ? undefined
+          : resolveWorkload(values.workload, {
+              jobs: values.jobs === undefined ? DEFAULT_BENCH.jobs : integerOption(values.jobs, 'jobs', 0, 1),
+              seed: integerOption(values.seed, 'seed', 2),
+              load: positiveOption(values.load, 'load', 1),
+              scale: { tokens: positiveOption(values.scaleTokens, 'scale-tokens', DEFAULT_BENCH.scale.tokens), time: positiveOption(values.scaleTime, 'scale-time', DEFAULT_BENCH.scale.time) },
+            });
       const bar = progress();
       bar.start('probes', DEFAULT_PROBES.length);
       const { profile } = await calibrate({
@@ -37,16 +59,27 @@ export function calibrateCommand(): Command {
         name: values.name,
         // Room for the largest probe batch, whatever pool the profile is for.
         kvBlocks: Math.max(kvBlocks, 1024),
-        onProbe: (done) => bar.update(done),
+        onProbe: (done) => {
+          bar.update(done);
+          if (done === DEFAULT_PROBES.length) {
+            bar.stop('probes done');
+            if (workload) bar.start('workload', workload.jobs.length);
+          }
+        },
+        workload: workload?.jobs,
+        onWorkloadJob: (done) => bar.update(done),
       });
-      bar.stop('probes done');
+      if (workload) bar.stop(`workload done (${workload.params.name}, seed ${workload.params.seed})`);
       profile.deviceBlocks = kvBlocks;
       profile.hostBlocks = kvBlocks;
       writeProfile(values.out, profile);
       const c = profile.costs;
+      const ms = (x: number | undefined, digits = 2) => ((x ?? 0) * 1e3).toFixed(digits);
+      const matrix = c.roofline ? `max(${ms(c.fixedS)} ms, ${ms(c.tokenS, 3)} ms/token)` : `${ms(c.fixedS)} ms + ${ms(c.tokenS, 3)} ms/token`;
       process.stdout.write(
-        `wrote ${values.out}: step = ${(c.fixedS * 1e3).toFixed(2)} ms + ${(c.tokenS * 1e3).toFixed(3)} ms/token + ${(c.contextTokenS * 1e6).toFixed(4)} µs/context token; ` +
-          `swaps ${(c.swapBytesPerS / 1e9).toFixed(1)} GB/s (median fit error ${((profile.provenance!.medianRelativeError as number) * 100).toFixed(1)}%)\n`,
+        `wrote ${values.out}: step = ${ms(c.stepOverheadS)} ms + ${matrix} + ${((c.contextTokenS ?? 0) * 1e6).toFixed(3)} µs/context token` +
+          ` + ${((c.attentionPairS ?? 0) * 1e9).toFixed(1)} ns/attention pair + ${ms(c.sequenceS, 3)} ms/sequence; swaps ${(c.swapBytesPerS / 1e9).toFixed(1)} GB/s` +
+          ` (median fit error ${((profile.provenance!.medianRelativeError as number) * 100).toFixed(1)}%)\n`,
       );
     });
 }

@@ -3,11 +3,12 @@
  * (lib/sim/cost-model.ts). The engine runs probe batches — b jobs with P-token prompts decoding
  * D tokens each, over a grid of b and P — through its normal step loop, on a backend wrapper
  * that records every step's shape and time. Then:
- * - compute: least squares (non-negative) of each step's time on 1, its tokens and the context
- *   its sequences attend over: fixedS + tokenS·tokens + contextTokenS·context;
+ * Optionally a workload is replayed after the probes and its steps join the fit (isolated
+ * probes run faster than the same batches amid arrivals, tool returns and timers). Then:
+ * - compute: fit-costs.ts (relative least squares; the sum or the roofline form, whichever fits);
  * - control plane: the median gap between one step's end and the next one's start while the
- *   engine is busy (planning, bookkeeping, promise hops), added to fixedS, because a simulated
- *   step must cost what a real one costs between two steps;
+ *   engine is busy (planning, bookkeeping, promise hops), charged per step (stepOverheadS),
+ *   because a simulated step must cost what a real one costs between two steps;
  * - swaps: block copies device → host and back, timed on the backend alone.
  * The result is a profile file `astraea simulate --profile FILE` reads.
  */
@@ -18,16 +19,14 @@ import type { BackendStep, BackendStepResult, EngineBackend } from '../engine/ba
 import { Engine } from '../engine/engine.js';
 import { NativeBackend } from '../engine/native-backend.js';
 import { loadModel, type LoadModelOptions } from '../model/load.js';
+import { runWorkload, wallTimers } from '../bench/replay.js';
+import type { WorkloadJob } from '../workload/format.js';
 import { mulberry32 } from '../workload/random.js';
-import { nonNegativeLeastSquares } from './least-squares.js';
+import { attentionPairs } from './cost-model.js';
+import { fitStepCosts, type MeasuredStep } from './fit-costs.js';
 import type { ProfileFile } from './profile-file.js';
 
-export interface StepSample {
-  tokens: number;
-  contextTokens: number;
-  sequences: number;
-  /** Compute time (the step's time less any swap it waited on). */
-  computeS: number;
+export interface StepSample extends MeasuredStep {
   /** Wall time from the previous step's end to this one's start; null for a phase's first step. */
   gapS: number | null;
 }
@@ -43,16 +42,27 @@ export interface CalibrateOptions {
   /** Probe grid (defaults sized for a 2-core CPU and the small preset: about a minute). */
   probes?: { batch: number; promptTokens: number; decodeTokens: number }[];
   onProbe?: (done: number, total: number) => void;
+  /**
+   * A workload replayed (policy fcfs, real timers) after the probes, its steps fitted with
+   * theirs: steps measured while jobs arrive, tools return and the control plane works between
+   * steps cost what a serving engine's steps cost, which isolated probes alone underestimate.
+   */
+  workload?: readonly WorkloadJob[];
+  onWorkloadJob?: (done: number, total: number) => void;
 }
 
+/**
+ * Decode at every batch size dominates, as it dominates an agent workload's steps; a few long
+ * prompts pin down the attention and prefill terms.
+ */
 export const DEFAULT_PROBES = [
-  ...[1, 4, 16, 32, 64].map((batch) => ({ batch, promptTokens: 48, decodeTokens: 24 })),
-  ...[1, 4, 16].map((batch) => ({ batch, promptTokens: 480, decodeTokens: 24 })),
-  ...[1, 4].map((batch) => ({ batch, promptTokens: 1900, decodeTokens: 16 })),
+  ...[1, 2, 4, 8, 16, 32, 64].map((batch) => ({ batch, promptTokens: 48, decodeTokens: 32 })),
+  ...[1, 4, 16].map((batch) => ({ batch, promptTokens: 480, decodeTokens: 16 })),
+  ...[1, 4].map((batch) => ({ batch, promptTokens: 1900, decodeTokens: 8 })),
 ];
 
 /** Records each step the engine runs; everything else is the wrapped backend's. */
-class RecordingBackend implements EngineBackend {
+export class RecordingBackend implements EngineBackend {
   readonly samples: StepSample[] = [];
   private lastEnd: number | null = null;
   constructor(private readonly inner: EngineBackend) {}
@@ -72,12 +82,14 @@ class RecordingBackend implements EngineBackend {
     const result = await this.inner.step(step);
     let tokens = 0;
     let contextTokens = 0;
+    let pairs = 0;
     for (const s of step.sequences) {
       tokens += s.tokens.length;
       contextTokens += s.startPosition + s.tokens.length;
+      pairs += attentionPairs(s.startPosition, s.tokens.length);
     }
     if (tokens > 0) {
-      this.samples.push({ tokens, contextTokens, sequences: step.sequences.length, computeS: result.elapsedS - result.blockingSwapS, gapS: this.lastEnd === null ? null : start - this.lastEnd });
+      this.samples.push({ tokens, contextTokens, attentionPairs: pairs, sequences: step.sequences.length, computeS: result.elapsedS - result.blockingSwapS, gapS: this.lastEnd === null ? null : start - this.lastEnd });
     }
     this.lastEnd = performance.now() / 1000;
     return result;
@@ -134,36 +146,45 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const recorder = new RecordingBackend(native);
   const engine = Engine.withBackend(recorder, { policy: 'fcfs', kvBlocks: options.kvBlocks, hostBlocks, blockSize, maxBatchTokens, maxBatchSequences, prefixCaching: false });
   const rng = mulberry32(7);
+  /** Index of the first step of the workload replay in the samples (none: probes only). */
+  let workloadFrom = -1;
   try {
-    for (let p = 0; p < probes.length; p++) {
-      const probe = probes[p];
+    // Warm up (first-touch page faults, thread start-up, JIT) on a probe that is not recorded.
+    const runProbe = async (probe: { batch: number; promptTokens: number; decodeTokens: number }) => {
       recorder.phaseStart();
       const jobs = Array.from({ length: probe.batch }, () => engine.createJob({ kind: 'calibrate' }));
-      const runs = jobs.map((job) =>
-        job.generate({
-          tokens: Array.from({ length: probe.promptTokens }, () => Math.floor(rng() * info.vocabSize)),
-          maxTokens: probe.decodeTokens,
-          ignoreEos: true,
-        }).done,
+      const runs = jobs.map(
+        (job) =>
+          job.generate({
+            tokens: Array.from({ length: probe.promptTokens }, () => Math.floor(rng() * info.vocabSize)),
+            maxTokens: probe.decodeTokens,
+            ignoreEos: true,
+          }).done,
       );
       await Promise.all(runs);
       for (const job of jobs) job.close();
+    };
+    await runProbe({ batch: 4, promptTokens: 64, decodeTokens: 8 });
+    recorder.samples.length = 0;
+    for (let p = 0; p < probes.length; p++) {
+      const probe = probes[p];
+      await runProbe(probe);
       options.onProbe?.(p + 1, probes.length);
+    }
+    if (options.workload !== undefined && options.workload.length > 0) {
+      workloadFrom = recorder.samples.length;
+      recorder.phaseStart();
+      await runWorkload(engine, options.workload, wallTimers, { onJobDone: (_o, done, total) => options.onWorkloadJob?.(done, total) });
     }
   } finally {
     await engine.close();
   }
   const samples = recorder.samples;
-  const [fixedS, tokenS, contextTokenS] = nonNegativeLeastSquares(
-    samples.map((s) => [1, s.tokens, s.contextTokens]),
-    samples.map((s) => s.computeS),
-  );
+  const fit = fitStepCosts(samples, workloadFrom >= 0 ? samples.slice(workloadFrom) : samples);
   const overheadS = median(samples.filter((s) => s.gapS !== null).map((s) => s.gapS!));
-  const predicted = samples.map((s) => fixedS + tokenS * s.tokens + contextTokenS * s.contextTokens);
-  const relErrors = samples.map((s, i) => Math.abs(predicted[i] - s.computeS) / s.computeS);
   const profile: ProfileFile = {
     model: { name: modelName, vocabSize: info.vocabSize, maxPositionEmbeddings: info.maxPositionEmbeddings, kvBytesPerToken: info.kvBytesPerToken },
-    costs: { name: options.name, fixedS: fixedS + overheadS, tokenS, contextTokenS, swapBytesPerS },
+    costs: { name: options.name, ...fit.costs, stepOverheadS: overheadS, swapBytesPerS },
     deviceBlocks: options.kvBlocks,
     hostBlocks,
     maxBatchTokens,
@@ -173,9 +194,9 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       date: new Date().toISOString(),
       cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
       steps: samples.length,
-      computeFixedS: fixedS,
-      controlPlaneS: overheadS,
-      medianRelativeError: median(relErrors),
+      workloadSteps: workloadFrom >= 0 ? samples.length - workloadFrom : 0,
+      medianRelativeError: fit.medianRelativeError,
+      alternativeForm: fit.alternative,
       probes,
     },
   };

@@ -1,13 +1,17 @@
 /**
  * What a step costs on a machine, for the simulator. A step streams the weights once (`fixedS`),
  * computes every token it runs (`tokenS`: a prefill token and a decode token cost the same
- * matrix work), and reads the KV of every sequence's context for attention
- * (`contextTokenS` per token attended). Swaps move `blockBytes` per block at `swapBytesPerS`;
+ * matrix work), reads the KV of every sequence's context for attention (`contextTokenS` per
+ * context token, once per sequence), and computes attention for every pair of a token it runs
+ * and a position that token attends to (`attentionPairS`): one pair per context token for a
+ * decode token, but tokens × (start + tokens/2) for a prefill chunk, which is what makes long
+ * prompts cost more than their length; and pays per sequence for its row of logits (the LM head
+ * runs on each sequence's last token only) and its sampling (`sequenceS`). Swaps move `blockBytes` per block at `swapBytesPerS`;
  * those the step's own sequences need are paid before the compute, the rest run beside it.
  *
  * Profiles carry their provenance. The GPU one is derived from public hardware figures; the CPU
- * one was measured on this project's engine (docs/performance.md). `astraea simulate` can fit a
- * profile to the real engine (issue 5); these are the defaults.
+ * one was fitted to this project's engine by `astraea calibrate` (lib/sim/calibrate.ts), which
+ * writes a profile file for any machine.
  */
 import { EngineError } from '../errors.js';
 
@@ -19,6 +23,19 @@ export interface StepCostModel {
   tokenS: number;
   /** Per token of context each sequence attends over (its KV read once per step). */
   contextTokenS: number;
+  /** Per (token run, position it attends to) pair: attention's compute. Default 0. */
+  attentionPairS?: number;
+  /** Per sequence in the step: its logits row and sampling. Default 0. */
+  sequenceS?: number;
+  /**
+   * How the weights and the token work combine. false (default): fixedS + tokens·tokenS, each
+   * paid in turn. true (roofline): max(fixedS, tokens·tokenS) — a small batch is bound by
+   * streaming the weights, a large one by the arithmetic, and the two overlap (what a CPU's
+   * matrix-vector to matrix-matrix transition looks like).
+   */
+  roofline?: boolean;
+  /** Per step, whatever the batch: the control plane's planning and bookkeeping. Default 0. */
+  stepOverheadS?: number;
   /** Bytes per second of a block copy between device and host pools. */
   swapBytesPerS: number;
 }
@@ -49,6 +66,8 @@ export interface SimulationProfile {
  * - tokenS 27 µs: 2 × 8e9 FLOP per token at ~600 TFLOP/s achieved.
  * - contextTokenS 0.05 µs: 128 KiB of BF16 KV per token (32 layers × 8 KV heads × 128 × 2 × 2 B)
  *   at ~2.6 TB/s.
+ * - attentionPairS 1 ns: QKᵀ and PV are 4 × 32 layers × 32 heads × 128 = 524,288 FLOP per pair,
+ *   at ~500 TFLOP/s (FlashAttention-3 reports 600–740 TFLOP/s BF16 forward on H100).
  * - swap 25 GB/s: pinned-memory copies over PCIe (half of PCIe 5 x16's 64 GB/s theoretical).
  * - KV pool: 80 GB × 0.9 − 16 GB weights − ~4 GB activations ≈ 52 GB → 400k tokens → 25,000
  *   blocks; host pool the same size (CPU DRAM is plentiful).
@@ -56,7 +75,7 @@ export interface SimulationProfile {
  */
 export const H100_LLAMA3_8B: SimulationProfile = {
   model: { name: 'llama-3.1-8b', vocabSize: 128256, maxPositionEmbeddings: 131072, kvBytesPerToken: 131072 },
-  costs: { name: 'h100-llama3-8b', fixedS: 6.5e-3, tokenS: 27e-6, contextTokenS: 0.05e-6, swapBytesPerS: 25e9 },
+  costs: { name: 'h100-llama3-8b', fixedS: 6.5e-3, tokenS: 27e-6, contextTokenS: 0.05e-6, attentionPairS: 1e-9, swapBytesPerS: 25e9 },
   deviceBlocks: 25000,
   hostBlocks: 25000,
   maxBatchTokens: 8192,
@@ -64,16 +83,27 @@ export const H100_LLAMA3_8B: SimulationProfile = {
 };
 
 /**
- * The `small` preset (100M parameters, BF16 weights, F32 KV) on this project's 2-core CPU VM,
- * from docs/performance.md: batch-1 decode 7.3 ms per step, batch-32 38.9 ms (≈ 1.0 ms per extra
- * token), prefill ≈ 0.77 ms per token; KV 24 KiB per token (12 layers × 4 KV heads × 64 × 2 × 4 B).
- * Swaps are memcpy at ~10 GB/s.
+ * The `small` preset (100M parameters, BF16 weights, F32 KV: 24 KiB per token) on this project's
+ * 2-core CPU VM, as `astraea calibrate` measured it (bash bench/sim-validation.sh 2, round 2;
+ * docs/results/sim-validation/profile-2.json; docs/simulator.md): 5.6 ms per step + 0.685 ms per
+ * token + 1.31 µs per context token + 0.54 µs per attention pair + 0.04 ms per sequence, plus
+ * 0.30 ms of control plane per step; block copies at 13 GB/s. The pool and batch limits are the
+ * bench's (256 blocks of 16 tokens, 512 tokens and 64 sequences per step).
  */
 export const CPU_SMALL: SimulationProfile = {
   model: { name: 'small', vocabSize: 32000, maxPositionEmbeddings: 4096, kvBytesPerToken: 24576 },
-  costs: { name: 'cpu-small', fixedS: 6.3e-3, tokenS: 0.8e-3, contextTokenS: 0.02e-6, swapBytesPerS: 10e9 },
-  deviceBlocks: 1024,
-  hostBlocks: 1024,
+  costs: {
+    name: 'cpu-small',
+    fixedS: 5.6e-3,
+    tokenS: 0.685e-3,
+    contextTokenS: 1.31e-6,
+    attentionPairS: 0.544e-6,
+    sequenceS: 0.038e-3,
+    stepOverheadS: 0.3e-3,
+    swapBytesPerS: 13.1e9,
+  },
+  deviceBlocks: 256,
+  hostBlocks: 256,
   maxBatchTokens: 512,
   maxBatchSequences: 64,
 };
@@ -96,8 +126,20 @@ export interface StepShape {
   tokens: number;
   /** Sum over sequences of the context each attends over (start position + tokens run). */
   contextTokens: number;
+  /** Sum over the tokens run of the positions each attends to (see attentionPairs()). Default 0. */
+  attentionPairs?: number;
+  /** Sequences in the step. Default 0. */
+  sequences?: number;
   blockingSwapBlocks: number;
   overlappedSwapBlocks: number;
+}
+
+/**
+ * Query–key pairs of a sequence running `tokens` tokens from `startPosition`: token i (0-based)
+ * attends to startPosition + i + 1 positions, so tokens·start + tokens·(tokens + 1)/2.
+ */
+export function attentionPairs(startPosition: number, tokens: number): number {
+  return tokens * startPosition + (tokens * (tokens + 1)) / 2;
 }
 
 /** Seconds of one step: blocking swaps, then the compute with the other swaps beside it. */
@@ -105,6 +147,8 @@ export function stepSeconds(costs: StepCostModel, blockBytes: number, shape: Ste
   const swapS = (blocks: number) => (blocks * blockBytes) / costs.swapBytesPerS;
   const blockingSwapS = swapS(shape.blockingSwapBlocks);
   const overlappedSwapS = swapS(shape.overlappedSwapBlocks);
-  const computeS = shape.tokens > 0 ? costs.fixedS + shape.tokens * costs.tokenS + shape.contextTokens * costs.contextTokenS : 0;
+  const perSequenceS = (shape.attentionPairs ?? 0) * (costs.attentionPairS ?? 0) + (shape.sequences ?? 0) * (costs.sequenceS ?? 0);
+  const matrixS = costs.roofline ? Math.max(costs.fixedS, shape.tokens * costs.tokenS) : costs.fixedS + shape.tokens * costs.tokenS;
+  const computeS = shape.tokens > 0 ? (costs.stepOverheadS ?? 0) + matrixS + shape.contextTokens * costs.contextTokenS + perSequenceS : 0;
   return { elapsedS: blockingSwapS + Math.max(computeS, overlappedSwapS), blockingSwapS, overlappedSwapS };
 }

@@ -7,7 +7,7 @@ const PositiveInt = Type.Integer({ minimum: 1 });
 
 export const ProfileFileSchema = Type.Object({
   model: Type.Object({ name: Type.String({ minLength: 1 }), vocabSize: PositiveInt, maxPositionEmbeddings: PositiveInt, kvBytesPerToken: PositiveInt }),
-  costs: Type.Object({ name: Type.String({ minLength: 1 }), fixedS: NonNegative, tokenS: NonNegative, contextTokenS: NonNegative, swapBytesPerS: Positive }),
+  costs: Type.Object({ name: Type.String({ minLength: 1 }), fixedS: NonNegative, tokenS: NonNegative, contextTokenS: NonNegative, attentionPairS: Type.Optional(NonNegative), sequenceS: Type.Optional(NonNegative), roofline: Type.Optional(Type.Boolean()), stepOverheadS: Type.Optional(NonNegative), swapBytesPerS: Positive }),
   deviceBlocks: PositiveInt,
   hostBlocks: Type.Integer({ minimum: 0 }),
   maxBatchTokens: PositiveInt,

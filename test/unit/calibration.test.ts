@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
+import { attentionPairs, H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
+import { fitStepCosts, matchTotal, predictComputeS, type MeasuredStep } from '../../lib/sim/fit-costs.js';
 import { nonNegativeLeastSquares, solveLinear } from '../../lib/sim/least-squares.js';
 import { loadProfile, parseProfile, writeProfile } from '../../lib/sim/profile-file.js';
 
@@ -80,5 +81,42 @@ describe('profile files', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fitting step costs', () => {
+  // Steps priced exactly by a known model: every term must come back.
+  const truth = { fixedS: 0.005, tokenS: 0.0006, contextTokenS: 1.5e-6, attentionPairS: 5e-7, sequenceS: 1e-4, roofline: false };
+  const grid: MeasuredStep[] = [];
+  for (const sequences of [1, 2, 4, 8, 16, 32]) {
+    for (const start of [0, 100, 1000]) {
+      for (const chunk of [1, 16, 64]) {
+        const tokens = sequences * chunk;
+        const step = { tokens, contextTokens: sequences * (start + chunk), attentionPairs: sequences * attentionPairs(start, chunk), sequences, computeS: 0 };
+        grid.push({ ...step, computeS: predictComputeS(truth, step) });
+      }
+    }
+  }
+
+  it('recovers an exact sum-form model', () => {
+    const { costs, medianRelativeError } = fitStepCosts(grid);
+    expect(costs.roofline).toBe(false);
+    expect(costs.fixedS).toBeCloseTo(truth.fixedS, 9);
+    expect(costs.tokenS).toBeCloseTo(truth.tokenS, 10);
+    expect(costs.contextTokenS).toBeCloseTo(truth.contextTokenS, 12);
+    expect(costs.attentionPairS).toBeCloseTo(truth.attentionPairS, 13);
+    expect(costs.sequenceS).toBeCloseTo(truth.sequenceS, 10);
+    expect(medianRelativeError).toBeLessThan(1e-9);
+  });
+
+  it('matchTotal scales every term so the predicted total equals the measured one', () => {
+    // Measured steps twice as slow as the model: every coefficient doubles.
+    const slow = grid.map((s) => ({ ...s, computeS: 2 * s.computeS }));
+    const scaled = matchTotal(truth, slow);
+    expect(scaled.fixedS).toBeCloseTo(0.01, 12);
+    expect(scaled.tokenS).toBeCloseTo(0.0012, 12);
+    expect(scaled.sequenceS).toBeCloseTo(2e-4, 12);
+    const total = (c: typeof truth) => slow.reduce((sum, s) => sum + predictComputeS(c, s), 0);
+    expect(total(scaled)).toBeCloseTo(slow.reduce((sum, s) => sum + s.computeS, 0), 9);
   });
 });

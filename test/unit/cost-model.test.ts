@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  attentionPairs,
   CPU_SMALL,
   H100_LLAMA3_8B,
   simulationProfile,
@@ -47,17 +48,45 @@ describe('stepSeconds', () => {
   });
 
   it('prices a decode step of the H100 profile from its documented figures', () => {
-    // One sequence, one token at position 1023 (context 1024):
-    // 6.5e-3 + 27e-6 + 1024 × 0.05e-6 = 0.0065 + 0.000027 + 0.0000512 = 0.0065782
+    // One sequence, one token at position 1023 (context 1024, 1024 attention pairs):
+    // 6.5e-3 + 27e-6 + 1024 × 0.05e-6 + 1024 × 1e-9 = 0.0065 + 0.000027 + 0.0000512 + 0.000001024
+    // = 0.006579224
     const t = stepSeconds(H100_LLAMA3_8B.costs, 16 * H100_LLAMA3_8B.model.kvBytesPerToken, {
       tokens: 1,
       contextTokens: 1024,
+      attentionPairs: attentionPairs(1023, 1),
+      sequences: 1,
       blockingSwapBlocks: 1,
       overlappedSwapBlocks: 0,
     });
     // Blocking swap of one 16-token block: 16 × 131072 B = 2,097,152 B at 25e9 B/s = 8.388608e-5 s.
     expect(t.blockingSwapS).toBeCloseTo(8.388608e-5, 15);
-    expect(t.elapsedS).toBeCloseTo(0.0065782 + 8.388608e-5, 12);
+    expect(t.elapsedS).toBeCloseTo(0.006579224 + 8.388608e-5, 12);
+  });
+
+  it('counts attention pairs: one per position for a decode token, a triangle for a prefill chunk', () => {
+    expect(attentionPairs(1023, 1)).toBe(1024);
+    // 3 tokens from position 0 attend to 1, 2 and 3 positions: 6. From position 10: 11 + 12 + 13 = 36.
+    expect(attentionPairs(0, 3)).toBe(6);
+    expect(attentionPairs(10, 3)).toBe(36);
+  });
+
+  it('adds attention pairs, sequences and the per-step overhead to the compute', () => {
+    // 0.111 (the first case) + 36 pairs × 1e-4 + 2 sequences × 0.002 + 0.005 overhead
+    // = 0.111 + 0.0036 + 0.004 + 0.005 = 0.1236
+    const costs: StepCostModel = { ...COSTS, attentionPairS: 1e-4, sequenceS: 0.002, stepOverheadS: 0.005 };
+    const t = stepSeconds(costs, BLOCK_BYTES, { tokens: 100, contextTokens: 1000, attentionPairs: 36, sequences: 2, blockingSwapBlocks: 0, overlappedSwapBlocks: 0 });
+    expect(t.elapsedS).toBeCloseTo(0.1236, 12);
+  });
+
+  it('roofline: the weights and the token work overlap (the larger one counts)', () => {
+    // fixedS 0.01, tokenS 0.001: 4 tokens → max(0.01, 0.004) = 0.01; 100 tokens → max(0.01, 0.1) = 0.1.
+    // Plus 1000 context tokens × 1e-6 = 0.001 each.
+    const costs: StepCostModel = { ...COSTS, roofline: true };
+    const small = stepSeconds(costs, BLOCK_BYTES, { tokens: 4, contextTokens: 1000, blockingSwapBlocks: 0, overlappedSwapBlocks: 0 });
+    const large = stepSeconds(costs, BLOCK_BYTES, { tokens: 100, contextTokens: 1000, blockingSwapBlocks: 0, overlappedSwapBlocks: 0 });
+    expect(small.elapsedS).toBeCloseTo(0.011, 12);
+    expect(large.elapsedS).toBeCloseTo(0.101, 12);
   });
 });
 

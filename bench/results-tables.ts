@@ -1,0 +1,141 @@
+/**
+ * Markdown tables for docs/results.md from the JSONL files bench/results.sh writes.
+ *
+ *   npm run build:ts && node dist/bench/results-tables.js docs/results/results-*.jsonl
+ *
+ * Sections are told apart by the `section` field each line carries.
+ */
+import { readFileSync } from 'node:fs';
+import type { RunSummary } from '../lib/bench/summary.js';
+
+type Line = RunSummary & { section: string; setting?: string };
+
+const lines: Line[] = process.argv.slice(2).flatMap((file) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Line),
+);
+
+const POLICIES = ['fcfs', 'astraea', 'astraea-paper', 'infercept', 'autellix', 'continuum'];
+const f = (x: number | null, digits = 2) => (x === null ? '–' : x.toFixed(digits));
+/** The part of a JCT the engine controls: everything but the tool calls. */
+const engineS = (r: Line) => (r.breakdown_s.queueing ?? 0) + (r.breakdown_s.compute ?? 0) + (r.breakdown_s.kv_recovery ?? 0);
+const unique = <T>(xs: T[]) => [...new Set(xs)];
+
+function out(text = ''): void {
+  process.stdout.write(text + '\n');
+}
+
+/** One table per workload and pool: a row per load, per policy its mean JCT (best in bold). */
+function sweepTables(section: string, metric: 'mean' | 'p99' | 'engine'): void {
+  const rows = lines.filter((l) => l.section === section);
+  for (const workload of unique(rows.map((r) => r.workload))) {
+    for (const blocks of unique(rows.filter((r) => r.workload === workload).map((r) => r.kv_blocks))) {
+      const group = rows.filter((r) => r.workload === workload && r.kv_blocks === blocks);
+      out(`**${workload}, ${blocks} KV blocks** (${metric === 'engine' ? 'mean JCT less tool time' : `${metric} JCT`}, s; ratio to fcfs in brackets)`);
+      out();
+      out(`| load | ${POLICIES.join(' | ')} |`);
+      out(`| ---: | ${POLICIES.map(() => '---:').join(' | ')} |`);
+      for (const load of unique(group.map((r) => r.workload_params.load)).sort((a, b) => a - b)) {
+        const at = group.filter((r) => r.workload_params.load === load);
+        const value = (r: Line) => (metric === 'engine' ? engineS(r) : r.jct_s[metric]!);
+        const fcfs = at.find((r) => r.policy === 'fcfs');
+        const best = Math.min(...at.map(value));
+        const cells = POLICIES.map((p) => {
+          const r = at.find((x) => x.policy === p);
+          if (!r) return '';
+          const v = value(r);
+          const text = `${f(v)}${fcfs && p !== 'fcfs' ? ` (${(v / value(fcfs)).toFixed(2)})` : ''}`;
+          return v <= best * 1.0005 ? `**${text}**` : text;
+        });
+        out(`| ${load} | ${cells.join(' | ')} |`);
+      }
+      out();
+    }
+  }
+}
+
+/** Learned against oracle lengths, for the two astraea policies and the best baseline. */
+function oracleTable(): void {
+  const oracle = lines.filter((l) => l.section === 'sim-oracle');
+  const learned = lines.filter((l) => l.section === 'sim-learned');
+  out('| workload | load | policy | mean JCT, learned | mean JCT, oracle | oracle / learned |');
+  out('| --- | ---: | --- | ---: | ---: | ---: |');
+  for (const o of oracle) {
+    const l = learned.find((x) => x.workload === o.workload && x.kv_blocks === o.kv_blocks && x.workload_params.load === o.workload_params.load && x.policy === o.policy);
+    if (!l) continue;
+    out(`| ${o.workload} | ${o.workload_params.load} | ${o.policy} | ${f(l.jct_s.mean)} | ${f(o.jct_s.mean)} | ${(o.jct_s.mean! / l.jct_s.mean!).toFixed(3)} |`);
+  }
+  out();
+}
+
+/** Each rule's alternative: mean and p99 averaged over the seeds, and the change from default. */
+function ablationTable(): void {
+  const rows = lines.filter((l) => l.section === 'ablations');
+  const workloads = unique(rows.map((r) => r.workload));
+  const avg = (rs: Line[], k: 'mean' | 'p99') => rs.reduce((s, r) => s + r.jct_s[k]!, 0) / rs.length;
+  out(`| setting | ${workloads.map((w) => `${w} mean / p99`).join(' | ')} |`);
+  out(`| --- | ${workloads.map(() => '---:').join(' | ')} |`);
+  for (const setting of unique(rows.map((r) => r.setting ?? 'default'))) {
+    const cells = workloads.map((w) => {
+      const mine = rows.filter((r) => r.workload === w && (r.setting ?? 'default') === setting);
+      const base = rows.filter((r) => r.workload === w && (r.setting ?? 'default') === 'default');
+      if (mine.length === 0) return '';
+      const change = setting === 'default' ? '' : ` (${((avg(mine, 'mean') / avg(base, 'mean') - 1) * 100).toFixed(1)}%)`;
+      return `${f(avg(mine, 'mean'))} / ${f(avg(mine, 'p99'), 1)}${change}`;
+    });
+    out(`| ${setting} | ${cells.join(' | ')} |`);
+  }
+  out();
+}
+
+/** The real engine: per workload and pool, each policy's JCTs and breakdown. */
+function realTables(): void {
+  const rows = lines.filter((l) => l.section === 'real');
+  for (const workload of unique(rows.map((r) => r.workload))) {
+    for (const blocks of unique(rows.filter((r) => r.workload === workload).map((r) => r.kv_blocks))) {
+      const group = rows.filter((r) => r.workload === workload && r.kv_blocks === blocks);
+      const w = group[0].workload_params;
+      const fcfs = group.find((r) => r.policy === 'fcfs');
+      out(`**${workload}, ${blocks} KV blocks** (${w.jobs} jobs, tokens ×${w.scale.tokens}, time ×${w.scale.time}, ${w.arrival_rate_per_s.toFixed(1)} jobs/s)`);
+      out();
+      out('| policy | mean | p50 | p99 | vs fcfs | queueing | compute | tool | KV recovery | failed |');
+      out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const r of group) {
+        const b = r.breakdown_s;
+        out(`| ${r.policy} | ${f(r.jct_s.mean)} | ${f(r.jct_s.p50)} | ${f(r.jct_s.p99)} | ${fcfs ? (r.jct_s.mean! / fcfs.jct_s.mean!).toFixed(3) : ''} | ${f(b.queueing)} | ${f(b.compute)} | ${f(b.tool)} | ${f(b.kv_recovery)} | ${r.failed} |`);
+      }
+      out();
+    }
+  }
+}
+
+const sections = new Set(lines.map((l) => l.section));
+if (sections.has('sim-learned')) {
+  out('### Simulated, learned lengths: mean JCT');
+  out();
+  sweepTables('sim-learned', 'mean');
+  out('### Simulated, learned lengths: p99 JCT');
+  out();
+  sweepTables('sim-learned', 'p99');
+  out('### Simulated, learned lengths: mean JCT less tool time');
+  out();
+  sweepTables('sim-learned', 'engine');
+}
+if (sections.has('sim-oracle')) {
+  out('### Oracle against learned lengths');
+  out();
+  oracleTable();
+}
+if (sections.has('ablations')) {
+  out('### Ablations of astraea');
+  out();
+  ablationTable();
+}
+if (sections.has('real')) {
+  out('### The real engine');
+  out();
+  realTables();
+}
