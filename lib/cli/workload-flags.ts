@@ -36,7 +36,23 @@ export function addWorkloadOptions(command: Command, defaults: { workload: strin
     .option('--set <policy.key=value>', 'a policy option over its default, e.g. astraea.kvRule=watermark (repeatable; for ablations)', (item: string, all: string[]) => [...all, item], []);
 }
 
-/** `--set policy.key=value` items → options per policy. Values: numbers, true/false, else strings. */
+/**
+ * The options `--set` may change, per policy: each policy's own tunables (lib/sched/*.ts
+ * *Options), not what the engine supplies (memory views, predictors, cost functions). A typo must
+ * fail, not run the default under another name.
+ */
+const MLFQ_OPTIONS = ['levels', 'thresholds', 'prefillTokenCost', 'agingThreshold', 'ageFrom'];
+const PAPER_OPTIONS = [...MLFQ_OPTIONS, 'decodeSPerToken', 'assumedOutputTokens', 'highWatermark', 'runningFirst', 'preemption'];
+export const SETTABLE_OPTIONS: Record<PolicyName, readonly string[]> = {
+  fcfs: [],
+  'astraea-paper': PAPER_OPTIONS,
+  astraea: [...PAPER_OPTIONS, 'kvRule', 'waitBasis', 'tailSlack', 'swapCost', 'uncontendedKv', 'serviceScope', 'segmentsAheadCap', 'reclaim', 'memoryWeight'],
+  infercept: ['swapBudgetBytesPerStep', 'preemption'],
+  autellix: ['levelThresholds', 'starvationS', 'preemption'],
+  continuum: ['ttlQuantile', 'defaultTtlS', 'preemption'],
+};
+
+/** `--set policy.key=value` items → options per policy. Values: numbers, true/false, a:b:c lists of numbers, else strings. */
 export function policyOptionsFrom(values: WorkloadFlags): Partial<Record<PolicyName, Record<string, unknown>>> {
   const out: Partial<Record<PolicyName, Record<string, unknown>>> = {};
   for (const item of values.set) {
@@ -46,7 +62,13 @@ export function policyOptionsFrom(values: WorkloadFlags): Partial<Record<PolicyN
     if (!(POLICY_NAMES as readonly string[]).includes(policy)) {
       throw new EngineError('INVALID_ARGUMENT', `--set "${item}": unknown policy "${policy}" (one of ${POLICY_NAMES.join(', ')})`);
     }
-    const value = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && !Number.isNaN(Number(text)) ? Number(text) : text;
+    const known = SETTABLE_OPTIONS[policy as PolicyName];
+    if (!known.includes(key)) {
+      throw new EngineError('INVALID_ARGUMENT', `--set "${item}": ${policy} has no option "${key}"${known.length > 0 ? ` (options: ${known.join(', ')})` : ''}`);
+    }
+    const isNumber = (t: string) => t.trim() !== '' && !Number.isNaN(Number(t));
+    const value =
+      text === 'true' ? true : text === 'false' ? false : isNumber(text) ? Number(text) : text.includes(':') && text.split(':').every(isNumber) ? text.split(':').map(Number) : text;
     (out[policy as PolicyName] ??= {})[key] = value;
   }
   return out;

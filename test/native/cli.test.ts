@@ -151,6 +151,9 @@ describe('astraea CLI', () => {
       [['simulate', '--loads', '1,x', '--no-chart'], /--loads must be a number > 0/],
       [['simulate', '--profile', 'nope', '--no-chart'], /neither a built-in profile/],
       [['simulate', '--hints', 'psychic', '--no-chart'], /--hints must be none or oracle/],
+      [['simulate', '--set', 'astraea.kvrule=watermark', '--no-chart'], /astraea has no option "kvrule" \(options: .*kvRule/],
+      [['simulate', '--set', 'lifo.x=1', '--no-chart'], /unknown policy "lifo"/],
+      [['simulate', '--set', 'astraea', '--no-chart'], /expected policy\.key=value/],
       [['simulate', '--chart', 'x.png', '--jobs', '2'], /\.svg/],
     ];
     for (const [args, message] of cases) {
