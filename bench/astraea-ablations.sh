@@ -6,20 +6,9 @@
 set -euo pipefail
 seeds=${1:-4}
 cd "$(dirname "$0")/.."
-settings=(
-  ''
-  astraea.kvRule=watermark
-  astraea.reclaim=off
-  astraea.waitBasis=accumulated
-  astraea.swapCost=copy
-  astraea.serviceScope=segment
-  astraea.uncontendedKv=release
-  astraea.preemption=swap
-  astraea.tailSlack=5
-  astraea.ageFrom=lowest
-  astraea.memoryWeight=off
-  astraea.segmentsAheadCap=Infinity
-)
+source bench/ablation-settings.sh
+# Also the dropped rule 4 and the off-by-default rule 6.
+settings=("${ABLATION_SETTINGS[@]}" astraea.preemption=swap astraea.tailSlack=5)
 for setting in "${settings[@]}"; do
   node dist/bench/sweep.js --families airline,tau,chat --scenarios pressure --seeds "$seeds" --policies astraea ${setting:+--set "$setting"} --json 2>/dev/null |
     sed "s/^{/{\"setting\":\"${setting:-default}\",/"

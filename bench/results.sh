@@ -36,18 +36,8 @@ case "$section" in
     done >"$out"
     ;;
   ablations)
-    settings=(
-      ''
-      astraea.kvRule=watermark
-      astraea.reclaim=off
-      astraea.waitBasis=accumulated
-      astraea.swapCost=copy
-      astraea.serviceScope=segment
-      astraea.uncontendedKv=release
-      astraea.ageFrom=lowest
-      astraea.memoryWeight=off
-      astraea.segmentsAheadCap=Infinity
-    )
+    source bench/ablation-settings.sh
+    settings=("${ABLATION_SETTINGS[@]}")
     for w in "${workloads[@]}"; do
       # chat's runs are the long ones: one seed.
       seeds=$([ "$w" = chat ] && echo 1 || echo "1 2")

@@ -18,6 +18,7 @@
  */
 import { EngineError } from '../errors.js';
 import { checkFiniteNonNegative } from './running-stats.js';
+import { solveLinear } from '../util/linear.js';
 
 export interface ProfilePoint {
   tokens: number;
@@ -179,26 +180,8 @@ export function fitPrefill(points: ProfilePoint[]): PrefillCoefficients {
       for (let j = 0; j < k; j++) ata[i][j] += row[i] * row[j];
     }
   }
-  const beta = solve(ata, aty);
+  const beta = solveLinear(ata, aty, 'prefill profile', 1e-12);
   return { aS: beta[0], bSPerToken: beta[1] / nMax, cSPerToken2: degree === 2 ? beta[2] / (nMax * nMax) : 0 };
-}
-
-/** Gaussian elimination with partial pivoting on a small dense system. */
-function solve(m: number[][], y: number[]): number[] {
-  const n = y.length;
-  const a = m.map((row, i) => [...row, y[i]]);
-  for (let col = 0; col < n; col++) {
-    let piv = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(a[r][col]) > Math.abs(a[piv][col])) piv = r;
-    if (Math.abs(a[piv][col]) < 1e-12) throw new EngineError('INVALID_ARGUMENT', 'prefill profile is degenerate');
-    [a[col], a[piv]] = [a[piv], a[col]];
-    for (let r = 0; r < n; r++) {
-      if (r === col) continue;
-      const f = a[r][col] / a[col][col];
-      for (let c = col; c <= n; c++) a[r][c] -= f * a[col][c];
-    }
-  }
-  return a.map((row, i) => row[n] / row[i]);
 }
 
 function mean(xs: number[]): number {

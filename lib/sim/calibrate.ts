@@ -22,7 +22,7 @@ import { loadModel, type LoadModelOptions } from '../model/load.js';
 import { runWorkload, wallTimers } from '../bench/replay.js';
 import type { WorkloadJob } from '../workload/format.js';
 import { mulberry32 } from '../workload/random.js';
-import { attentionPairs } from './cost-model.js';
+import { computeShape } from './cost-model.js';
 import { fitStepCosts, type MeasuredStep } from './fit-costs.js';
 import type { ProfileFile } from './profile-file.js';
 
@@ -80,16 +80,9 @@ export class RecordingBackend implements EngineBackend {
   async step(step: BackendStep): Promise<BackendStepResult> {
     const start = performance.now() / 1000;
     const result = await this.inner.step(step);
-    let tokens = 0;
-    let contextTokens = 0;
-    let pairs = 0;
-    for (const s of step.sequences) {
-      tokens += s.tokens.length;
-      contextTokens += s.startPosition + s.tokens.length;
-      pairs += attentionPairs(s.startPosition, s.tokens.length);
-    }
-    if (tokens > 0) {
-      this.samples.push({ tokens, contextTokens, attentionPairs: pairs, sequences: step.sequences.length, computeS: result.elapsedS - result.blockingSwapS, gapS: this.lastEnd === null ? null : start - this.lastEnd });
+    const shape = computeShape(step.sequences);
+    if (shape.tokens > 0) {
+      this.samples.push({ ...shape, computeS: result.elapsedS - result.blockingSwapS, gapS: this.lastEnd === null ? null : start - this.lastEnd });
     }
     this.lastEnd = performance.now() / 1000;
     return result;

@@ -142,6 +142,19 @@ export function attentionPairs(startPosition: number, tokens: number): number {
   return tokens * startPosition + (tokens * (tokens + 1)) / 2;
 }
 
+/** The compute shape of a step's sequences: what the cost model prices. */
+export function computeShape(sequences: readonly { tokens: ArrayLike<number>; startPosition: number }[]) {
+  let tokens = 0;
+  let contextTokens = 0;
+  let pairs = 0;
+  for (const s of sequences) {
+    tokens += s.tokens.length;
+    contextTokens += s.startPosition + s.tokens.length;
+    pairs += attentionPairs(s.startPosition, s.tokens.length);
+  }
+  return { tokens, contextTokens, attentionPairs: pairs, sequences: sequences.length };
+}
+
 /** Seconds of one step: blocking swaps, then the compute with the other swaps beside it. */
 export function stepSeconds(costs: StepCostModel, blockBytes: number, shape: StepShape) {
   const swapS = (blocks: number) => (blocks * blockBytes) / costs.swapBytesPerS;

@@ -3,25 +3,9 @@
  * terms are physical (seconds per step, per token, per context token), so a term the data
  * cannot support is fixed at 0 and the rest refitted, rather than left negative.
  */
-import { EngineError } from '../errors.js';
+import { solveLinear } from '../util/linear.js';
 
-/** Solves A x = b for a small square system by Gaussian elimination with partial pivoting. */
-export function solveLinear(a: number[][], b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]]);
-  for (let col = 0; col < n; col++) {
-    let pivot = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) pivot = r;
-    if (Math.abs(m[pivot][col]) < 1e-300) throw new EngineError('INVALID_ARGUMENT', 'least squares: the samples do not determine every coefficient');
-    [m[col], m[pivot]] = [m[pivot], m[col]];
-    for (let r = 0; r < n; r++) {
-      if (r === col) continue;
-      const f = m[r][col] / m[col][col];
-      for (let c = col; c <= n; c++) m[r][c] -= f * m[col][c];
-    }
-  }
-  return m.map((row, i) => row[n] / row[i]);
-}
+export { solveLinear };
 
 /**
  * Coefficients x ≥ 0 minimising Σ (rows[i]·x − y[i])², by refitting without any coefficient the
@@ -33,7 +17,7 @@ export function nonNegativeLeastSquares(rows: readonly number[][], y: readonly n
   for (;;) {
     const ata = active.map((i) => active.map((j) => rows.reduce((s, r) => s + r[i] * r[j], 0)));
     const aty = active.map((i) => rows.reduce((s, r, n) => s + r[i] * y[n], 0));
-    const x = active.length > 0 ? solveLinear(ata, aty) : [];
+    const x = active.length > 0 ? solveLinear(ata, aty, 'least squares') : [];
     const negative = x.findIndex((v) => v < 0);
     if (negative === -1) {
       const out = new Array<number>(k).fill(0);

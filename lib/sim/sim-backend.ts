@@ -9,7 +9,7 @@
  */
 import type { BackendModelInfo, BackendStep, BackendStepResult, EngineBackend } from '../engine/backend.js';
 import { fmix32 } from '../util/hash.js';
-import { attentionPairs, stepSeconds, type SimulatedModelShape, type StepCostModel } from './cost-model.js';
+import { computeShape, stepSeconds, type SimulatedModelShape, type StepCostModel } from './cost-model.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 export class SimulatedBackend implements EngineBackend {
@@ -31,17 +31,9 @@ export class SimulatedBackend implements EngineBackend {
   }
 
   async step(step: BackendStep): Promise<BackendStepResult> {
-    let tokens = 0;
-    let contextTokens = 0;
-    let pairs = 0;
-    for (const s of step.sequences) {
-      tokens += s.tokens.length;
-      contextTokens += s.startPosition + s.tokens.length;
-      pairs += attentionPairs(s.startPosition, s.tokens.length);
-    }
     const blocking = this.blockingSwaps(step);
     const overlapped = step.swapOut.length + step.swapIn.length - blocking;
-    const time = stepSeconds(this.costs, this.blockBytes, { tokens, contextTokens, attentionPairs: pairs, sequences: step.sequences.length, blockingSwapBlocks: blocking, overlappedSwapBlocks: overlapped });
+    const time = stepSeconds(this.costs, this.blockBytes, { ...computeShape(step.sequences), blockingSwapBlocks: blocking, overlappedSwapBlocks: overlapped });
     await this.clock.sleep(time.elapsedS);
     const sampled = step.sequences.map((s) => fmix32((s.tokens[s.tokens.length - 1] ^ Math.imul(s.startPosition + s.tokens.length, 0x9e3779b1)) >>> 0) % this.info.vocabSize);
     return { tokens: sampled, ...time, overlappedSwapBlocks: overlapped };

@@ -1,0 +1,14 @@
+# The settings that switch each of `astraea`'s rules to its alternative, one at a time ('' is the
+# default), for bench/astraea-ablations.sh and bench/results.sh (sourced, not run).
+ABLATION_SETTINGS=(
+  ''
+  astraea.kvRule=watermark
+  astraea.reclaim=off
+  astraea.waitBasis=accumulated
+  astraea.swapCost=copy
+  astraea.serviceScope=segment
+  astraea.uncontendedKv=release
+  astraea.ageFrom=lowest
+  astraea.memoryWeight=off
+  astraea.segmentsAheadCap=Infinity
+)
