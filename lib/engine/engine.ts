@@ -543,12 +543,14 @@ export class Engine {
   private attributeKvRecovery(decision: StepDecision, result: BackendStepResult): void {
     const computeS = result.elapsedS - result.blockingSwapS;
     const stepTokens = decision.runs.reduce((sum, r) => sum + r.count, 0);
-    const swappedIn = new Set(decision.swappedIn.map((s) => s.record));
+    // Jobs swapped in by this step and run in it (a prefetched one waited a step before, queued).
+    const prefetched = new Set(decision.prefetched);
+    const blockedBySwapIn = new Set(decision.swappedIn.map((s) => s.record).filter((r) => !prefetched.has(r)));
     for (const { record, start, count } of decision.runs) {
       if (!record.active || record.closed || record.state.state !== 'running') continue;
       const recomputed = Math.max(0, Math.min(start + count, record.computedHighWater) - start);
       let seconds = stepTokens > 0 ? (computeS * recomputed) / stepTokens : 0;
-      if (swappedIn.has(record) && !decision.prefetched.includes(record)) seconds += result.blockingSwapS;
+      if (blockedBySwapIn.has(record)) seconds += result.blockingSwapS;
       if (seconds > 0) record.state.kvRecovered(seconds);
     }
   }

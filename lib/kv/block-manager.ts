@@ -81,7 +81,7 @@ interface AllocationPlan {
  * What `findPrefix` remembers of a token array: the chained keys of its full blocks, and the
  * block each key was last found in (a hint: checked against the block's key before use).
  */
-interface PrefixMemo {
+interface PrefixLookupCache {
   keys: BlockHash[];
   ids: number[];
 }
@@ -116,7 +116,7 @@ export class BlockManager {
   private readonly blockTokens: (number[] | null)[];
   /** Key -> the one device block holding that content (cached or owned). */
   private readonly byHash = new Map<BlockHash, number>();
-  private readonly prefixMemo = new WeakMap<readonly number[], PrefixMemo>();
+  private readonly prefixLookups = new WeakMap<readonly number[], PrefixLookupCache>();
   /** Device blocks of deferred swap-outs, each still holding its reference (see swapOut). */
   private readonly inFlight: number[] = [];
 
@@ -459,16 +459,16 @@ export class BlockManager {
     if (!this.prefixCaching || length === 0) return { hits, hashes };
     const maxBlocks = Math.floor((length - 1) / this.blockSize);
     let parent: BlockHash | null = null;
-    const memo = this.memoOf(tokens);
+    const lookups = this.lookupsOf(tokens);
     for (let i = 0; i < maxBlocks; i++) {
       const start = i * this.blockSize;
-      if (memo.keys.length === i) memo.keys.push(hashBlock(parent, tokens, start, start + this.blockSize));
-      const key = memo.keys[i];
+      if (lookups.keys.length === i) lookups.keys.push(hashBlock(parent, tokens, start, start + this.blockSize));
+      const key = lookups.keys[i];
       // The block that held this key last time still does (one block per key), else look it up.
-      let id: number | undefined = i < memo.ids.length ? memo.ids[i] : undefined;
+      let id: number | undefined = i < lookups.ids.length ? lookups.ids[i] : undefined;
       if (id === undefined || this.blockHash[id] !== key) {
         id = this.byHash.get(key);
-        if (id !== undefined && i <= memo.ids.length) memo.ids[i] = id;
+        if (id !== undefined && i <= lookups.ids.length) lookups.ids[i] = id;
       }
       if (id === undefined || this.blockParent[id] !== parent || !this.sameTokens(id, tokens, start)) break;
       hits.push(id);
@@ -484,13 +484,13 @@ export class BlockManager {
    * only grows. A stale entry (an array changed in place, a block evicted) can only cause a miss
    * or a lookup: every hit is checked token by token, from the first block on.
    */
-  private memoOf(tokens: readonly number[]): PrefixMemo {
-    let memo = this.prefixMemo.get(tokens);
-    if (memo === undefined) {
-      memo = { keys: [], ids: [] };
-      this.prefixMemo.set(tokens, memo);
+  private lookupsOf(tokens: readonly number[]): PrefixLookupCache {
+    let lookups = this.prefixLookups.get(tokens);
+    if (lookups === undefined) {
+      lookups = { keys: [], ids: [] };
+      this.prefixLookups.set(tokens, lookups);
     }
-    return memo;
+    return lookups;
   }
 
   private sameTokens(id: number, tokens: readonly number[], start: number): boolean {

@@ -6,7 +6,7 @@
  * 2. the level: every coefficient times one factor, so the predicted total of the measured
  *    steps (those of a replayed workload, if any) equals their measured total. A JCT is a sum of step times, and step times are
  *    right-skewed (a busy neighbour, a page fault): the relative fit settles near the typical
- *    step and undershoots the mean (by 5–8% on this project's CPU runs).
+ *    step and undershoots the mean.
  * Both forms of the matrix term are tried in stage 1 and the better kept:
  * - sum: fixedS + tokenS·tokens, linear, by non-negative least squares;
  * - roofline: max(fixedS, tokenS·tokens), by a grid over (fixedS, tokenS) around the sum fit with

@@ -293,8 +293,9 @@ describe('tau (tau-bench shapes, Azure arrivals, TraceLab tool times)', () => {
     expect(tools.length / jobs.length).toBeCloseTo(5.8, 0); // README: 5.8 tool calls per job
   });
 
+  // Skipped without ../shared/traces beside the checkout (absent on a fresh machine and in a
+  // clone elsewhere); the embedded data/traces files keep the generators working there.
   it.skipIf(!existsSync(SWE_CSV))('is much slower at p90 than the SWE-agent sample, as docs/workloads.md says', () => {
-    // Needs ../shared/traces beside the checkout (absent on a fresh machine).
     const records = parseCsv(readFileSync(SWE_CSV, 'utf8'));
     const column = records[0].fields.indexOf('execution_time_s');
     const times = records.slice(1).map((r) => Number(r.fields[column]));
@@ -307,8 +308,9 @@ describe('tau (tau-bench shapes, Azure arrivals, TraceLab tool times)', () => {
     expect(quantile(fit, 0.9) / quantile(times, 0.9)).toBeGreaterThan(10);
   });
 
+  // Skipped without ../shared/traces beside the checkout (absent on a fresh machine and in a
+  // clone elsewhere); the embedded data/traces files keep the generators working there.
   it.skipIf(!existsSync(TAU_CSV) || !existsSync(AZURE_CSV))('embedded data equals what bench/derive-traces.ts derives from the traces', () => {
-    // Needs ../shared/traces beside the checkout (absent on a fresh machine).
     expect(formatTauShapes(deriveTauShapes(readFileSync(TAU_CSV, 'utf8')))).toBe(
       readFileSync(path.join(REPO, 'data', 'traces', 'tau-airline-shapes.json'), 'utf8'),
     );
