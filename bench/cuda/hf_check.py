@@ -67,7 +67,8 @@ def main() -> int:
     for label, split in (("prefill of everything", 0), (f"prefill {SPLIT}, then decode", SPLIT)):
         out = os.path.join(args.work, f"ours_{split}.bin")
         subprocess.run([args.gpu_logits, "--model", args.work, "--ids", os.path.join(args.work, "ids.bin"),
-                        "--lengths", ",".join(map(str, LENGTHS)), "--split", str(split), "--out", out], check=True)
+                        "--lengths", ",".join(map(str, LENGTHS)), "--split", str(split), "--out", out],
+                       check=True, timeout=120)
         flat = np.fromfile(out, dtype=np.float32).reshape(-1, config.vocab_size).astype(np.float64)
         rows, at = [], 0
         for n in LENGTHS:

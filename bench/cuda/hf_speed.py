@@ -1,10 +1,13 @@
 """transformers on the shapes cuda/harness/speed.cu times, for the side-by-side column: Llama-3-8B
 (32 layers, random BF16 weights) on the GPU, one forward step with a static cache — a decode step
 at batch 1, 32 and 256 after 256 tokens of context, and a 2,048-token prefill. Medians of CUDA-
-event-timed runs after a warm-up. Prints a table. Run by bench/cuda/run.sh.
+event-timed runs after a warm-up. Prints a table; with --json, also writes the figures there.
+Run by bench/cuda/run.sh.
 
-    python3 bench/cuda/hf_speed.py
+    python3 bench/cuda/hf_speed.py [--json FILE]
 """
+import argparse
+import json
 import statistics
 
 import torch
@@ -29,6 +32,9 @@ def timed_ms(fn, reps=9):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    args = ap.parse_args()
     config = llama3_config(32)
     torch.set_default_dtype(torch.bfloat16)
     with torch.device("cuda"):
@@ -51,6 +57,10 @@ def main():
     print("| measurement | transformers median ms |\n| --- | ---: |")
     for what, ms in rows:
         print(f"| {what} | {ms:.3f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"transformers": __import__("transformers").__version__, "torch": torch.__version__,
+                       "rows": [{"what": what, "median_ms": ms} for what, ms in rows]}, f)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 // against the HBM roofline (weight bytes over the device-to-device copy bandwidth); a 2,048-token
 // prefill against the BF16 matrix-product rate; swaps each way against a plain pinned copy of the
 // same bytes, and a decode step's inflation while a swap runs beside it. Medians of repeated,
-// event-timed runs after a warm-up. Prints a table last.
+// event-timed runs after a warm-up. Prints a table last; with a path argument, also writes the
+// figures there as JSON (bench/cuda/run.sh collects them into its figures.json).
+//   speed [figures.json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -24,6 +27,38 @@ using astraea::cuda::check::OwnedPlan;
 namespace {
 
 constexpr int64_t kBlock = 16;
+
+// One measured figure: its median time, the sentence comparing it with its ceiling, and that
+// comparison as a number named for what it is (e.g. "x_roofline": 1.12).
+struct Row {
+  std::string what;
+  double ms;
+  std::string against;
+  std::string figure_name;
+  double figure;
+};
+
+// The strings here are our own ASCII sentences; quotes and backslashes are escaped all the same.
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+bool write_json(const char* path, const std::string& device, double copy_gbs, double gemm_tflops, double weight_bytes,
+                const std::vector<Row>& rows) {
+  std::ofstream f(path);
+  f << "{\"device\":" << json_string(device) << ",\"copy_gb_s\":" << copy_gbs << ",\"bf16_tflops\":" << gemm_tflops
+    << ",\"decode_weight_gb\":" << weight_bytes / 1e9 << ",\"rows\":[";
+  for (size_t i = 0; i < rows.size(); ++i)
+    f << (i ? "," : "") << "{\"what\":" << json_string(rows[i].what) << ",\"median_ms\":" << rows[i].ms
+      << ",\"against\":" << json_string(rows[i].against) << "," << json_string(rows[i].figure_name) << ":" << rows[i].figure << "}";
+  f << "]}\n";
+  return bool(f);
+}
 
 template <typename F>
 double median_ms(int reps, F&& run) {
@@ -60,7 +95,9 @@ double event_ms(cudaStream_t s, int reps, const std::function<void()>& enqueue) 
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  cudaDeviceProp props{};
+  CHECK_CUDA(cudaGetDeviceProperties(&props, 0));
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreate(&s));
   // Ceiling 1: device-to-device copy, bytes read plus written, 2 GiB buffers.
@@ -105,7 +142,6 @@ int main() {
 
     // Decode: B sequences of 256 context tokens (prefilled once), then steps of one token each.
     const int64_t context = 256, per_seq_blocks = (context + 64) / kBlock;
-    struct Row { std::string what; double ms; std::string against; };
     std::vector<Row> rows;
     for (const int64_t batch : {int64_t(1), int64_t(32), int64_t(256)}) {
       std::vector<std::vector<int32_t>> tables(static_cast<size_t>(batch));
@@ -125,9 +161,10 @@ int main() {
         ++position;
       });
       const double roofline_ms = weight_bytes / (copy_gbs * 1e9) * 1e3;
-      char against[96];
-      std::snprintf(against, sizeof against, "%.2fx the roofline (%.3f ms)", ms / roofline_ms, roofline_ms);
-      rows.push_back({"decode step, batch " + std::to_string(batch), ms, against});
+      char against[128];
+      std::snprintf(against, sizeof against, "%.2fx the roofline (%.3f ms), %.0f tok/s", ms / roofline_ms, roofline_ms,
+                    double(batch) / (ms / 1e3));
+      rows.push_back({"decode step, batch " + std::to_string(batch), ms, against, "x_roofline", ms / roofline_ms});
     }
     // Prefill: one 2,048-token chunk.
     {
@@ -142,7 +179,7 @@ int main() {
       char against[96];
       std::snprintf(against, sizeof against, "%.0f tok/s, %.0f TFLOP/s = %.0f%% of the product rate", 2048 / (ms / 1e3), tflops,
                     100 * tflops / gemm_tflops);
-      rows.push_back({"prefill, 2048-token chunk", ms, against});
+      rows.push_back({"prefill, 2048-token chunk", ms, against, "fraction_of_product_rate", tflops / gemm_tflops});
     }
     // Swaps: 256 blocks (the K/V of 4,096 tokens) out and back, against a plain pinned copy.
     {
@@ -161,8 +198,8 @@ int main() {
       char a1[96], a2[96];
       std::snprintf(a1, sizeof a1, "%.1f GB/s = %.0f%% of a pinned copy", 256 * block_bytes / (out_ms / 1e3) / 1e9, 100 * plain_out / out_ms);
       std::snprintf(a2, sizeof a2, "%.1f GB/s = %.0f%% of a pinned copy", 256 * block_bytes / (in_ms / 1e3) / 1e9, 100 * plain_in / in_ms);
-      rows.push_back({"swap out, 256 blocks (step)", out_ms, a1});
-      rows.push_back({"swap in, 256 blocks (step)", in_ms, a2});
+      rows.push_back({"swap out, 256 blocks (step)", out_ms, a1, "fraction_of_pinned_copy", plain_out / out_ms});
+      rows.push_back({"swap in, 256 blocks (step)", in_ms, a2, "fraction_of_pinned_copy", plain_in / in_ms});
     }
     // Step inflation: a batch-32 decode step alone, and with 256 blocks it does not use swapped
     // out beside it (the copy stream), same plan otherwise.
@@ -189,12 +226,14 @@ int main() {
       const double alone = decode_ms(false), beside = decode_ms(true);
       char against[96];
       std::snprintf(against, sizeof against, "%+.1f%% against the step alone (%.3f ms)", 100 * (beside / alone - 1), alone);
-      rows.push_back({"decode batch 32 + 256-block swap-out", beside, against});
+      rows.push_back({"decode batch 32 + 256-block swap-out", beside, against, "inflation", beside / alone - 1});
     }
     std::printf("\ndevice copy %.0f GB/s (read + write), BF16 product %.0f TFLOP/s, weights %.2f GB\n\n", copy_gbs, gemm_tflops,
                 weight_bytes / 1e9);
     std::printf("| measurement | median ms | against |\n| --- | ---: | --- |\n");
     for (const Row& r : rows) std::printf("| %s | %.3f | %s |\n", r.what.c_str(), r.ms, r.against.c_str());
+    if (argc > 1 && !write_json(argv[1], props.name, copy_gbs, gemm_tflops, weight_bytes, rows))
+      return std::printf("speed: cannot write %s\n", argv[1]), 1;
   } catch (const astraea::EngineError& e) {
     std::printf("speed: %s: %s\n", e.code().c_str(), e.what());
     return 1;

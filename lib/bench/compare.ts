@@ -61,6 +61,7 @@ async function runReal(workload: GeneratedWorkload, policy: PolicyName, target: 
       model: target.modelName,
       kvBlocks: target.engine.kvBlocks ?? 1024,
       makespanS: wallTimers.now() - start,
+      swapBytesPerS: engine.swapBytesPerS,
     };
     return { summary: summarizeRun(meta, outcomes, engine.stats()), outcomes };
   } finally {
@@ -85,6 +86,7 @@ async function runSimulated(workload: GeneratedWorkload, policy: PolicyName, tar
     model: target.profile.costs.name,
     kvBlocks: target.kvBlocks ?? target.profile.deviceBlocks,
     makespanS: result.makespanS,
+    swapBytesPerS: target.profile.costs.swapBytesPerS,
   };
   return { summary: summarizeRun(meta, result.outcomes, result.stats), outcomes: result.outcomes };
 }

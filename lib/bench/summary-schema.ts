@@ -48,6 +48,8 @@ export const RunSummarySchema = Type.Object(
     ),
     preemptions: Count,
     recomputed_prefill_tokens: Count,
+    /** The device↔host copy rate the KV policies priced swaps with: measured on cpu/cuda, the profile's on sim. */
+    swap_bytes_per_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
   { additionalProperties: false },
 );

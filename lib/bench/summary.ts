@@ -49,6 +49,7 @@ export interface RunMeta {
   model: string;
   kvBlocks: number;
   makespanS: number;
+  swapBytesPerS: number;
 }
 
 export function summarizeRun(meta: RunMeta, outcomes: readonly JobOutcome[], stats: EngineStats): RunSummary {
@@ -75,5 +76,6 @@ export function summarizeRun(meta: RunMeta, outcomes: readonly JobOutcome[], sta
     workload_params: { seed: w.seed, load: w.load, jobs: w.jobs, scale: { ...w.scale }, arrival_rate_per_s: w.arrivalRatePerS },
     preemptions: stats.preemptions,
     recomputed_prefill_tokens: stats.kvTraffic.recomputedPrefillTokens,
+    swap_bytes_per_s: meta.swapBytesPerS,
   };
 }

@@ -40,5 +40,6 @@ export function comparisonTable(summaries: readonly RunSummary[]): string {
 export function describeRun(s: RunSummary): string {
   const w = s.workload_params;
   const scale = w.scale.tokens === 1 && w.scale.time === 1 ? 'full scale' : `tokens ×${w.scale.tokens}, time ×${w.scale.time}`;
-  return `${s.workload}: ${w.jobs} jobs, load ${w.load} (${w.arrival_rate_per_s.toFixed(2)} jobs/s), seed ${w.seed}, ${scale}; ${s.engine} engine, ${s.model}, ${s.kv_blocks} KV blocks, ${s.predictor} predictor`;
+  const swaps = s.swap_bytes_per_s === undefined ? '' : `, swaps ${(s.swap_bytes_per_s / 1e9).toFixed(1)} GB/s`;
+  return `${s.workload}: ${w.jobs} jobs, load ${w.load} (${w.arrival_rate_per_s.toFixed(2)} jobs/s), seed ${w.seed}, ${scale}; ${s.engine} engine, ${s.model}, ${s.kv_blocks} KV blocks${swaps}, ${s.predictor} predictor`;
 }

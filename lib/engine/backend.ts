@@ -36,14 +36,14 @@ export interface BackendStepResult {
 }
 
 export interface EngineBackend {
-  /** 'cpu' for the native addon, 'sim' for the simulator. */
-  readonly kind: 'cpu' | 'sim';
+  /** Where steps run: the native addon's 'cpu' or 'cuda' backend, or 'sim' for the simulator. */
+  readonly kind: 'cpu' | 'cuda' | 'sim';
   readonly info: BackendModelInfo;
   /** null: the model has no tokenizer (token jobs only). */
   readonly tokenizer: Tokenizer | null;
   /** Bytes of one KV block (all layers, K and V). */
   readonly blockBytes: number;
-  /** Bytes per second of a block copy between the pools (for the KV policies' swap costs). */
+  /** Bytes per second of a block copy between the pools, one direction (the KV policies' swap costs; measured on the native backend). */
   readonly swapBytesPerS: number;
   step(step: BackendStep): Promise<BackendStepResult>;
   /** Frees what the backend holds; called once, when no step is in flight. */

@@ -121,7 +121,7 @@ export class Engine {
     const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, threads: options.threads });
     let backend: NativeBackend;
     try {
-      backend = new NativeBackend(model, model.native.createKvCache({ blockSize, deviceBlocks: kvBlocks, hostBlocks }));
+      backend = await NativeBackend.open(model, { blockSize, deviceBlocks: kvBlocks, hostBlocks });
     } catch (error) {
       model.dispose();
       throw error;
@@ -163,9 +163,14 @@ export class Engine {
     return this.backend.tokenizer;
   }
 
-  /** 'cpu' (the native addon) or 'sim' (the simulator). */
+  /** 'cpu' or 'cuda' (the native addon, where its steps run) or 'sim' (the simulator). */
   get backendKind(): EngineBackend['kind'] {
     return this.backend.kind;
+  }
+
+  /** The device↔host copy rate the KV policies price swaps with (measured by the native backend). */
+  get swapBytesPerS(): number {
+    return this.backend.swapBytesPerS;
   }
 
   createJob(options: JobOptions = {}): Job {

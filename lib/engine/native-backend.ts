@@ -1,22 +1,56 @@
-/** The engine's backend on the native addon: a loaded model and its paged KV cache. */
+/**
+ * The engine's backend on the native addon: a loaded model and its paged KV cache. It reports
+ * what it runs on (`kind`, from the addon's backendInfo: the CPU build, or the CUDA build on a
+ * GPU) and the swap bandwidth it measured once when it opened, so summaries and the KV policies'
+ * swap costs tell the truth on every backend instead of assuming one.
+ */
 import type { LoadedModel } from '../model/load.js';
+import { median } from '../util/median.js';
+import { native } from '../native/index.js';
 import { buildStepPlan } from '../native/plan.js';
-import type { NativeKvCache } from '../native/types.js';
+import type { NativeBackendInfo, NativeKvCache, NativeKvCacheOptions } from '../native/types.js';
 import type { BackendStep, BackendStepResult, EngineBackend } from './backend.js';
 
-/** Host-to-host block copies on the CPU backend: one memcpy stream (a conservative figure). */
-const CPU_SWAP_BYTES_PER_S = 10e9;
+/** Blocks moved per direction by the start-up probe (fewer when a pool is smaller). */
+const SWAP_PROBE_BLOCKS = 64;
+const SWAP_PROBE_ROUNDS = 5;
+
+/**
+ * The swap rate reported when the cache has no host pool, so no swap can ever happen: a
+ * device↔host copy on a PCIe 4 x16 link. It never prices a swap that runs.
+ */
+const NO_HOST_POOL_SWAP_BYTES_PER_S = 25e9;
 
 export class NativeBackend implements EngineBackend {
-  readonly kind = 'cpu' as const;
   readonly blockBytes: number;
-  readonly swapBytesPerS = CPU_SWAP_BYTES_PER_S;
 
-  constructor(
+  private constructor(
     readonly model: LoadedModel,
     private readonly cache: NativeKvCache,
+    readonly kind: NativeBackendInfo['backend'],
+    /** Device↔host block copies, bytes per second, one direction, as measured at start-up. */
+    readonly swapBytesPerS: number,
   ) {
     this.blockBytes = cache.info().blockBytes;
+  }
+
+  /**
+   * Creates the KV cache on the model and measures the swap bandwidth on it (a few
+   * milliseconds: 64 blocks out and back in, five times, on pools that hold nothing yet). On
+   * failure the cache is freed; the model stays the caller's.
+   */
+  static async open(model: LoadedModel, cacheOptions: NativeKvCacheOptions, kind: NativeBackendInfo['backend'] = native().backendInfo().backend): Promise<NativeBackend> {
+    const cache = model.native.createKvCache(cacheOptions);
+    try {
+      const { deviceBlocks, hostBlocks, blockBytes } = cache.info();
+      const probeBlocks = Math.min(SWAP_PROBE_BLOCKS, deviceBlocks, hostBlocks);
+      const swapBytesPerS =
+        probeBlocks > 0 ? await measureSwapBytesPerS((plan) => model.native.step(cache, buildStepPlan(plan)), probeBlocks, blockBytes) : NO_HOST_POOL_SWAP_BYTES_PER_S;
+      return new NativeBackend(model, cache, kind, swapBytesPerS);
+    } catch (error) {
+      cache.dispose();
+      throw error;
+    }
   }
 
   get info() {
@@ -37,4 +71,26 @@ export class NativeBackend implements EngineBackend {
     this.cache.dispose();
     this.model.dispose();
   }
+}
+
+/**
+ * Bytes per second of block copies between the pools, one direction: `blocks` blocks out and the
+ * same blocks back in, timed by the native step; the median of the rounds' rates.
+ */
+export async function measureSwapBytesPerS(
+  step: (plan: BackendStep) => Promise<{ elapsedS: number }>,
+  blocks: number,
+  blockBytes: number,
+  rounds = SWAP_PROBE_ROUNDS,
+): Promise<number> {
+  const pairs: [number, number][] = Array.from({ length: blocks }, (_, i) => [i, i]);
+  const rates: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const out = await step({ sequences: [], swapOut: pairs, swapIn: [] });
+    const back = await step({ sequences: [], swapOut: [], swapIn: pairs });
+    const seconds = out.elapsedS + back.elapsedS;
+    if (seconds > 0) rates.push((2 * blocks * blockBytes) / seconds);
+  }
+  // Too fast for the step's clock in every round: any large finite rate prices such copies near zero.
+  return rates.length > 0 ? median(rates) : NO_HOST_POOL_SWAP_BYTES_PER_S;
 }

@@ -25,6 +25,7 @@ import { mulberry32 } from '../workload/random.js';
 import { computeShape } from './cost-model.js';
 import { fitStepCosts, type MeasuredStep } from './fit-costs.js';
 import type { ProfileFile } from './profile-file.js';
+import { median } from '../util/median.js';
 
 export interface StepSample extends MeasuredStep {
   /** Wall time from the previous step's end to this one's start; null for a phase's first step. */
@@ -93,24 +94,6 @@ export class RecordingBackend implements EngineBackend {
   }
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Bytes per second of block copies between the pools, timed on the backend alone. */
-async function measureSwapBytesPerS(backend: EngineBackend, blocks: number): Promise<number> {
-  const pairs: [number, number][] = Array.from({ length: blocks }, (_, i) => [i, i]);
-  const rates: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    const out = await backend.step({ sequences: [], swapOut: pairs, swapIn: [] });
-    const back = await backend.step({ sequences: [], swapOut: [], swapIn: pairs });
-    const seconds = out.elapsedS + back.elapsedS;
-    if (seconds > 0) rates.push((2 * blocks * backend.blockBytes) / seconds);
-  }
-  return median(rates);
-}
-
 export interface Calibration {
   profile: ProfileFile;
   samples: StepSample[];
@@ -125,17 +108,14 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const model = await loadModel(options.model);
   let native: NativeBackend;
   try {
-    native = new NativeBackend(model, model.native.createKvCache({ blockSize, deviceBlocks: options.kvBlocks, hostBlocks }));
+    native = await NativeBackend.open(model, { blockSize, deviceBlocks: options.kvBlocks, hostBlocks });
   } catch (error) {
     model.dispose();
     throw error;
   }
   const info = native.info;
   const modelName = basename(options.model.model);
-  const swapBytesPerS = await measureSwapBytesPerS(native, Math.min(64, options.kvBlocks, hostBlocks)).catch((error) => {
-    native.dispose();
-    throw error;
-  });
+  const swapBytesPerS = native.swapBytesPerS;
   const recorder = new RecordingBackend(native);
   const engine = Engine.withBackend(recorder, { policy: 'fcfs', kvBlocks: options.kvBlocks, hostBlocks, blockSize, maxBatchTokens, maxBatchSequences, prefixCaching: false });
   const rng = mulberry32(7);

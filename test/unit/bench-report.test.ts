@@ -44,6 +44,9 @@ describe('comparison table', () => {
 
   it('describes the run, scale included', () => {
     expect(describeRun(summary('fcfs', 1))).toBe('paper: 10 jobs, load 1 (2.50 jobs/s), seed 1, tokens ×0.1, time ×0.5; sim engine, h100-llama3-8b, 25000 KV blocks, learned predictor');
+    expect(describeRun({ ...summary('fcfs', 1), swap_bytes_per_s: 12.34e9 })).toBe(
+      'paper: 10 jobs, load 1 (2.50 jobs/s), seed 1, tokens ×0.1, time ×0.5; sim engine, h100-llama3-8b, 25000 KV blocks, swaps 12.3 GB/s, learned predictor',
+    );
   });
 });
 

@@ -34,6 +34,7 @@ const META: RunMeta = {
   model: 'c',
   kvBlocks: 64,
   makespanS: 0,
+  swapBytesPerS: 25e9,
 };
 const DECODE_S = 0.011;
 const BLOCK_COPY_S = 1.6e-5;
@@ -423,6 +424,7 @@ describe('summary', () => {
     expect(s.makespan_s).toBe(8);
     expect(s.tokens_per_s).toBeCloseTo(100, 12);
     expect(s.kv).toEqual({ preserve: 2, swap: 4, discard: 5, release: 1 });
+    expect(s.swap_bytes_per_s).toBe(25e9);
     expect(s.errors).toEqual({ OUT_OF_BLOCKS: 1 });
     expect(s.preemptions).toBe(3);
     expect(s.recomputed_prefill_tokens).toBe(17);
