@@ -15,6 +15,7 @@ interface ServeFlags extends ModelFlags {
   port: string;
   host: string;
   apiKey?: string;
+  protectMetrics?: boolean;
   servedModelName?: string;
   kvBlocks: string;
   maxWaiting: string;
@@ -29,7 +30,8 @@ export function serveCommand(): Command {
     .option('--policy <name>', `scheduling policy (${POLICY_NAMES.join(', ')})`, 'astraea')
     .option('--port <n>', 'port', '8000')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--api-key <key>', 'require this bearer token')
+    .option('--api-key <key>', 'require this bearer token on every route but /health (default: $ASTRAEA_API_KEY, which keeps it out of ps)')
+    .option('--protect-metrics', 'with an API key, /metrics needs it too')
     .option('--served-model-name <name>', 'the model name clients use')
     .option('--kv-blocks <n>', 'device KV blocks of 16 tokens', '1024')
     .option('--max-waiting <n>', 'requests queued before new ones get 429', '256')
@@ -44,6 +46,9 @@ async function runServe(values: ServeFlags): Promise<void> {
   const model = values.model ?? values.preset ?? 'tiny';
   const policy = values.policy as PolicyName;
   if (!POLICY_NAMES.includes(policy)) throw new EngineError('INVALID_ARGUMENT', `--policy must be one of ${POLICY_NAMES.join(', ')}`);
+  const apiKey = values.apiKey ?? process.env.ASTRAEA_API_KEY;
+  if (apiKey !== undefined && apiKey.length === 0) throw new EngineError('INVALID_ARGUMENT', 'the API key must not be empty');
+  if (values.protectMetrics && apiKey === undefined) throw new EngineError('INVALID_ARGUMENT', '--protect-metrics needs an API key (--api-key or ASTRAEA_API_KEY)');
   const load = loadOptions({ ...values, model });
   const engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1) });
   const modelName = values.servedModelName ?? (values.model ? basename(values.model) : model);
@@ -53,7 +58,8 @@ async function runServe(values: ServeFlags): Promise<void> {
   const { buildServer } = await import('../server/app.js');
   const { app } = buildServer(engine, {
     modelName,
-    apiKey: values.apiKey,
+    apiKey,
+    protectMetrics: values.protectMetrics ?? false,
     maxWaiting: integerOption(values.maxWaiting, 'max-waiting', 256, 1),
     jobIdleS,
     autoBind: values.autoBind,

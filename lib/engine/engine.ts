@@ -10,6 +10,7 @@ import { JobStateMachine } from '../agent/job-state.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import { EngineError } from '../errors.js';
 import { BlockManager, type SwapPair } from '../kv/block-manager.js';
+import { saltRoot } from '../kv/prefix-hash.js';
 import { loadModel } from '../model/load.js';
 import type { MemoryView } from '../sched/kv-waste.js';
 import { createPolicy, POLICY_NAMES } from '../sched/registry.js';
@@ -177,7 +178,10 @@ export class Engine {
     if (this.closing) throw new EngineError('ENGINE_CLOSED', 'the engine is closing');
     const id = options.id ?? `job-${this.nextJobId++}`;
     if (this.jobs.has(id)) throw new EngineError('DUPLICATE_JOB', `a job with id "${id}" is already open`);
-    const record = new JobRecord(id, options.kind ?? 'default', new JobStateMachine(id, this.clock));
+    if (options.cacheSalt !== undefined && (typeof options.cacheSalt !== 'string' || options.cacheSalt.length === 0)) {
+      throw new EngineError('INVALID_ARGUMENT', 'cacheSalt must be a non-empty string');
+    }
+    const record = new JobRecord(id, options.kind ?? 'default', new JobStateMachine(id, this.clock), options.cacheSalt === undefined ? null : saltRoot(options.cacheSalt));
     this.jobs.set(id, record);
     return new Job(this, record);
   }

@@ -3,6 +3,7 @@
  * its chat history, the segment in progress, and where its KV is.
  */
 import type { JobStateMachine } from '../agent/job-state.js';
+import type { BlockHash } from '../kv/prefix-hash.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { ActiveSegment } from './active-segment.js';
 import type { KvDecision, SegmentResult } from './types.js';
@@ -42,6 +43,8 @@ export class JobRecord {
     readonly id: string,
     readonly kind: string,
     readonly state: JobStateMachine,
+    /** Parent key of the job's first KV block: null, or its cache salt's root (lib/kv/prefix-hash.ts). */
+    readonly prefixRoot: BlockHash | null = null,
   ) {}
 
   /** Runnable: a segment is in progress and the job is not waiting on a tool. */

@@ -154,13 +154,13 @@ export function planStep(
         continue;
       }
     }
-    const computed = r.placement === 'device' ? r.computedTokens : blocks.cachedPrefixTokens(r.tokens);
+    const computed = r.placement === 'device' ? r.computedTokens : blocks.cachedPrefixTokens(r.tokens, r.prefixRoot);
     const count = Math.min(r.tokens.length - computed, budget);
     const target = computed + count;
-    while (!blocks.canAllocate(blocks.blocksNeeded(r.id, r.tokens, target))) {
+    while (!blocks.canAllocate(blocks.blocksNeeded(r.id, r.tokens, target, r.prefixRoot))) {
       if (!preemptOne(i)) return { ...decision, blocked: r }; // nothing of lower priority left to take memory from
     }
-    const { computedTokens } = blocks.ensure(r.id, r.tokens, target);
+    const { computedTokens } = blocks.ensure(r.id, r.tokens, target, r.prefixRoot);
     r.placement = 'device';
     r.computedTokens = computedTokens;
     const run = { record: r, start: computedTokens, count: computed + count - computedTokens };

@@ -48,6 +48,12 @@ export interface JobOptions {
   id?: string;
   /** The kind of agent job (e.g. 'airline'); policies may learn per kind. */
   kind?: string;
+  /**
+   * vLLM's `cache_salt`: the job's prefix-cache blocks are keyed under this salt, so they are hits
+   * only for jobs with the same salt (one per tenant closes the prefix cache's timing side
+   * channel between tenants). Absent: the shared, unsalted cache.
+   */
+  cacheSalt?: string;
 }
 
 export interface GenerateOptions {

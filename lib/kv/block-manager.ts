@@ -65,6 +65,8 @@ interface OwnerState {
   hashes: BlockHash[];
   /** Leading tokens whose KV is present. */
   computed: number;
+  /** Parent key of block 0: null, or the root of the owner's cache salt (prefix-hash.ts, saltRoot). */
+  root: BlockHash | null;
 }
 
 interface AllocationPlan {
@@ -82,6 +84,7 @@ interface AllocationPlan {
  * block each key was last found in (a hint: checked against the block's key before use).
  */
 interface PrefixLookupCache {
+  root: BlockHash | null;
   keys: BlockHash[];
   ids: number[];
 }
@@ -167,13 +170,17 @@ export class BlockManager {
     return this.owners.get(owner)?.host != null;
   }
 
-  cachedPrefixTokens(tokens: readonly number[]): number {
-    return this.findPrefix(tokens, tokens.length).hits.length * this.blockSize;
+  /**
+   * Leading tokens a new sequence would find in the prefix cache. `root` is the sequence's salt
+   * root (null: unsalted): only blocks cached under the same root can be hits, here and below.
+   */
+  cachedPrefixTokens(tokens: readonly number[], root: BlockHash | null = null): number {
+    return this.findPrefix(tokens, tokens.length, root).hits.length * this.blockSize;
   }
 
   /** Blocks `ensure` would take for the first `length` tokens (default: all of them). */
-  blocksNeeded(owner: string, tokens: readonly number[], length = tokens.length): number {
-    return this.plan(this.activeOwner(owner, false), tokens, length).take;
+  blocksNeeded(owner: string, tokens: readonly number[], length = tokens.length, root: BlockHash | null = null): number {
+    return this.plan(this.activeOwner(owner, false), tokens, length, root).take;
   }
 
   canAllocate(blocks: number): boolean {
@@ -184,16 +191,19 @@ export class BlockManager {
    * Gives `owner` blocks for its first `length` tokens (default: all), reusing cached prefix
    * blocks for a sequence that holds none. `length` spares the caller a copy of a long context.
    */
-  ensure(owner: string, tokens: readonly number[], length = tokens.length): EnsureResult {
+  ensure(owner: string, tokens: readonly number[], length = tokens.length, root: BlockHash | null = null): EnsureResult {
     const existing = this.activeOwner(owner, false);
-    const plan = this.plan(existing, tokens, length);
+    if (existing !== undefined && existing.root !== root) {
+      throw new EngineError('INVALID_ARGUMENT', `${owner} holds blocks under another cache salt`);
+    }
+    const plan = this.plan(existing, tokens, length, root);
     if (!this.canAllocate(plan.take)) {
       throw new EngineError(
         'OUT_OF_BLOCKS',
         `${owner} needs ${plan.take} device blocks, ${this.freeStack.length} free + ${this.cachedCount} cached available`,
       );
     }
-    const state: OwnerState = existing ?? { device: [], host: null, hashes: [], computed: 0 };
+    const state: OwnerState = existing ?? { device: [], host: null, hashes: [], computed: 0, root };
     if (state.device.length === 0) {
       this.prefixQueryTokens += length;
       this.prefixHitTokens += plan.hits.length * this.blockSize;
@@ -230,7 +240,7 @@ export class BlockManager {
     if (!this.prefixCaching) return;
     const fullBlocks = Math.floor(numComputed / this.blockSize);
     for (let i = state.hashes.length; i < fullBlocks; i++) {
-      const parent = i > 0 ? state.hashes[i - 1] : null;
+      const parent = i > 0 ? state.hashes[i - 1] : state.root;
       const start = i * this.blockSize;
       const key = hashBlock(parent, tokens, start, start + this.blockSize);
       state.hashes.push(key);
@@ -432,7 +442,7 @@ export class BlockManager {
     return state;
   }
 
-  private plan(state: OwnerState | undefined, tokens: readonly number[], length: number): AllocationPlan {
+  private plan(state: OwnerState | undefined, tokens: readonly number[], length: number, root: BlockHash | null): AllocationPlan {
     if (!Number.isInteger(length) || length < 0 || length > tokens.length) {
       throw new EngineError('INVALID_ARGUMENT', `length ${length} must be within 0..${tokens.length}`);
     }
@@ -442,7 +452,7 @@ export class BlockManager {
       const fresh = Math.max(0, needed - held);
       return { hits: NO_HITS, hitHashes: NO_HASHES, fresh, take: fresh };
     }
-    const prefix = this.findPrefix(tokens, length);
+    const prefix = this.findPrefix(tokens, length, root);
     let revived = 0;
     for (const id of prefix.hits) if (this.refCount[id] === 0) revived++;
     const fresh = needed - prefix.hits.length;
@@ -453,13 +463,13 @@ export class BlockManager {
    * Longest run of leading full blocks present in the cache, leaving at least one token to compute
    * (so the last token's logits exist). Each hit is verified against the stored tokens and parent.
    */
-  private findPrefix(tokens: readonly number[], length: number): { hits: number[]; hashes: BlockHash[] } {
+  private findPrefix(tokens: readonly number[], length: number, root: BlockHash | null): { hits: number[]; hashes: BlockHash[] } {
     const hits: number[] = [];
     const hashes: BlockHash[] = [];
     if (!this.prefixCaching || length === 0) return { hits, hashes };
     const maxBlocks = Math.floor((length - 1) / this.blockSize);
-    let parent: BlockHash | null = null;
-    const lookups = this.lookupsOf(tokens);
+    let parent: BlockHash | null = root;
+    const lookups = this.lookupsOf(tokens, root);
     for (let i = 0; i < maxBlocks; i++) {
       const start = i * this.blockSize;
       if (lookups.keys.length === i) lookups.keys.push(hashBlock(parent, tokens, start, start + this.blockSize));
@@ -484,10 +494,10 @@ export class BlockManager {
    * only grows. A stale entry (an array changed in place, a block evicted) can only cause a miss
    * or a lookup: every hit is checked token by token, from the first block on.
    */
-  private lookupsOf(tokens: readonly number[]): PrefixLookupCache {
+  private lookupsOf(tokens: readonly number[], root: BlockHash | null): PrefixLookupCache {
     let lookups = this.prefixLookups.get(tokens);
-    if (lookups === undefined) {
-      lookups = { keys: [], ids: [] };
+    if (lookups === undefined || lookups.root !== root) {
+      lookups = { root, keys: [], ids: [] };
       this.prefixLookups.set(tokens, lookups);
     }
     return lookups;

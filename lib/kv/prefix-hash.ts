@@ -10,6 +10,7 @@
  * block manager also compares the stored token ids and parent key on every hit, so a collision
  * could only ever matter in the parent chain, never inside one block.
  */
+import { createHash } from 'node:crypto';
 import { fmix32 } from '../util/hash.js';
 
 /** Four UTF-16 code units: lane A's high and low halves, then lane B's. */
@@ -77,10 +78,23 @@ export function hashBlock(parent: BlockHash | null, tokens: readonly number[], s
   return pack(a, b);
 }
 
+/**
+ * The root of a salted prefix chain (vLLM's `cache_salt`): the parent key of the first block for
+ * every sequence with this salt, where unsalted sequences have none. A chain under one salt can
+ * then never produce another salt's keys, and a hit is verified against the stored parent, so one
+ * tenant's cached prefix is never a hit for another. SHA-256, not the lanes above: the lanes are
+ * invertible, so from a guessed prefix someone could pick a salt whose root equals a real block
+ * key and probe that chain; a 64-bit preimage of SHA-256 is out of reach. Once per job.
+ */
+export function saltRoot(salt: string): BlockHash {
+  const d = createHash('sha256').update('astraea cache_salt\0').update(salt, 'utf8').digest();
+  return String.fromCharCode(d.readUInt16BE(0), d.readUInt16BE(2), d.readUInt16BE(4), d.readUInt16BE(6));
+}
+
 /** Keys of the first `count` full blocks of `tokens` (each `blockSize` long), chained from the start. */
-export function chainHashes(tokens: readonly number[], blockSize: number, count: number): BlockHash[] {
+export function chainHashes(tokens: readonly number[], blockSize: number, count: number, root: BlockHash | null = null): BlockHash[] {
   const out: BlockHash[] = [];
-  let parent: BlockHash | null = null;
+  let parent: BlockHash | null = root;
   for (let i = 0; i < count; i++) {
     parent = hashBlock(parent, tokens, i * blockSize, (i + 1) * blockSize);
     out.push(parent);

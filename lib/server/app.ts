@@ -6,6 +6,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.js';
 import { HttpError, toHttpError } from './errors.js';
+import { protectRoutes } from './auth.js';
 import { JobTable } from './job-table.js';
 import { ServerMetrics } from './metrics.js';
 import { ServerContext } from './context.js';
@@ -16,8 +17,13 @@ import { registerCompletions } from './routes/completions.js';
 export interface ServerOptions {
   /** The name clients give as `model` (default 'astraea'). */
   modelName?: string;
-  /** When set, /v1 routes need `Authorization: Bearer <apiKey>`. */
+  /**
+   * When set, every route needs `Authorization: Bearer <apiKey>` except `/health` and, unless
+   * `protectMetrics`, `/metrics` (./auth.ts; docs/security.md).
+   */
   apiKey?: string;
+  /** With `apiKey`: `/metrics` needs the key too (default false: scrapers usually have none). */
+  protectMetrics?: boolean;
   /** Largest request body, bytes (default 4 MiB). */
   bodyLimit?: number;
   /** max_tokens when a call gives none (default 256). */
@@ -59,15 +65,8 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
   });
   const context = new ServerContext(engine, jobs, metrics, options.modelName ?? 'astraea', options.defaultMaxTokens ?? 256, options.maxWaiting ?? 256);
 
-  if (options.apiKey !== undefined) {
-    const expected = `Bearer ${options.apiKey}`;
-    app.addHook('onRequest', async (request) => {
-      if (!request.url.startsWith('/v1/')) return;
-      if (request.headers.authorization !== expected) {
-        throw new HttpError(401, request.headers.authorization ? 'incorrect API key' : 'missing API key: send Authorization: Bearer <key>', 'invalid_request_error', 'invalid_api_key');
-      }
-    });
-  }
+  // Before any route exists: the key is checked on every route as the router matched it.
+  const auth = options.apiKey === undefined ? null : protectRoutes(app, options.apiKey);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     let http: HttpError;
@@ -85,7 +84,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
     if (http.status === 429) reply.header('retry-after', '1');
     reply.status(http.status).send(http.body());
   });
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(auth === null ? {} : { preHandler: auth.notFoundPreHandler }, (request, reply) => {
     reply.status(404).send(new HttpError(404, `no route ${request.method} ${request.url}`, 'invalid_request_error', 'unknown_route').body());
   });
 
@@ -104,7 +103,7 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
 
   registerChat(app, context);
   registerCompletions(app, context);
-  registerAdmin(app, context, Math.floor(Date.now() / 1000));
+  registerAdmin(app, context, { startedS: Math.floor(Date.now() / 1000), metricsPublic: !(options.protectMetrics ?? false) });
   app.addHook('onClose', async () => jobs.dispose());
   return { app, context };
 }

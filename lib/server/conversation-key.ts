@@ -25,9 +25,19 @@ function add(hash: Hash, m: ChatMessage): void {
   hash.update('\u0000');
 }
 
-/** The fingerprint of exactly these messages. */
-export function conversationKey(messages: readonly ChatMessage[]): string {
+/**
+ * A hash that starts from the cache salt (none: the unsalted space), so the same conversation
+ * under two salts has unrelated fingerprints and a call never joins another tenant's job.
+ */
+function saltedHash(cacheSalt: string | null): Hash {
   const hash = createHash('sha256');
+  hash.update(cacheSalt === null ? 'unsalted\u0000' : `salt\u0000${cacheSalt.length}\u0000${cacheSalt}\u0000`);
+  return hash;
+}
+
+/** The fingerprint of exactly these messages, under a cache salt. */
+export function conversationKey(messages: readonly ChatMessage[], cacheSalt: string | null = null): string {
+  const hash = saltedHash(cacheSalt);
   for (const m of messages) add(hash, m);
   return hash.digest('base64url');
 }
@@ -36,8 +46,8 @@ export function conversationKey(messages: readonly ChatMessage[]): string {
  * Fingerprints of every proper prefix of `messages` (lengths messages.length − 1 down to 1),
  * longest first: the candidates for the history this call extends.
  */
-export function prefixKeys(messages: readonly ChatMessage[]): string[] {
-  const hash = createHash('sha256');
+export function prefixKeys(messages: readonly ChatMessage[], cacheSalt: string | null = null): string[] {
+  const hash = saltedHash(cacheSalt);
   const keys: string[] = [];
   for (let i = 0; i < messages.length - 1; i++) {
     add(hash, messages[i]);

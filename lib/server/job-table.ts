@@ -40,6 +40,8 @@ export interface BoundJob {
   key: string | null;
   /** How many engine jobs this job has had (their ids are `${id}.${n}`). */
   generations: number;
+  /** The cache_salt of its first call: every later call must bring the same one. */
+  cacheSalt: string | null;
   /** When its first call arrived and its last call ended (ms), and the time between calls. */
   startedMs: number;
   lastEndMs: number | null;
@@ -69,15 +71,20 @@ export class JobTable {
 
   /**
    * The job a chat call belongs to, marked busy: the named one (created if new), else the one
-   * whose conversation the messages extend, else a new one. A named job that is busy is an error.
+   * whose conversation the messages extend, else a new one. A named job that is busy is an error,
+   * and so is one opened under another cache salt (its KV must never serve this call); a call
+   * joins by conversation only a job with its own salt.
    */
-  acquire(explicitId: string | null, messages: readonly ChatMessage[]): BoundJob {
+  acquire(explicitId: string | null, messages: readonly ChatMessage[], cacheSalt: string | null = null): BoundJob {
     let job: BoundJob | undefined;
     if (explicitId !== null) {
       job = this.jobs.get(explicitId);
+      if (job !== undefined && job.cacheSalt !== cacheSalt) {
+        throw new HttpError(409, `job ${explicitId} was opened with another cache_salt; a job keeps the salt of its first call`, 'invalid_request_error', 'cache_salt_mismatch');
+      }
       if (job?.busy) throw new HttpError(409, `job ${explicitId} is already generating; a job runs one call at a time`, 'invalid_request_error', 'job_busy');
     } else if (this.options.autoBind) {
-      for (const key of prefixKeys(messages)) {
+      for (const key of prefixKeys(messages, cacheSalt)) {
         const found = this.byKey.get(key);
         if (found) {
           if (!found.busy) job = found;
@@ -85,7 +92,7 @@ export class JobTable {
         }
       }
     }
-    job ??= this.create(explicitId ?? `job-${randomUUID()}`);
+    job ??= this.create(explicitId ?? `job-${randomUUID()}`, cacheSalt);
     this.jobs.delete(job.id); // re-inserted last: the map's order is least recently used first
     this.jobs.set(job.id, job);
     job.busy = true;
@@ -99,7 +106,7 @@ export class JobTable {
     if (job.engineJob && job.engineJob.state === 'tool_wait') return { engineJob: job.engineJob, resume: true };
     this.closeEngineJob(job);
     job.generations++;
-    job.engineJob = this.engine.createJob({ id: `${job.id}.${job.generations}`, kind });
+    job.engineJob = this.engine.createJob({ id: `${job.id}.${job.generations}`, kind, cacheSalt: job.cacheSalt ?? undefined });
     return { engineJob: job.engineJob, resume: false };
   }
 
@@ -108,7 +115,7 @@ export class JobTable {
     job.busy = false;
     job.lastUsedMs = job.lastEndMs = Date.now();
     if (job.key !== null && this.byKey.get(job.key) === job) this.byKey.delete(job.key);
-    job.key = conversation === null ? null : conversationKey(conversation);
+    job.key = conversation === null ? null : conversationKey(conversation, job.cacheSalt);
     if (job.key !== null) this.byKey.set(job.key, job);
     if (job.engineJob && job.engineJob.state !== 'tool_wait') this.closeEngineJob(job);
     if (!this.jobs.has(job.id)) this.forget(job); // closed while the call ran
@@ -147,9 +154,9 @@ export class JobTable {
     for (const job of [...this.jobs.values()]) this.forget(job);
   }
 
-  private create(id: string): BoundJob {
+  private create(id: string, cacheSalt: string | null): BoundJob {
     const now = Date.now();
-    const job: BoundJob = { id, engineJob: null, busy: false, lastUsedMs: now, key: null, generations: 0, startedMs: now, lastEndMs: null, betweenCallsMs: 0 };
+    const job: BoundJob = { id, engineJob: null, busy: false, lastUsedMs: now, key: null, generations: 0, cacheSalt, startedMs: now, lastEndMs: null, betweenCallsMs: 0 };
     this.jobs.set(id, job);
     return job;
   }

@@ -45,6 +45,11 @@ const Common = {
   n: Type.Optional(Type.Union([Type.Literal(1), Type.Null()])),
   /** vLLM's extension: keep generating past end-of-sequence (benchmarks force lengths). */
   ignore_eos: Type.Optional(Type.Boolean()),
+  /**
+   * vLLM's extension: a per-tenant salt folded into the prefix-cache keys; the call's cached
+   * blocks are hits only for calls with the same salt (docs/security.md).
+   */
+  cache_salt: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
 };
 
 export const ChatCompletionBody = Type.Object({

@@ -24,4 +24,14 @@ describe('conversation keys', () => {
     // Message boundaries count: one message 'ab' is not two messages 'a' and 'b'.
     expect(conversationKey([{ role: 'user', content: 'ab' }])).not.toBe(conversationKey([{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]));
   });
+
+  it('lives in the space of its cache salt: the same messages under two salts are unrelated', () => {
+    const plain = conversationKey([sys, user]);
+    expect(conversationKey([sys, user], 'a')).not.toBe(plain);
+    expect(conversationKey([sys, user], 'a')).not.toBe(conversationKey([sys, user], 'b'));
+    expect(prefixKeys([sys, user, call], 'a')[0]).toBe(conversationKey([sys, user], 'a'));
+    expect(prefixKeys([sys, user, call], 'a')).not.toContain(plain);
+    // The salt's length is part of it: salt 'a' with a message is not salt 'a\u0000…' without.
+    expect(conversationKey([user], 'a')).not.toBe(conversationKey([], `a\u0000${JSON.stringify(['user', user.content, [], '', ''])}`));
+  });
 });

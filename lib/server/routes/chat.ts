@@ -70,7 +70,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       keepOpen: true,
     };
 
-    const job = ctx.jobs.acquire(explicitJobId(request), messages);
+    const job = ctx.jobs.acquire(explicitJobId(request), messages, body.cache_salt ?? null);
     let conversation: ChatMessage[] | null = null;
     try {
       const { engineJob, resume } = ctx.jobs.engineJobFor(job, body.job_kind);

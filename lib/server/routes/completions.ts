@@ -33,7 +33,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
       sampling: { temperature: body.temperature ?? 1, topP: body.top_p ?? 1, ...(body.seed == null ? {} : { seed: body.seed }) },
       ignoreEos: body.ignore_eos ?? false,
     };
-    const job = ctx.engine.createJob();
+    const job = ctx.engine.createJob({ cacheSalt: body.cache_salt });
     try {
       const segment = job.generate(options);
       const id = `cmpl-${job.id}`;
