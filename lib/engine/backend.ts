@@ -21,6 +21,8 @@ export interface BackendStep {
   /** Device → host copies, then host → device copies (the native plan's order). */
   swapOut: BlockPair[];
   swapIn: BlockPair[];
+  /** Device → device block copies (a fork's partial block), after the swaps, before the compute. */
+  copy?: BlockPair[];
 }
 
 export interface BackendStepResult {

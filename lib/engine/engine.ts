@@ -23,6 +23,7 @@ import { ActiveSegment } from './active-segment.js';
 import type { BackendModelInfo, BackendStepResult, EngineBackend } from './backend.js';
 import { NativeBackend } from './native-backend.js';
 import { Job } from './job.js';
+import { JobGroup } from './job-group.js';
 import { JobRecord } from './job-record.js';
 import { Segment } from './segment.js';
 import { planStep, type PlannerLimits, type SegmentExpectations, type StepDecision } from './step-planner.js';
@@ -66,6 +67,10 @@ function checkPolicyName(policy: EngineOptions['policy']): void {
 export class Engine {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly pendingSwapOut: SwapPair[] = [];
+  /** Block copies of forks (a partial block each), run with the next step. */
+  private readonly pendingCopies: SwapPair[] = [];
+  private readonly groups = new Map<string, JobGroup>();
+  private readonly forkCounters = { jobs: 0, sharedTokens: 0, copiedBlocks: 0 };
   private loopRunning: Promise<void> | null = null;
   private lastStepFailed = false;
   private readonly closedAccounts: JobAccount[] = [];
@@ -174,6 +179,11 @@ export class Engine {
     return this.backend.swapBytesPerS;
   }
 
+  /** Whether a job with this id is open. */
+  hasJob(id: string): boolean {
+    return this.jobs.has(id);
+  }
+
   createJob(options: JobOptions = {}): Job {
     if (this.closing) throw new EngineError('ENGINE_CLOSED', 'the engine is closing');
     const id = options.id ?? `job-${this.nextJobId++}`;
@@ -181,7 +191,28 @@ export class Engine {
     if (options.cacheSalt !== undefined && (typeof options.cacheSalt !== 'string' || options.cacheSalt.length === 0)) {
       throw new EngineError('INVALID_ARGUMENT', 'cacheSalt must be a non-empty string');
     }
-    const record = new JobRecord(id, options.kind ?? 'default', new JobStateMachine(id, this.clock), options.cacheSalt === undefined ? null : saltRoot(options.cacheSalt));
+    const root = options.cacheSalt === undefined ? null : saltRoot(options.cacheSalt);
+    let parent: JobRecord | null = null;
+    if (options.forkOf !== undefined) {
+      parent = this.jobs.get(options.forkOf) ?? null;
+      if (parent === null) throw new EngineError('UNKNOWN_JOB', `cannot fork job ${options.forkOf}: it is not open`);
+      if (parent.prefixRoot !== root) throw new EngineError('INVALID_ARGUMENT', `cannot fork job ${parent.id}: it has another cache salt`);
+      if (options.group !== undefined && options.group !== parent.group.id) {
+        throw new EngineError('INVALID_ARGUMENT', `a fork joins its parent's group (${parent.group.id}), not ${options.group}`);
+      }
+    }
+    if (options.group !== undefined && (typeof options.group !== 'string' || options.group.length === 0)) {
+      throw new EngineError('INVALID_ARGUMENT', 'group must be a non-empty string');
+    }
+    const state = new JobStateMachine(id, this.clock);
+    const groupId = parent?.group.id ?? options.group ?? id;
+    let group = this.groups.get(groupId);
+    if (group === undefined) {
+      group = new JobGroup(groupId, state.arrivalTime);
+      this.groups.set(groupId, group);
+    }
+    const record = new JobRecord(id, options.kind ?? 'default', state, group, root, parent);
+    group.add(record);
     this.jobs.set(id, record);
     return new Job(this, record);
   }
@@ -215,7 +246,12 @@ export class Engine {
     this.closedAccounts.push(this.account(record));
     if (this.closedAccounts.length > CLOSED_ACCOUNTS_KEPT) this.closedAccounts.shift();
     this.jobs.delete(record.id);
+    record.forkOf = null;
     this.policy.onJobClosed?.(record.id);
+    if (record.group.remove(record)) {
+      this.groups.delete(record.group.id);
+      this.policy.onGroupClosed?.(record.group.id);
+    }
   }
 
   /** Segments waiting to be scheduled (as stats().jobs.waiting, without the rest of stats()). */
@@ -231,7 +267,8 @@ export class Engine {
     const count = (s: string) => states.filter((x) => x === s).length;
     return {
       steps: this.counters.steps,
-      jobs: { open: this.jobs.size, running: count('running'), waiting: this.waitingCount, toolWait: count('tool_wait') },
+      jobs: { open: this.jobs.size, running: count('running'), waiting: this.waitingCount, toolWait: count('tool_wait'), groups: this.groups.size },
+      forks: { ...this.forkCounters },
       kv,
       tokens: { prefill: this.counters.prefillTokens, decode: this.counters.decodeTokens },
       preemptions: this.counters.preemptions,
@@ -251,10 +288,11 @@ export class Engine {
     };
   }
 
-  private queueLevels(level: (jobId: string) => number): number[] {
+  /** Open jobs per queue level; a policy keeps one level per group. */
+  private queueLevels(level: (groupId: string) => number): number[] {
     const counts: number[] = [];
-    for (const id of this.jobs.keys()) {
-      const l = level(id);
+    for (const r of this.jobs.values()) {
+      const l = level(r.group.id);
       while (counts.length <= l) counts.push(0);
       counts[l]++;
     }
@@ -302,6 +340,7 @@ export class Engine {
     // context replaces it; the prefix cache keeps the common part.)
     if (input.replaceContext) this.releaseKv(record);
     record.tokens = context;
+    if (record.forkOf !== null) this.forkKv(record);
     if (input.messages) {
       record.messages = input.messages;
       record.tools = input.tools;
@@ -345,6 +384,33 @@ export class Engine {
     }
     this.kick();
     return segment;
+  }
+
+  /**
+   * A fork's first segment takes its parent's computed KV for their common prefix, copy-on-write
+   * (BlockManager.fork), when the parent still has it on the device; the copy of a partial block
+   * runs with the next step.
+   */
+  private forkKv(record: JobRecord): void {
+    const parent = record.forkOf!;
+    record.forkOf = null;
+    this.forkCounters.jobs++;
+    record.group.forks++;
+    if (parent.closed || parent.placement !== 'device' || record.placement !== 'none') return;
+    const context = record.tokens;
+    // The last token of the context is always computed (its logits are sampled).
+    const limit = Math.min(parent.computedTokens, context.length - 1);
+    let common = 0;
+    while (common < limit && context[common] === parent.tokens[common]) common++;
+    const forked = this.blocks.fork(parent.id, record.id, common);
+    if (forked === null) return;
+    record.placement = 'device';
+    record.computedTokens = common;
+    this.forkCounters.sharedTokens += common;
+    if (forked.copy !== null) {
+      this.pendingCopies.push(forked.copy);
+      this.forkCounters.copiedBlocks++;
+    }
   }
 
   private cancelSegment(record: JobRecord): void {
@@ -442,7 +508,7 @@ export class Engine {
       // preempted to swap) run even in a step that computes nothing: they may free the room.
       const copies =
         !this.lastStepFailed &&
-        this.pendingSwapOut.length + decision.swapIn.length + this.blocks.inFlightBlocks > 0 ||
+        this.pendingSwapOut.length + this.pendingCopies.length + decision.swapIn.length + this.blocks.inFlightBlocks > 0 ||
         [...decision.preempted, ...decision.reclaimed].some((p) => p.swapOut.length > 0);
       if (progress || copies) await this.runStep(decision);
       if (!progress && !copies) {
@@ -487,7 +553,9 @@ export class Engine {
     for (const r of decision.prefetched) if (r.state.kv === 'swapped') r.state.setKv('swapping_in');
     this.counters.swapOutBlocks += swapOut.length;
     this.counters.swapInBlocks += decision.swapIn.length;
+    const copy = this.pendingCopies.splice(0);
     const step = {
+      copy,
       sequences: decision.runs.map(({ record, start, count }) => ({
         tokens: record.tokens.slice(start, start + count),
         startPosition: start,
@@ -504,14 +572,16 @@ export class Engine {
       // A failed step ran nothing (the plan is checked first): its copies go with the next step,
       // whose plan runs them before anything can overwrite their source; the sequences fail.
       this.pendingSwapOut.unshift(...swapOut);
+      this.pendingCopies.unshift(...copy);
       this.lastStepFailed = true; // a copy-only step is not retried on its own
       for (const run of decision.runs) this.failSegment(run.record, error as Error);
       return;
     }
     this.lastStepFailed = false;
-    // This step's copies are done: blocks of deferred swap-outs can be reused, and jobs swapped
-    // in ahead of running have their KV on the device.
+    // This step's copies are done: blocks of deferred swap-outs can be reused, forks' copied
+    // blocks are their own, and jobs swapped in ahead of running have their KV on the device.
     this.blocks.settleSwaps();
+    for (const pair of copy) this.blocks.copyDone(pair);
     for (const r of decision.prefetched) if (r.state.kv === 'swapping_in') r.state.setKv('resident');
     this.counters.overlappedSwapBlocks += result.overlappedSwapBlocks;
     this.counters.blockingSwapS += result.blockingSwapS;
@@ -579,6 +649,7 @@ export class Engine {
     this.policy.onSegmentEnd?.(
       {
         jobId: record.id,
+        groupId: record.group.id,
         kind: record.kind,
         segmentIndex: active.index,
         reason: result.finishReason === 'tool_call' ? 'tool_call' : result.finishReason === 'length' ? 'length' : 'stop',
@@ -666,6 +737,7 @@ export class Engine {
     const tool = r.state.segments[r.state.segments.length - 1]?.tool;
     return {
       jobId: r.id,
+      groupId: r.group.id,
       kind: r.kind,
       contextTokens: r.tokens.length,
       tool: tool?.name ?? 'tool',
@@ -678,7 +750,7 @@ export class Engine {
   /** The policy decides where the job's KV waits for the tool. */
   private pauseForTool(record: JobRecord, tool: string, expectedToolS: number | undefined): void {
     record.toolHintS = expectedToolS;
-    const view = { jobId: record.id, kind: record.kind, contextTokens: record.tokens.length, tool, expectedToolS };
+    const view = { jobId: record.id, groupId: record.group.id, kind: record.kind, contextTokens: record.tokens.length, tool, expectedToolS };
     const action = this.policy.onToolWait(view, this.clock.now());
     if (action === 'preserve') {
       this.kvActions.preserve++;

@@ -6,6 +6,7 @@ import type { JobStateMachine } from '../agent/job-state.js';
 import type { BlockHash } from '../kv/prefix-hash.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { ActiveSegment } from './active-segment.js';
+import type { JobGroup } from './job-group.js';
 import type { KvDecision, SegmentResult } from './types.js';
 
 /** Where the job's KV is, from the block manager's point of view. */
@@ -43,8 +44,12 @@ export class JobRecord {
     readonly id: string,
     readonly kind: string,
     readonly state: JobStateMachine,
+    /** The jobs scheduled as one with this one (its fan-out); a job alone is a group of one. */
+    readonly group: JobGroup,
     /** Parent key of the job's first KV block: null, or its cache salt's root (lib/kv/prefix-hash.ts). */
     readonly prefixRoot: BlockHash | null = null,
+    /** The job whose KV the first segment shares (JobOptions.forkOf); null once used or if none. */
+    public forkOf: JobRecord | null = null,
   ) {}
 
   /** Runnable: a segment is in progress and the job is not waiting on a tool. */

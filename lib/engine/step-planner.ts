@@ -60,15 +60,18 @@ type PlannerCandidate = SchedulingCandidate & { [RECORD]?: JobRecord };
  * What the policy sees of one job. It runs for every live job at every step, so it reads only
  * what the job keeps at hand (not its list of segments: the state machine keeps the current
  * segment's queue time and the service attained) and takes the time from the step (a wall-clock
- * read per job cost as much as the rest).
+ * read per job cost as much as the rest). Job-level figures are the job's group's: a fan-out is
+ * ranked as one job.
  */
 function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => SegmentExpectations): PlannerCandidate {
   const state = r.state;
   const expected = expect(r);
+  const group = r.group;
   const c: PlannerCandidate = {
     jobId: r.id,
+    groupId: group.id,
     kind: r.kind,
-    jobArrivalS: state.arrivalTime,
+    jobArrivalS: group.arrivalS,
     segmentQueuedS: state.currentSegmentQueuedAt ?? nowS,
     segmentIndex: r.segmentsStarted - 1,
     pendingPrefillTokens: r.tokens.length - r.computedTokens - 1,
@@ -76,7 +79,7 @@ function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => Segment
     contextTokens: r.tokens.length,
     running: state.state === 'running',
     accumulatedWaitS: state.accumulatedWaitS(nowS),
-    attainedTokens: state.attainedTokens(),
+    attainedTokens: group.attainedTokens(),
     expectedOutputTokens: expected.outputTokens,
     expectedFutureSegments: expected.futureSegments,
   };

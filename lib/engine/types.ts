@@ -54,6 +54,19 @@ export interface JobOptions {
    * channel between tenants). Absent: the shared, unsalted cache.
    */
   cacheSalt?: string;
+  /**
+   * The group the job belongs to: jobs of one group are scheduled as one job's fan-out (lib/engine/
+   * job-group.ts). Default: the parent's group for a fork, else a group of its own (named by its id).
+   */
+  group?: string;
+  /**
+   * An open job to fork: the new job's first segment shares that job's computed KV for the common
+   * prefix of their contexts, copy-on-write (full blocks shared, the partial last block copied),
+   * and joins its group. Subagents and parallel calls that extend one conversation. If the parent
+   * has no KV on the device by then, the new job starts as any other (the prefix cache may still
+   * serve its full blocks).
+   */
+  forkOf?: string;
 }
 
 export interface GenerateOptions {
@@ -134,7 +147,10 @@ export interface SegmentResult {
 
 export interface EngineStats {
   steps: number;
-  jobs: { open: number; running: number; waiting: number; toolWait: number };
+  /** Jobs by state; `groups`: open groups (a job alone is a group of one). */
+  jobs: { open: number; running: number; waiting: number; toolWait: number; groups: number };
+  /** Jobs forked from another (JobOptions.forkOf), and the KV they shared instead of computing. */
+  forks: { jobs: number; sharedTokens: number; copiedBlocks: number };
   /** The block manager's pools and prefix cache (in-flight swap-out blocks count as owned). */
   kv: BlockManagerStats;
   tokens: { prefill: number; decode: number };

@@ -122,6 +122,8 @@ export class BlockManager {
   private readonly prefixLookups = new WeakMap<readonly number[], PrefixLookupCache>();
   /** Device blocks of deferred swap-outs, each still holding its reference (see swapOut). */
   private readonly inFlight: number[] = [];
+  /** Source and destination blocks of fork copies not yet run, each holding a reference (see fork). */
+  private readonly copyHolds: number[] = [];
 
   // Doubly linked LRU list of cached blocks: head is least recently used (evicted first).
   private readonly lruPrev: Int32Array;
@@ -303,6 +305,51 @@ export class BlockManager {
     return pairs;
   }
 
+  /**
+   * Copy-on-write fork: the new owner `child` takes `parent`'s KV for its first `length` tokens
+   * (at most what the parent has computed). Full blocks are shared — one more reference each;
+   * computed positions are never written again — and a partly filled last block is copied into a
+   * fresh one, since both owners will write past `length` into it. The copy must run before the
+   * child's next step; its source and destination stay held until `copyDone()`, so neither can be
+   * reused (an owner closed meanwhile) before the copy has run. Null when there is nothing to
+   * share or no room for the copy (the child then starts as a new owner would).
+   */
+  fork(parent: string, child: string, length: number): { copy: SwapPair | null } | null {
+    const from = this.activeOwner(parent, true) as OwnerState;
+    if (this.owners.has(child)) throw new EngineError('INVALID_ARGUMENT', `${child} already holds blocks`);
+    if (!Number.isInteger(length) || length < 0 || length > from.computed) {
+      throw new EngineError('INVALID_ARGUMENT', `cannot fork ${length} tokens of ${parent}: ${from.computed} are computed`);
+    }
+    const full = Math.floor(length / this.blockSize);
+    const partial = length % this.blockSize !== 0;
+    if (length === 0 || (partial && !this.canAllocate(1))) return null;
+    const device = from.device.slice(0, full);
+    for (const id of device) this.refCount[id]++;
+    let copy: SwapPair | null = null;
+    if (partial) {
+      const source = from.device[full];
+      const destination = this.takeBlock();
+      this.refCount[destination] = 1;
+      device.push(destination);
+      this.refCount[source]++;
+      this.refCount[destination]++;
+      this.copyHolds.push(source, destination);
+      copy = [source, destination];
+    }
+    this.owners.set(child, { device, host: null, hashes: from.hashes.slice(0, full), computed: length, root: from.root });
+    return { copy };
+  }
+
+  /** A fork's copy has run: the two blocks it held are released (to their owners, or freed). */
+  copyDone(copy: SwapPair): void {
+    for (const id of copy) {
+      const at = this.copyHolds.indexOf(id);
+      if (at < 0) throw new EngineError('INVALID_ARGUMENT', `block ${id} is not held by a copy`);
+      this.copyHolds.splice(at, 1);
+    }
+    this.releaseDevice(copy);
+  }
+
   /** Device blocks held by swap-outs in flight. */
   get inFlightBlocks(): number {
     return this.inFlight.length;
@@ -414,6 +461,7 @@ export class BlockManager {
       }
     }
     for (const id of this.inFlight) expectedRefs[id]++;
+    for (const id of this.copyHolds) expectedRefs[id]++;
     for (let id = 0; id < this.hostBlocks; id++) if (!hostSeen[id]) fail(`host block ${id} is lost`);
     for (let id = 0; id < this.deviceBlocks; id++) {
       if (this.refCount[id] !== expectedRefs[id]) {

@@ -33,13 +33,7 @@
 import { kvWaste, kvWasteInputs, type MemoryView } from './kv-waste.js';
 import { StatefulMlfq, type MlfqOptions } from './mlfq.js';
 import { sortNearlyOrdered } from './ordering.js';
-import type {
-  PausedJobView,
-  Policy,
-  SchedulingCandidate,
-  SegmentEndView,
-  ToolWaitKvAction,
-} from './policy.js';
+import { groupOf, type PausedJobView, type Policy, type SchedulingCandidate, type SegmentEndView, type ToolWaitKvAction } from './policy.js';
 
 export interface AstraeaPaperOptions extends MlfqOptions {
   /** Seconds of decode per generated token, for the default service time. Default 0.02. */
@@ -108,7 +102,7 @@ export class AstraeaPaperPolicy implements Policy {
     for (const c of candidates) {
       const w = this.waitS(c, nowS);
       const t = this.serviceS(c);
-      const level = this.mlfq.ageAndLevel(c.jobId, w, t);
+      const level = this.mlfq.ageAndLevel(groupOf(c), w, t);
       const waiting = c.running ? 0 : 1;
       keyed.push({ c, group: runningFirstAll ? waiting * levels + level : level * 2 + waiting, score: (w + t) / t });
     }
@@ -135,12 +129,13 @@ export class AstraeaPaperPolicy implements Policy {
     return kvWaste(kvWasteInputs(job.contextTokens, this.toolTimeS(job.tool, job.expectedToolS), memory)).choice;
   }
 
-  onJobClosed(jobId: string): void {
-    this.mlfq.drop(jobId);
+  /** Queues are kept per group (a job alone is its own): the fan-out of one run moves as one job. */
+  onGroupClosed(groupId: string): void {
+    this.mlfq.drop(groupId);
   }
 
-  queueLevel(jobId: string): number {
-    return this.mlfq.level(jobId);
+  queueLevel(groupId: string): number {
+    return this.mlfq.level(groupId);
   }
 
   /** W of a candidate's response ratio: its accumulated wait (the paper). */

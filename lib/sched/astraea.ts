@@ -167,8 +167,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     return [...group(true, true).sort(byArrival), ...group(true, false), ...group(false, true).sort(byArrival), ...group(false, false)];
   }
 
-  override onJobClosed(jobId: string): void {
-    super.onJobClosed(jobId);
+  onJobClosed(jobId: string): void {
     this.ledger.drop(jobId);
   }
 

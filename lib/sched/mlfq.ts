@@ -7,7 +7,7 @@
  * ratio (W + T)/T exceeds the aging threshold jumps to Q0.
  */
 import { EngineError } from '../errors.js';
-import type { SegmentEndView } from './policy.js';
+import { groupOf, type SegmentEndView } from './policy.js';
 
 export interface MlfqOptions {
   /** m, the number of queues. Default: the length of `thresholds`, else 4. */
@@ -85,15 +85,16 @@ export class StatefulMlfq {
 
   /** Moves the job by what its segment received; returns the move made. */
   onSegmentEnd(segment: SegmentEndView): QueueMove {
-    const q = this.level(segment.jobId);
+    const id = groupOf(segment); // a fan-out moves as one job
+    const q = this.level(id);
     if (this.cost(segment) > this.thresholds[q]) {
       if (q === this.levels - 1) return 'stay';
-      this.queueOf.set(segment.jobId, q + 1);
+      this.queueOf.set(id, q + 1);
       return 'down';
     }
     if (segment.reason === 'tool_call') {
       if (q === 0) return 'stay';
-      this.queueOf.set(segment.jobId, q - 1);
+      this.queueOf.set(id, q - 1);
       return 'up';
     }
     return 'stay';

@@ -5,9 +5,23 @@
  * loop (lib/engine) turns those decisions into block-manager calls and a native plan.
  */
 
-/** What the policy sees of one active segment (running, or waiting to run). */
+/**
+ * The group a job is scheduled with: the branches of one fan-out (lib/engine/job-group.ts). The
+ * engine always says; absent, a job is a group of one named by its id.
+ */
+export function groupOf(view: { jobId: string; groupId?: string }): string {
+  return view.groupId ?? view.jobId;
+}
+
+/**
+ * What the policy sees of one active segment (running, or waiting to run). For a job in a group
+ * of several, the job-level figures — arrival, attained service — are the group's, so a policy
+ * that ranks programs ranks the fan-out as one.
+ */
 export interface SchedulingCandidate {
   jobId: string;
+  /** The job's group (see groupOf); keep per-program state under it. */
+  groupId?: string;
   /** Kind of agent job (e.g. 'airline'), for policies that learn per kind. */
   kind: string;
   jobArrivalS: number;
@@ -43,6 +57,7 @@ export type ToolWaitKvAction =
 
 export interface PausedJobView {
   jobId: string;
+  groupId?: string;
   kind: string;
   contextTokens: number;
   tool: string;
@@ -61,6 +76,7 @@ export interface WaitingJobView extends PausedJobView {
 /** A finished segment, for policies that move jobs between queues by the work they received. */
 export interface SegmentEndView {
   jobId: string;
+  groupId?: string;
   kind: string;
   segmentIndex: number;
   reason: 'stop' | 'length' | 'tool_call';
@@ -82,6 +98,8 @@ export interface Policy {
   onSegmentEnd?(segment: SegmentEndView, nowS: number): void;
   /** Called when a job is closed, so per-job state can be dropped. */
   onJobClosed?(jobId: string): void;
+  /** Called when the last job of a group is closed (a job alone: right after onJobClosed). */
+  onGroupClosed?(groupId: string): void;
   /**
    * Called before each step with the jobs waiting on tools: a policy may change its mind about a
    * job whose KV is on the device (a time-to-live that ran out, memory that grew tight). Jobs not
@@ -99,6 +117,6 @@ export interface Policy {
    * lost). The copy must finish before the memory is reused, so it stalls the step.
    */
   reclaimAction?(job: WaitingJobView, nowS: number): 'swap' | 'discard';
-  /** A multi-level policy's queue for the job (0 = most urgent), for the metrics. */
-  queueLevel?(jobId: string): number;
+  /** A multi-level policy's queue for a group (0 = most urgent), for the metrics. */
+  queueLevel?(groupId: string): number;
 }

@@ -2,15 +2,22 @@
  * The server's agent jobs: which HTTP calls belong to one job, and the engine job that holds its
  * history and KV between calls.
  *
- * A call names its job through `job_id` (body), `x-astraea-job-id`, OpenAI's `prompt_cache_key`
- * or the `x-session-token` header of the Kubernetes inference gateway. A call with none joins the
- * job whose last messages and reply its own messages extend (`autoBind`; ./conversation-key.ts);
- * if that job is busy the call forks a new job, which still shares the prefix cache. Other calls
- * are jobs of one call. Between calls the engine job waits — on its tool, or on the person's next
- * turn (GenerateOptions.keepOpen) — and the policy decides its KV; a call resumes it and prefills
- * only what its messages add. An engine job that ended anyway (a cancelled call) is replaced by a
- * new one on the next call, which finds the history in the prefix cache. Jobs idle for `idleS`
- * are closed, freeing their KV; one timer sweeps them.
+ * - A call that names its job (`job_id`, `x-astraea-job-id`) is that job's next call: created on
+ *   first use, one call at a time (a second while one runs is a 409).
+ * - Any other call joins the job whose last messages and reply its own messages extend
+ *   (./conversation-key.ts). If that job is busy, the call forks it: a new job in the same group
+ *   whose engine job shares the busy one's KV copy-on-write (the parallel branches of one run:
+ *   parallel tool calls, subagents). A call that extends no job starts one.
+ * - A hint — OpenAI's `prompt_cache_key`, the gateway's `x-session-token` — groups calls, it never
+ *   locks them: calls with one hint are jobs of one group (scheduled as one job's fan-out), a call
+ *   joins only a job of its hint's group, and a call that extends none starts a new job in the
+ *   group (sharing the prefix through the cache) rather than replacing anyone's context.
+ * Without `autoBind`, calls that name no job never join one (each hint still forms a group).
+ * Between calls the engine job waits — on its tool, or on the person's next turn
+ * (GenerateOptions.keepOpen) — and the policy decides its KV; a call resumes it and prefills only
+ * what its messages add. An engine job that ended anyway (a cancelled call) is replaced by a new
+ * one on the next call, which finds the history in the prefix cache. Jobs idle for `idleS` are
+ * closed, freeing their KV; one timer sweeps them.
  */
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine/engine.js';
@@ -42,15 +49,46 @@ export interface BoundJob {
   generations: number;
   /** The cache_salt of its first call: every later call must bring the same one. */
   cacheSalt: string | null;
+  /** The engine group of all its engine jobs: its hint's group, a forked job's, or its own id. */
+  groupId: string;
+  /** The hint group it belongs to, if a hint bound it. */
+  hint: HintGroup | null;
+  /** A job forked from a busy one: its first engine job shares that engine job's KV. */
+  forkOf: Job | null;
   /** When its first call arrived and its last call ended (ms), and the time between calls. */
   startedMs: number;
   lastEndMs: number | null;
   betweenCallsMs: number;
 }
 
+/** The jobs of one hint (a prompt cache key or session token, under one cache salt). */
+interface HintGroup {
+  readonly key: string;
+  readonly groupId: string;
+  readonly jobs: Set<BoundJob>;
+}
+
+/** How a call names what it belongs to. */
+export interface CallBinding {
+  /** `job_id` or `x-astraea-job-id`: the job itself. */
+  explicitId: string | null;
+  /** `prompt_cache_key` or `x-session-token`: a group. */
+  hint: string | null;
+  messages: readonly ChatMessage[];
+  cacheSalt: string | null;
+}
+
+/** A hint under a cache salt: the salted fingerprint of no messages keeps salts apart. */
+function hintKey(hint: string, cacheSalt: string | null): string {
+  return `${conversationKey([], cacheSalt)}:${hint}`;
+}
+
 export class JobTable {
   private readonly jobs = new Map<string, BoundJob>();
   private readonly byKey = new Map<string, BoundJob>();
+  private readonly hints = new Map<string, HintGroup>();
+  /** Calls that forked a busy job, since the table was made. */
+  forks = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -69,30 +107,39 @@ export class JobTable {
     return this.jobs.get(id);
   }
 
+  /** Open hint groups (each a group of jobs scheduled as one). */
+  get hintGroups(): number {
+    return this.hints.size;
+  }
+
   /**
-   * The job a chat call belongs to, marked busy: the named one (created if new), else the one
-   * whose conversation the messages extend, else a new one. A named job that is busy is an error,
-   * and so is one opened under another cache salt (its KV must never serve this call); a call
-   * joins by conversation only a job with its own salt.
+   * The job a chat call belongs to, marked busy (see the header for the rules). Only a named job
+   * refuses a call: when it is busy, or was opened under another cache salt (its KV must never
+   * serve this call). A call joins by conversation only a job of its own salt and hint.
    */
-  acquire(explicitId: string | null, messages: readonly ChatMessage[], cacheSalt: string | null = null): BoundJob {
+  acquire(call: CallBinding): BoundJob {
+    const { explicitId, cacheSalt } = call;
+    const hint = call.hint === null ? null : hintKey(call.hint, cacheSalt);
     let job: BoundJob | undefined;
     if (explicitId !== null) {
       job = this.jobs.get(explicitId);
       if (job !== undefined && job.cacheSalt !== cacheSalt) {
         throw new HttpError(409, `job ${explicitId} was opened with another cache_salt; a job keeps the salt of its first call`, 'invalid_request_error', 'cache_salt_mismatch');
       }
-      if (job?.busy) throw new HttpError(409, `job ${explicitId} is already generating; a job runs one call at a time`, 'invalid_request_error', 'job_busy');
-    } else if (this.options.autoBind) {
-      for (const key of prefixKeys(messages, cacheSalt)) {
-        const found = this.byKey.get(key);
-        if (found) {
-          if (!found.busy) job = found;
-          break; // a busy match forks: the new job shares the prefix cache, not the history
-        }
+      if (job?.busy) throw new HttpError(409, `job ${explicitId} is already generating; a job named by id runs one call at a time`, 'invalid_request_error', 'job_busy');
+      job ??= this.create(explicitId, cacheSalt, hint, null);
+    } else {
+      const extended = this.options.autoBind ? this.extendedJob(call.messages, cacheSalt, hint) : undefined;
+      if (extended === undefined) {
+        job = this.create(`job-${randomUUID()}`, cacheSalt, hint, null);
+      } else if (!extended.busy) {
+        job = extended;
+      } else {
+        // Parallel calls extending one job: a branch of its fan-out, sharing its KV.
+        job = this.create(`job-${randomUUID()}`, cacheSalt, extended.hint?.key ?? null, extended);
+        this.forks++;
       }
     }
-    job ??= this.create(explicitId ?? `job-${randomUUID()}`, cacheSalt);
     this.jobs.delete(job.id); // re-inserted last: the map's order is least recently used first
     this.jobs.set(job.id, job);
     job.busy = true;
@@ -101,12 +148,23 @@ export class JobTable {
     return job;
   }
 
-  /** The engine job to run the call on: the one waiting on a tool, else a fresh one. */
+  /** The job whose last conversation the messages extend, longest first; only within the hint's group if a hint is given. */
+  private extendedJob(messages: readonly ChatMessage[], cacheSalt: string | null, hint: string | null): BoundJob | undefined {
+    for (const key of prefixKeys(messages, cacheSalt)) {
+      const found = this.byKey.get(key);
+      if (found !== undefined && (found.hint?.key ?? null) === hint) return found;
+    }
+    return undefined;
+  }
+
+  /** The engine job to run the call on: the one waiting on a tool, else a fresh one (a fork's first shares its parent's KV). */
   engineJobFor(job: BoundJob, kind?: string): { engineJob: Job; resume: boolean } {
     if (job.engineJob && job.engineJob.state === 'tool_wait') return { engineJob: job.engineJob, resume: true };
     this.closeEngineJob(job);
     job.generations++;
-    job.engineJob = this.engine.createJob({ id: `${job.id}.${job.generations}`, kind, cacheSalt: job.cacheSalt ?? undefined });
+    const parent = job.forkOf !== null && this.engine.hasJob(job.forkOf.id) ? job.forkOf.id : undefined;
+    job.forkOf = null;
+    job.engineJob = this.engine.createJob({ id: `${job.id}.${job.generations}`, kind, cacheSalt: job.cacheSalt ?? undefined, group: job.groupId, forkOf: parent });
     return { engineJob: job.engineJob, resume: false };
   }
 
@@ -154,15 +212,43 @@ export class JobTable {
     for (const job of [...this.jobs.values()]) this.forget(job);
   }
 
-  private create(id: string, cacheSalt: string | null): BoundJob {
+  private create(id: string, cacheSalt: string | null, hintKey: string | null, forkOf: BoundJob | null): BoundJob {
     const now = Date.now();
-    const job: BoundJob = { id, engineJob: null, busy: false, lastUsedMs: now, key: null, generations: 0, cacheSalt, startedMs: now, lastEndMs: null, betweenCallsMs: 0 };
+    const hint = hintKey === null ? null : this.hintGroup(hintKey);
+    const job: BoundJob = {
+      id,
+      engineJob: null,
+      busy: false,
+      lastUsedMs: now,
+      key: null,
+      generations: 0,
+      cacheSalt,
+      groupId: forkOf?.groupId ?? hint?.groupId ?? id,
+      hint,
+      forkOf: forkOf?.engineJob ?? null,
+      startedMs: now,
+      lastEndMs: null,
+      betweenCallsMs: 0,
+    };
+    hint?.jobs.add(job);
     this.jobs.set(id, job);
     return job;
   }
 
+  /** The group of a hint, made when its first job is. */
+  private hintGroup(key: string): HintGroup {
+    let group = this.hints.get(key);
+    if (group === undefined) {
+      group = { key, groupId: `group-${randomUUID()}`, jobs: new Set() };
+      this.hints.set(key, group);
+    }
+    return group;
+  }
+
   private forget(job: BoundJob): void {
     this.closeEngineJob(job);
+    job.forkOf = null;
+    if (job.hint !== null && job.hint.jobs.delete(job) && job.hint.jobs.size === 0 && this.hints.get(job.hint.key) === job.hint) this.hints.delete(job.hint.key);
     if (this.jobs.delete(job.id) && job.lastEndMs !== null) {
       this.options.onJobEnd?.((job.lastEndMs - job.startedMs) / 1000, job.betweenCallsMs / 1000);
     }

@@ -86,6 +86,10 @@ export class ServerMetrics {
         (stats().queueLevels ?? []).forEach((n, level) => this.set({ level: String(level) }, n));
       },
     });
+    new Gauge({ name: 'astraea_job_groups', help: 'Open job groups: the jobs scheduled as one fan-out (a job alone is a group of one).', registers, collect() { this.set(stats().jobs.groups); } });
+    // Engine counters exposed as counters: set to the engine's running total at each scrape.
+    new Counter({ name: 'astraea_job_forks_total', help: 'Jobs forked from a busy job (parallel calls extending one conversation).', registers, collect() { this.reset(); this.inc(stats().forks.jobs); } });
+    new Counter({ name: 'astraea_fork_shared_tokens_total', help: 'Context tokens forks took from their parent’s KV instead of computing.', registers, collect() { this.reset(); this.inc(stats().forks.sharedTokens); } });
     new Gauge({ name: 'astraea_preemptions', help: 'Running segments preempted for memory (a counter, read from the engine).', registers, collect() { this.set(stats().preemptions); } });
   }
 

@@ -5,7 +5,9 @@
  * tokens are never changes the schedule.
  *
  * Swaps follow the native rule (cpp/core/swap_schedule.h): a swap touching a device block that
- * one of the step's sequences uses is paid before the compute; any other runs beside it.
+ * one of the step's sequences uses is paid before the compute; any other runs beside it. A fork's
+ * block copy (device to device) is priced as a blocking swap of one block: an over-estimate on a
+ * GPU (its memory copies far faster than PCIe), of one block per fork.
  */
 import type { BackendModelInfo, BackendStep, BackendStepResult, EngineBackend } from '../engine/backend.js';
 import { fmix32 } from '../util/hash.js';
@@ -31,8 +33,9 @@ export class SimulatedBackend implements EngineBackend {
   }
 
   async step(step: BackendStep): Promise<BackendStepResult> {
-    const blocking = this.blockingSwaps(step);
-    const overlapped = step.swapOut.length + step.swapIn.length - blocking;
+    const blockingSwaps = this.blockingSwaps(step);
+    const overlapped = step.swapOut.length + step.swapIn.length - blockingSwaps;
+    const blocking = blockingSwaps + (step.copy?.length ?? 0);
     const time = stepSeconds(this.costs, this.blockBytes, { ...computeShape(step.sequences), blockingSwapBlocks: blocking, overlappedSwapBlocks: overlapped });
     await this.clock.sleep(time.elapsedS);
     const sampled = step.sequences.map((s) => fmix32((s.tokens[s.tokens.length - 1] ^ Math.imul(s.startPosition + s.tokens.length, 0x9e3779b1)) >>> 0) % this.info.vocabSize);

@@ -7,9 +7,8 @@
 import autocannon from 'autocannon';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../lib/engine/engine.js';
-import { buildServer, type AstraeaServer } from '../../lib/server/app.js';
-import { ScriptedChatBackend } from './scripted-backend.js';
+import type { Engine } from '../../lib/engine/engine.js';
+import { scriptedLoopback, until, type Loopback } from './loopback.js';
 
 const TOOL_CALL = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>';
 const LONG = 'word '.repeat(300);
@@ -26,42 +25,19 @@ const tools: OpenAI.Chat.ChatCompletionTool[] = [
 ];
 
 let engine: Engine;
-let server: AstraeaServer;
 let client: OpenAI;
 let baseURL: string;
+let loopback: Loopback;
 
 beforeAll(async () => {
-  engine = Engine.withBackend(new ScriptedChatBackend({ reply }), { kvBlocks: 512, policy: 'astraea' });
-  server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key' });
-  const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
-  baseURL = `${address}/v1`;
-  client = new OpenAI({ baseURL, apiKey: 'test-key', maxRetries: 0 });
+  loopback = await scriptedLoopback(reply);
+  ({ engine, client, baseURL } = loopback);
 });
 
-afterAll(async () => {
-  await server.app.close();
-  await engine.close();
-});
+afterAll(() => loopback.close());
 
-/** Closes every job the server keeps between calls (as idle expiry would). */
-function closeAllJobs(): void {
-  server.context.jobs.expire(Infinity);
-}
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function metric(line: RegExp): Promise<number> {
-  const text = await (await fetch(`${baseURL.replace('/v1', '')}/metrics`)).text();
-  const m = new RegExp(`^${line.source} (\\S+)$`, 'm').exec(text);
-  if (!m) throw new Error(`no metric ${line.source}`);
-  return Number(m[1]);
-}
+const closeAllJobs = () => loopback.closeAllJobs();
+const metric = (line: RegExp) => loopback.metric(line);
 
 describe('the openai client against astraea serve', () => {
   it('a chat completion', async () => {
@@ -163,9 +139,11 @@ describe('the openai client against astraea serve', () => {
     await expect(client.chat.completions.create({ model: 'scripted', messages, max_tokens: 0 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     const stranger = new OpenAI({ baseURL, apiKey: 'wrong', maxRetries: 0 });
     await expect(stranger.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
-    const busy = client.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'an essay' }], prompt_cache_key: 'busy-job', max_tokens: 2000 });
+    // Only a job named by id refuses a second call while one runs.
+    const named = { headers: { 'x-astraea-job-id': 'busy-job' } };
+    const busy = client.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: 'an essay' }], max_tokens: 2000 }, named);
     await until(() => engine.stats().jobs.running + engine.stats().jobs.waiting > 0);
-    await expect(client.chat.completions.create({ model: 'scripted', messages, prompt_cache_key: 'busy-job' })).rejects.toBeInstanceOf(OpenAI.ConflictError);
+    await expect(client.chat.completions.create({ model: 'scripted', messages }, named)).rejects.toBeInstanceOf(OpenAI.ConflictError);
     expect((await busy).choices[0].message.content).toBe(LONG.trim());
   });
 

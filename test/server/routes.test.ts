@@ -185,8 +185,11 @@ describe('HTTP routes', () => {
   it('POST /v1/jobs/{id}/close ends a job; idle jobs expire', async () => {
     const { app, context } = await server({ jobIdleS: 60 });
     expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: 'j1' }) })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ prompt_cache_key: 'j2' }) })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat(), headers: { 'x-session-token': 'j3' } })).json().job_id).toBe('j3');
+    expect((await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat(), headers: { 'x-astraea-job-id': 'j2' } })).json().job_id).toBe('j2');
+    // A session token groups calls, it does not name the job: the job gets an id of its own.
+    const third = (await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat(), headers: { 'x-session-token': 's3' } })).json().job_id;
+    expect(third).toMatch(/^job-/);
+    expect(context.jobs.get(third)).toBeDefined();
     expect(context.jobs.get('j2')).toBeDefined();
     expect(context.jobs.get('j1')).toBeDefined();
     const closed = await app.inject({ method: 'POST', url: '/v1/jobs/j1/close' });

@@ -6,7 +6,7 @@
  *
  * The backend trusts nothing but the steps the engine sends. Like a real KV cache it stores each
  * token in the slot its block table names (position p: block blocks[floor(p / blockSize)], slot
- * p % blockSize), runs the step's swaps, and reads the context back from those slots before
+ * p % blockSize), runs the step's swaps and copies, and reads the context back from those slots before
  * choosing the next token. A wrong block table, a prefix-cache hit on the wrong blocks or a lost
  * swap therefore gives a wrong (or unreadable) context, and a test sees a wrong reply or an error.
  *
@@ -81,6 +81,7 @@ export class ScriptedChatBackend implements EngineBackend {
     // The native plan's order: device → host copies, then host → device, then the new tokens.
     for (const [device, host] of step.swapOut) this.hostBlocks.set(host, [...(this.deviceBlocks.get(device) ?? [])]);
     for (const [host, device] of step.swapIn) this.deviceBlocks.set(device, [...(this.hostBlocks.get(host) ?? [])]);
+    for (const [from, to] of step.copy ?? []) this.deviceBlocks.set(to, [...(this.deviceBlocks.get(from) ?? [])]);
     for (const s of step.sequences) this.write(s);
     const tokens = step.sequences.map((s) => this.nextToken(this.readContext(s)));
     await new Promise<void>((resolve) => setImmediate(resolve)); // the engine loop yields, as on a real backend

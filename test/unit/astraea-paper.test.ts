@@ -83,8 +83,18 @@ describe('astraea-paper: Stateful-MLFQ moves', () => {
     const p = new AstraeaPaperPolicy();
     p.onSegmentEnd(seg('j', 300, 0, 'stop'), 0); // 300 > 256 → Q1
     expect(p.mlfq.peek('j')).toBe(1);
-    p.onJobClosed('j');
+    p.onGroupClosed('j'); // a job alone is its own group, closed with it
     expect(p.mlfq.peek('j')).toBeUndefined();
+  });
+
+  it('keeps one queue per group: a branch’s segment moves the whole fan-out', () => {
+    const p = new AstraeaPaperPolicy();
+    p.onSegmentEnd({ ...seg('branch-2', 300, 0, 'stop'), groupId: 'run' }, 0); // 300 > 256 → Q1
+    expect(p.queueLevel('run')).toBe(1);
+    expect(p.mlfq.peek('branch-2')).toBeUndefined();
+    expect(p.order([cand('branch-1', { groupId: 'run' }), cand('solo')], 0).map((c) => c.jobId)).toEqual(['solo', 'branch-1']);
+    p.onGroupClosed('run');
+    expect(p.mlfq.peek('run')).toBeUndefined();
   });
 });
 

@@ -397,7 +397,8 @@ describe('summary', () => {
   function stats(prefill: number, decode: number): EngineStats {
     return {
       steps: 0,
-      jobs: { open: 0, running: 0, waiting: 0, toolWait: 0 },
+      jobs: { open: 0, running: 0, waiting: 0, toolWait: 0, groups: 0 },
+      forks: { jobs: 0, sharedTokens: 0, copiedBlocks: 0 },
       kv: { deviceBlocks: 0, freeBlocks: 0, cachedBlocks: 0, ownedBlocks: 0, hostBlocks: 0, hostFree: 0, hostOwned: 0, inFlightBlocks: 0, prefixHitTokens: 0, prefixQueryTokens: 0, evictions: 0 },
       tokens: { prefill, decode },
       preemptions: 3,

@@ -12,6 +12,7 @@ import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment, streamSegment, type StreamFormat } from '../segment-run.js';
 import { finishReason, usage } from '../openai-shapes.js';
 import type { ServerContext } from '../context.js';
+import type { CallBinding } from '../job-table.js';
 
 type Body = ChatCompletionBody;
 type InMessage = Body['messages'][number];
@@ -31,13 +32,21 @@ function toChatMessages(messages: readonly InMessage[]): ChatMessage[] {
   });
 }
 
-/** The job id a call names, by precedence: body, Astraea's header, OpenAI's cache key, the gateway's session header. */
-function explicitJobId(request: FastifyRequest<{ Body: Body }>): string | null {
+/**
+ * What a call says it belongs to: a job it names (the body's `job_id`, else Astraea's header) and
+ * a group it hints at (OpenAI's `prompt_cache_key`, else the gateway's session header).
+ */
+function binding(request: FastifyRequest<{ Body: Body }>, messages: ChatMessage[]): CallBinding {
   const header = (name: string) => {
     const v = request.headers[name];
     return typeof v === 'string' && v.length > 0 ? v : null;
   };
-  return request.body.job_id ?? header('x-astraea-job-id') ?? request.body.prompt_cache_key ?? header('x-session-token');
+  return {
+    explicitId: request.body.job_id ?? header('x-astraea-job-id'),
+    hint: request.body.prompt_cache_key ?? header('x-session-token'),
+    messages,
+    cacheSalt: request.body.cache_salt ?? null,
+  };
 }
 
 export function assistantMessage(result: SegmentResult): ChatMessage {
@@ -70,7 +79,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       keepOpen: true,
     };
 
-    const job = ctx.jobs.acquire(explicitJobId(request), messages, body.cache_salt ?? null);
+    const job = ctx.jobs.acquire(binding(request, messages));
     let conversation: ChatMessage[] | null = null;
     try {
       const { engineJob, resume } = ctx.jobs.engineJobFor(job, body.job_kind);

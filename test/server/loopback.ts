@@ -1,0 +1,53 @@
+/**
+ * A server on loopback over the scripted model (./scripted-backend.ts), with the official openai
+ * client pointed at it: what the client-level tests share.
+ */
+import OpenAI from 'openai';
+import { Engine } from '../../lib/engine/engine.js';
+import type { PolicyName } from '../../lib/sched/registry.js';
+import { buildServer, type AstraeaServer } from '../../lib/server/app.js';
+import { ScriptedChatBackend } from './scripted-backend.js';
+
+export interface Loopback {
+  engine: Engine;
+  server: AstraeaServer;
+  client: OpenAI;
+  baseURL: string;
+  /** The value of the first /metrics line matching `line` (a regular expression of the name and labels). */
+  metric(line: RegExp): Promise<number>;
+  /** Closes every job the server keeps between calls (as idle expiry would). */
+  closeAllJobs(): void;
+  close(): Promise<void>;
+}
+
+export async function scriptedLoopback(reply: (prompt: string) => string, options: { policy?: PolicyName; kvBlocks?: number } = {}): Promise<Loopback> {
+  const engine = Engine.withBackend(new ScriptedChatBackend({ reply }), { kvBlocks: options.kvBlocks ?? 512, policy: options.policy ?? 'astraea' });
+  const server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key' });
+  const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
+  const baseURL = `${address}/v1`;
+  return {
+    engine,
+    server,
+    client: new OpenAI({ baseURL, apiKey: 'test-key', maxRetries: 0 }),
+    baseURL,
+    async metric(line) {
+      const text = await (await fetch(`${address}/metrics`)).text();
+      const m = new RegExp(`^${line.source} (\\S+)$`, 'm').exec(text);
+      if (!m) throw new Error(`no metric ${line.source}`);
+      return Number(m[1]);
+    },
+    closeAllJobs: () => server.context.jobs.expire(Infinity),
+    async close() {
+      await server.app.close();
+      await engine.close();
+    },
+  };
+}
+
+export async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
