@@ -16,7 +16,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BYTE_TO_UNICODE, SPECIAL_TOKENS } from '../lib/model/byte-tokenizer.js';
+import { BYTE_TO_UNICODE, SPECIAL_TOKENS } from '../lib/model/byte-tokenizer-files.js';
 import { loadModel, type LoadedModel } from '../lib/model/load.js';
 import { native } from '../lib/native/index.js';
 import { buildStepPlan, type PlannedSequence } from '../lib/native/plan.js';

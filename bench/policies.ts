@@ -14,9 +14,9 @@ import { parseArgs } from 'node:util';
 import { Engine } from '../lib/engine/engine.js';
 import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
 import type { WorkloadJob } from '../lib/workload/format.js';
-import { runWorkload, wallTimers } from '../lib/bench/replay.js';
+import { runWorkload, wallTimers } from '../lib/workload/replay.js';
 import { jctSummary } from '../lib/bench/summary.js';
-import { syntheticAgentWorkload, type SyntheticKind } from '../lib/workload/traces.js';
+import { syntheticAgentWorkload, type SyntheticKind } from '../lib/workload/agent-mix.js';
 
 const { values } = parseArgs({
   options: {

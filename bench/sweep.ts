@@ -17,7 +17,8 @@ import { simulate } from '../lib/sim/simulate.js';
 import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
 import type { WorkloadJob } from '../lib/workload/format.js';
 import { jctSummary, type JctSummary } from '../lib/bench/summary.js';
-import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, fromTauBench, sample, syntheticAgentWorkload } from '../lib/workload/traces.js';
+import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, sample, syntheticAgentWorkload } from '../lib/workload/agent-mix.js';
+import { fromTauBench } from '../lib/workload/trace-converters.js';
 
 const { values } = parseArgs({
   options: {

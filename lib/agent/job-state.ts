@@ -254,6 +254,15 @@ export class JobStateMachine {
     if (kv === 'swapping_in') this.swapInSince = this.clock.now();
   }
 
+  /**
+   * The KV was swapped out whole: resident → swapping_out → swapped as one transition. The engine
+   * issues the copy with the next step, and nothing can reuse the device blocks before it is done.
+   */
+  swappedOut(): void {
+    this.setKv('swapping_out');
+    this.setKv('swapped');
+  }
+
   /** Running time the engine spent recovering this job's KV (recompute, a blocking swap-in). */
   kvRecovered(seconds: number): void {
     if (!Number.isFinite(seconds) || seconds < 0) {

@@ -9,7 +9,7 @@ import type { PolicyName } from '../sched/registry.js';
 import { simulate } from '../sim/simulate.js';
 import type { SimulationProfile } from '../sim/cost-model.js';
 import type { GeneratedWorkload } from '../workload/generators/types.js';
-import { runWorkload, wallTimers, type JobOutcome } from './replay.js';
+import { runWorkload, wallTimers, type JobOutcome } from '../workload/replay.js';
 import { summarizeRun, type RunSummary } from './summary.js';
 
 export type Target =

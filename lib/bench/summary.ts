@@ -6,7 +6,7 @@
  */
 import type { EngineStats } from '../engine/types.js';
 import type { WorkloadParams } from '../workload/generators/types.js';
-import type { JobOutcome } from './replay.js';
+import type { JobOutcome } from '../workload/replay.js';
 import type { JctSummary, RunSummary } from './summary-schema.js';
 
 export type { JctSummary, RunSummary } from './summary-schema.js';

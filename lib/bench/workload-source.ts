@@ -7,13 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { EngineError } from '../errors.js';
 import { parseWorkload } from '../workload/format.js';
 import { applyScale, generateWorkload, WORKLOAD_NAMES } from '../workload/generators/index.js';
-import type { GeneratedWorkload, GenerateOptions, WorkloadScale } from '../workload/generators/types.js';
+import type { GeneratedWorkload, GenerateWorkloadOptions, WorkloadScale } from '../workload/generators/types.js';
 
 export function isGeneratorName(name: string): boolean {
   return (WORKLOAD_NAMES as readonly string[]).includes(name) || name.startsWith('synthetic:');
 }
 
-export function resolveWorkload(spec: string, options: GenerateOptions): GeneratedWorkload {
+export function resolveWorkload(spec: string, options: GenerateWorkloadOptions): GeneratedWorkload {
   if (isGeneratorName(spec)) return generateWorkload(spec, options);
   if (!existsSync(spec)) {
     throw new EngineError('INVALID_ARGUMENT', `--workload "${spec}" is neither a file nor a generator (${WORKLOAD_NAMES.join(', ')}, synthetic:<distribution>)`);

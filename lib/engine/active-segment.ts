@@ -4,7 +4,7 @@
  */
 import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
 import type { StreamDecoder, Tokenizer } from '../model/tokenizer.js';
-import type { SamplingOptions } from '../native/plan.js';
+import type { SamplingOptions } from '../step.js';
 import type { Segment } from './segment.js';
 import type { FinishReason, SegmentResult } from './types.js';
 

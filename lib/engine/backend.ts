@@ -6,7 +6,7 @@
  * scheduler and the block manager are the same code for both.
  */
 import type { Tokenizer } from '../model/tokenizer.js';
-import type { BlockPair, PlannedSequence } from '../native/plan.js';
+import type { BlockPair, PlannedSequence } from '../step.js';
 
 export interface BackendModelInfo {
   vocabSize: number;

@@ -40,3 +40,29 @@ export class JobGroup {
     return sum;
   }
 }
+
+/** The open groups by id: a group exists while it has members. */
+export class JobGroups {
+  private readonly byId = new Map<string, JobGroup>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Adds the job to its group, opening the group (arriving with the job) if it is new. */
+  join(groupId: string, arrivalS: number): JobGroup {
+    let group = this.byId.get(groupId);
+    if (group === undefined) {
+      group = new JobGroup(groupId, arrivalS);
+      this.byId.set(groupId, group);
+    }
+    return group;
+  }
+
+  /** Removes a closed job from its group; true when that closed the group. */
+  leave(record: JobRecord): boolean {
+    if (!record.group.remove(record)) return false;
+    this.byId.delete(record.group.id);
+    return true;
+  }
+}

@@ -1,22 +1,23 @@
 /**
  * The engine's record of one agent job: its whole token context (which lives across segments),
- * its chat history, the segment in progress, and where its KV is.
+ * its chat history and the segment in progress. Where its KV is, and how much of the context it
+ * covers, it reads from the block manager — the one record of that — rather than keeping a copy.
  */
 import type { JobStateMachine } from '../agent/job-state.js';
 import type { BlockHash } from '../kv/prefix-hash.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { ActiveSegment } from './active-segment.js';
+import type { KvPlacement } from '../kv/block-manager.js';
 import type { JobGroup } from './job-group.js';
 import type { KvDecision, SegmentResult } from './types.js';
 
-/** Where the job's KV is, from the block manager's point of view. */
-export type KvPlacement =
-  /** No blocks owned (never computed, released to the prefix cache, or discarded). */
-  | 'none'
-  /** Device blocks owned; `computedTokens` of the context have KV. */
-  | 'device'
-  /** Host blocks owned (swapped out). */
-  | 'host';
+export type { KvPlacement } from '../kv/block-manager.js';
+
+/** What a job record reads of the block manager (its owner id is the job's id). */
+export interface KvLocator {
+  placement(owner: string): KvPlacement;
+  computedTokens(owner: string): number;
+}
 
 export class JobRecord {
   /** The job's whole context: every prompt, tool result and generated token, in order. */
@@ -24,8 +25,6 @@ export class JobRecord {
   messages: ChatMessage[] = [];
   tools: object[] | undefined;
   active: ActiveSegment | null = null;
-  placement: KvPlacement = 'none';
-  computedTokens = 0;
   /**
    * The most context tokens that ever had KV: running a position below it again is a recompute
    * (of KV discarded or released to the prefix cache and evicted), not new work.
@@ -44,6 +43,7 @@ export class JobRecord {
     readonly id: string,
     readonly kind: string,
     readonly state: JobStateMachine,
+    private readonly kv: KvLocator,
     /** The jobs scheduled as one with this one (its fan-out); a job alone is a group of one. */
     readonly group: JobGroup,
     /** Parent key of the job's first KV block: null, or its cache salt's root (lib/kv/prefix-hash.ts). */
@@ -51,6 +51,16 @@ export class JobRecord {
     /** The job whose KV the first segment shares (JobOptions.forkOf); null once used or if none. */
     public forkOf: JobRecord | null = null,
   ) {}
+
+  /** Where the job's KV is: nowhere, on the device, or swapped to the host. */
+  get placement(): KvPlacement {
+    return this.kv.placement(this.id);
+  }
+
+  /** Leading context tokens whose KV exists (on the device, or on the host while swapped). */
+  get computedTokens(): number {
+    return this.kv.computedTokens(this.id);
+  }
 
   /** Runnable: a segment is in progress and the job is not waiting on a tool. */
   get wantsToRun(): boolean {

@@ -2,9 +2,12 @@
  * Plans one engine step: which sequences run, how many tokens each (a prefill chunk or one
  * decode token), which blocks they get, and which sequences are preempted to make room. The
  * policy orders; this module applies the order under the token budget and the free blocks, with
- * check-then-commit allocation through the block manager.
+ * check-then-commit allocation through the block manager — the one record of where each job's KV
+ * is — and returns what it decided; it writes nothing on the job records.
  */
-import type { BlockManager, SwapPair } from '../kv/block-manager.js';
+import type { BlockManager } from '../kv/block-manager.js';
+import type { SegmentExpectations } from '../predict/predictors.js';
+import type { BlockPair } from '../step.js';
 import type { Policy, SchedulingCandidate } from '../sched/policy.js';
 import type { JobRecord } from './job-record.js';
 
@@ -17,15 +20,15 @@ export interface PlannedRun {
 
 export interface StepDecision {
   runs: PlannedRun[];
-  swapIn: SwapPair[];
+  swapIn: BlockPair[];
   /** Every job swapped in by this step, with its blocks. */
   swappedIn: { record: JobRecord; blocks: number }[];
   /** Jobs swapped in by this step that run from the next one, once their blocks have arrived. */
   prefetched: JobRecord[];
   /** Jobs preempted this step, with what happened to their KV. */
-  preempted: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: SwapPair[] }[];
+  preempted: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: BlockPair[] }[];
   /** Jobs waiting on a tool whose preserved KV was taken back to make room. */
-  reclaimed: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: SwapPair[] }[];
+  reclaimed: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: BlockPair[] }[];
   /** The job at which planning stopped for lack of memory, if any. */
   blocked: JobRecord | null;
 }
@@ -41,11 +44,6 @@ export interface PlannerLimits {
   prefetchSwapIns: boolean;
 }
 
-/** What a job's current segment is expected to do, as the predictors see it now. */
-export interface SegmentExpectations {
-  outputTokens: number;
-  futureSegments: number;
-}
 
 /**
  * The record a candidate was made from, under a key only the planner knows: policies return
@@ -113,13 +111,9 @@ export function planStep(
     // The native step runs every swap-out before any swap-in, so once this step has swapped a job
     // in, a swap-out could land on the host blocks that swap-in has yet to read: discard instead.
     if (swap && decision.swapIn.length === 0 && blocks.canSwapOut(victim.id)) {
-      const swapOut = blocks.swapOut(victim.id);
-      victim.placement = 'host'; // its computed tokens travel with it
-      return { record: victim, kv: 'swapped' as const, swapOut };
+      return { record: victim, kv: 'swapped' as const, swapOut: blocks.swapOut(victim.id) }; // its computed tokens travel with it
     }
     blocks.free(victim.id);
-    victim.placement = 'none';
-    victim.computedTokens = 0;
     return { record: victim, kv: 'discarded' as const, swapOut: [] };
   };
 
@@ -150,7 +144,6 @@ export function planStep(
       const pairs = blocks.swapIn(r.id);
       decision.swapIn.push(...pairs);
       decision.swappedIn.push({ record: r, blocks: pairs.length });
-      r.placement = 'device';
       if (limits.prefetchSwapIns) {
         planned.add(r); // not a preemption victim while its blocks arrive
         decision.prefetched.push(r);
@@ -164,8 +157,6 @@ export function planStep(
       if (!preemptOne(i)) return { ...decision, blocked: r }; // nothing of lower priority left to take memory from
     }
     const { computedTokens } = blocks.ensure(r.id, r.tokens, target, r.prefixRoot);
-    r.placement = 'device';
-    r.computedTokens = computedTokens;
     const run = { record: r, start: computedTokens, count: computed + count - computedTokens };
     planned.add(r);
     decision.runs.push(run);

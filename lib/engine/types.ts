@@ -1,6 +1,6 @@
 /** The public types of the engine's Node API. */
 import type { ChatMessage } from '../model/tokenizer.js';
-import type { SamplingOptions } from '../native/plan.js';
+import type { SamplingOptions } from '../step.js';
 import type { WeightDtypeOption } from '../native/types.js';
 import type { ToolCall } from '../agent/tool-calls.js';
 import type { JobMetrics } from '../agent/job-state.js';

@@ -18,6 +18,8 @@
  * (ref 0, hashed, on the LRU list) or owned (ref > 0). Every call costs O(blocks touched).
  */
 import { EngineError } from '../errors.js';
+import type { BlockPair } from '../step.js';
+import { PrefixCache } from './prefix-cache.js';
 import { hashBlock, type BlockHash } from './prefix-hash.js';
 
 export interface BlockManagerOptions {
@@ -53,8 +55,6 @@ export interface BlockManagerStats {
   evictions: number;
 }
 
-/** [from, to] block id pair of a swap copy. */
-export type SwapPair = [number, number];
 
 interface OwnerState {
   /** Device block ids, positions 0.. ; empty while swapped. */
@@ -79,28 +79,24 @@ interface AllocationPlan {
   take: number;
 }
 
-/**
- * What `findPrefix` remembers of a token array: the chained keys of its full blocks, and the
- * block each key was last found in (a hint: checked against the block's key before use).
- */
-interface PrefixLookupCache {
-  root: BlockHash | null;
-  keys: BlockHash[];
-  ids: number[];
-}
-
 /** The plan of an owner that holds blocks and needs no more: shared, never changed. */
 const NO_HITS: readonly number[] = Object.freeze([]);
 const NO_HASHES: readonly BlockHash[] = Object.freeze([]);
-
-/** Marks the end of the LRU list (block ids are >= 0). */
-const NONE = -1;
 
 function checkCount(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min) {
     throw new EngineError('INVALID_ARGUMENT', `${name} must be an integer >= ${min}, got ${value}`);
   }
 }
+
+/** Where an owner's KV is. */
+export type KvPlacement =
+  /** No blocks owned (never computed, released to the prefix cache, or discarded). */
+  | 'none'
+  /** Device blocks owned. */
+  | 'device'
+  /** Host blocks owned (swapped out). */
+  | 'host';
 
 export class BlockManager {
   readonly blockSize: number;
@@ -113,30 +109,16 @@ export class BlockManager {
   private readonly freeStack: number[] = [];
   private readonly hostFreeStack: number[] = [];
 
-  // Content of hashed blocks: key, parent key and token ids, compared on every hit.
-  private readonly blockHash: (BlockHash | null)[];
-  private readonly blockParent: (BlockHash | null)[];
-  private readonly blockTokens: (number[] | null)[];
-  /** Key -> the one device block holding that content (cached or owned). */
-  private readonly byHash = new Map<BlockHash, number>();
-  private readonly prefixLookups = new WeakMap<readonly number[], PrefixLookupCache>();
+  /** Which blocks hold which computed content, and the LRU list of the cached ones. */
+  private readonly cache: PrefixCache;
   /** Device blocks of deferred swap-outs, each still holding its reference (see swapOut). */
   private readonly inFlight: number[] = [];
   /** Source and destination blocks of fork copies not yet run, each holding a reference (see fork). */
   private readonly copyHolds: number[] = [];
 
-  // Doubly linked LRU list of cached blocks: head is least recently used (evicted first).
-  private readonly lruPrev: Int32Array;
-  private readonly lruNext: Int32Array;
-  private readonly inLru: Uint8Array;
-  private lruHead = NONE;
-  private lruTail = NONE;
-  private cachedCount = 0;
-
   private readonly owners = new Map<string, OwnerState>();
   private prefixHitTokens = 0;
   private prefixQueryTokens = 0;
-  private evictions = 0;
 
   constructor(options: BlockManagerOptions) {
     checkCount('deviceBlocks', options.deviceBlocks, 0);
@@ -148,12 +130,7 @@ export class BlockManager {
     this.prefixCaching = options.prefixCaching ?? true;
     const n = options.deviceBlocks;
     this.refCount = new Int32Array(n);
-    this.blockHash = new Array<BlockHash | null>(n).fill(null);
-    this.blockParent = new Array<BlockHash | null>(n).fill(null);
-    this.blockTokens = new Array<number[] | null>(n).fill(null);
-    this.lruPrev = new Int32Array(n).fill(NONE);
-    this.lruNext = new Int32Array(n).fill(NONE);
-    this.inLru = new Uint8Array(n);
+    this.cache = new PrefixCache(n, options.blockSize);
     // Pushed in reverse so ids are handed out 0, 1, 2, ... (predictable plans and tests).
     for (let id = n - 1; id >= 0; id--) this.freeStack.push(id);
     for (let id = options.hostBlocks - 1; id >= 0; id--) this.hostFreeStack.push(id);
@@ -168,6 +145,17 @@ export class BlockManager {
     return this.refCount[blockId] ?? 0;
   }
 
+  /** Where the owner's KV is: the one record of it (the engine's job records read it here). */
+  placement(owner: string): KvPlacement {
+    const state = this.owners.get(owner);
+    return state === undefined ? 'none' : state.host !== null ? 'host' : 'device';
+  }
+
+  /** Leading tokens of the owner whose KV exists (its blocks' computed prefix), 0 for none. */
+  computedTokens(owner: string): number {
+    return this.owners.get(owner)?.computed ?? 0;
+  }
+
   isSwapped(owner: string): boolean {
     return this.owners.get(owner)?.host != null;
   }
@@ -178,6 +166,11 @@ export class BlockManager {
    */
   cachedPrefixTokens(tokens: readonly number[], root: BlockHash | null = null): number {
     return this.findPrefix(tokens, tokens.length, root).hits.length * this.blockSize;
+  }
+
+  /** Blocks with computed content that nobody references (evictable). */
+  private get cachedCount(): number {
+    return this.cache.cachedBlocks;
   }
 
   /** Blocks `ensure` would take for the first `length` tokens (default: all of them). */
@@ -212,7 +205,7 @@ export class BlockManager {
     }
     // Revive hits before taking fresh blocks, so an eviction can never pick a block being reused.
     for (const id of plan.hits) {
-      if (this.inLru[id]) this.lruRemove(id);
+      this.cache.revive(id);
       this.refCount[id]++;
       state.device.push(id);
     }
@@ -246,14 +239,9 @@ export class BlockManager {
       const start = i * this.blockSize;
       const key = hashBlock(parent, tokens, start, start + this.blockSize);
       state.hashes.push(key);
-      const id = state.device[i];
       // A block already hashed is a prefix hit; a key already present means another sequence
       // computed the same content first: keep theirs, this block stays anonymous (freed, not cached).
-      if (this.blockHash[id] !== null || this.byHash.has(key)) continue;
-      this.blockHash[id] = key;
-      this.blockParent[id] = parent;
-      this.blockTokens[id] = tokens.slice(start, start + this.blockSize);
-      this.byHash.set(key, id);
+      this.cache.register(state.device[i], key, parent, tokens, start);
     }
   }
 
@@ -280,7 +268,7 @@ export class BlockManager {
    * can be written into them while the copy runs beside the next step's compute. Without it
    * they are free at once, and the step that carries the copy must finish it before computing.
    */
-  swapOut(owner: string, options: { deferRelease?: boolean } = {}): SwapPair[] {
+  swapOut(owner: string, options: { deferRelease?: boolean } = {}): BlockPair[] {
     const state = this.activeOwner(owner, true) as OwnerState;
     if (this.hostFreeStack.length < state.device.length) {
       throw new EngineError(
@@ -288,7 +276,7 @@ export class BlockManager {
         `${owner} needs ${state.device.length} host blocks, ${this.hostFreeStack.length} free`,
       );
     }
-    const pairs: SwapPair[] = [];
+    const pairs: BlockPair[] = [];
     const host: number[] = [];
     for (const deviceId of state.device) {
       const hostId = this.hostFreeStack.pop() as number;
@@ -314,7 +302,7 @@ export class BlockManager {
    * reused (an owner closed meanwhile) before the copy has run. Null when there is nothing to
    * share or no room for the copy (the child then starts as a new owner would).
    */
-  fork(parent: string, child: string, length: number): { copy: SwapPair | null } | null {
+  fork(parent: string, child: string, length: number): { copy: BlockPair | null } | null {
     const from = this.activeOwner(parent, true) as OwnerState;
     if (this.owners.has(child)) throw new EngineError('INVALID_ARGUMENT', `${child} already holds blocks`);
     if (!Number.isInteger(length) || length < 0 || length > from.computed) {
@@ -325,7 +313,7 @@ export class BlockManager {
     if (length === 0 || (partial && !this.canAllocate(1))) return null;
     const device = from.device.slice(0, full);
     for (const id of device) this.refCount[id]++;
-    let copy: SwapPair | null = null;
+    let copy: BlockPair | null = null;
     if (partial) {
       const source = from.device[full];
       const destination = this.takeBlock();
@@ -341,7 +329,7 @@ export class BlockManager {
   }
 
   /** A fork's copy has run: the two blocks it held are released (to their owners, or freed). */
-  copyDone(copy: SwapPair): void {
+  copyDone(copy: BlockPair): void {
     for (const id of copy) {
       const at = this.copyHolds.indexOf(id);
       if (at < 0) throw new EngineError('INVALID_ARGUMENT', `block ${id} is not held by a copy`);
@@ -368,7 +356,7 @@ export class BlockManager {
   }
 
   /** Host -> device into fresh blocks; the host blocks are released once the plan is built. */
-  swapIn(owner: string): SwapPair[] {
+  swapIn(owner: string): BlockPair[] {
     const state = this.owners.get(owner);
     if (state === undefined) throw new EngineError('UNKNOWN_SEQUENCE', `no sequence ${owner}`);
     if (state.host === null) throw new EngineError('NOT_SWAPPED', `${owner} is not swapped out`);
@@ -378,7 +366,7 @@ export class BlockManager {
         `${owner} needs ${state.host.length} device blocks, ${this.freeStack.length} free + ${this.cachedCount} cached available`,
       );
     }
-    const pairs: SwapPair[] = [];
+    const pairs: BlockPair[] = [];
     for (const hostId of state.host) {
       const deviceId = this.takeBlock();
       this.refCount[deviceId] = 1;
@@ -405,7 +393,7 @@ export class BlockManager {
       inFlightBlocks: this.inFlight.length,
       prefixHitTokens: this.prefixHitTokens,
       prefixQueryTokens: this.prefixQueryTokens,
-      evictions: this.evictions,
+      evictions: this.cache.evictions,
     };
   }
 
@@ -422,24 +410,13 @@ export class BlockManager {
       if (seen[id]) fail(`block ${id} is on the free stack twice`);
       seen[id] = FREE;
       if (this.refCount[id] !== 0) fail(`free block ${id} has ref ${this.refCount[id]}`);
-      if (this.blockHash[id] !== null || this.inLru[id]) fail(`free block ${id} has content or is on the LRU`);
+      if (this.cache.holdsContent(id) || this.cache.isCached(id)) fail(`free block ${id} has content or is on the LRU`);
     }
-    let count = 0;
-    let prev = NONE;
-    for (let id = this.lruHead; id !== NONE; id = this.lruNext[id]) {
+    this.cache.checkInvariants(fail, (id) => {
       if (seen[id]) fail(`block ${id} is cached and also free (or listed twice)`);
       seen[id] = CACHED;
-      if (this.lruPrev[id] !== prev) fail(`LRU back link of ${id} is broken`);
-      if (!this.inLru[id]) fail(`block ${id} on the LRU is not flagged`);
       if (this.refCount[id] !== 0) fail(`cached block ${id} has ref ${this.refCount[id]}`);
-      const key = this.blockHash[id];
-      if (key === null || this.byHash.get(key) !== id) fail(`cached block ${id} is not indexed by its key`);
-      prev = id;
-      count++;
-      if (count > this.deviceBlocks) fail('LRU list has a cycle');
-    }
-    if (prev !== this.lruTail) fail('LRU tail is wrong');
-    if (count !== this.cachedCount) fail(`cached count ${this.cachedCount} but LRU holds ${count}`);
+    });
 
     const expectedRefs = new Int32Array(this.deviceBlocks);
     const hostSeen = new Uint8Array(this.hostBlocks);
@@ -469,11 +446,6 @@ export class BlockManager {
       }
       if (expectedRefs[id] > 0 && seen[id]) fail(`owned block ${id} is also free or cached`);
       if (expectedRefs[id] === 0 && !seen[id]) fail(`block ${id} is lost (ref 0, neither free nor cached)`);
-      const key = this.blockHash[id];
-      if (key !== null && this.byHash.get(key) !== id) fail(`hashed block ${id} is not indexed by its key`);
-    }
-    for (const [key, id] of this.byHash) {
-      if (this.blockHash[id] !== key) fail(`key ${key} points at block ${id} holding other content`);
     }
   }
 
@@ -507,70 +479,15 @@ export class BlockManager {
     return { hits: prefix.hits, hitHashes: prefix.hashes, fresh, take: fresh + revived };
   }
 
-  /**
-   * Longest run of leading full blocks present in the cache, leaving at least one token to compute
-   * (so the last token's logits exist). Each hit is verified against the stored tokens and parent.
-   */
+  /** The prefix-cache hits of a sequence that holds no blocks (none with prefix caching off). */
   private findPrefix(tokens: readonly number[], length: number, root: BlockHash | null): { hits: number[]; hashes: BlockHash[] } {
-    const hits: number[] = [];
-    const hashes: BlockHash[] = [];
-    if (!this.prefixCaching || length === 0) return { hits, hashes };
-    const maxBlocks = Math.floor((length - 1) / this.blockSize);
-    let parent: BlockHash | null = root;
-    const lookups = this.lookupsOf(tokens, root);
-    for (let i = 0; i < maxBlocks; i++) {
-      const start = i * this.blockSize;
-      if (lookups.keys.length === i) lookups.keys.push(hashBlock(parent, tokens, start, start + this.blockSize));
-      const key = lookups.keys[i];
-      // The block that held this key last time still does (one block per key), else look it up.
-      let id: number | undefined = i < lookups.ids.length ? lookups.ids[i] : undefined;
-      if (id === undefined || this.blockHash[id] !== key) {
-        id = this.byHash.get(key);
-        if (id !== undefined && i <= lookups.ids.length) lookups.ids[i] = id;
-      }
-      if (id === undefined || this.blockParent[id] !== parent || !this.sameTokens(id, tokens, start)) break;
-      hits.push(id);
-      hashes.push(key);
-      parent = key;
-    }
-    return { hits, hashes };
-  }
-
-  /**
-   * The chained keys of `tokens`' full blocks computed so far, and where each was last found,
-   * kept by array identity: a job waiting for memory is looked up every step, and its context
-   * only grows. A stale entry (an array changed in place, a block evicted) can only cause a miss
-   * or a lookup: every hit is checked token by token, from the first block on.
-   */
-  private lookupsOf(tokens: readonly number[], root: BlockHash | null): PrefixLookupCache {
-    let lookups = this.prefixLookups.get(tokens);
-    if (lookups === undefined || lookups.root !== root) {
-      lookups = { root, keys: [], ids: [] };
-      this.prefixLookups.set(tokens, lookups);
-    }
-    return lookups;
-  }
-
-  private sameTokens(id: number, tokens: readonly number[], start: number): boolean {
-    const stored = this.blockTokens[id];
-    if (stored === null) return false;
-    for (let j = 0; j < this.blockSize; j++) if (stored[j] !== tokens[start + j]) return false;
-    return true;
+    return this.prefixCaching ? this.cache.find(tokens, length, root) : { hits: [], hashes: [] };
   }
 
   /** An empty block if any, else the least recently used cached block, evicted. Caller checked room. */
   private takeBlock(): number {
-    const free = this.freeStack.pop();
-    if (free !== undefined) return free;
-    const id = this.lruHead;
-    if (id === NONE) throw new EngineError('OUT_OF_BLOCKS', 'no free or cached device block left');
-    this.lruRemove(id);
-    const key = this.blockHash[id] as BlockHash;
-    this.byHash.delete(key);
-    this.blockHash[id] = null;
-    this.blockParent[id] = null;
-    this.blockTokens[id] = null;
-    this.evictions++;
+    const id = this.freeStack.pop() ?? this.cache.evictOldest();
+    if (id === null) throw new EngineError('OUT_OF_BLOCKS', 'no free or cached device block left');
     return id;
   }
 
@@ -579,31 +496,7 @@ export class BlockManager {
     for (let i = ids.length - 1; i >= 0; i--) {
       const id = ids[i];
       if (--this.refCount[id] > 0) continue;
-      if (this.blockHash[id] !== null) this.lruAppend(id);
-      else this.freeStack.push(id);
+      if (!this.cache.park(id)) this.freeStack.push(id);
     }
-  }
-
-  private lruAppend(id: number): void {
-    this.lruPrev[id] = this.lruTail;
-    this.lruNext[id] = NONE;
-    if (this.lruTail === NONE) this.lruHead = id;
-    else this.lruNext[this.lruTail] = id;
-    this.lruTail = id;
-    this.inLru[id] = 1;
-    this.cachedCount++;
-  }
-
-  private lruRemove(id: number): void {
-    const prev = this.lruPrev[id];
-    const next = this.lruNext[id];
-    if (prev === NONE) this.lruHead = next;
-    else this.lruNext[prev] = next;
-    if (next === NONE) this.lruTail = prev;
-    else this.lruPrev[next] = prev;
-    this.lruPrev[id] = NONE;
-    this.lruNext[id] = NONE;
-    this.inLru[id] = 0;
-    this.cachedCount--;
   }
 }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { EngineError } from '../errors.js';
 import { native } from '../native/index.js';
 import type { NativeModel, NativeModelInfo, WeightDtypeOption } from '../native/index.js';
-import { buildByteLevelTokenizer } from './byte-tokenizer.js';
+import { buildByteLevelTokenizer } from './byte-tokenizer-files.js';
 import { isPresetName, presetConfig, type HfConfig } from './presets.js';
 import { Tokenizer } from './tokenizer.js';
 

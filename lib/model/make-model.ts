@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { native } from '../native/index.js';
 import type { TensorDtype, WeightDtypeOption } from '../native/index.js';
-import { buildByteLevelTokenizer } from './byte-tokenizer.js';
+import { buildByteLevelTokenizer } from './byte-tokenizer-files.js';
 import { presetConfig, type HfConfig, type PresetName } from './presets.js';
 import { writeSafetensors } from './safetensors-writer.js';
 

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../errors.js';
-import { UNICODE_TO_BYTE } from './byte-tokenizer.js';
+import { UNICODE_TO_BYTE } from './byte-tokenizer-files.js';
 import { renderChatTemplate, selectChatTemplate } from './chat-template.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';

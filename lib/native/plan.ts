@@ -3,29 +3,10 @@
  * engine's step loop (and the tests and CLI) describe a step as a list of sequences; this is the
  * single place that flattens them into the layout cpp/core/step_plan.h expects.
  */
+import type { BlockPair, PlannedSequence } from '../step.js';
 import type { NativeStepPlan } from './types.js';
 
-export interface SamplingOptions {
-  /** 0 (default): greedy. */
-  temperature?: number;
-  /** 0 (default): no top-k cut. */
-  topK?: number;
-  /** 1 (default): no nucleus cut. */
-  topP?: number;
-  seed?: number;
-}
-
-export interface PlannedSequence {
-  /** The new tokens: a prefill chunk, or one decode token. */
-  tokens: readonly number[];
-  /** Position of the first new token (tokens before it are already in the cache). */
-  startPosition: number;
-  /** Device block ids holding positions 0, blockSize, 2*blockSize, ... */
-  blocks: readonly number[];
-  sampling?: SamplingOptions;
-}
-
-export type BlockPair = readonly [source: number, destination: number];
+export type { BlockPair, PlannedSequence, SamplingOptions } from '../step.js';
 
 export interface PlannedStep {
   sequences: readonly PlannedSequence[];

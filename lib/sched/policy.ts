@@ -71,6 +71,8 @@ export interface WaitingJobView extends PausedJobView {
   waitedS: number;
   /** Where its KV is now. */
   kv: 'device' | 'host' | 'none';
+  /** Device blocks it holds (0 unless its KV is on the device). */
+  deviceBlocks: number;
 }
 
 /** A finished segment, for policies that move jobs between queues by the work they received. */
@@ -108,7 +110,8 @@ export interface Policy {
   revisitToolWaits?(jobs: readonly WaitingJobView[], nowS: number): Map<string, 'release' | 'swap' | 'discard'>;
   /**
    * When the step planner must take back KV preserved through tool waits (a job that can run
-   * needs the memory), whose goes first: job ids, first taken first. Default: the largest.
+   * needs the memory), whose goes first: job ids, first taken first. Default (./reclaim.ts): the
+   * one holding the most device blocks.
    */
   reclaimOrder?(jobs: readonly WaitingJobView[], nowS: number): string[];
   /**

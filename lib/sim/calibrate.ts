@@ -19,7 +19,7 @@ import type { BackendStep, BackendStepResult, EngineBackend } from '../engine/ba
 import { Engine } from '../engine/engine.js';
 import { NativeBackend } from '../engine/native-backend.js';
 import { loadModel, type LoadModelOptions } from '../model/load.js';
-import { runWorkload, wallTimers } from '../bench/replay.js';
+import { runWorkload, wallTimers } from '../workload/replay.js';
 import type { WorkloadJob } from '../workload/format.js';
 import { mulberry32 } from '../workload/random.js';
 import { computeShape } from './cost-model.js';

@@ -10,7 +10,7 @@ import { EngineError } from '../errors.js';
 import type { Policy } from '../sched/policy.js';
 import type { PolicyName } from '../sched/registry.js';
 import type { WorkloadJob } from '../workload/format.js';
-import { runWorkload, type JobOutcome, type RunOptions } from '../bench/replay.js';
+import { runWorkload, type JobOutcome, type RunOptions } from '../workload/replay.js';
 import { simulationProfile, type SimulationProfile } from './cost-model.js';
 import { SimulatedBackend } from './sim-backend.js';
 import { VirtualClock } from './virtual-clock.js';

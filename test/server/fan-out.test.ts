@@ -7,7 +7,7 @@
  */
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer.js';
+import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer-files.js';
 import { Tokenizer } from '../../lib/model/tokenizer.js';
 import { scriptedLoopback, type Loopback } from './loopback.js';
 

@@ -15,7 +15,7 @@
  * prompt cut at a chunk boundary. Keep it a pure function of its argument.
  */
 import type { BackendModelInfo, BackendStep, BackendStepResult, EngineBackend } from '../../lib/engine/backend.js';
-import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer.js';
+import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer-files.js';
 import { Tokenizer } from '../../lib/model/tokenizer.js';
 import type { PlannedSequence } from '../../lib/native/plan.js';
 

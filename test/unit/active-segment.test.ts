@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ActiveSegment, type SegmentSpec } from '../../lib/engine/active-segment.js';
 import { Segment } from '../../lib/engine/segment.js';
-import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer.js';
+import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer-files.js';
 import { Tokenizer } from '../../lib/model/tokenizer.js';
 
 const files = buildByteLevelTokenizer({ vocabSize: 384 });

@@ -87,7 +87,7 @@ describe('astraea: KV at a tool wait by contention (rule 2)', () => {
 });
 
 describe('astraea: reclaiming preserved KV by remaining tool time (rule 3)', () => {
-  const view = (jobId: string, contextTokens: number, waitedS: number, kv: 'device' | 'host' = 'device') => ({ jobId, kind: 'k', contextTokens, tool: 't', waitedS, kv });
+  const view = (jobId: string, contextTokens: number, waitedS: number, kv: 'device' | 'host' = 'device') => ({ jobId, kind: 'k', contextTokens, tool: 't', waitedS, kv, deviceBlocks: 0 });
   // Every tool takes 10 s: remaining = 10 − waited. Copies fast (round trip 2 ms per 100 tokens).
   const options = (waiting: number, free: number) => ({ memory: () => ({ ...memory(waiting, free), swapBytesPerS: 1e8 }), toolTimeS: () => 10 });
 
@@ -202,7 +202,7 @@ describe('astraea: swap or discard by what each costs the batch (rule 7)', () =>
 describe("astraea: the planner's reclaim order (rule 3)", () => {
   it('names the jobs expected back last first', () => {
     // Every tool takes 10 s: remaining a 9, b 2, c 6 → a, c, b.
-    const v = (jobId: string, waitedS: number) => ({ jobId, kind: 'k', contextTokens: 100, tool: 't', waitedS, kv: 'device' as const });
+    const v = (jobId: string, waitedS: number) => ({ jobId, kind: 'k', contextTokens: 100, tool: 't', waitedS, kv: 'device' as const, deviceBlocks: 0 });
     const policy = new AstraeaPolicy({ toolTimeS: () => 10 });
     expect(policy.reclaimOrder([v('a', 1), v('b', 8), v('c', 4)], 0)).toEqual(['a', 'c', 'b']);
     expect(new AstraeaPolicy({ toolTimeS: () => 10, reclaim: 'off' }).reclaimOrder([v('a', 1)], 0)).toEqual([]);
@@ -211,7 +211,7 @@ describe("astraea: the planner's reclaim order (rule 3)", () => {
 
 describe("astraea: swap or discard when the planner takes KV back (rule 7)", () => {
   // 100 tokens, 1 KiB each at 1e6 B/s: a copy out takes 0.1 s and stalls the step whole.
-  const v = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't', waitedS: 0, kv: 'device' as const };
+  const v = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't', waitedS: 0, kv: 'device' as const, deviceBlocks: 0 };
   const with_ = (waiting: number, free: number, stepS: number) => new AstraeaPolicy({ memory: () => ({ ...memory(waiting, free), stepS }) });
 
   it('discards when the new work overwrites less than the copy would cost', () => {

@@ -14,7 +14,7 @@ function paused(jobId: string, contextTokens = 100, tool = 't'): PausedJobView {
 }
 
 function waiting(jobId: string, waitedS: number, kv: WaitingJobView['kv'] = 'device'): WaitingJobView {
-  return { jobId, kind: 'k', contextTokens: 100, tool: 't', waitedS, kv };
+  return { jobId, kind: 'k', contextTokens: 100, tool: 't', waitedS, kv, deviceBlocks: 0 };
 }
 
 /**

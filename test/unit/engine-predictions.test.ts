@@ -8,7 +8,7 @@ import type { Policy, SchedulingCandidate } from '../../lib/sched/policy.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
-import { runWorkload } from '../../lib/bench/replay.js';
+import { runWorkload } from '../../lib/workload/replay.js';
 
 describe('predictions in the scheduling candidates', () => {
   it('a new job of a kind seen finishing with 3 segments expects 2 after its first', async () => {

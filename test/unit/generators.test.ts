@@ -19,7 +19,7 @@ import {
   loadAzureGapsS,
   loadTauShapes,
 } from '../../lib/workload/generators/trace-data.js';
-import { parseCsv } from '../../lib/workload/traces.js';
+import { parseCsv } from '../../lib/workload/csv.js';
 
 const REPO = path.join(import.meta.dirname, '..', '..');
 const TRACES = path.join(REPO, '..', 'shared', 'traces');

@@ -8,7 +8,7 @@ import { Engine } from '../../lib/engine/engine.js';
 import type { Policy, ToolWaitKvAction } from '../../lib/sched/policy.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
-import { runWorkload } from '../../lib/bench/replay.js';
+import { runWorkload } from '../../lib/workload/replay.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
 
 /** Arrival order; every job's KV gets `action` at each tool wait. */

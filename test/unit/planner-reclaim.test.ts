@@ -9,7 +9,7 @@ import type { Policy, WaitingJobView } from '../../lib/sched/policy.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
-import { runWorkload } from '../../lib/bench/replay.js';
+import { runWorkload } from '../../lib/workload/replay.js';
 
 /** Ranks by job id (so 'a-high' outranks 'z-low' whatever their arrivals) and pins KV at tool waits. */
 function byIdPreserving(reclaimOrder?: Policy['reclaimOrder']): Policy {

@@ -9,7 +9,7 @@ import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob, WorkloadSegment } from '../../lib/workload/format.js';
-import { runWorkload, type JobOutcome } from '../../lib/bench/replay.js';
+import { runWorkload, type JobOutcome } from '../../lib/workload/replay.js';
 import { quantile, summarizeRun, type RunMeta } from '../../lib/bench/summary.js';
 import { RunSummarySchema } from '../../lib/bench/summary-schema.js';
 import { Value } from 'typebox/value';

@@ -3,7 +3,7 @@
  * profile's: 6.5 ms per step, 27 µs per prompt token, 40 µs per decode token.
  */
 import { describe, expect, it } from 'vitest';
-import { StepCosts } from '../../lib/engine/step-costs.js';
+import { StepCosts } from '../../lib/predict/step-costs.js';
 
 const stepS = (prefill: number, decode: number) => 6.5e-3 + 27e-6 * prefill + 40e-6 * decode;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Template } from '@huggingface/jinja';
 import { EngineError } from '../../lib/errors.js';
-import { BYTE_TO_UNICODE, buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer.js';
+import { BYTE_TO_UNICODE, buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer-files.js';
 import { renderChatTemplate } from '../../lib/model/chat-template.js';
 import { Tokenizer, type ChatMessage } from '../../lib/model/tokenizer.js';
 

@@ -5,14 +5,9 @@ import { expectCode } from './expect-code.js';
 import { formatWorkload, parseWorkload, type WorkloadJob } from '../../lib/workload/format.js';
 import { exponential, mulberry32 } from '../../lib/workload/random.js';
 import { jobSegmentTokens, prefixTokens, segmentTokens } from '../../lib/workload/tokens.js';
-import {
-  CONVERSATION_KIND,
-  fromSweAgentSteps,
-  fromTauBench,
-  parseCsv,
-  syntheticAgentWorkload,
-  type SyntheticKind,
-} from '../../lib/workload/traces.js';
+import { CONVERSATION_KIND, syntheticAgentWorkload, type SyntheticKind } from '../../lib/workload/agent-mix.js';
+import { parseCsv } from '../../lib/workload/csv.js';
+import { fromSweAgentSteps, fromTauBench } from '../../lib/workload/trace-converters.js';
 
 const TRACES = path.join(import.meta.dirname, '..', '..', '..', 'shared', 'traces');
 const TAU_FILE = path.join(TRACES, 'tau_bench', 'derived_gpt-4o-airline_llm_calls.csv');

@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { GenerateOptions } from '../../engine/types.js';
 import { badRequest, HttpError } from '../errors.js';
 import { CompletionBody } from '../schemas.js';
-import { awaitSegment, streamSegment, type StreamFormat } from '../segment-run.js';
+import { awaitSegment } from '../call-segment.js';
+import { streamSegment, type StreamFormat } from '../sse-writer.js';
 import { finishReason, usage } from '../openai-shapes.js';
 import type { ServerContext } from '../context.js';
 

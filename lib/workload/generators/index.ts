@@ -22,7 +22,7 @@ import {
   type SyntheticDistribution,
 } from './synthetic.js';
 import { TAU_BASE_RATE_PER_S, TAU_DEFAULT_JOBS, tauJobs } from './tau.js';
-import type { GeneratedWorkload, GenerateOptions } from './types.js';
+import type { GeneratedWorkload, GenerateWorkloadOptions } from './types.js';
 
 export { applyScale } from '../scale.js';
 export { SYNTHETIC_DISTRIBUTIONS } from './synthetic.js';
@@ -65,7 +65,7 @@ function generatorFor(name: string): Generator {
 }
 
 /** The named workload; throws INVALID_ARGUMENT for an unknown name or a bad option. */
-export function generateWorkload(name: string, options: GenerateOptions = {}): GeneratedWorkload {
+export function generateWorkload(name: string, options: GenerateWorkloadOptions = {}): GeneratedWorkload {
   const generator = generatorFor(name);
   const jobs = options.jobs ?? generator.defaultJobs;
   if (typeof jobs !== 'number' || !Number.isSafeInteger(jobs) || jobs < 0) {

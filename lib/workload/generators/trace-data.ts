@@ -15,7 +15,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineError } from '../../errors.js';
-import { fromTauBench, parseCsv } from '../traces.js';
+import { parseCsv } from '../csv.js';
+import { fromTauBench } from '../trace-converters.js';
 
 /** One segment of a recorded job: [input tokens, output tokens, next (0 tool, 1 user, 2 end)]. */
 export type SegmentShape = [number, number, 0 | 1 | 2];

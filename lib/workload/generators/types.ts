@@ -17,7 +17,7 @@ export interface WorkloadScale {
   time: number;
 }
 
-export interface GenerateOptions {
+export interface GenerateWorkloadOptions {
   /** Number of jobs (default: the generator's own). */
   jobs?: number;
   /** Arrival-rate multiplier on the generator's base rate (default 1). */

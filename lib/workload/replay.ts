@@ -12,8 +12,8 @@ import { performance } from 'node:perf_hooks';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Engine } from '../engine/engine.js';
 import { EngineError } from '../errors.js';
-import type { WorkloadJob } from '../workload/format.js';
-import { jobSegmentTokens } from '../workload/tokens.js';
+import type { WorkloadJob } from './format.js';
+import { jobSegmentTokens } from './tokens.js';
 
 /** Where the runner's time comes from: the wall clock, or the simulator's virtual clock. */
 export interface Timers {

@@ -10,6 +10,7 @@
  * prompts look far longer than they are. Until the steps vary enough to separate a, b and c, the
  * average cost per token of prefill-only steps stands in.
  */
+import { solveLinearOrNull } from '../util/linear.js';
 export class StepCosts {
   /** Seconds a prompt token adds to a step (a CPU-sized guess until steps are seen). */
   prefillSPerToken = 0.002;
@@ -44,23 +45,10 @@ export class StepCosts {
 
   /** b of the fit, or null while the steps cannot separate it (too little variation, or b ≤ 0). */
   private marginalPrefillS(): number | null {
-    const solution = solve3(this.xx, this.xy);
+    const xx = this.xx;
+    const solution = solveLinearOrNull([[xx[0], xx[1], xx[2]], [xx[3], xx[4], xx[5]], [xx[6], xx[7], xx[8]]], [...this.xy], 1e-9);
     if (solution === null) return null;
     const b = solution[1];
     return Number.isFinite(b) && b > 0 ? b : null;
   }
-}
-
-/** Solves the 3×3 system A·s = y (Cramer's rule); null when A is (nearly) singular. */
-function solve3(a: Float64Array, y: Float64Array): number[] | null {
-  const det = (m: ArrayLike<number>) =>
-    m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
-  const d = det(a);
-  // Relative to the diagonal's scale, so a fit on token counts in the thousands is judged fairly.
-  if (!(Math.abs(d) > 1e-9 * Math.abs(a[0] * a[4] * a[8]))) return null;
-  return [0, 1, 2].map((col) => {
-    const m = Float64Array.from(a);
-    for (let row = 0; row < 3; row++) m[3 * row + col] = y[row];
-    return det(m) / d;
-  });
 }

@@ -1,51 +1,13 @@
 /**
- * Runs one engine segment for an HTTP call: waits for it, or streams it as Server-Sent Events;
- * a client that goes away cancels it (the engine then frees the job's KV). It times the call for
- * the metrics and hands back what the route needs to answer.
+ * Streams an HTTP call's engine segment as Server-Sent Events in OpenAI's shape: chunks as content
+ * becomes safe to send, tool calls, the finish and usage chunks, `data: [DONE]`. A client that goes
+ * away cancels the segment (./call-segment.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { createToolCallStream } from '../agent/tool-calls.js';
 import type { Segment } from '../engine/segment.js';
 import type { SegmentResult } from '../engine/types.js';
-
-export interface SegmentTiming {
-  /** Seconds from the call's arrival to its first token (null if none came). */
-  ttftS: number | null;
-  e2eS: number;
-}
-
-export interface RunResult {
-  result: SegmentResult;
-  timing: SegmentTiming;
-  /** The client went away before the end; nothing more can be sent. */
-  disconnected: boolean;
-}
-
-/** Cancels `segment` if the response closes before it ends; returns whether that happened. */
-function cancelOnDisconnect(raw: ServerResponse, segment: Segment): () => boolean {
-  let disconnected = false;
-  const onClose = () => {
-    if (!raw.writableFinished) {
-      disconnected = true;
-      segment.cancel();
-    }
-  };
-  raw.on('close', onClose);
-  const detach = () => raw.off('close', onClose);
-  segment.done.then(detach, detach);
-  return () => disconnected;
-}
-
-/** Waits for the whole segment (a non-streamed call). */
-export async function awaitSegment(raw: ServerResponse, segment: Segment, startedMs: number): Promise<RunResult> {
-  const disconnected = cancelOnDisconnect(raw, segment);
-  let firstMs: number | null = null;
-  for await (const _event of segment) {
-    firstMs ??= performance.now();
-  }
-  const result = await segment.done;
-  return { result, timing: timing(startedMs, firstMs), disconnected: disconnected() };
-}
+import { callTiming, cancelOnDisconnect, type RunResult } from './call-segment.js';
 
 /** What a streamed call sends, in its route's chunk format. */
 export interface StreamFormat {
@@ -118,9 +80,5 @@ export async function streamSegment(raw: ServerResponse, segment: Segment, start
     send('[DONE]');
     raw.end();
   }
-  return { result, timing: timing(startedMs, firstMs), disconnected: disconnected() };
-}
-
-function timing(startedMs: number, firstMs: number | null): SegmentTiming {
-  return { ttftS: firstMs === null ? null : (firstMs - startedMs) / 1000, e2eS: (performance.now() - startedMs) / 1000 };
+  return { result, timing: callTiming(startedMs, firstMs), disconnected: disconnected() };
 }
