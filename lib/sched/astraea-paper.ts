@@ -7,7 +7,7 @@
  * - Every value the paper leaves unknown is an option with a documented default: m = 4 queues,
  *   thresholds [256, 1024, 4096, ∞] decode-token equivalents, a prompt token costing 0.1 decode
  *   token, aging threshold 8, high watermark 0.8, and the predictors below. A one-at-a-time sweep
- *   (bench/paper-unknowns.sh, docs/policies.md) found no value better by more than seed noise.
+ *   (bench/policies/paper-unknowns.sh, docs/policies.md) found no value better by more than seed noise.
  * - T_proc (service-time predictor): injectable `serviceTime`; the default stands in for the
  *   paper's profiled f_prefill + oracle n_gen with
  *   max(1, pendingPrefill × prefillTokenCost + 128 − generated) × 0.02 s. A result ≤ 0 or not

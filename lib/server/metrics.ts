@@ -43,6 +43,17 @@ export class ServerMetrics {
 
     // Read from the engine at scrape time: render() takes one snapshot for all the gauges.
     const stats = () => this.snapshot ?? engine.stats();
+    const engineCounter = (name: string, help: string, labelNames: string[], values: () => [Record<string, string>, number][]) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const [labels, n] of values()) this.inc(labels, n);
+        },
+      });
     new Gauge({ name: 'vllm:num_requests_running', help: 'Calls generating now.', registers, collect() { this.set(stats().jobs.running); } });
     new Gauge({ name: 'vllm:num_requests_waiting', help: 'Calls waiting to be scheduled.', registers, collect() { this.set(stats().jobs.waiting); } });
     new Gauge({ name: 'astraea_jobs_tool_wait', help: 'Jobs waiting on a tool between calls.', registers, collect() { this.set(stats().jobs.toolWait); } });
@@ -55,27 +66,18 @@ export class ServerMetrics {
         this.set(kv.deviceBlocks === 0 ? 0 : kv.ownedBlocks / kv.deviceBlocks);
       },
     });
-    new Gauge({
-      name: 'astraea_kv_actions',
-      help: 'KV decisions for jobs pausing on tools, by action (a counter, read from the engine).',
-      labelNames: ['action'],
-      registers,
-      collect() {
-        for (const [action, n] of Object.entries(stats().kvActions)) this.set({ action }, n);
-      },
+    // The engine's running totals, exposed as counters: each scrape sets them to the engine's figure.
+    engineCounter('astraea_kv_actions_total', 'KV decisions for jobs pausing on tools, by action.', ['action'], () =>
+      Object.entries(stats().kvActions).map(([action, n]) => [{ action }, n]),
+    );
+    engineCounter('astraea_kv_swap_bytes_total', 'Bytes swapped between device and host KV pools, by direction.', ['direction'], () => {
+      const t = stats().kvTraffic;
+      return [[{ direction: 'out' }, t.swapOutBytes], [{ direction: 'in' }, t.swapInBytes]];
     });
-    new Gauge({
-      name: 'astraea_kv_swap_bytes',
-      help: 'Bytes swapped between device and host KV pools, by direction (a counter, read from the engine).',
-      labelNames: ['direction'],
-      registers,
-      collect() {
-        const t = stats().kvTraffic;
-        this.set({ direction: 'out' }, t.swapOutBytes);
-        this.set({ direction: 'in' }, t.swapInBytes);
-      },
-    });
-    new Gauge({ name: 'astraea_recomputed_prefill_tokens', help: 'Prompt tokens computed again after their KV was lost (a counter, read from the engine).', registers, collect() { this.set(stats().kvTraffic.recomputedPrefillTokens); } });
+    engineCounter('astraea_recomputed_prefill_tokens_total', 'Prompt tokens computed again after their KV was lost.', [], () => [[{}, stats().kvTraffic.recomputedPrefillTokens]]);
+    engineCounter('astraea_preemptions_total', 'Running segments preempted for memory.', [], () => [[{}, stats().preemptions]]);
+    engineCounter('astraea_job_forks_total', 'Jobs forked from a busy job (parallel calls extending one conversation).', [], () => [[{}, stats().forks.jobs]]);
+    engineCounter('astraea_fork_shared_tokens_total', 'Context tokens forks took from their parent’s KV instead of computing.', [], () => [[{}, stats().forks.sharedTokens]]);
     new Gauge({
       name: 'astraea_queue_level_jobs',
       help: 'Open jobs per queue level of a multi-level policy (0 = most urgent).',
@@ -87,10 +89,6 @@ export class ServerMetrics {
       },
     });
     new Gauge({ name: 'astraea_job_groups', help: 'Open job groups: the jobs scheduled as one fan-out (a job alone is a group of one).', registers, collect() { this.set(stats().jobs.groups); } });
-    // Engine counters exposed as counters: set to the engine's running total at each scrape.
-    new Counter({ name: 'astraea_job_forks_total', help: 'Jobs forked from a busy job (parallel calls extending one conversation).', registers, collect() { this.reset(); this.inc(stats().forks.jobs); } });
-    new Counter({ name: 'astraea_fork_shared_tokens_total', help: 'Context tokens forks took from their parent’s KV instead of computing.', registers, collect() { this.reset(); this.inc(stats().forks.sharedTokens); } });
-    new Gauge({ name: 'astraea_preemptions', help: 'Running segments preempted for memory (a counter, read from the engine).', registers, collect() { this.set(stats().preemptions); } });
   }
 
   /** A call finished (or was cancelled). */

@@ -60,7 +60,7 @@ describe('the openai client against astraea serve', () => {
   });
 
   it('a full tool loop: the job continues on the KV it kept through the tool call', async () => {
-    const preservedBefore = await metric(/astraea_kv_actions\{action="preserve",model_name="scripted"\}/);
+    const preservedBefore = await metric(/astraea_kv_actions_total\{action="preserve",model_name="scripted"\}/);
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: 'system', content: 'You are a weather agent.' },
       { role: 'user', content: 'What is the weather in Paris?' },
@@ -83,7 +83,7 @@ describe('the openai client against astraea serve', () => {
     const firstContext = first.usage!.prompt_tokens + first.usage!.completion_tokens - 1;
     expect(second.usage!.prompt_tokens_details!.cached_tokens).toBe(firstContext);
     // Preserved twice: through the tool call, then waiting for the agent's next call.
-    expect(await metric(/astraea_kv_actions\{action="preserve",model_name="scripted"\}/)).toBe(preservedBefore + 2);
+    expect(await metric(/astraea_kv_actions_total\{action="preserve",model_name="scripted"\}/)).toBe(preservedBefore + 2);
   });
 
   it('a chat that goes on: the next turn reuses the KV kept for it', async () => {

@@ -241,6 +241,11 @@ describe('HTTP routes', () => {
     expect(value('vllm:num_requests_running')).toBe(0);
     expect(value('vllm:kv_cache_usage_perc')).toBe(0);
     expect(res.body).toMatch(/^vllm:request_success_total\{finished_reason="length",model_name="tiny"\} 1$/m);
-    expect(res.body).toMatch(/^astraea_kv_actions\{action="preserve",model_name="tiny"\} 0$/m);
+    expect(res.body).toMatch(/^astraea_kv_actions_total\{action="preserve",model_name="tiny"\} 0$/m);
+    // The engine's running totals are counters, named as Prometheus counters are.
+    for (const name of ['astraea_kv_actions', 'astraea_kv_swap_bytes', 'astraea_recomputed_prefill_tokens', 'astraea_preemptions', 'astraea_job_forks', 'astraea_fork_shared_tokens']) {
+      expect(res.body).toMatch(new RegExp(`^# TYPE ${name}_total counter$`, 'm'));
+    }
+    expect(value('astraea_preemptions_total')).toBe(0);
   });
 });

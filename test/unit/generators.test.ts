@@ -310,7 +310,7 @@ describe('tau (tau-bench shapes, Azure arrivals, TraceLab tool times)', () => {
 
   // Skipped without ../shared/traces beside the checkout (absent on a fresh machine and in a
   // clone elsewhere); the embedded data/traces files keep the generators working there.
-  it.skipIf(!existsSync(TAU_CSV) || !existsSync(AZURE_CSV))('embedded data equals what bench/derive-traces.ts derives from the traces', () => {
+  it.skipIf(!existsSync(TAU_CSV) || !existsSync(AZURE_CSV))('embedded data equals what bench/traces/derive-traces.ts derives from the traces', () => {
     expect(formatTauShapes(deriveTauShapes(readFileSync(TAU_CSV, 'utf8')))).toBe(
       readFileSync(path.join(REPO, 'data', 'traces', 'tau-airline-shapes.json'), 'utf8'),
     );

@@ -1,6 +1,6 @@
-/** The paired comparison the tail check reports (bench/paired.ts). */
+/** The paired comparison the tail check reports (bench/policies/paired.ts). */
 import { describe, expect, it } from 'vitest';
-import { pairedDifference } from '../../bench/paired.js';
+import { pairedDifference } from '../../bench/policies/paired.js';
 
 describe('pairedDifference', () => {
   it('gives the mean and standard error of the per-seed differences', () => {

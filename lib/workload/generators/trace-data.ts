@@ -1,6 +1,6 @@
 /**
  * The compact trace data embedded in the repository (data/traces/, see its README): how it is
- * derived from the shared traces (bench/derive-traces.ts writes it; a test checks it is what the
+ * derived from the shared traces (bench/traces/derive-traces.ts writes it; a test checks it is what the
  * traces give) and how the generators load it. The shared traces are not needed at run time.
  *
  * - tau-airline-shapes.json: per tau-bench airline job, its segments as [input tokens, output
@@ -112,7 +112,7 @@ function readEmbedded(relativePath: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new EngineError('INVALID_TRACE', `cannot read ${file} (${err instanceof Error ? err.message : String(err)}); regenerate it with bench/derive-traces.ts`);
+    throw new EngineError('INVALID_TRACE', `cannot read ${file} (${err instanceof Error ? err.message : String(err)}); regenerate it with bench/traces/derive-traces.ts`);
   }
 }
 

@@ -4,23 +4,23 @@
  * bound of a decode step (every weight byte read once) and llama.cpp on the same weights, shape
  * and dtype in the same run.
  *
- *   npm run build:ts && node dist/bench/forward.js [--dtypes f32,bf16] [--batches 1,8,32]
+ *   npm run build:ts && node dist/bench/native/forward.js [--dtypes f32,bf16] [--batches 1,8,32]
  *       [--prompt 128] [--decode 32] [--repeats 3] [--threads N] [--no-llamacpp] [--json FILE]
  *
  * Each measurement is repeated (--repeats) and the best run is reported, for us and for
  * llama.cpp alike: on a shared machine the best run is the one least disturbed by neighbours.
  *
- * llama.cpp comes from a scratch install outside the package (see bench/llamacpp.ts):
+ * llama.cpp comes from a scratch install outside the package (see bench/native/llamacpp.ts):
  *   npm install --prefix .scratch/llamacpp node-llama-cpp@3
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BYTE_TO_UNICODE, SPECIAL_TOKENS } from '../lib/model/byte-tokenizer-files.js';
-import { loadModel, type LoadedModel } from '../lib/model/load.js';
-import { native } from '../lib/native/index.js';
-import { buildStepPlan, type PlannedSequence } from '../lib/native/plan.js';
-import type { WeightDtypeOption } from '../lib/native/types.js';
+import { BYTE_TO_UNICODE, SPECIAL_TOKENS } from '../../lib/model/byte-tokenizer-files.js';
+import { loadModel, type LoadedModel } from '../../lib/model/load.js';
+import { native } from '../../lib/native/index.js';
+import { buildStepPlan, type PlannedSequence } from '../../lib/native/plan.js';
+import type { WeightDtypeOption } from '../../lib/native/types.js';
 import { writeGguf, type HfTensor } from './gguf-writer.js';
 import { LlamaCppMissingError, measureLlamaCpp, type LlamaCppResult } from './llamacpp.js';
 

@@ -1,8 +1,8 @@
 // llama.cpp comparison for the forward-pass benchmark.
 //
-// Runs a GGUF file (see bench/gguf-writer.ts) through node-llama-cpp 3 on the
+// Runs a GGUF file (see bench/native/gguf-writer.ts) through node-llama-cpp 3 on the
 // CPU and times prefill and greedy decode on token ids, so the numbers line up
-// with bench/forward.ts. node-llama-cpp is NOT a dependency of this package: it
+// with bench/native/forward.ts. node-llama-cpp is NOT a dependency of this package: it
 // is loaded from a scratch install in $ASTRAEA_LLAMACPP_DIR (default
 // <repo>/.scratch/llamacpp, git-ignored):
 //
@@ -10,7 +10,7 @@
 //
 // Usage (after `npm run build:ts`):
 //
-//   node dist/bench/llamacpp.js --gguf model.gguf [--threads 2] [--prompt 128]
+//   node dist/bench/native/llamacpp.js --gguf model.gguf [--threads 2] [--prompt 128]
 //       [--decode 64] [--batch 1,4,8] [--runs 1] [--json]
 
 import { existsSync } from 'node:fs';
@@ -150,9 +150,9 @@ export const LLAMACPP_PACKAGE = 'node-llama-cpp';
 export function llamaCppInstallDir(): string {
   const fromEnv = process.env.ASTRAEA_LLAMACPP_DIR;
   if (fromEnv) return resolve(fromEnv);
-  // dist/bench/llamacpp.js -> repo root is two levels up (bench/llamacpp.ts likewise).
+  // dist/bench/native/llamacpp.js -> the repo root is three levels up (bench/native/llamacpp.ts: two).
   const here = dirname(fileURLToPath(import.meta.url));
-  const root = resolve(here, here.split(/[\\/]/).includes('dist') ? '../..' : '..');
+  const root = resolve(here, here.split(/[\\/]/).includes('dist') ? '../../..' : '../..');
   return join(root, '.scratch', 'llamacpp');
 }
 
@@ -377,7 +377,7 @@ function parseArgs(argv: string[]): LlamaCppOptions & { json: boolean } {
   };
   const ggufPath = get('gguf');
   if (!ggufPath) {
-    throw new Error('usage: node dist/bench/llamacpp.js --gguf FILE [--threads 2] [--prompt 128] [--decode 64] [--batch 1,4,8] [--runs 1] [--flash-attn] [--json]');
+    throw new Error('usage: node dist/bench/native/llamacpp.js --gguf FILE [--threads 2] [--prompt 128] [--decode 64] [--batch 1,4,8] [--runs 1] [--flash-attn] [--json]');
   }
   const batch = get('batch');
   return {

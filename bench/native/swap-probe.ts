@@ -3,11 +3,11 @@
  * and back in, five rounds, the median), three times per preset, beside this machine's read
  * bandwidth: a swap is a copy, so it reads and writes each byte, and half the read bandwidth is
  * roughly its ceiling on one memory system.
- *   npm run build:ts && node dist/bench/swap-probe.js
+ *   npm run build:ts && node dist/bench/native/swap-probe.js
  */
-import { NativeBackend } from '../lib/engine/native-backend.js';
-import { loadModel } from '../lib/model/load.js';
-import { native } from '../lib/native/index.js';
+import { NativeBackend } from '../../lib/engine/native-backend.js';
+import { loadModel } from '../../lib/model/load.js';
+import { native } from '../../lib/native/index.js';
 
 const readBytesPerS = await native().measureReadBandwidth();
 process.stdout.write(`${JSON.stringify(native().backendInfo())}, read bandwidth ${(readBytesPerS / 1e9).toFixed(1)} GB/s\n`);

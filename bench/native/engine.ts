@@ -4,11 +4,11 @@
  * prompt and then decodes; the engine reports the wall time of its loop and the time of the
  * native steps inside it, so the control plane's share of each step is measured directly.
  *
- *   npm run build:ts && node dist/bench/engine.js [--dtype bf16] [--batches 1,8,32] [--prompt 64] [--decode 48]
+ *   npm run build:ts && node dist/bench/native/engine.js [--dtype bf16] [--batches 1,8,32] [--prompt 64] [--decode 48]
  */
 import { parseArgs } from 'node:util';
-import { Engine } from '../lib/engine/engine.js';
-import type { WeightDtypeOption } from '../lib/native/types.js';
+import { Engine } from '../../lib/engine/engine.js';
+import type { WeightDtypeOption } from '../../lib/native/types.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,12 +1,12 @@
 /**
- * Markdown tables for docs/results.md from the JSONL files bench/results.sh writes.
+ * Markdown tables for docs/results.md from the JSONL files bench/policies/results.sh writes.
  *
- *   npm run build:ts && node dist/bench/results-tables.js docs/results/results-*.jsonl
+ *   npm run build:ts && node dist/bench/policies/results-tables.js docs/results/results-*.jsonl
  *
  * Sections are told apart by the `section` field each line carries.
  */
 import { readFileSync } from 'node:fs';
-import type { RunSummary } from '../lib/bench/summary.js';
+import type { RunSummary } from '../../lib/bench/summary.js';
 
 type Line = RunSummary & { section: string; setting?: string };
 

@@ -3,7 +3,7 @@
  * traces beside the checkout. Run after any change to the derivation (lib/workload/generators/
  * trace-data.ts); a unit test checks the committed files equal what this derives.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/derive-traces.js [--traces ../shared/traces]
+ *   npx tsc -p tsconfig.json && node dist/bench/traces/derive-traces.js [--traces ../shared/traces]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import {
   formatAzureGaps,
   formatTauShapes,
   packageRoot,
-} from '../lib/workload/generators/trace-data.js';
+} from '../../lib/workload/generators/trace-data.js';
 
 const root = packageRoot();
 const { values } = parseArgs({ options: { traces: { type: 'string', default: path.join(root, '..', 'shared', 'traces') } } });

@@ -4,7 +4,7 @@
  * block manager, predictors, step loop) on a cost model and a virtual clock, so a sweep of
  * hundreds of runs takes minutes. Results go to docs/policies.md.
  *
- *   npm run build:ts && node dist/bench/sweep.js [--families airline,coding,chat,mixed,conversation,tau]
+ *   npm run build:ts && node dist/bench/policies/sweep.js [--families airline,coding,chat,mixed,conversation,tau]
  *     [--scenarios light,heavy,pressure] [--seeds 3] [--policies fcfs,astraea,...]
  *     [--profile h100-llama3-8b] [--hints none|oracle] [--set astraea.key=value,...] [--json]
  *
@@ -13,12 +13,12 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { simulate } from '../lib/sim/simulate.js';
-import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
-import type { WorkloadJob } from '../lib/workload/format.js';
-import { jctSummary, type JctSummary } from '../lib/bench/summary.js';
-import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, sample, syntheticAgentWorkload } from '../lib/workload/agent-mix.js';
-import { fromTauBench } from '../lib/workload/trace-converters.js';
+import { simulate } from '../../lib/sim/simulate.js';
+import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
+import type { WorkloadJob } from '../../lib/workload/format.js';
+import { jctSummary, type JctSummary } from '../../lib/bench/summary.js';
+import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, sample, syntheticAgentWorkload } from '../../lib/workload/agent-mix.js';
+import { fromTauBench } from '../../lib/workload/trace-converters.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,7 +58,7 @@ function synthetic(kind: string) {
   return (s: Scenario, seed: number) => syntheticAgentWorkload({ jobs: s.jobs, arrivalRatePerS: s.ratePerS, seed, kinds: [{ ...k, weight: 1 }] });
 }
 
-const TAU_CSV = new URL('../../../shared/traces/tau_bench/derived_gpt-4o-airline_llm_calls.csv', import.meta.url);
+const TAU_CSV = new URL('../../../../shared/traces/tau_bench/derived_gpt-4o-airline_llm_calls.csv', import.meta.url);
 
 /**
  * tau-bench airline replayed: the trace's token counts, Poisson arrivals, and (the trace has no
@@ -95,7 +95,7 @@ interface Row {
   seeds: number;
   /** Averaged over the seeds. */
   jct: JctSummary;
-  /** Seed 1, 2, …: for paired comparisons between policies (bench/paired.ts). */
+  /** Seed 1, 2, …: for paired comparisons between policies (bench/policies/paired.ts). */
   bySeed: JctSummary[];
   failed: number;
   preemptions: number;

@@ -3,7 +3,7 @@
 # workloads. Each output line is one run's result summary (JSON), as `astraea simulate --json` and
 # `astraea bench --json` print them, with the run's section tagged in front.
 #
-#   npm run build:ts && [WORKLOADS="paper tau chat"] bash bench/results.sh sim-learned|sim-oracle|ablations|real [out.jsonl]
+#   npm run build:ts && [WORKLOADS="paper tau chat"] bash bench/policies/results.sh sim-learned|sim-oracle|ablations|real [out.jsonl]
 #
 # sim-*     : the simulator at GPU scale (h100-llama3-8b), seed 1. sim-learned: loads 0.5–2, the
 #             full H100 KV pool (25,000 blocks) and a third of it (8,000); sim-oracle: the true
@@ -13,7 +13,7 @@
 # real      : the real engine on this machine (the default bench model), each workload shrunk to
 #             a CPU's scale (see below), two KV pools.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 section=${1:?section: sim-learned, sim-oracle, ablations or real}
 out=${2:-/dev/stdout}
 astraea() { node bin/astraea.js "$@"; }
@@ -36,7 +36,7 @@ case "$section" in
     done >"$out"
     ;;
   ablations)
-    source bench/ablation-settings.sh
+    source bench/policies/ablation-settings.sh
     settings=("${ABLATION_SETTINGS[@]}")
     for w in "${workloads[@]}"; do
       # chat's runs are the long ones: one seed.

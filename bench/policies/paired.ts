@@ -5,11 +5,11 @@
  * from seed to seed, but the two policies' p99s on one seed move together, so the paired
  * difference says whether one is really behind.
  *
- *   node dist/bench/paired.js < lines.jsonl [--policy astraea] [--baseline fcfs] [--stat p99]
+ *   node dist/bench/policies/paired.js < lines.jsonl [--policy astraea] [--baseline fcfs] [--stat p99]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { JctSummary } from '../lib/bench/summary.js';
+import type { JctSummary } from '../../lib/bench/summary.js';
 
 const { values } = parseArgs({
   options: {

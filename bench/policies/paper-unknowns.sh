@@ -3,10 +3,10 @@
 # at a time around the defaults, on two memory-pressure scenarios (where the KV manager and the
 # queues matter most). Each line of
 # output is one run's result (JSON), tagged with the setting. Results: docs/policies.md.
-#   npm run build:ts && bash bench/paper-unknowns.sh [seeds]
+#   npm run build:ts && bash bench/policies/paper-unknowns.sh [seeds]
 set -euo pipefail
 seeds=${1:-2}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 settings=(
   ''
   astraea-paper.highWatermark=0.5 astraea-paper.highWatermark=0.7 astraea-paper.highWatermark=0.9 astraea-paper.highWatermark=0.95
@@ -18,7 +18,7 @@ settings=(
 for setting in "${settings[@]}"; do
   for case in "airline pressure" "tau pressure"; do
     set -- $case
-    node dist/bench/sweep.js --families "$1" --scenarios "$2" --seeds "$seeds" --policies astraea-paper ${setting:+--set "$setting"} --json 2>/dev/null |
+    node dist/bench/policies/sweep.js --families "$1" --scenarios "$2" --seeds "$seeds" --policies astraea-paper ${setting:+--set "$setting"} --json 2>/dev/null |
       sed "s/^{/{\"setting\":\"${setting:-default}\",/"
   done
 done

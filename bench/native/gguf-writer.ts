@@ -12,7 +12,7 @@
 // Strings are a u64 byte length followed by UTF-8 bytes (no terminator); all
 // integers are little-endian.
 //
-// Used only by the benchmarks (bench/llamacpp.ts) to hand the same weights our
+// Used only by the benchmarks (bench/native/llamacpp.ts) to hand the same weights our
 // engine runs to llama.cpp.
 
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';

@@ -4,12 +4,12 @@
  * on loopback. Latency: calls one at a time (the added latency is the difference of the means).
  * Throughput: `--concurrency` calls in flight, for `--calls` calls, both ways.
  *
- *   npm run build:ts && node dist/bench/server.js [--calls 300] [--concurrency 8] [--tokens 8]
+ *   npm run build:ts && node dist/bench/server/load.js [--calls 300] [--concurrency 8] [--tokens 8]
  */
 import { parseArgs } from 'node:util';
-import { Engine } from '../lib/engine/engine.js';
-import { buildServer } from '../lib/server/app.js';
-import type { ChatMessage } from '../lib/model/tokenizer.js';
+import { Engine } from '../../lib/engine/engine.js';
+import { buildServer } from '../../lib/server/app.js';
+import type { ChatMessage } from '../../lib/model/tokenizer.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 # The settings that switch each of `astraea`'s rules to its alternative, one at a time ('' is the
-# default), for bench/astraea-ablations.sh and bench/results.sh (sourced, not run).
+# default), for bench/policies/astraea-ablations.sh and bench/policies/results.sh (sourced, not run).
 ABLATION_SETTINGS=(
   ''
   astraea.kvRule=watermark

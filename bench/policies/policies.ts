@@ -4,19 +4,19 @@
  * preset with a KV pool smaller than the working set. Tool calls are real waits (timers).
  * Reports JCT (job end − job arrival, tool time included) and what each policy did with memory.
  *
- *   npm run build:ts && node dist/bench/policies.js [--jobs 24] [--rate 4] [--kv-blocks 160] [--seed 1]
+ *   npm run build:ts && node dist/bench/policies/policies.js [--jobs 24] [--rate 4] [--kv-blocks 160] [--seed 1]
  *
  * The workload: one synthetic kind sized for a 2-core CPU — a 64-token shared system prompt +
  * 32–160 own tokens, 2–4 segments of 8–32 output tokens, tool results of 16–64 tokens, tool
- * durations 0.1–1.5 s (uniform). For policy comparisons at scale use bench/sweep.ts (simulator).
+ * durations 0.1–1.5 s (uniform). For policy comparisons at scale use bench/policies/sweep.ts (simulator).
  */
 import { parseArgs } from 'node:util';
-import { Engine } from '../lib/engine/engine.js';
-import { POLICY_NAMES, type PolicyName } from '../lib/sched/registry.js';
-import type { WorkloadJob } from '../lib/workload/format.js';
-import { runWorkload, wallTimers } from '../lib/workload/replay.js';
-import { jctSummary } from '../lib/bench/summary.js';
-import { syntheticAgentWorkload, type SyntheticKind } from '../lib/workload/agent-mix.js';
+import { Engine } from '../../lib/engine/engine.js';
+import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
+import type { WorkloadJob } from '../../lib/workload/format.js';
+import { runWorkload, wallTimers } from '../../lib/workload/replay.js';
+import { jctSummary } from '../../lib/bench/summary.js';
+import { syntheticAgentWorkload, type SyntheticKind } from '../../lib/workload/agent-mix.js';
 
 const { values } = parseArgs({
   options: {

@@ -5,9 +5,9 @@
 # simulated mean JCT over the real one per policy. Each round recalibrates, so the rounds show
 # how much the machine itself drifts.
 #
-#   npm run build:ts && bash bench/sim-validation.sh [rounds] [outdir]
+#   npm run build:ts && bash bench/policies/sim-validation.sh [rounds] [outdir]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 rounds=${1:-1}
 outdir=${2:-docs/results/sim-validation}
 mkdir -p "$outdir"
