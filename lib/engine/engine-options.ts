@@ -1,8 +1,10 @@
-/** The engine's options, checked, with their defaults. */
+/** The engine's options, and a job's and a segment's, checked, with their defaults. */
 import { EngineError } from '../errors.js';
+import type { BlockHash } from '../kv/prefix-hash.js';
 import { POLICY_NAMES } from '../sched/registry.js';
+import type { JobRecord } from './job-record.js';
 import type { PlannerLimits } from './step-planner.js';
-import type { EngineOptions } from './types.js';
+import type { EngineOptions, GenerateOptions, JobOptions } from './types.js';
 
 export function positiveInteger(value: number | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -39,4 +41,38 @@ export function checkJobNaming(options: { cacheSalt?: unknown; group?: unknown }
   if (options.group !== undefined && (typeof options.group !== 'string' || options.group.length === 0)) {
     throw new EngineError('INVALID_ARGUMENT', 'group must be a non-empty string');
   }
+}
+
+/** The job a new job forks (JobOptions.forkOf): open, with the same cache salt, and whose group it joins. */
+export function checkForkParent(parent: JobRecord | undefined, options: JobOptions, root: BlockHash | null): JobRecord {
+  if (parent === undefined) throw new EngineError('UNKNOWN_JOB', `cannot fork job ${options.forkOf}: it is not open`);
+  if (parent.prefixRoot !== root) throw new EngineError('INVALID_ARGUMENT', `cannot fork job ${parent.id}: it has another cache salt`);
+  if (options.group !== undefined && options.group !== parent.group.id) {
+    throw new EngineError('INVALID_ARGUMENT', `a fork joins its parent's group (${parent.group.id}), not ${options.group}`);
+  }
+  return parent;
+}
+
+const DEFAULT_MAX_TOKENS = 256;
+
+/** A segment's limits and hints, checked against the model's context and the KV pool. */
+export function checkSegmentStart(
+  jobId: string,
+  options: GenerateOptions,
+  contextTokens: number,
+  maxPositions: number,
+  pool: { blockSize: number; deviceBlocks: number },
+): { maxTokens: number; hintedOutput: number } {
+  const maxTokens = positiveInteger(options.maxTokens, 'maxTokens', DEFAULT_MAX_TOKENS);
+  const hintedOutput = positiveInteger(options.expectedOutputTokens, 'expectedOutputTokens', 0, 1);
+  if (options.expectedToolS !== undefined && !(Number.isFinite(options.expectedToolS) && options.expectedToolS >= 0)) {
+    throw new EngineError('INVALID_ARGUMENT', 'expectedToolS must be a finite number of seconds >= 0');
+  }
+  if (contextTokens + maxTokens > maxPositions) {
+    throw new EngineError('CONTEXT_TOO_LONG', `job ${jobId}: ${contextTokens} context tokens + ${maxTokens} to generate exceed the model's ${maxPositions} positions`);
+  }
+  if (Math.ceil((contextTokens + maxTokens) / pool.blockSize) > pool.deviceBlocks) {
+    throw new EngineError('OUT_OF_BLOCKS', `job ${jobId}: ${contextTokens + maxTokens} tokens need more KV blocks than the pool has (${pool.deviceBlocks})`);
+  }
+  return { maxTokens, hintedOutput };
 }

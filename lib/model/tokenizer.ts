@@ -16,8 +16,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../errors.js';
-import { UNICODE_TO_BYTE } from './byte-tokenizer-files.js';
+import { normalizeMessage } from './chat-messages.js';
 import { renderChatTemplate, selectChatTemplate } from './chat-template.js';
+import { ByteLevelDecoder, windowedStream, type StreamDecoder } from './stream-decode.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -54,12 +55,7 @@ export interface ApplyChatTemplateOptions {
   extra?: Record<string, unknown>;
 }
 
-export interface StreamDecoder {
-  /** Feeds one generated id; returns the text that became final (possibly ''). */
-  push(id: number): string;
-  /** Returns whatever is still held back (an incomplete character becomes U+FFFD) and resets. */
-  flush(): string;
-}
+export type { StreamDecoder } from './stream-decode.js';
 
 export interface TokenizerExtras {
   /** Contents of generation_config.json: its eos_token_id (number or list) joins eosIds. */
@@ -79,7 +75,6 @@ interface HfTokenizerLike {
   decoder: { config?: { type?: unknown } } | null;
 }
 
-const REPLACEMENT_CHAR = '\uFFFD';
 
 export class Tokenizer {
   readonly bosId: number | null;
@@ -96,10 +91,8 @@ export class Tokenizer {
   private readonly addedById: Map<number, string>;
   /** Ids dropped by skipSpecialTokens. */
   private readonly specialIds: Set<number>;
-  /** Byte-level fast path available (top-level ByteLevel decoder, no end-of-word suffix). */
-  private readonly byteLevel: boolean;
-  /** Lazily filled: the bytes each non-added token stands for (byte-level path only). */
-  private readonly tokenBytes: (Uint8Array | undefined)[] = [];
+  /** The byte-level fast path (a top-level ByteLevel decoder, no end-of-word suffix), else null. */
+  private readonly byteLevel: ByteLevelDecoder | null;
 
   private constructor(inner: HfTokenizerLike, config: Record<string, unknown>, extras: TokenizerExtras) {
     this.inner = inner;
@@ -147,7 +140,8 @@ export class Tokenizer {
       this.chatTemplate = null;
     }
 
-    this.byteLevel = inner.decoder?.config?.type === 'ByteLevel' && !inner.model?.end_of_word_suffix;
+    const byteLevel = inner.decoder?.config?.type === 'ByteLevel' && !inner.model?.end_of_word_suffix;
+    this.byteLevel = byteLevel ? new ByteLevelDecoder(this.addedById, this.specialIds, (id) => inner.id_to_token(id)) : null;
   }
 
   /**
@@ -252,9 +246,7 @@ export class Tokenizer {
     for (const id of ids) this.checkId(id);
     if (ids.length === 0) return '';
     const skip = opts.skipSpecialTokens ?? false;
-    if (this.byteLevel && !opts.cleanUpTokenizationSpaces) {
-      return this.decodeByteLevel(ids, skip);
-    }
+    if (this.byteLevel && !opts.cleanUpTokenizationSpaces) return this.byteLevel.decode(ids, skip);
     return this.decodeInner(ids, skip, opts.cleanUpTokenizationSpaces ?? false);
   }
 
@@ -312,7 +304,8 @@ export class Tokenizer {
    */
   createStreamDecoder(opts: { skipSpecialTokens?: boolean } = {}): StreamDecoder {
     const skip = opts.skipSpecialTokens ?? false;
-    return this.byteLevel ? this.byteLevelStream(skip) : this.genericStream(skip);
+    const checkId = (id: number) => this.checkId(id);
+    return this.byteLevel ? this.byteLevel.stream(skip, checkId) : windowedStream((ids) => this.decodeInner(ids, skip, false), checkId);
   }
 
   // --- internals -------------------------------------------------------------------------------
@@ -339,157 +332,9 @@ export class Tokenizer {
     return this.inner.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: cleanUp });
   }
 
-  /** Bytes of a non-added token: its characters through the byte-level table, or (as the Rust
-   * decoder does) the token's own UTF-8 when some character is not in the table. */
-  private bytesOf(id: number): Uint8Array {
-    let bytes = this.tokenBytes[id];
-    if (bytes === undefined) {
-      const token = this.inner.id_to_token(id) ?? '';
-      const out: number[] = [];
-      let mapped = true;
-      for (const ch of token) {
-        const b = UNICODE_TO_BYTE.get(ch);
-        if (b === undefined) {
-          mapped = false;
-          break;
-        }
-        out.push(b);
-      }
-      bytes = mapped ? Uint8Array.from(out) : new TextEncoder().encode(token);
-      this.tokenBytes[id] = bytes;
-    }
-    return bytes;
-  }
-
-  private decodeByteLevel(ids: number[], skip: boolean): string {
-    const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-    let out = '';
-    let pending: Uint8Array[] = [];
-    let pendingLen = 0;
-    const flushBytes = (): void => {
-      if (pendingLen === 0) return;
-      const buf = new Uint8Array(pendingLen);
-      let off = 0;
-      for (const p of pending) {
-        buf.set(p, off);
-        off += p.length;
-      }
-      out += utf8.decode(buf);
-      pending = [];
-      pendingLen = 0;
-    };
-    for (const id of ids) {
-      const added = this.addedById.get(id);
-      if (added !== undefined) {
-        // Skipped tokens vanish before decoding (as in HF), so bytes on either side still join.
-        if (skip && this.specialIds.has(id)) continue;
-        flushBytes();
-        out += added;
-      } else {
-        if (skip && this.specialIds.has(id)) continue;
-        const b = this.bytesOf(id);
-        pending.push(b);
-        pendingLen += b.length;
-      }
-    }
-    flushBytes();
-    return out;
-  }
-
-  private byteLevelStream(skip: boolean): StreamDecoder {
-    let utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-    return {
-      push: (id: number): string => {
-        this.checkId(id);
-        if (skip && this.specialIds.has(id)) return '';
-        const added = this.addedById.get(id);
-        if (added !== undefined) {
-          const held = utf8.decode(); // an unfinished character before an added token is final (U+FFFD)
-          return held + added;
-        }
-        return utf8.decode(this.bytesOf(id), { stream: true });
-      },
-      flush: (): string => {
-        const held = utf8.decode();
-        utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-        return held;
-      },
-    };
-  }
-
-  /**
-   * For non-byte-level decoders (SentencePiece-style Metaspace + byte fallback, WordPiece...):
-   * the prefix/read-offset scheme used by vLLM and TGI. Decode a window that starts at the last
-   * emitted chunk (so context-dependent rules such as leading-space stripping see the same
-   * neighbours as a full decode), release the new suffix unless it ends in U+FFFD (an
-   * incomplete character that the next token may finish).
-   */
-  private genericStream(skip: boolean): StreamDecoder {
-    let window: number[] = [];
-    let read = 0; // window[0..read) was already emitted
-    const release = (force: boolean): string => {
-      const prefixText = read > 0 ? this.decodeInner(window.slice(0, read), skip, false) : '';
-      const fullText = this.decodeInner(window, skip, false);
-      if (fullText.length <= prefixText.length && !force) return '';
-      if (!force && fullText.endsWith(REPLACEMENT_CHAR)) return '';
-      const delta = fullText.startsWith(prefixText) ? fullText.slice(prefixText.length) : fullText.slice(Math.min(prefixText.length, fullText.length));
-      window = window.slice(read);
-      read = window.length;
-      return delta;
-    };
-    return {
-      push: (id: number): string => {
-        this.checkId(id);
-        window.push(id);
-        return release(false);
-      },
-      flush: (): string => {
-        const out = read < window.length ? release(true) : '';
-        window = [];
-        read = 0;
-        return out;
-      },
-    };
-  }
 }
 
 // --- helpers ---------------------------------------------------------------------------------
-
-function normalizeMessage(m: ChatMessage, index: number): Record<string, unknown> {
-  if (!m || typeof m !== 'object') {
-    throw new EngineError('INVALID_ARGUMENT', `messages[${index}] must be an object`);
-  }
-  if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant' && m.role !== 'tool') {
-    throw new EngineError('INVALID_ARGUMENT', `messages[${index}].role must be system, user, assistant or tool`);
-  }
-  if (m.content !== null && m.content !== undefined && typeof m.content !== 'string') {
-    throw new EngineError('INVALID_ARGUMENT', `messages[${index}].content must be a string or null`);
-  }
-  const out: Record<string, unknown> = { ...m, content: m.content ?? null };
-  if (m.tool_calls !== undefined) {
-    if (!Array.isArray(m.tool_calls)) {
-      throw new EngineError('INVALID_ARGUMENT', `messages[${index}].tool_calls must be an array`);
-    }
-    out.tool_calls = m.tool_calls.map((call, j) => {
-      const fn = call?.function;
-      if (!fn || typeof fn.name !== 'string') {
-        throw new EngineError('INVALID_ARGUMENT', `messages[${index}].tool_calls[${j}].function.name must be a string`);
-      }
-      return { ...call, function: { ...fn, arguments: normalizeArguments(fn.arguments) } };
-    });
-  }
-  return out;
-}
-
-function normalizeArguments(args: unknown): unknown {
-  if (typeof args !== 'string') return args ?? {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    return isPlainObject(parsed) ? parsed : args;
-  } catch {
-    return args;
-  }
-}
 
 /** Token fields in tokenizer_config.json are a string or an AddedToken-like {content: ...}. */
 function tokenContent(v: unknown): string | null {
