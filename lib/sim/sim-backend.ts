@@ -4,14 +4,17 @@
  * last token, so runs are reproducible; workloads force segment lengths (ignoreEos), so what the
  * tokens are never changes the schedule.
  *
- * Swaps follow the native rule (cpp/core/swap_schedule.h): a swap touching a device block that
- * one of the step's sequences uses is paid before the compute; any other runs beside it. A fork's
+ * Swaps follow the native rule (./swap-schedule.ts, the copy of cpp/core/swap_schedule.h, which a
+ * test pins to the native one): a swap the forward pass must wait for — one touching a block of the
+ * step's block tables or copies, or chained with a swap the other way — is paid before the compute;
+ * any other runs beside it. A fork's
  * block copy (device to device) is priced as a blocking swap of one block: an over-estimate on a
  * GPU (its memory copies far faster than PCIe), of one block per fork.
  */
 import type { BackendModelInfo, BackendStep, BackendStepResult, EngineBackend } from '../engine/backend.js';
 import { fmix32 } from '../util/hash.js';
 import { computeShape, stepSeconds, type SimulatedModelShape, type StepCostModel } from './cost-model.js';
+import { splitSwaps } from './swap-schedule.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 export class SimulatedBackend implements EngineBackend {
@@ -33,21 +36,13 @@ export class SimulatedBackend implements EngineBackend {
   }
 
   async step(step: BackendStep): Promise<BackendStepResult> {
-    const blockingSwaps = this.blockingSwaps(step);
-    const overlapped = step.swapOut.length + step.swapIn.length - blockingSwaps;
-    const blocking = blockingSwaps + (step.copy?.length ?? 0);
+    const swaps = splitSwaps(step);
+    const overlapped = swaps.background;
+    const blocking = swaps.blocking + (step.copy?.length ?? 0);
     const time = stepSeconds(this.costs, this.blockBytes, { ...computeShape(step.sequences), blockingSwapBlocks: blocking, overlappedSwapBlocks: overlapped });
     await this.clock.sleep(time.elapsedS);
     const sampled = step.sequences.map((s) => fmix32((s.tokens[s.tokens.length - 1] ^ Math.imul(s.startPosition + s.tokens.length, 0x9e3779b1)) >>> 0) % this.info.vocabSize);
     return { tokens: sampled, ...time, overlappedSwapBlocks: overlapped };
-  }
-
-  /** Swaps touching a device block some sequence of the step uses (paid before the compute). */
-  private blockingSwaps(step: BackendStep): number {
-    if (step.swapOut.length + step.swapIn.length === 0) return 0;
-    const used = new Set<number>();
-    for (const s of step.sequences) for (const b of s.blocks) used.add(b);
-    return step.swapOut.filter(([device]) => used.has(device)).length + step.swapIn.filter(([, device]) => used.has(device)).length;
   }
 
   dispose(): void {}

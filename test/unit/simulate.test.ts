@@ -153,9 +153,11 @@ describe('simulate: step timing of single jobs', () => {
   it('tool call with a swapping policy: the swap-in is prefetched by a copy-only step', async () => {
     // At the tool call the 3 device blocks are swapped out (deferred: nothing runs during the
     // wait, so the copy rides with the next step). On resume the planner swaps the job in and runs
-    // it from the step after: that first step computes nothing and carries 3 swap-outs + 3 swap-ins,
-    // all overlapped (no sequence uses the blocks): 6 × 1.6e-5 = 9.6e-5 s. Then 11 tokens (0.021)
-    // and 2 decode steps (0.022). JCT = 0.094 + 2 + 9.6e-5 + 0.043 = 2.137096.
+    // it from the step after: that first step computes nothing and carries 3 swap-outs + 3 swap-ins
+    // over the same host blocks — a round trip, which the native rule (cpp/core/swap_schedule.h)
+    // runs in order before the step, so all 6 block: 6 × 1.6e-5 = 9.6e-5 s (a step with no compute
+    // takes as long either way). Then 11 tokens (0.021) and 2 decode steps (0.022).
+    // JCT = 0.094 + 2 + 9.6e-5 + 0.043 = 2.137096.
     const policy = new RecordingPolicy('swap');
     const result = await simulate([TWO_SEGMENTS], { profile: PROFILE, policy });
     const [o] = result.outcomes;
@@ -165,8 +167,8 @@ describe('simulate: step timing of single jobs', () => {
     // 3 blocks of 16,000 B each way.
     expect(result.stats.kvTraffic.swapOutBytes).toBe(48_000);
     expect(result.stats.kvTraffic.swapInBytes).toBe(48_000);
-    expect(result.stats.kvTraffic.overlappedSwapBytes).toBe(96_000);
-    expect(result.stats.kvTraffic.blockingSwapS).toBe(0);
+    expect(result.stats.kvTraffic.overlappedSwapBytes).toBe(0);
+    expect(result.stats.kvTraffic.blockingSwapS).toBeCloseTo(6 * BLOCK_COPY_S, 12);
     expect(result.stats.kv.inFlightBlocks).toBe(0);
     expect(result.stats.kv.ownedBlocks).toBe(0);
     // The job waited in the queue only for its swap-in (the copy-only step): that is KV recovery.
@@ -199,8 +201,9 @@ describe('simulate: step timing of single jobs', () => {
   it('without prefetch the swap-in blocks the step that runs the job; the swap-out overlaps it', async () => {
     // Through runWorkload on an engine built by hand (simulate does not expose prefetchSwapIns).
     // The resume step swaps the 3 blocks in and runs 11 tokens on them: the 3 swap-ins touch its
-    // blocks (blocking, 4.8e-5 s); the 3 swap-outs read the old blocks (overlapped, 4.8e-5 s, hidden
-    // by the 0.021 s compute). Step: 4.8e-5 + 0.021. JCT = 0.094 + 2 + 0.021048 + 0.022 = 2.137048.
+    // blocks, and the 3 deferred swap-outs write the host blocks those swap-ins read (a round
+    // trip): all 6 block, 9.6e-5 s before the 0.021 s compute. JCT = 0.094 + 2 + 0.021096 + 0.022
+    // = 2.137096. The job's own step waited on the copies: KV recovery, all 9.6e-5 s of it.
     const clock = new VirtualClock();
     const engine = Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), {
       policy: new RecordingPolicy('swap'),
@@ -217,14 +220,14 @@ describe('simulate: step timing of single jobs', () => {
       await clock.run();
       const [o] = await running;
       expect(o.error).toBeNull();
-      expect(o.jctS).toBeCloseTo(2.137048, 9);
-      // The blocking swap-in held up the job's own step: KV recovery, not compute.
-      expect(o.breakdown.kvRecoveryS).toBeCloseTo(3 * BLOCK_COPY_S, 12);
+      expect(o.jctS).toBeCloseTo(2.137096, 9);
+      // The blocking swaps held up the job's own step: KV recovery, not compute.
+      expect(o.breakdown.kvRecoveryS).toBeCloseTo(6 * BLOCK_COPY_S, 12);
       expect(o.breakdown.computeS).toBeCloseTo(0.094 + 0.021 + 0.022, 12);
       expect(o.breakdown.queueingS).toBeCloseTo(0, 12);
       const stats = engine.stats();
-      expect(stats.kvTraffic.blockingSwapS).toBeCloseTo(3 * BLOCK_COPY_S, 12);
-      expect(stats.kvTraffic.overlappedSwapBytes).toBe(48_000);
+      expect(stats.kvTraffic.blockingSwapS).toBeCloseTo(6 * BLOCK_COPY_S, 12);
+      expect(stats.kvTraffic.overlappedSwapBytes).toBe(0);
       expect(stats.steps).toBe(5 + 3);
       engine.checkInvariants();
     } finally {

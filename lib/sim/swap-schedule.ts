@@ -1,0 +1,45 @@
+/**
+ * Which swaps of a step the forward pass must wait for, and which run beside it: the simulator's
+ * copy of the native rule (cpp/core/swap_schedule.h), so a simulated step is priced as the native
+ * one runs. test/native/swap-schedule-agreement.test.ts pins that the two agree on random plans.
+ *
+ * A swap-out runs beside the compute when its device block is in no block table, is no copy's
+ * destination and no swap-in's destination, and its host block is no swap-in's source; a swap-in
+ * when its device block is in no block table, in no copy pair and no swap-out's source, and its
+ * host block is no swap-out's destination. Everything else blocks.
+ */
+import type { BlockPair, PlannedSequence } from '../step.js';
+
+export interface SwapPlan {
+  sequences: readonly Pick<PlannedSequence, 'blocks'>[];
+  swapOut: readonly BlockPair[];
+  swapIn: readonly BlockPair[];
+  copy?: readonly BlockPair[];
+}
+
+/** How many of the plan's swap pairs block the forward pass, and how many run beside it. */
+export function splitSwaps(plan: SwapPlan): { blocking: number; background: number } {
+  const total = plan.swapOut.length + plan.swapIn.length;
+  if (total === 0) return { blocking: 0, background: 0 };
+  const forwardUses = new Set<number>();
+  for (const s of plan.sequences) for (const b of s.blocks) forwardUses.add(b);
+  const copyUses = new Set<number>();
+  const copyWrites = new Set<number>();
+  for (const [from, to] of plan.copy ?? []) {
+    copyUses.add(from);
+    copyUses.add(to);
+    copyWrites.add(to);
+  }
+  const outDeviceSources = new Set(plan.swapOut.map(([device]) => device));
+  const outHostDestinations = new Set(plan.swapOut.map(([, host]) => host));
+  const inHostSources = new Set(plan.swapIn.map(([host]) => host));
+  const inDeviceDestinations = new Set(plan.swapIn.map(([, device]) => device));
+  let blocking = 0;
+  for (const [device, host] of plan.swapOut) {
+    if (forwardUses.has(device) || copyWrites.has(device) || inDeviceDestinations.has(device) || inHostSources.has(host)) blocking++;
+  }
+  for (const [host, device] of plan.swapIn) {
+    if (forwardUses.has(device) || copyUses.has(device) || outDeviceSources.has(device) || outHostDestinations.has(host)) blocking++;
+  }
+  return { blocking, background: total - blocking };
+}
