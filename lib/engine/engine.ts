@@ -139,7 +139,7 @@ export class Engine {
     const parent = options.forkOf === undefined ? null : checkForkParent(this.jobs.get(options.forkOf), options, root);
     const state = new JobStateMachine(id, this.clock);
     const group = this.groups.join(parent?.group.id ?? options.group ?? id, state.arrivalTime);
-    const record = new JobRecord(id, options.kind ?? 'default', state, this.blocks, group, root, parent);
+    const record = new JobRecord(id, options.kind ?? 'default', state, this.blocks.watch(id), group, root, parent);
     group.add(record);
     this.jobs.set(id, record);
     return new Job(this, record);
@@ -169,6 +169,7 @@ export class Engine {
     this.finishSegment(record, 'cancelled');
     if (!['finished', 'cancelled'].includes(record.state.state)) record.state.cancel();
     this.kv.release(record);
+    this.blocks.forget(record.id);
     record.closed = true;
     this.accounts.jobClosed(record);
     this.jobs.delete(record.id);

@@ -12,6 +12,8 @@ export class JobGroup {
   readonly members = new Set<JobRecord>();
   /** Service attained by members that have closed: the group keeps what it was given. */
   private closedAttainedTokens = 0;
+  /** The member while there is exactly one (the common case, read for every job at every step). */
+  private solo: JobRecord | null = null;
   /** Jobs that have ever joined, and of those, forks that shared another member's KV. */
   joined = 0;
   forks = 0;
@@ -25,16 +27,19 @@ export class JobGroup {
   add(record: JobRecord): void {
     this.members.add(record);
     this.joined++;
+    this.solo = this.members.size === 1 ? record : null;
   }
 
   /** Removes a closed member; true when the group is now empty. */
   remove(record: JobRecord): boolean {
     if (this.members.delete(record)) this.closedAttainedTokens += record.state.attainedTokens();
+    this.solo = this.members.size === 1 ? this.members.values().next().value! : null;
     return this.members.size === 0;
   }
 
   /** Prompt tokens computed plus tokens generated, over every member, open or closed. */
   attainedTokens(): number {
+    if (this.solo !== null) return this.closedAttainedTokens + this.solo.state.attainedTokens();
     let sum = this.closedAttainedTokens;
     for (const m of this.members) sum += m.state.attainedTokens();
     return sum;

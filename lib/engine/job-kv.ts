@@ -73,7 +73,7 @@ export class JobKv {
     if (!this.policy.revisitToolWaits) return;
     const now = this.clock.now();
     const waiting: JobRecord[] = [];
-    for (const r of jobs) if (r.placement === 'device' && r.state.state === 'tool_wait') waiting.push(r);
+    for (const r of jobs) if (r.state.state === 'tool_wait' && r.placement === 'device') waiting.push(r);
     if (waiting.length === 0) return;
     const decisions = this.policy.revisitToolWaits(
       waiting.map((r) => this.waitingView(r, now)),

@@ -7,17 +7,12 @@ import type { JobStateMachine } from '../agent/job-state.js';
 import type { BlockHash } from '../kv/prefix-hash.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { ActiveSegment } from './active-segment.js';
-import type { KvPlacement } from '../kv/block-manager.js';
+import { placementOf, type KvPlacement, type OwnerView } from '../kv/block-manager.js';
 import type { JobGroup } from './job-group.js';
 import type { KvDecision, SegmentResult } from './types.js';
 
 export type { KvPlacement } from '../kv/block-manager.js';
 
-/** What a job record reads of the block manager (its owner id is the job's id). */
-export interface KvLocator {
-  placement(owner: string): KvPlacement;
-  computedTokens(owner: string): number;
-}
 
 export class JobRecord {
   /** The job's whole context: every prompt, tool result and generated token, in order. */
@@ -43,7 +38,8 @@ export class JobRecord {
     readonly id: string,
     readonly kind: string,
     readonly state: JobStateMachine,
-    private readonly kv: KvLocator,
+    /** The block manager's live view of this job's owner record (BlockManager.watch). */
+    private readonly kv: OwnerView,
     /** The jobs scheduled as one with this one (its fan-out); a job alone is a group of one. */
     readonly group: JobGroup,
     /** Parent key of the job's first KV block: null, or its cache salt's root (lib/kv/prefix-hash.ts). */
@@ -54,12 +50,12 @@ export class JobRecord {
 
   /** Where the job's KV is: nowhere, on the device, or swapped to the host. */
   get placement(): KvPlacement {
-    return this.kv.placement(this.id);
+    return placementOf(this.kv.state);
   }
 
   /** Leading context tokens whose KV exists (on the device, or on the host while swapped). */
   get computedTokens(): number {
-    return this.kv.computedTokens(this.id);
+    return this.kv.state?.computed ?? 0;
   }
 
   /** Runnable: a segment is in progress and the job is not waiting on a tool. */

@@ -61,7 +61,8 @@ export interface BlockManagerStats {
 }
 
 
-interface OwnerState {
+/** The block manager's record of one owner (exported for OwnerView's type; only the block manager writes it). */
+export interface OwnerState {
   /** Device block ids, positions 0.. ; empty while swapped. */
   device: number[];
   /** Host block ids while swapped out, otherwise null. */
@@ -103,6 +104,19 @@ export type KvPlacement =
   /** Host blocks owned (swapped out). */
   | 'host';
 
+/** Where the KV of an owner with this record is. */
+export function placementOf(state: OwnerState | undefined): KvPlacement {
+  return state === undefined ? 'none' : state.host !== null ? 'host' : 'device';
+}
+
+/**
+ * A live view of one owner's record (BlockManager.watch): the block manager points it at the
+ * owner's current record (undefined while it holds nothing); its holder only reads it.
+ */
+export interface OwnerView {
+  readonly state: OwnerState | undefined;
+}
+
 export class BlockManager {
   readonly blockSize: number;
   readonly deviceBlocks: number;
@@ -122,6 +136,7 @@ export class BlockManager {
   private readonly copyHolds: number[] = [];
 
   private readonly owners = new Map<string, OwnerState>();
+  private readonly views = new Map<string, { state: OwnerState | undefined }>();
   private prefixHitTokens = 0;
   private prefixQueryTokens = 0;
 
@@ -150,15 +165,33 @@ export class BlockManager {
     return this.refCount[blockId] ?? 0;
   }
 
-  /** Where the owner's KV is: the one record of it (the engine's job records read it here). */
+  /** Where the owner's KV is: the one record of it. */
   placement(owner: string): KvPlacement {
-    const state = this.owners.get(owner);
-    return state === undefined ? 'none' : state.host !== null ? 'host' : 'device';
+    return placementOf(this.owners.get(owner));
   }
 
   /** Leading tokens of the owner whose KV exists (its blocks' computed prefix), 0 for none. */
   computedTokens(owner: string): number {
     return this.owners.get(owner)?.computed ?? 0;
+  }
+
+  /**
+   * A live view of one owner's record, for a reader that asks at every step (the engine's job
+   * records): it follows the owner through allocations, swaps and frees without a lookup by id,
+   * and holds no copy of anything. `forget` drops it when the owner is gone for good.
+   */
+  watch(owner: string): OwnerView {
+    let view = this.views.get(owner);
+    if (view === undefined) {
+      view = { state: this.owners.get(owner) };
+      this.views.set(owner, view);
+    }
+    return view;
+  }
+
+  /** The owner will not come back: its view goes (its blocks must have been freed). */
+  forget(owner: string): void {
+    this.views.delete(owner);
   }
 
   isSwapped(owner: string): boolean {
@@ -223,7 +256,7 @@ export class BlockManager {
       this.refCount[id] = 1;
       state.device.push(id);
     }
-    if (existing === undefined) this.owners.set(owner, state);
+    if (existing === undefined) this.setOwner(owner, state);
     return { table: state.device, computedTokens: Math.min(state.computed, length) };
   }
 
@@ -257,7 +290,7 @@ export class BlockManager {
     if (state.host !== null) {
       for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
     }
-    this.owners.delete(owner);
+    this.setOwner(owner, undefined);
   }
 
   canSwapOut(owner: string): boolean {
@@ -329,7 +362,7 @@ export class BlockManager {
       this.copyHolds.push(source, destination);
       copy = [source, destination];
     }
-    this.owners.set(child, { device, host: null, hashes: from.hashes.slice(0, full), computed: length, root: from.root });
+    this.setOwner(child, { device, host: null, hashes: from.hashes.slice(0, full), computed: length, root: from.root });
     return { copy };
   }
 
@@ -452,6 +485,14 @@ export class BlockManager {
       if (expectedRefs[id] > 0 && seen[id]) fail(`owned block ${id} is also free or cached`);
       if (expectedRefs[id] === 0 && !seen[id]) fail(`block ${id} is lost (ref 0, neither free nor cached)`);
     }
+  }
+
+  /** Records (or, with undefined, removes) an owner's state; a view of it follows. */
+  private setOwner(owner: string, state: OwnerState | undefined): void {
+    if (state === undefined) this.owners.delete(owner);
+    else this.owners.set(owner, state);
+    const view = this.views.get(owner);
+    if (view !== undefined) view.state = state;
   }
 
   /** The owner's state; unknown owners are undefined, or an error when `required`. Swapped owners throw. */
