@@ -308,6 +308,9 @@ export class Engine {
     }
     const reclaim = (holders: readonly JobRecord[]) => this.kv.reclaimChoice(holders);
     const decision = planStep(runnable, paused, this.blocks, this.policy, this.limits, this.clock.now(), reclaim, this.predictors.expectations());
+    // After the plan, so what it brings back uses only room the plan left, and no reclaim of this
+    // plan can take blocks a swap-in of the same step is still writing.
+    this.kv.prefetchToolWaits(paused);
     return { runnable, decision };
   }
 
@@ -319,7 +322,8 @@ export class Engine {
       // Copies still owed (swap-outs in flight hold device blocks; a failed plan may have
       // preempted to swap) run even in a step that computes nothing: they may free the room.
       const copies =
-        (!this.lastStepFailed && this.kv.pendingSwapOut.length + this.kv.pendingCopies.length + decision.swapIn.length + this.blocks.inFlightBlocks > 0) ||
+        (!this.lastStepFailed &&
+          this.kv.pendingSwapOut.length + this.kv.pendingCopies.length + this.kv.pendingSwapIn.length + decision.swapIn.length + this.blocks.inFlightBlocks > 0) ||
         [...decision.preempted, ...decision.reclaimed].some((p) => p.swapOut.length > 0);
       if (progress || copies) await this.runStep(decision);
       if (!progress && !copies) {
@@ -350,12 +354,13 @@ export class Engine {
       // whose plan runs them before anything can overwrite their source; the sequences fail.
       this.kv.pendingSwapOut.unshift(...begun.swapOut);
       this.kv.pendingCopies.unshift(...begun.copy);
+      this.kv.pendingSwapIn.unshift(...begun.prefetch);
       this.lastStepFailed = true; // a copy-only step is not retried on its own
       for (const run of decision.runs) this.failSegment(run.record, error as Error);
       return;
     }
     this.lastStepFailed = false;
-    settleStep(decision, begun, result, this.blocks, this.accounts, this.predictors.costs);
+    settleStep(decision, begun, result, this.kv, this.blocks, this.accounts, this.predictors.costs);
     const counters = this.accounts.counters;
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran

@@ -18,6 +18,10 @@ export class JobKv {
   readonly pendingSwapOut: BlockPair[] = [];
   /** Forks' copies of a partial block, run before the next step's compute. */
   readonly pendingCopies: BlockPair[] = [];
+  /** Swap-ins of jobs still waiting on tools (the policy's prefetch), run beside the next step. */
+  readonly pendingSwapIn: BlockPair[] = [];
+  /** The jobs those swap-ins bring back: their KV is resident once the step completes. */
+  readonly prefetched: JobRecord[] = [];
 
   constructor(
     private readonly blocks: BlockManager,
@@ -83,6 +87,38 @@ export class JobKv {
       const action = decisions.get(r.id);
       if (action) this.move(r, action);
     }
+  }
+
+  /**
+   * After the plan: swaps back in the KV of the jobs waiting on tools that the policy wants back
+   * before their tools return, while the device has room without taking any job's blocks. The
+   * host blocks stay held until the copy has run, so no swap-out of the same step can land on them.
+   */
+  prefetchToolWaits(jobs: Iterable<JobRecord>): void {
+    if (!this.policy.prefetchToolWaits) return;
+    const now = this.clock.now();
+    const onHost: JobRecord[] = [];
+    for (const r of jobs) if (r.state.state === 'tool_wait' && r.placement === 'host') onHost.push(r);
+    if (onHost.length === 0) return;
+    const wanted = this.policy.prefetchToolWaits(
+      onHost.map((r) => this.waitingView(r, now)),
+      now,
+    );
+    const byId = new Map(onHost.map((r) => [r.id, r]));
+    for (const id of wanted) {
+      const r = byId.get(id);
+      if (r === undefined || r.placement !== 'host' || !this.blocks.canSwapIn(r.id)) continue;
+      const pairs = this.blocks.swapIn(r.id, { deferRelease: true });
+      this.pendingSwapIn.push(...pairs);
+      this.prefetched.push(r);
+      this.accounts.logKv(r, 'swap_in', 'prefetch', pairs.length);
+      r.state.setKv('swapping_in');
+    }
+  }
+
+  /** The step carrying the prefetches completed: those jobs' KV is on the device. */
+  prefetchesLanded(): void {
+    for (const r of this.prefetched.splice(0)) if (r.state.kv === 'swapping_in') r.state.setKv('resident');
   }
 
   /**

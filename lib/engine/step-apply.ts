@@ -19,6 +19,8 @@ export interface BegunStep {
   /** The copies it carries, to give back to the next step if this one fails. */
   swapOut: BlockPair[];
   copy: BlockPair[];
+  /** Swap-ins of jobs waiting on tools (JobKv.prefetchToolWaits). */
+  prefetch: BlockPair[];
 }
 
 export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManager, accounts: EngineAccounts): BegunStep {
@@ -41,8 +43,9 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
 
   const swapOut = [...kv.pendingSwapOut.splice(0), ...decision.preempted.flatMap((p) => p.swapOut), ...decision.reclaimed.flatMap((r) => r.swapOut)];
   const copy = kv.pendingCopies.splice(0);
+  const prefetch = kv.pendingSwapIn.splice(0);
   accounts.counters.swapOutBlocks += swapOut.length;
-  accounts.counters.swapInBlocks += decision.swapIn.length;
+  accounts.counters.swapInBlocks += decision.swapIn.length + prefetch.length;
   const step: BackendStep = {
     copy,
     sequences: decision.runs.map(({ record, start, count }) => ({
@@ -52,18 +55,19 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
       sampling: record.active!.spec.sampling,
     })),
     swapOut,
-    swapIn: decision.swapIn,
+    swapIn: prefetch.length > 0 ? [...decision.swapIn, ...prefetch] : decision.swapIn,
   };
-  return { step, swapOut, copy };
+  return { step, swapOut, copy, prefetch };
 }
 
 /** The step ran: its copies are done and its time is booked and learned from. */
-export function settleStep(decision: StepDecision, begun: BegunStep, result: BackendStepResult, blocks: BlockManager, accounts: EngineAccounts, costs: StepCosts): void {
-  // Blocks of deferred swap-outs can be reused, forks' copied blocks are their own, and jobs
-  // swapped in ahead of running have their KV on the device.
+export function settleStep(decision: StepDecision, begun: BegunStep, result: BackendStepResult, kv: JobKv, blocks: BlockManager, accounts: EngineAccounts, costs: StepCosts): void {
+  // Blocks of deferred swaps can be reused, forks' copied blocks are their own, and jobs
+  // swapped in ahead of running (or of their tool's return) have their KV on the device.
   blocks.settleSwaps();
   for (const pair of begun.copy) blocks.copyDone(pair);
   for (const r of decision.prefetched) if (r.state.kv === 'swapping_in') r.state.setKv('resident');
+  kv.prefetchesLanded();
   const counters = accounts.counters;
   counters.overlappedSwapBlocks += result.overlappedSwapBlocks;
   counters.blockingSwapS += result.blockingSwapS;

@@ -122,7 +122,8 @@ export function planStep(
   // policy's `reclaimOrder` says whose goes first, else the largest), then the lowest-priority
   // runnable job holding device blocks.
   const preemptOne = (after: number): boolean => {
-    const holders = paused.filter((p) => p.placement === 'device');
+    // (Not one whose KV a prefetch is still bringing back: its blocks are not written yet.)
+    const holders = paused.filter((p) => p.placement === 'device' && p.state.kv !== 'swapping_in');
     if (holders.length > 0) {
       const { record, swap } = pickReclaim(holders);
       decision.reclaimed.push(evict(record, swap));

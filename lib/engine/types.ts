@@ -193,7 +193,7 @@ export interface KvDecision {
    * segment was preempted, its preserved KV was taken back for a job that could run, or it is
    * about to run again ('resume', for swap_in).
    */
-  cause: 'tool_wait' | 'preempted' | 'reclaimed' | 'resume';
+  cause: 'tool_wait' | 'preempted' | 'reclaimed' | 'resume' | 'prefetch';
   atS: number;
   /** Bytes copied between the pools, else 0. */
   bytes: number;

@@ -134,6 +134,8 @@ export class BlockManager {
   private readonly inFlight: number[] = [];
   /** Source and destination blocks of fork copies not yet run, each holding a reference (see fork). */
   private readonly copyHolds: number[] = [];
+  /** Host blocks of deferred swap-ins, not free until the step carrying the copy completes. */
+  private readonly hostInFlight: number[] = [];
 
   private readonly owners = new Map<string, OwnerState>();
   private readonly views = new Map<string, { state: OwnerState | undefined }>();
@@ -381,8 +383,13 @@ export class BlockManager {
     return this.inFlight.length;
   }
 
-  /** The swap-outs issued so far have completed: their device blocks are free (or cached) again. */
+  /**
+   * The swaps issued so far have completed: the device blocks of deferred swap-outs are free (or
+   * cached) again, and the host blocks of deferred swap-ins are free.
+   */
   settleSwaps(): void {
+    for (let i = this.hostInFlight.length - 1; i >= 0; i--) this.hostFreeStack.push(this.hostInFlight[i]);
+    this.hostInFlight.length = 0;
     if (this.inFlight.length === 0) return;
     this.releaseDevice(this.inFlight);
     this.inFlight.length = 0;
@@ -393,8 +400,13 @@ export class BlockManager {
     return state !== undefined && state.host !== null && this.canAllocate(state.host.length);
   }
 
-  /** Host -> device into fresh blocks; the host blocks are released once the plan is built. */
-  swapIn(owner: string): BlockPair[] {
+  /**
+   * Host -> device into fresh blocks. The host blocks are released at once (the step planner
+   * never swaps out after a swap-in in the same plan), or with `deferRelease` held until
+   * `settleSwaps()`, so that no swap-out of the same step can be written into them before they
+   * are read (the native step runs every swap-out first).
+   */
+  swapIn(owner: string, options: { deferRelease?: boolean } = {}): BlockPair[] {
     const state = this.owners.get(owner);
     if (state === undefined) throw new EngineError('UNKNOWN_SEQUENCE', `no sequence ${owner}`);
     if (state.host === null) throw new EngineError('NOT_SWAPPED', `${owner} is not swapped out`);
@@ -411,7 +423,8 @@ export class BlockManager {
       state.device.push(deviceId);
       pairs.push([hostId, deviceId]);
     }
-    for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
+    if (options.deferRelease) this.hostInFlight.push(...state.host);
+    else for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
     state.host = null;
     // The fresh blocks carry no keys yet: the next markComputed rehashes from block 0 and registers
     // whichever keys the cache lacks.
@@ -464,6 +477,7 @@ export class BlockManager {
       hostSeen[id] = 1;
     };
     for (const id of this.hostFreeStack) claimHost(id, 'host free stack');
+    for (const id of this.hostInFlight) claimHost(id, 'a swap-in in flight');
     for (const [owner, state] of this.owners) {
       if (state.host !== null) {
         if (state.device.length > 0) fail(`swapped ${owner} still holds device blocks`);

@@ -109,6 +109,13 @@ export interface Policy {
    */
   revisitToolWaits?(jobs: readonly WaitingJobView[], nowS: number): Map<string, 'release' | 'swap' | 'discard'>;
   /**
+   * Called after each step's plan with the jobs waiting on tools whose KV is on the host: the ones
+   * returned (job ids, in order) are swapped back in now, ahead of their tool's return, while the
+   * device has room for them in blocks the plan left free or only cached — Tokencake's upload
+   * before the predicted return. The copy runs beside the next step's compute.
+   */
+  prefetchToolWaits?(jobs: readonly WaitingJobView[], nowS: number): string[];
+  /**
    * When the step planner must take back KV preserved through tool waits (a job that can run
    * needs the memory), whose goes first: job ids, first taken first. Default (./reclaim.ts): the
    * one holding the most device blocks.

@@ -100,6 +100,21 @@ describe('engine loop', () => {
     expectNoLeaks(e);
   });
 
+  it('KV brought back from the host before a tool returns (prefetch) keeps the outputs exact', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    // Every paused job goes to the host and is prefetched at the next plan; the tools take a while,
+    // so the copies back run beside other jobs' steps, before the tools return.
+    const prefetching: Policy = { name: 'swap-prefetch', preemption: 'recompute', order: new FcfsPolicy().order, onToolWait: () => 'swap', prefetchToolWaits: (views) => views.map((v) => v.jobId) };
+    const e = await engine({ kvBlocks: 64, hostBlocks: 64, policy: prefetching });
+    const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 10 + 5 * i)));
+    expect(together).toEqual(alone);
+    const prefetches = e.stats({ jobs: true }).jobAccounts!.flatMap((a) => a.segments.flatMap((g) => g.decisions)).filter((d) => d.cause === 'prefetch');
+    expect(prefetches.length).toBeGreaterThan(0);
+    expectNoLeaks(e);
+  });
+
   it('KV preserved through tool waits is taken back when running jobs need the memory', async () => {
     const solo = await engine();
     const alone: number[][][] = [];
