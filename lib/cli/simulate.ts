@@ -5,19 +5,25 @@
  */
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { capacityTable, findCapacity } from '../bench/capacity.js';
 import { benchChartSpec, sweepChartSpec, writeChart } from '../bench/chart.js';
 import { comparePolicies } from '../bench/compare.js';
 import { progress } from '../bench/progress.js';
 import type { RunSummary } from '../bench/summary.js';
 import { comparisonTable, describeRun } from '../bench/table.js';
 import { loadProfile } from '../sim/profile-file.js';
-import { integerOption, positiveListOption } from './args.js';
+import { EngineError } from '../errors.js';
+import { integerOption, positiveListOption, positiveOption } from './args.js';
 import { addWorkloadOptions, hintsFrom, policiesFrom, policyOptionsFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
 
 interface SimulateFlags extends WorkloadFlags {
   profile: string;
   kvBlocks?: string;
   loads?: string;
+  capacity?: boolean;
+  objective: string;
+  windowS?: string;
+  maxJobs: string;
 }
 
 /** Realistic GPU scale: the workloads as modelled (each generator's own job count), on the H100 profile. */
@@ -30,6 +36,10 @@ export function simulateCommand(): Command {
     .option('--profile <name|file>', 'cost profile: h100-llama3-8b, cpu-small, or a file from `astraea calibrate`', 'h100-llama3-8b')
     .option('--kv-blocks <n>', "device KV blocks of 16 tokens (default: the profile's)")
     .option('--loads <list>', 'sweep these loads, e.g. 0.5,1,2,4 (overrides --load)')
+    .option('--capacity', 'per policy, the jobs per hour at a JCT objective: the highest load (by bisection) whose p90 JCT stays within --objective × the unloaded p90')
+    .option('--objective <x>', 'with --capacity: the p90 JCT allowed, as a multiple of the unloaded p90', '2')
+    .option('--window-s <s>', 'with --capacity: seconds of arrivals per probe (default: 4 × the unloaded p90, at least 600); --jobs is the least per probe')
+    .option('--max-jobs <n>', 'with --capacity: jobs per probe at most; heavier loads are not probed', '5000')
     .action(runSimulate);
 }
 
@@ -39,6 +49,24 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const hints = hintsFrom(values);
   const policyOptions = policyOptionsFrom(values);
   const kvBlocks = values.kvBlocks === undefined ? undefined : integerOption(values.kvBlocks, 'kv-blocks', 0, 1);
+  if (values.capacity) {
+    if (values.loads !== undefined) throw new EngineError('INVALID_ARGUMENT', '--capacity searches the load itself: give no --loads');
+    const objective = positiveOption(values.objective, 'objective', 2);
+    if (!(objective > 1)) throw new EngineError('INVALID_ARGUMENT', '--objective must be above 1 (a multiple of the unloaded p90)');
+    const workloadAt = (load: number, jobs: number) => workloadFrom({ ...values, jobs: String(jobs) }, SIMULATE_DEFAULTS, load);
+    const results = await findCapacity(workloadAt, policies, { profile, kvBlocks }, {
+      objective,
+      windowS: values.windowS === undefined ? undefined : positiveOption(values.windowS, 'window-s', 600),
+      minJobs: values.jobs === undefined ? undefined : integerOption(values.jobs, 'jobs', 200, 1),
+      maxJobs: integerOption(values.maxJobs, 'max-jobs', 5000, 1),
+      hints,
+      policyOptions,
+      onProbe: (policy, p) => process.stderr.write(`${policy} load ${p.load.toFixed(3)}: p90 ${p.p90S?.toFixed(1) ?? '–'} s${p.failed ? `, ${p.failed} failed` : ''} → ${p.pass ? 'meets' : 'misses'} the objective\n`),
+    });
+    if (values.json) for (const r of results) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stdout.write(`\n${workloadAt(1, 1).params.name}, profile ${profile.costs.name}\n${capacityTable(results)}`);
+    return;
+  }
   const loads = values.loads === undefined ? [undefined] : positiveListOption(values.loads, 'loads');
   const bar = progress();
   const summaries: RunSummary[] = [];

@@ -60,6 +60,10 @@ export const DEFAULT_PROBES = [
   ...[1, 2, 4, 8, 16, 32, 64].map((batch) => ({ batch, promptTokens: 48, decodeTokens: 32 })),
   ...[1, 4, 16].map((batch) => ({ batch, promptTokens: 480, decodeTokens: 16 })),
   ...[1, 4].map((batch) => ({ batch, promptTokens: 1900, decodeTokens: 8 })),
+  // Up to the small preset's 4,096 positions: prefill attention grows with the square of the
+  // context and each decode step reads the whole context, so long contexts (coding agents) need
+  // their own points or the fit extrapolates those two terms.
+  ...[1, 2].map((batch) => ({ batch, promptTokens: 3800, decodeTokens: 16 })),
 ];
 
 /** Records each step the engine runs; everything else is the wrapped backend's. */
@@ -104,7 +108,6 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const hostBlocks = options.hostBlocks ?? options.kvBlocks;
   const maxBatchTokens = options.maxBatchTokens ?? 512;
   const maxBatchSequences = options.maxBatchSequences ?? 64;
-  const probes = options.probes ?? DEFAULT_PROBES;
   const model = await loadModel(options.model);
   let native: NativeBackend;
   try {
@@ -114,6 +117,10 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     throw error;
   }
   const info = native.info;
+  // Only the probes the model's positions and the pool can hold (the tiny preset has 2,048).
+  const fits = (p: { batch: number; promptTokens: number; decodeTokens: number }) =>
+    p.promptTokens + p.decodeTokens <= info.maxPositionEmbeddings && p.batch * Math.ceil((p.promptTokens + p.decodeTokens) / blockSize) <= options.kvBlocks;
+  const probes = (options.probes ?? DEFAULT_PROBES).filter(fits);
   const modelName = basename(options.model.model);
   const swapBytesPerS = native.swapBytesPerS;
   const recorder = new RecordingBackend(native);

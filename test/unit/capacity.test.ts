@@ -1,0 +1,73 @@
+/**
+ * Capacity (lib/bench/capacity.ts): the bisection on the load knob against probes whose answer is
+ * known by construction, then the whole search on the simulator.
+ */
+import { describe, expect, it } from 'vitest';
+import { findCapacity, searchCapacity } from '../../lib/bench/capacity.js';
+import { H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
+import { generateWorkload } from '../../lib/workload/generators/index.js';
+
+/** A probe that meets the objective up to `limit` (and cannot run above `cannotRunAbove`), recording the loads it saw. */
+function threshold(limit: number, cannotRunAbove = Infinity) {
+  const seen: number[] = [];
+  const probe = async (load: number) => (seen.push(load), load > cannotRunAbove ? null : load <= limit);
+  return { probe, seen };
+}
+
+describe('the capacity search', () => {
+  it('brackets from load 1 by doubling, then bisects geometrically to the precision', async () => {
+    const { probe, seen } = threshold(3);
+    const r = await searchCapacity(probe, { start: 1, precision: 1.05, maxProbes: 20 });
+    // 1 and 2 pass, 4 fails; then √(2·4) = 2.828 passes, √(2.828·4) = 3.364 fails,
+    // √(2.828·3.364) = 3.084 fails, √(2.828·3.084) = 2.954 passes: 3.084 / 2.954 = 1.044 ≤ 1.05.
+    expect(seen.slice(0, 3)).toEqual([1, 2, 4]);
+    expect(r.pass!).toBeCloseTo(2.9536, 3);
+    expect(r.fail!).toBeCloseTo(3.0844, 3);
+    expect(r.pass!).toBeLessThanOrEqual(3);
+    expect(r.fail!).toBeGreaterThan(3);
+    expect(r.probes).toBe(seen.length);
+  });
+
+  it('halves from load 1 when it fails there', async () => {
+    const { probe, seen } = threshold(0.3);
+    const r = await searchCapacity(probe, { start: 1, precision: 1.05, maxProbes: 20 });
+    expect(seen.slice(0, 3)).toEqual([1, 0.5, 0.25]);
+    expect(r.pass!).toBeLessThanOrEqual(0.3);
+    expect(r.fail! / r.pass!).toBeLessThanOrEqual(1.05);
+  });
+
+  it('reports "at least" when the loads it could probe all pass, and nothing when none does', async () => {
+    const heavy = await searchCapacity(threshold(Infinity, 8).probe, { start: 1, precision: 1.05, maxProbes: 20 });
+    expect(heavy).toMatchObject({ pass: 8, fail: null });
+    const hopeless = await searchCapacity(threshold(0).probe, { start: 1, precision: 1.05, maxProbes: 20 });
+    expect(hopeless.pass).toBeNull();
+    expect(hopeless.fail!).toBeCloseTo(1 / 64, 12);
+  });
+
+  it('stops at maxProbes', async () => {
+    const r = await searchCapacity(threshold(3).probe, { start: 1, precision: 1.0001, maxProbes: 5 });
+    expect(r.probes).toBe(5);
+  });
+});
+
+describe('findCapacity on the simulator', () => {
+  it('measures every policy against one objective, twice the unloaded p90, and converts the load to jobs per hour', async () => {
+    const workloadAt = (load: number, jobs: number) => generateWorkload('tau', { jobs, load, seed: 3, scale: { tokens: 0.1, time: 0.05 } });
+    const results = await findCapacity(workloadAt, ['fcfs', 'astraea'], { profile: H100_LLAMA3_8B, kvBlocks: 400 }, { minJobs: 40, maxJobs: 400, windowS: 40, maxProbes: 6 });
+    expect(results.map((r) => r.policy)).toEqual(['fcfs', 'astraea']);
+    for (const r of results) {
+      expect(r.objectiveP90S).toBeCloseTo(2 * r.unloadedP90S, 9);
+      expect(r.windowS).toBe(40);
+      expect(r.probes.length).toBeGreaterThan(0);
+      expect(r.probes.length).toBeLessThanOrEqual(6);
+      // Every probe passed exactly when its p90 met the objective with nothing failed.
+      for (const p of r.probes) expect(p.pass).toBe(p.failed === 0 && p.p90S !== null && p.p90S <= r.objectiveP90S);
+      if (r.bracket.pass !== null) {
+        // tau's base rate is 1.5 jobs/s at time scale 1, so 30 jobs/s at time × 0.05.
+        expect(r.jobsPerHour).toBeCloseTo(r.bracket.pass * 30 * 3600, 6);
+        expect(r.probes.find((p) => p.load === r.bracket.pass)!.pass).toBe(true);
+      }
+      if (r.bracket.fail !== null) expect(r.probes.find((p) => p.load === r.bracket.fail)!.pass).toBe(false);
+    }
+  });
+});
