@@ -10,6 +10,7 @@ import { calibrateCommand } from './calibrate.js';
 import { infoCommand } from './info.js';
 import { logitsCommand } from './logits.js';
 import { makeModelCommand } from './make-model.js';
+import { microCommand } from './micro.js';
 import { serveCommand } from './serve.js';
 import { simulateCommand } from './simulate.js';
 
@@ -24,7 +25,7 @@ function program(): Command {
       '\nA model is a Hugging Face directory (Llama, Mistral, Qwen2; safetensors F32/F16/BF16) or a\n' +
         'preset (tiny, small) with seeded random weights. `astraea <command> --help` for its options.',
     );
-  for (const command of [benchCommand(), simulateCommand(), calibrateCommand(), serveCommand(), makeModelCommand(), logitsCommand(), infoCommand()]) {
+  for (const command of [benchCommand(), simulateCommand(), calibrateCommand(), serveCommand(), makeModelCommand(), logitsCommand(), infoCommand(), microCommand()]) {
     // Settings are copied to a subcommand only when it is created by .command(); these are built apart.
     command.configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) }).exitOverride().allowExcessArguments(false);
     root.addCommand(command);

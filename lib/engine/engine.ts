@@ -296,7 +296,7 @@ export class Engine {
    * @internal The control plane's decision for the next step, as the step loop makes it before
    * each step: the policy's second look at the KV of jobs waiting on tools, then the step plan
    * (policy order, token budget, allocations, preemptions). It commits what it decides to the
-   * block manager. Public only for bench/micro/scheduler.ts, which times it on a frozen engine.
+   * block manager. Public only for lib/micro/scheduler.ts, which times it on a frozen engine.
    */
   _planStep(): { runnable: JobRecord[]; decision: StepDecision } {
     this.kv.revisitToolWaits(this.jobs.values());

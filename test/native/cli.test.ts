@@ -87,12 +87,13 @@ describe('astraea CLI', () => {
   it('--help for every command lists its options and exits 0', () => {
     const expected: Record<string, string[]> = {
       bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks'],
-      simulate: ['--workload', '--loads', '--jobs', '--profile', '--json', '--chart'],
+      simulate: ['--workload', '--loads', '--jobs', '--profile', '--json', '--chart', '--capacity', '--objective'],
       calibrate: ['--model', '--out', '--kv-blocks'],
       serve: ['--port', '--policy', '--kv-blocks'],
       'make-model': ['--preset', '--out'],
       logits: ['--ids', '--split'],
       info: ['--model'],
+      micro: ['--filter', '--max-time', '--json'],
     };
     for (const [command, flags] of Object.entries(expected)) {
       const run = astraea(command, '--help');

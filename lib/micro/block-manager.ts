@@ -10,8 +10,8 @@
  * prefix cache, the prompts come from a ring larger than the cache, so none is ever a hit and
  * every allocation evicts what the previous ones cached (the steady state of a full pool).
  */
-import { BlockManager } from '../../lib/index.js';
-import { grouped, isMain, main, sink, type MicroCase } from './harness.js';
+import { BlockManager } from '../kv/block-manager.js';
+import { grouped, sink, type MicroCase } from './harness.js';
 
 const BLOCK = 16;
 const VOCAB = 128256;
@@ -203,5 +203,3 @@ export function blockManagerCases(): MicroCase[] {
   // Each note is written by its own prepare(), which runs just before the case is timed.
   return cases.map((c) => ({ ...c, note: () => note }));
 }
-
-if (isMain(import.meta.url)) await main(blockManagerCases);

@@ -23,11 +23,16 @@
  * the same batch, every allocation already held, the job at which planning stops for lack of
  * memory found blocked again after the same search for a victim — and times that. What the
  * fixed point leaves out is the commit of new allocations and evictions, O(blocks moved), which
- * bench/micro/block-manager.ts times on its own.
+ * ./block-manager.ts times on its own.
  */
-import { Engine, H100_LLAMA3_8B, POLICY_NAMES, SimulatedBackend, VirtualClock, runWorkload, stepSeconds, syntheticAgentWorkload } from '../../lib/index.js';
-import type { PolicyName } from '../../lib/sched/registry.js';
-import { grouped, isMain, main, sink, type MicroCase } from './harness.js';
+import { Engine } from '../engine/engine.js';
+import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
+import { H100_LLAMA3_8B, stepSeconds } from '../sim/cost-model.js';
+import { SimulatedBackend } from '../sim/sim-backend.js';
+import { VirtualClock } from '../sim/virtual-clock.js';
+import { syntheticAgentWorkload } from '../workload/agent-mix.js';
+import { runWorkload } from '../workload/replay.js';
+import { grouped, sink, type MicroCase } from './harness.js';
 
 export const LIVE_JOBS = [100, 1000, 10000] as const;
 
@@ -149,5 +154,3 @@ export function schedulerCases(sizes: readonly number[] = LIVE_JOBS, policies: r
   }
   return cases;
 }
-
-if (isMain(import.meta.url)) await main(() => schedulerCases());

@@ -3,8 +3,9 @@
  * then sorted by arrival), and `formatWorkload` writing it back. The text is the default synthetic
  * agent mix (airline / coding / chat: 1–30 segments per job) written by `formatWorkload`.
  */
-import { formatWorkload, parseWorkload, syntheticAgentWorkload } from '../../lib/index.js';
-import { grouped, isMain, main, sink, type MicroCase } from './harness.js';
+import { syntheticAgentWorkload } from '../workload/agent-mix.js';
+import { formatWorkload, parseWorkload } from '../workload/format.js';
+import { grouped, sink, type MicroCase } from './harness.js';
 
 export const WORKLOAD_JOBS = 10000;
 
@@ -47,5 +48,3 @@ export function workloadCases(): MicroCase[] {
     },
   ];
 }
-
-if (isMain(import.meta.url)) await main(workloadCases);

@@ -1,7 +1,8 @@
 /**
  * The micro-benchmarks' shared harness: each case is timed by the `benchmark` package (Benchmark.js:
- * cycles of many calls, for `maxTime` seconds and at least 10 cycles) and reported as one row of a markdown table: mean µs per call, ± the relative margin of
- * error at 95%, and the number of samples (cycles) behind it.
+ * cycles of many calls, for `maxTime` seconds and at least 10 cycles) and reported as one row of a
+ * markdown table: mean µs per call, ± the relative margin of error at 95%, and the number of
+ * samples (cycles) behind it.
  *
  * A case is prepared just before it is timed and dropped after, so only one case's state (up to
  * 10,000 live jobs with their contexts) is in memory at a time. The timed function must leave the
@@ -9,7 +10,6 @@
  * each file says how its cases do that.
  */
 import Benchmark from 'benchmark';
-import { pathToFileURL } from 'node:url';
 
 export interface MicroCase {
   name: string;
@@ -31,18 +31,15 @@ export interface MicroResult {
 }
 
 export interface RunMicroOptions {
-  /** Only cases whose name contains this string. */
-  filter?: string;
   /** Overrides every case's maxTimeS (a quick look: 0.5). */
   maxTimeS?: number;
-  /** Called as each case ends (progress on stderr, so the table on stdout stays clean). */
+  /** Called as each case ends (progress, or a line of output per case). */
   onResult?: (result: MicroResult) => void;
 }
 
 export async function runMicro(cases: Iterable<MicroCase>, options: RunMicroOptions = {}): Promise<MicroResult[]> {
   const results: MicroResult[] = [];
   for (const c of cases) {
-    if (options.filter && !c.name.includes(options.filter)) continue;
     const fn = await c.prepare();
     const bench = new Benchmark(c.name, fn, { maxTime: options.maxTimeS ?? c.maxTimeS ?? 2, minSamples: 10 });
     bench.run({ async: false });
@@ -68,7 +65,8 @@ export function markdownTable(results: readonly MicroResult[]): string {
   return rows.join('\n');
 }
 
-function formatMicros(us: number): string {
+/** About three significant digits: fewer decimals as the value grows (three below 1 µs). */
+export function formatMicros(us: number): string {
   if (us >= 100) return us.toFixed(0);
   if (us >= 10) return us.toFixed(1);
   if (us >= 1) return us.toFixed(2);
@@ -78,31 +76,4 @@ function formatMicros(us: number): string {
 /** Thousands separators for notes. */
 export function grouped(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
-/** `--filter text` and `--max-time s` from the command line. */
-export function cliOptions(argv: readonly string[] = process.argv.slice(2)): RunMicroOptions {
-  const options: RunMicroOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--filter') options.filter = argv[++i];
-    else if (argv[i] === '--max-time') options.maxTimeS = Number(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]} (usage: [--filter text] [--max-time seconds])`);
-  }
-  if (options.maxTimeS !== undefined && !(options.maxTimeS > 0)) throw new Error('--max-time must be > 0');
-  return options;
-}
-
-/** Runs the cases and prints the table: what each file does when run directly. */
-export async function main(cases: () => Iterable<MicroCase>): Promise<void> {
-  const options = cliOptions();
-  const results = await runMicro(cases(), {
-    ...options,
-    onResult: (r) => process.stderr.write(`${r.name}: ${formatMicros(r.meanS * 1e6)} µs ±${r.rmePct.toFixed(2)}% (${r.samples} samples)\n`),
-  });
-  process.stdout.write(markdownTable(results) + '\n');
-}
-
-/** True when `moduleUrl` is the script node was started with. */
-export function isMain(moduleUrl: string): boolean {
-  return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl;
 }
