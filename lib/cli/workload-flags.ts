@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { isGeneratorName, resolveWorkload } from '../bench/workload-source.js';
 import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
-import type { GeneratedWorkload, WorkloadScale } from '../workload/generators/types.js';
+import type { ArrivalShape, GeneratedWorkload, WorkloadScale } from '../workload/generators/types.js';
 import { EngineError } from '../errors.js';
 import { integerOption, listOption, positiveOption } from './args.js';
 
@@ -13,6 +13,7 @@ export interface WorkloadFlags {
   seed: string;
   scaleTokens?: string;
   scaleTime?: string;
+  arrivals?: string;
   policies?: string;
   hints: string;
   json?: boolean;
@@ -22,12 +23,13 @@ export interface WorkloadFlags {
 
 export function addWorkloadOptions(command: Command, defaults: { workload: string; jobs?: number; load: number; seed: number; scale: { tokens: number; time: number }; chart: string }): Command {
   return command
-    .option('--workload <file|name>', 'a JSONL workload file, or a generator: paper, tau, chat, synthetic, synthetic:<normal|uniform|gamma-short|gamma-long|bimodal>', defaults.workload)
+    .option('--workload <file|name>', 'a JSONL workload file, or a generator: paper, tau, chat, coding, synthetic, synthetic:<normal|uniform|gamma-short|gamma-long|bimodal>', defaults.workload)
     .option('--jobs <n>', `jobs to generate (a file: the first n)${defaults.jobs !== undefined ? ` (default: ${defaults.jobs})` : ''}`)
     .option('--load <x>', 'arrival-rate multiplier on the workload’s base rate', String(defaults.load))
     .option('--seed <n>', 'workload seed', String(defaults.seed))
     .option('--scale-tokens <x>', `multiply every token count, to shrink a workload for a small machine (default: ${defaults.scale.tokens} for a generator, 1 for a file)`)
     .option('--scale-time <x>', `multiply tool durations and arrival gaps (default: ${defaults.scale.time} for a generator, 1 for a file)`)
+    .option('--arrivals <poisson|azure|burst>', "a generator's arrival shape (default: its own; only coding offers all three; burst: every job at t = 0)")
     .option('--policies <list>', `comma-separated (default: all: ${POLICY_NAMES.join(',')})`)
     .option('--hints <none|oracle>', 'none: the engine learns lengths online; oracle: the client passes the true ones', 'none')
     .option('--json', 'print one result summary JSON line per run instead of the table')
@@ -50,6 +52,9 @@ export const SETTABLE_OPTIONS: Record<PolicyName, readonly string[]> = {
   infercept: ['swapBudgetBytesPerStep', 'preemption'],
   autellix: ['levelThresholds', 'starvationS', 'preemption'],
   continuum: ['ttlQuantile', 'defaultTtlS', 'preemption'],
+  thunderagent: ['checkIntervalS', 'decodeBufferTokens', 'sharedPrefixTokens', 'preemption'],
+  tokencake: ['maxReservedFraction', 'criticalTypes', 'structureWeight', 'offloadMinRatio', 'uploadLeadS', 'preemption'],
+  mori: ['deviceFraction', 'windowCycles', 'preemption'],
 };
 
 /** `--set policy.key=value` items → options per policy. Values: numbers, true/false, a:b:c lists of numbers, else strings. */
@@ -82,7 +87,9 @@ export function workloadFrom(values: WorkloadFlags, defaults: { jobs?: number; s
   const jobs = values.jobs !== undefined ? integerOption(values.jobs, 'jobs', 0, 1) : undefined;
   const generated = isGeneratorName(values.workload);
   const scale = generated ? defaults.scale : { tokens: 1, time: 1 };
+  if (values.arrivals !== undefined && !generated) throw new EngineError('INVALID_ARGUMENT', '--arrivals applies to a generator, not to a workload file');
   return resolveWorkload(values.workload, {
+    arrivals: values.arrivals as ArrivalShape | undefined, // checked by the generator
     jobs: jobs ?? (generated ? defaults.jobs : undefined),
     load: load ?? positiveOption(values.load, 'load', 1),
     seed: integerOption(values.seed, 'seed', 1),

@@ -98,7 +98,8 @@ export class JobKv {
     if (!this.policy.prefetchToolWaits) return;
     const now = this.clock.now();
     const onHost: JobRecord[] = [];
-    for (const r of jobs) if (r.state.state === 'tool_wait' && r.placement === 'host') onHost.push(r);
+    // (Not a job whose KV this very plan took back: its swap-out is not begun yet, kv still 'resident'.)
+    for (const r of jobs) if (r.state.state === 'tool_wait' && r.placement === 'host' && r.state.kv === 'swapped') onHost.push(r);
     if (onHost.length === 0) return;
     const wanted = this.policy.prefetchToolWaits(
       onHost.map((r) => this.waitingView(r, now)),

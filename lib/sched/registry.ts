@@ -10,9 +10,12 @@ import { ContinuumPolicy } from './continuum.js';
 import { FcfsPolicy } from './fcfs.js';
 import { InferCeptPolicy } from './infercept.js';
 import type { MemoryView } from './kv-waste.js';
+import { MoriPolicy } from './mori.js';
 import type { Policy, SchedulingCandidate } from './policy.js';
+import { ThunderAgentPolicy } from './thunderagent.js';
+import { TokencakePolicy } from './tokencake.js';
 
-export const POLICY_NAMES = ['fcfs', 'astraea', 'astraea-paper', 'infercept', 'autellix', 'continuum'] as const;
+export const POLICY_NAMES = ['fcfs', 'astraea', 'astraea-paper', 'infercept', 'autellix', 'continuum', 'thunderagent', 'tokencake', 'mori'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** What the engine tells the policies it builds by name: memory, costs and tool durations. */
@@ -54,5 +57,30 @@ export function createPolicy(policy: PolicyName | Policy | undefined, env: Polic
   }
   if (policy === 'autellix') return new AutellixPolicy({ ...options });
   if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS, ...options });
+  if (policy === 'thunderagent') return new ThunderAgentPolicy({ capacityTokens: deviceTokens(env.memory), ...options });
+  if (policy === 'tokencake') {
+    return new TokencakePolicy({
+      memory: env.memory,
+      toolTimeS: env.toolTimeS,
+      toolRemainingS: env.toolRemainingS,
+      capacityTokens: deviceTokens(env.memory),
+      ...options,
+    });
+  }
+  if (policy === 'mori') return new MoriPolicy({ capacityTokens: deviceTokens(env.memory), ...options });
   throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
+}
+
+/**
+ * The device KV pool in tokens, read off the memory view: owned, free and cached blocks make up
+ * the pool, so it is freeTokens / (1 − usedFraction). With every block owned that is 0/0; the
+ * last size read stands (the pool does not change size).
+ */
+function deviceTokens(memory: () => MemoryView): () => number {
+  let known = Infinity;
+  return () => {
+    const m = memory();
+    if (m.freeTokens !== undefined && m.usedFraction < 1) known = Math.round(m.freeTokens / (1 - m.usedFraction));
+    return known;
+  };
 }

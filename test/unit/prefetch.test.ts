@@ -13,6 +13,8 @@ import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
 import { runWorkload } from '../../lib/workload/replay.js';
+import { simulate } from '../../lib/sim/simulate.js';
+import { syntheticAgentWorkload } from '../../lib/workload/agent-mix.js';
 
 const MODEL = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 8192, kvBytesPerToken: 1000 };
 // 10 ms a step plus 1 ms a token; a block of 16 tokens (16,000 B) copies in 16 µs.
@@ -103,5 +105,35 @@ describe('prefetching KV before a tool returns', () => {
     expect(taken[2]).toBeGreaterThan(back[2]);
     const resumed = stats.jobAccounts!.find((a) => a.id === 'waiter')!.segments[1].decisions.map((d) => [d.action, d.cause]);
     expect(resumed).toEqual([['swap_in', 'resume']]);
+  });
+
+  it('never prefetches KV the same plan has just taken back (its swap-out has not begun)', async () => {
+    // As above, but the waiter's KV is preserved at the tool call; when 'late' needs the room the
+    // planner swaps it to the host, and the prefetch after that same plan must leave it alone (it
+    // once tried, and failed the job with INVALID_STATE). It may come back at a later plan.
+    const fcfs = new FcfsPolicy();
+    const preserving: Policy = { name: 'keep-prefetch', preemption: 'recompute', order: (c) => fcfs.order(c), onToolWait: () => 'preserve', prefetchToolWaits: (views) => views.map((v) => v.jobId) };
+    const plan: WorkloadJob[] = [
+      { ...jobs[0], segments: [{ inputTokens: 48, outputTokens: 2, tool: { name: 't', durationS: 2 } }, { inputTokens: 4, outputTokens: 2, tool: null }] },
+      { id: 'late', arrivalS: 0.5, kind: 'k', segments: [{ inputTokens: 16, outputTokens: 80, tool: null }] },
+    ];
+    const { outcomes, stats } = await run(preserving, plan, 8);
+    expect(outcomes.map((o) => o.error)).toEqual([null, null]);
+    const [kept, taken] = decisionsOf(stats, 'waiter');
+    expect([kept, taken].map(([a, c]) => [a, c])).toEqual([
+      ['preserve', 'tool_wait'],
+      ['swap', 'reclaimed'],
+    ]);
+  });
+
+  it('on a mixed workload under memory pressure, keeping and prefetching every paused job fails no job', async () => {
+    // Many plans reclaim several preserved jobs at once; a job taken back by a plan must not be
+    // prefetched after it (this run failed dozens of jobs with INVALID_STATE before the guard).
+    const fcfs = new FcfsPolicy();
+    const preserving: Policy = { name: 'keep-prefetch', preemption: 'recompute', order: (c) => fcfs.order(c), onToolWait: () => 'preserve', prefetchToolWaits: (views) => views.map((v) => v.jobId) };
+    const mixed = syntheticAgentWorkload({ jobs: 120, arrivalRatePerS: 2, seed: 1 });
+    const result = await simulate(mixed, { policy: preserving, kvBlocks: 6000 });
+    expect(result.outcomes.filter((o) => o.error !== null).map((o) => o.error)).toEqual([]);
+    expect(result.stats.reclaimedToolWaits).toBeGreaterThan(0);
   });
 });
