@@ -48,13 +48,13 @@ export type { Timers, RunOptions, JobOutcome } from './workload/replay.js';
 export { jctSummary, summarizeRun, quantile } from './bench/summary.js';
 export type { JctSummary, RunSummary } from './bench/summary.js';
 export { parseWorkload, formatWorkload } from './workload/format.js';
-export type { WorkloadJob, WorkloadSegment } from './workload/format.js';
+export type { Subagent, WorkloadJob, WorkloadSegment } from './workload/format.js';
 export { syntheticAgentWorkload, DEFAULT_SYNTHETIC_KINDS, CONVERSATION_KIND } from './workload/agent-mix.js';
 export type { SyntheticKind, SyntheticOptions, Distribution } from './workload/agent-mix.js';
 export { fromTauBench, fromSweAgentSteps } from './workload/trace-converters.js';
 export { generateWorkload, applyScale, WORKLOAD_NAMES } from './workload/generators/index.js';
 // The generators' options are GenerateWorkloadOptions: GenerateOptions is the engine's (a segment's).
-export type { GeneratedWorkload, GenerateWorkloadOptions, WorkloadParams, WorkloadScale } from './workload/generators/types.js';
+export type { ArrivalShape, GeneratedWorkload, GenerateWorkloadOptions, WorkloadParams, WorkloadScale } from './workload/generators/types.js';
 export { comparePolicies } from './bench/compare.js';
 export type { Target, CompareOptions, PolicyRun } from './bench/compare.js';
 export { jctBreakdown } from './workload/replay.js';

@@ -99,7 +99,7 @@ function realTables(): void {
       const group = rows.filter((r) => r.workload === workload && r.kv_blocks === blocks);
       const w = group[0].workload_params;
       const fcfs = group.find((r) => r.policy === 'fcfs');
-      out(`**${workload}, ${blocks} KV blocks** (${w.jobs} jobs, tokens ×${w.scale.tokens}, time ×${w.scale.time}, ${w.arrival_rate_per_s.toFixed(1)} jobs/s)`);
+      out(`**${workload}, ${blocks} KV blocks** (${w.jobs} jobs, tokens ×${w.scale.tokens}, time ×${w.scale.time}, ${w.arrival_rate_per_s === null ? "all at once" : `${w.arrival_rate_per_s.toFixed(w.arrival_rate_per_s < 0.1 ? 4 : 1)} jobs/s`})`);
       out();
       out('| policy | mean | p50 | p99 | vs fcfs | queueing | compute | tool | KV recovery | failed |');
       out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

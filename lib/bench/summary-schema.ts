@@ -42,7 +42,8 @@ export const RunSummarySchema = Type.Object(
         load: Type.Number({ exclusiveMinimum: 0 }),
         jobs: Count,
         scale: Type.Object({ tokens: Type.Number({ exclusiveMinimum: 0 }), time: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false }),
-        arrival_rate_per_s: Type.Number({ minimum: 0 }),
+        /** null: every job arrives at once (a burst). */
+        arrival_rate_per_s: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
       },
       { additionalProperties: false },
     ),

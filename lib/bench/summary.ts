@@ -73,7 +73,7 @@ export function summarizeRun(meta: RunMeta, outcomes: readonly JobOutcome[], sta
     predictor: meta.predictor,
     model: meta.model,
     kv_blocks: meta.kvBlocks,
-    workload_params: { seed: w.seed, load: w.load, jobs: w.jobs, scale: { ...w.scale }, arrival_rate_per_s: w.arrivalRatePerS },
+    workload_params: { seed: w.seed, load: w.load, jobs: w.jobs, scale: { ...w.scale }, arrival_rate_per_s: Number.isFinite(w.arrivalRatePerS) ? w.arrivalRatePerS : null },
     preemptions: stats.preemptions,
     recomputed_prefill_tokens: stats.kvTraffic.recomputedPrefillTokens,
     swap_bytes_per_s: meta.swapBytesPerS,

@@ -41,5 +41,8 @@ export function describeRun(s: RunSummary): string {
   const w = s.workload_params;
   const scale = w.scale.tokens === 1 && w.scale.time === 1 ? 'full scale' : `tokens ×${w.scale.tokens}, time ×${w.scale.time}`;
   const swaps = s.swap_bytes_per_s === undefined ? '' : `, swaps ${(s.swap_bytes_per_s / 1e9).toFixed(1)} GB/s`;
-  return `${s.workload}: ${w.jobs} jobs, load ${w.load} (${w.arrival_rate_per_s.toFixed(2)} jobs/s), seed ${w.seed}, ${scale}; ${s.engine} engine, ${s.model}, ${s.kv_blocks} KV blocks${swaps}, ${s.predictor} predictor`;
+  const rate = w.arrival_rate_per_s;
+  // Coding requests arrive a few per minute: per hour reads better than 0.00 jobs/s. A burst has no rate.
+  const arrivals = rate === null || !Number.isFinite(rate) ? 'all at once' : rate < 0.1 ? `${(rate * 3600).toFixed(1)} jobs/h` : `${rate.toFixed(2)} jobs/s`;
+  return `${s.workload}: ${w.jobs} jobs, load ${w.load} (${arrivals}), seed ${w.seed}, ${scale}; ${s.engine} engine, ${s.model}, ${s.kv_blocks} KV blocks${swaps}, ${s.predictor} predictor`;
 }

@@ -51,6 +51,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const kvBlocks = values.kvBlocks === undefined ? undefined : integerOption(values.kvBlocks, 'kv-blocks', 0, 1);
   if (values.capacity) {
     if (values.loads !== undefined) throw new EngineError('INVALID_ARGUMENT', '--capacity searches the load itself: give no --loads');
+    if (values.arrivals === 'burst') throw new EngineError('INVALID_ARGUMENT', '--capacity measures steady arrivals: a burst has no rate to search');
     const objective = positiveOption(values.objective, 'objective', 2);
     if (!(objective > 1)) throw new EngineError('INVALID_ARGUMENT', '--objective must be above 1 (a multiple of the unloaded p90)');
     const workloadAt = (load: number, jobs: number) => workloadFrom({ ...values, jobs: String(jobs) }, SIMULATE_DEFAULTS, load);

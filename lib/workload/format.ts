@@ -6,8 +6,16 @@
  *     {"input_tokens":240,"output_tokens":30,"tool":null}],
  *    "prefix_id":"sys","prefix_tokens":900,"priority":1}
  *
+ * A tool call may start subagents (Claude Code's Task tool), each with segments of its own:
+ *
+ *   "tool":{"name":"task","duration_s":0,"subagents":[{"segments":[...]},{"segments":[...]}]}
+ *
+ * A subagent runs on a fork of the job's context: its first segment's `input_tokens` (its task
+ * prompt) are appended to everything the job has so far, its later segments to its own context.
+ * The call returns `duration_s` after the last subagent ends (lib/workload/replay.ts).
+ *
  * In TypeScript the fields are camelCase (`arrivalS`, `inputTokens`, `outputTokens`,
- * `tool: {name, durationS} | null`, `prefixId`, `prefixTokens`).
+ * `tool: {name, durationS, subagents?} | null`, `prefixId`, `prefixTokens`).
  *
  * Rules enforced by `parseWorkload` (each failure is an EngineError('INVALID_WORKLOAD') whose
  * message names the source, the 1-based line number and the field):
@@ -20,6 +28,8 @@
  *   otherwise it could not end in a tool call or finish);
  * - `tool`: `{name: non-empty string, duration_s: finite ≥ 0}` on every segment but the last,
  *   `null` on the last;
+ * - `tool.subagents`, if present: a non-empty array of `{segments}`, each segments array under
+ *   the rules above; a subagent's own tool calls start no subagents (nesting is rejected);
  * - `prefix_id` (non-empty string) and `prefix_tokens` (non-negative integer) come together or
  *   not at all; `priority`, if present, is a finite number (its meaning belongs to the policy);
  * - the job's first prompt (prefix tokens + first segment's input tokens) is at least 1 token.
@@ -37,8 +47,16 @@ import { EngineError } from '../errors.js';
 /** The external call that ends a segment: a tool, or (for traces with a user) the user's reply. */
 export interface ToolCall {
   name: string;
-  /** Seconds from the tool call to its result arriving. */
+  /** Seconds from the tool call to its result arriving (after the last subagent ends, if any). */
   durationS: number;
+  /** Subagents the call starts, run in parallel on forks of the job's context; absent: none. */
+  subagents?: Subagent[];
+}
+
+/** A child job started by a tool call: its own chain of segments on a fork of the parent's context. */
+export interface Subagent {
+  /** The first segment's input is the task prompt, appended to the parent's whole context. */
+  segments: WorkloadSegment[];
 }
 
 export interface WorkloadSegment {
@@ -63,7 +81,10 @@ export interface WorkloadJob {
 
 const JOB_FIELDS = new Set(['id', 'arrival_s', 'kind', 'segments', 'prefix_id', 'prefix_tokens', 'priority']);
 const SEGMENT_FIELDS = new Set(['input_tokens', 'output_tokens', 'tool']);
-const TOOL_FIELDS = new Set(['name', 'duration_s']);
+const TOOL_FIELDS = new Set(['name', 'duration_s', 'subagents']);
+const SUBAGENT_FIELDS = new Set(['segments']);
+
+type Fail = (field: string, what: string) => never;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -107,31 +128,7 @@ export function parseWorkload(text: string, source: string): WorkloadJob[] {
     const kind = raw.kind;
     if (typeof kind !== 'string' || kind === '') fail('kind', 'must be a non-empty string');
 
-    const rawSegments = raw.segments;
-    if (!Array.isArray(rawSegments) || rawSegments.length === 0) fail('segments', 'must be a non-empty array');
-    const segmentList = rawSegments as unknown[];
-    const segments: WorkloadSegment[] = segmentList.map((seg, s) => {
-      const at = `segments[${s}]`;
-      if (!isObject(seg)) return fail(at, 'must be an object');
-      for (const key of Object.keys(seg)) if (!SEGMENT_FIELDS.has(key)) fail(`${at}.${key}`, 'is not a segment field');
-      if (!isNonNegativeInteger(seg.input_tokens)) fail(`${at}.input_tokens`, 'must be a non-negative integer');
-      if (!isNonNegativeInteger(seg.output_tokens) || seg.output_tokens === 0) {
-        fail(`${at}.output_tokens`, 'must be a positive integer');
-      }
-      const last = s === segmentList.length - 1;
-      let tool: ToolCall | null = null;
-      if (last) {
-        if (seg.tool !== null) fail(`${at}.tool`, 'must be null on the last segment');
-      } else {
-        const t = seg.tool;
-        if (!isObject(t)) return fail(`${at}.tool`, 'must be {name, duration_s} on every segment but the last');
-        for (const key of Object.keys(t)) if (!TOOL_FIELDS.has(key)) fail(`${at}.tool.${key}`, 'is not a tool field');
-        if (typeof t.name !== 'string' || t.name === '') fail(`${at}.tool.name`, 'must be a non-empty string');
-        if (!isNonNegativeFinite(t.duration_s)) fail(`${at}.tool.duration_s`, 'must be a finite number ≥ 0');
-        tool = { name: t.name as string, durationS: t.duration_s as number };
-      }
-      return { inputTokens: seg.input_tokens as number, outputTokens: seg.output_tokens as number, tool };
-    });
+    const segments = parseSegments(raw.segments, 'segments', fail, true);
 
     const job: WorkloadJob = { id: jobId, arrivalS: arrivalS as number, kind: kind as string, segments };
     const hasPrefixId = 'prefix_id' in raw;
@@ -158,6 +155,49 @@ export function parseWorkload(text: string, source: string): WorkloadJob[] {
   return jobs.sort((a, b) => a.arrivalS - b.arrivalS);
 }
 
+/**
+ * A segments array at field path `at` (e.g. 'segments', or a subagent's
+ * 'segments[2].tool.subagents[0].segments'); subagents are parsed only where `subagentsAllowed`.
+ */
+function parseSegments(value: unknown, at: string, fail: Fail, subagentsAllowed: boolean): WorkloadSegment[] {
+  if (!Array.isArray(value) || value.length === 0) fail(at, 'must be a non-empty array');
+  const list = value as unknown[];
+  return list.map((seg, s) => {
+    const here = `${at}[${s}]`;
+    if (!isObject(seg)) return fail(here, 'must be an object');
+    for (const key of Object.keys(seg)) if (!SEGMENT_FIELDS.has(key)) fail(`${here}.${key}`, 'is not a segment field');
+    if (!isNonNegativeInteger(seg.input_tokens)) fail(`${here}.input_tokens`, 'must be a non-negative integer');
+    if (!isNonNegativeInteger(seg.output_tokens) || seg.output_tokens === 0) {
+      fail(`${here}.output_tokens`, 'must be a positive integer');
+    }
+    let tool: ToolCall | null = null;
+    if (s === list.length - 1) {
+      if (seg.tool !== null) fail(`${here}.tool`, 'must be null on the last segment');
+    } else {
+      tool = parseTool(seg.tool, `${here}.tool`, fail, subagentsAllowed);
+    }
+    return { inputTokens: seg.input_tokens as number, outputTokens: seg.output_tokens as number, tool };
+  });
+}
+
+function parseTool(t: unknown, at: string, fail: Fail, subagentsAllowed: boolean): ToolCall {
+  if (!isObject(t)) return fail(at, 'must be {name, duration_s} on every segment but the last');
+  for (const key of Object.keys(t)) if (!TOOL_FIELDS.has(key)) fail(`${at}.${key}`, 'is not a tool field');
+  if (typeof t.name !== 'string' || t.name === '') fail(`${at}.name`, 'must be a non-empty string');
+  if (!isNonNegativeFinite(t.duration_s)) fail(`${at}.duration_s`, 'must be a finite number ≥ 0');
+  const tool: ToolCall = { name: t.name as string, durationS: t.duration_s as number };
+  if (!('subagents' in t)) return tool;
+  if (!subagentsAllowed) fail(`${at}.subagents`, "is not allowed here: a subagent's tool calls start no subagents");
+  if (!Array.isArray(t.subagents) || t.subagents.length === 0) fail(`${at}.subagents`, 'must be a non-empty array of {segments}');
+  tool.subagents = (t.subagents as unknown[]).map((sub, c) => {
+    const here = `${at}.subagents[${c}]`;
+    if (!isObject(sub)) return fail(here, 'must be an object {segments}');
+    for (const key of Object.keys(sub)) if (!SUBAGENT_FIELDS.has(key)) fail(`${here}.${key}`, 'is not a subagent field');
+    return { segments: parseSegments(sub.segments, `${here}.segments`, fail, false) };
+  });
+  return tool;
+}
+
 /** Write jobs as JSONL in their given order (see the module comment for the exact form). */
 export function formatWorkload(jobs: readonly WorkloadJob[]): string {
   let out = '';
@@ -166,17 +206,27 @@ export function formatWorkload(jobs: readonly WorkloadJob[]): string {
       id: job.id,
       arrival_s: job.arrivalS,
       kind: job.kind,
-      segments: job.segments.map((seg) => ({
-        input_tokens: seg.inputTokens,
-        output_tokens: seg.outputTokens,
-        tool: seg.tool === null ? null : { name: seg.tool.name, duration_s: seg.tool.durationS },
-      })),
+      segments: formatSegments(job.segments),
     };
     if (job.prefixId !== undefined) line.prefix_id = job.prefixId;
     if (job.prefixTokens !== undefined) line.prefix_tokens = job.prefixTokens;
     if (job.priority !== undefined) line.priority = job.priority;
     out += JSON.stringify(line) + '\n';
   }
+  return out;
+}
+
+function formatSegments(segments: readonly WorkloadSegment[]): unknown[] {
+  return segments.map((seg) => ({
+    input_tokens: seg.inputTokens,
+    output_tokens: seg.outputTokens,
+    tool: seg.tool === null ? null : formatTool(seg.tool),
+  }));
+}
+
+function formatTool(tool: ToolCall): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: tool.name, duration_s: tool.durationS };
+  if (tool.subagents !== undefined) out.subagents = tool.subagents.map((sub) => ({ segments: formatSegments(sub.segments) }));
   return out;
 }
 

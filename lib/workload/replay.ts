@@ -6,14 +6,23 @@
  *
  * JCT is job end − job arrival, tool time included (DESIGN.md). A job whose segment fails is
  * recorded as failed with the error's code and does not stop the others.
+ *
+ * Subagents (format.ts): a segment whose tool call has subagents starts each as an engine job
+ * forked from the parent (JobOptions.forkOf: one group, the parent's KV shared copy-on-write),
+ * whose first segment is the parent's whole context — every token sent and every token generated
+ * so far — followed by the subagent's task prompt; each runs its segments as a job does. The
+ * parent resumes the tool's `duration_s` after the last subagent ends. Subagents are part of their
+ * parent's run: their time counts in its JCT (as tool time), they are no outcomes of their own,
+ * and a subagent's failure fails the parent (after the other subagents end).
  */
 import { setTimeout as wallSleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Engine } from '../engine/engine.js';
+import type { Job } from '../engine/job.js';
 import { EngineError } from '../errors.js';
-import type { WorkloadJob } from './format.js';
-import { jobSegmentTokens } from './tokens.js';
+import type { Subagent, WorkloadJob, WorkloadSegment } from './format.js';
+import { jobSegmentTokens, segmentTokens } from './tokens.js';
 
 /** Where the runner's time comes from: the wall clock, or the simulator's virtual clock. */
 export interface Timers {
@@ -77,26 +86,63 @@ export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], 
   const oracle = options.hints === 'oracle';
   const outcomes: JobOutcome[] = [];
 
+  /**
+   * Runs a chain of segments on `job`: each generates its forced length, waits out its tool call
+   * (its subagents first), and the next resumes with its tokens (`tokensOf`).
+   */
+  const runSegments = async (job: Job, segments: readonly WorkloadSegment[], tokensOf: (i: number) => number[]): Promise<void> => {
+    // The job's context as the engine holds it, kept only when a subagent will need it.
+    const context: number[] | null = segments.some((s) => s.tool?.subagents !== undefined) ? [] : null;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i];
+      const tokens = tokensOf(i);
+      const subagents = segment.tool?.subagents;
+      const request = {
+        tokens,
+        maxTokens: segment.outputTokens,
+        ignoreEos: true,
+        endsWithToolCall: segment.tool !== null,
+        // A call with subagents lasts as long as they run: no true duration to hint.
+        ...(oracle ? { expectedOutputTokens: segment.outputTokens, expectedToolS: subagents === undefined ? segment.tool?.durationS : undefined } : {}),
+      };
+      const result = await (i === 0 ? job.generate(request) : job.resume({ ...request, tool: segments[i - 1].tool!.name })).done;
+      if (result.finishReason === 'cancelled') throw new EngineError('CANCELLED', `job ${job.id} segment ${i} was cancelled`);
+      if (context !== null) {
+        append(context, tokens);
+        append(context, result.tokens);
+      }
+      if (subagents !== undefined) await runSubagents(job, i, subagents, context!);
+      if (segment.tool !== null) await timers.sleep(segment.tool.durationS);
+    }
+  };
+
+  /** The subagents of `parent`'s segment `at`, in parallel; resolves when the last ends, rejects if any failed. */
+  const runSubagents = async (parent: Job, at: number, subagents: readonly Subagent[], context: readonly number[]): Promise<void> => {
+    // Every child is created and starts its first segment before the first await, so they
+    // arrive in the engine together.
+    const runs = subagents.map(async (sub, c) => {
+      const id = `${parent.id}/${at}.${c}`;
+      const child = engine.createJob({ id, kind: `${parent.kind}/subagent`, forkOf: parent.id });
+      try {
+        await runSegments(child, sub.segments, (j) => {
+          const own = segmentTokens(id, j, sub.segments[j].inputTokens, vocab);
+          return j === 0 ? context.concat(own) : own;
+        });
+      } finally {
+        child.close();
+      }
+    });
+    const failed = (await Promise.allSettled(runs)).find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  };
+
   const runJob = async (spec: WorkloadJob): Promise<void> => {
     await timers.sleep(Math.max(0, spec.arrivalS - (timers.now() - start)));
     const arrived = timers.now();
     const job = engine.createJob({ id: spec.id, kind: spec.kind });
     let error: string | null = null;
     try {
-      const last = spec.segments.length - 1;
-      for (let i = 0; i <= last; i++) {
-        const segment = spec.segments[i];
-        const request = {
-          tokens: jobSegmentTokens(spec, i, vocab),
-          maxTokens: segment.outputTokens,
-          ignoreEos: true,
-          endsWithToolCall: segment.tool !== null,
-          ...(oracle ? { expectedOutputTokens: segment.outputTokens, expectedToolS: segment.tool?.durationS } : {}),
-        };
-        const result = await (i === 0 ? job.generate(request) : job.resume({ ...request, tool: spec.segments[i - 1].tool!.name })).done;
-        if (result.finishReason === 'cancelled') throw new EngineError('CANCELLED', `job ${spec.id} segment ${i} was cancelled`);
-        if (segment.tool !== null) await timers.sleep(segment.tool.durationS);
-      }
+      await runSegments(job, spec.segments, (i) => jobSegmentTokens(spec, i, vocab));
     } catch (e) {
       error = e instanceof EngineError ? e.code : 'INTERNAL';
     }
@@ -109,4 +155,9 @@ export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], 
 
   await Promise.all(jobs.map(runJob));
   return outcomes;
+}
+
+/** Appends in place (a spread into push would overflow the stack for a long context). */
+function append(to: number[], tokens: readonly number[]): void {
+  for (const t of tokens) to.push(t);
 }

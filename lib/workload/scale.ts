@@ -8,9 +8,10 @@
  *   its tokens round to 0, so prefix sharing stays visible.
  * - `time` multiplies every duration outside the engine: tool durations (including human
  *   replies) and arrival times, hence every inter-arrival gap (the arrival rate divides by it).
+ * A tool call's subagents are scaled the same way (their inputs, outputs and tool calls).
  */
 import { EngineError } from '../errors.js';
-import type { WorkloadJob } from './format.js';
+import type { ToolCall, WorkloadJob, WorkloadSegment } from './format.js';
 import type { WorkloadScale } from './generators/types.js';
 
 /** The scale with defaults filled in; throws INVALID_ARGUMENT for a factor that is not finite > 0. */
@@ -32,14 +33,24 @@ export function applyScale(jobs: readonly WorkloadJob[], scale: Partial<Workload
     const scaled: WorkloadJob = {
       ...job,
       arrivalS: job.arrivalS * time,
-      segments: job.segments.map((seg) => ({
-        inputTokens: Math.round(seg.inputTokens * tokens),
-        outputTokens: Math.max(1, Math.round(seg.outputTokens * tokens)),
-        tool: seg.tool === null ? null : { name: seg.tool.name, durationS: seg.tool.durationS * time },
-      })),
+      segments: scaleSegments(job.segments, tokens, time),
     };
     if (job.prefixTokens !== undefined) scaled.prefixTokens = Math.round(job.prefixTokens * tokens);
     if ((scaled.prefixTokens ?? 0) + scaled.segments[0].inputTokens === 0) scaled.segments[0].inputTokens = 1;
     return scaled;
   });
+}
+
+function scaleSegments(segments: readonly WorkloadSegment[], tokens: number, time: number): WorkloadSegment[] {
+  return segments.map((seg) => ({
+    inputTokens: Math.round(seg.inputTokens * tokens),
+    outputTokens: Math.max(1, Math.round(seg.outputTokens * tokens)),
+    tool: seg.tool === null ? null : scaleTool(seg.tool, tokens, time),
+  }));
+}
+
+function scaleTool(tool: ToolCall, tokens: number, time: number): ToolCall {
+  const scaled: ToolCall = { name: tool.name, durationS: tool.durationS * time };
+  if (tool.subagents !== undefined) scaled.subagents = tool.subagents.map((sub) => ({ segments: scaleSegments(sub.segments, tokens, time) }));
+  return scaled;
 }

@@ -125,6 +125,101 @@ describe('workload format', () => {
   });
 });
 
+describe('workload format: subagents', () => {
+  // A job whose first tool call starts two subagents: one answers at once, one calls a tool itself.
+  const canonical =
+    '{"id":"p","arrival_s":1,"kind":"coding","segments":[' +
+    '{"input_tokens":100,"output_tokens":5,"tool":{"name":"task","duration_s":0.5,"subagents":[' +
+    '{"segments":[{"input_tokens":8,"output_tokens":3,"tool":null}]},' +
+    '{"segments":[{"input_tokens":7,"output_tokens":2,"tool":{"name":"bash","duration_s":1}},{"input_tokens":4,"output_tokens":2,"tool":null}]}]}},' +
+    '{"input_tokens":5,"output_tokens":3,"tool":null}]}\n';
+
+  it('parses subagents into camelCase and formats them back exactly', () => {
+    const jobs = parseWorkload(canonical, 'w.jsonl');
+    expect(jobs).toEqual([
+      {
+        id: 'p',
+        arrivalS: 1,
+        kind: 'coding',
+        segments: [
+          {
+            inputTokens: 100,
+            outputTokens: 5,
+            tool: {
+              name: 'task',
+              durationS: 0.5,
+              subagents: [
+                { segments: [{ inputTokens: 8, outputTokens: 3, tool: null }] },
+                {
+                  segments: [
+                    { inputTokens: 7, outputTokens: 2, tool: { name: 'bash', durationS: 1 } },
+                    { inputTokens: 4, outputTokens: 2, tool: null },
+                  ],
+                },
+              ],
+            },
+          },
+          { inputTokens: 5, outputTokens: 3, tool: null },
+        ],
+      },
+    ]);
+    expect(formatWorkload(jobs)).toBe(canonical);
+    expectValidRoundTrip(jobs);
+  });
+
+  it('a tool call without subagents is written without the field', () => {
+    const jobs = parseWorkload(canonical, 'w.jsonl');
+    delete jobs[0].segments[0].tool!.subagents;
+    expect(formatWorkload(jobs)).not.toContain('subagents');
+    expectValidRoundTrip(jobs);
+  });
+
+  const seg = '{"input_tokens":10,"output_tokens":2,"tool":null}';
+  const good = `{"id":"ok","arrival_s":0,"kind":"k","segments":[${seg}]}`;
+  /** A job whose first tool call carries `subagents` (given as JSON text). */
+  const withSubagents = (subagents: string) =>
+    `{"id":"x","arrival_s":0,"kind":"k","segments":[{"input_tokens":1,"output_tokens":2,"tool":{"name":"task","duration_s":0,"subagents":${subagents}}},${seg}]}`;
+  const at = "field 'segments\\[0\\]\\.tool\\.subagents";
+  const cases: [string, string, RegExp][] = [
+    ['subagents not an array', withSubagents('{}'), new RegExp(`f:2: ${at}' must be a non-empty array`)],
+    ['no subagents', withSubagents('[]'), new RegExp(`f:2: ${at}' must be a non-empty array`)],
+    ['a subagent not an object', withSubagents('[1]'), new RegExp(`f:2: ${at}\\[0\\]' must be an object`)],
+    ['an unknown subagent field', withSubagents(`[{"segments":[${seg}],"kind":"k"}]`), new RegExp(`f:2: ${at}\\[0\\]\\.kind' is not a subagent field`)],
+    ['a subagent without segments', withSubagents('[{}]'), new RegExp(`f:2: ${at}\\[0\\]\\.segments' must be a non-empty array`)],
+    ['a subagent with no segments', withSubagents('[{"segments":[]}]'), new RegExp(`f:2: ${at}\\[0\\]\\.segments' must be a non-empty array`)],
+    [
+      "a subagent's zero output",
+      withSubagents(`[{"segments":[${seg}]},{"segments":[{"input_tokens":1,"output_tokens":0,"tool":null}]}]`),
+      new RegExp(`f:2: ${at}\\[1\\]\\.segments\\[0\\]\\.output_tokens' must be a positive integer`),
+    ],
+    [
+      "a subagent's tool on its last segment",
+      withSubagents('[{"segments":[{"input_tokens":1,"output_tokens":2,"tool":{"name":"t","duration_s":1}}]}]'),
+      new RegExp(`f:2: ${at}\\[0\\]\\.segments\\[0\\]\\.tool' must be null on the last segment`),
+    ],
+    [
+      "a subagent's negative tool duration",
+      withSubagents(`[{"segments":[{"input_tokens":1,"output_tokens":2,"tool":{"name":"t","duration_s":-1}},${seg}]}]`),
+      new RegExp(`f:2: ${at}\\[0\\]\\.segments\\[0\\]\\.tool\\.duration_s'`),
+    ],
+    [
+      'nested subagents',
+      withSubagents(`[{"segments":[{"input_tokens":1,"output_tokens":2,"tool":{"name":"task","duration_s":0,"subagents":[{"segments":[${seg}]}]}},${seg}]}]`),
+      new RegExp(`f:2: ${at}\\[0\\]\\.segments\\[0\\]\\.tool\\.subagents' is not allowed here`),
+    ],
+    [
+      'subagents on a null tool',
+      `{"id":"x","arrival_s":0,"kind":"k","segments":[{"input_tokens":1,"output_tokens":2,"tool":null,"subagents":[]}]}`,
+      /f:2: field 'segments\[0\]\.subagents' is not a segment field/,
+    ],
+  ];
+  for (const [name, bad, message] of cases) {
+    it(`rejects ${name} with the line number and field`, () => {
+      expectCode(() => parseWorkload(`${good}\n${bad}\n`, 'f'), 'INVALID_WORKLOAD', message);
+    });
+  }
+});
+
 describe('token synthesis', () => {
   it('is deterministic, inside the vocabulary and differs between jobs and segments', () => {
     const a = segmentTokens('job-1', 0, 500, 1000);

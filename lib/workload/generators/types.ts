@@ -17,6 +17,9 @@ export interface WorkloadScale {
   time: number;
 }
 
+/** How jobs arrive (arrival-shapes.ts); each generator offers some. */
+export type ArrivalShape = 'poisson' | 'azure' | 'burst';
+
 export interface GenerateWorkloadOptions {
   /** Number of jobs (default: the generator's own). */
   jobs?: number;
@@ -26,6 +29,11 @@ export interface GenerateWorkloadOptions {
   seed?: number;
   /** Default { tokens: 1, time: 1 }. */
   scale?: Partial<WorkloadScale>;
+  /**
+   * How jobs arrive (default: the generator's own). Only `coding` offers a choice; the others
+   * accept their own shape ('azure' for `tau`, 'poisson' for the rest) and reject the rest.
+   */
+  arrivals?: ArrivalShape;
 }
 
 /** How a workload was made, for the result summary. */
@@ -36,8 +44,10 @@ export interface WorkloadParams {
   load: number;
   jobs: number;
   scale: WorkloadScale;
-  /** Mean job arrivals per second after load and time scaling. */
+  /** Mean job arrivals per second after load and time scaling (Infinity for 'burst': all at once). */
   arrivalRatePerS: number;
+  /** How the jobs arrive (a generator's; absent for a workload file). */
+  arrivals?: ArrivalShape;
 }
 
 export interface GeneratedWorkload {
