@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { benchChartSpec, writeChart } from '../bench/chart.js';
 import { comparePolicies } from '../bench/compare.js';
-import { DEFAULT_BENCH } from '../bench/defaults.js';
+import { benchDefaults, DEFAULT_BENCH } from '../bench/defaults.js';
 import { ensureDefaultModel } from '../bench/default-model.js';
 import { progress } from '../bench/progress.js';
 import { comparisonTable, describeRun } from '../bench/table.js';
@@ -19,26 +19,28 @@ interface BenchFlags extends WorkloadFlags {
   model?: string;
   dtype?: string;
   threads?: string;
-  kvBlocks: string;
+  kvBlocks?: string;
 }
 
 export function benchCommand(): Command {
   const command = new Command('bench').description('replay an agent workload against the real engine under every policy; JCT per policy');
-  addWorkloadOptions(command, { ...DEFAULT_BENCH, chart: 'astraea-bench.svg' });
+  addWorkloadOptions(command, { ...DEFAULT_BENCH, chart: 'astraea-bench.svg', perWorkloadDefaults: true });
   return command
     .option('--model <dir|preset>', 'model to serve (default: the embedded small model, built once into ~/.cache/astraea)')
     .option('--dtype <auto|f32|f16|bf16>', 'weight type in memory')
     .option('--threads <n>', 'CPU threads (default: one per core)')
-    .option('--kv-blocks <n>', 'device KV blocks of 16 tokens', String(DEFAULT_BENCH.kvBlocks))
+    .option('--kv-blocks <n>', `device KV blocks of 16 tokens (default: per workload; ${DEFAULT_BENCH.kvBlocks} for ${DEFAULT_BENCH.workload})`)
     .action(runBench);
 }
 
 async function runBench(values: BenchFlags): Promise<void> {
-  const workload = workloadFrom(values, DEFAULT_BENCH);
+  // Each workload has its own CPU scale, load and pool (lib/bench/defaults.ts); flags override them.
+  const defaults = benchDefaults(values.workload);
+  const workload = workloadFrom(values, defaults, values.load === undefined ? defaults.load : undefined);
   const policies = policiesFrom(values);
   const hints = hintsFrom(values);
   const policyOptions = policyOptionsFrom(values);
-  const kvBlocks = integerOption(values.kvBlocks, 'kv-blocks', DEFAULT_BENCH.kvBlocks, 1);
+  const kvBlocks = integerOption(values.kvBlocks, 'kv-blocks', defaults.kvBlocks, 1);
   const model = values.model ?? (await ensureDefaultModel((dir) => process.stderr.write(`astraea bench: building the default model into ${dir} (once)\n`)));
   const bar = progress();
   const runs = await comparePolicies(

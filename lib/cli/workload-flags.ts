@@ -9,7 +9,7 @@ import { integerOption, listOption, positiveOption } from './args.js';
 export interface WorkloadFlags {
   workload: string;
   jobs?: string;
-  load: string;
+  load?: string;
   seed: string;
   scaleTokens?: string;
   scaleTime?: string;
@@ -21,14 +21,19 @@ export interface WorkloadFlags {
   set: string[];
 }
 
-export function addWorkloadOptions(command: Command, defaults: { workload: string; jobs?: number; load: number; seed: number; scale: { tokens: number; time: number }; chart: string }): Command {
+export function addWorkloadOptions(
+  command: Command,
+  defaults: { workload: string; jobs?: number; load: number; seed: number; scale: { tokens: number; time: number }; chart: string; perWorkloadDefaults?: boolean },
+): Command {
+  // bench shrinks each generator to its own CPU scale (lib/bench/defaults.ts); simulate runs them as modelled.
+  const per = (what: string) => (defaults.perWorkloadDefaults ? ` (default: per workload, lib/bench/defaults.ts; ${what} for ${defaults.workload})` : '');
   return command
-    .option('--workload <file|name>', 'a JSONL workload file, or a generator: paper, tau, chat, coding, synthetic, synthetic:<normal|uniform|gamma-short|gamma-long|bimodal>', defaults.workload)
-    .option('--jobs <n>', `jobs to generate (a file: the first n)${defaults.jobs !== undefined ? ` (default: ${defaults.jobs})` : ''}`)
-    .option('--load <x>', 'arrival-rate multiplier on the workload’s base rate', String(defaults.load))
+    .option('--workload <file|name>', 'a JSONL workload file, or a generator: coding, paper, tau, chat, synthetic, synthetic:<normal|uniform|gamma-short|gamma-long|bimodal>', defaults.workload)
+    .option('--jobs <n>', `jobs to generate (a file: the first n)${defaults.perWorkloadDefaults ? per(String(defaults.jobs)) : defaults.jobs !== undefined ? ` (default: ${defaults.jobs})` : ''}`)
+    .option('--load <x>', `arrival-rate multiplier on the workload’s base rate${per(String(defaults.load))}`, defaults.perWorkloadDefaults ? undefined : String(defaults.load))
     .option('--seed <n>', 'workload seed', String(defaults.seed))
-    .option('--scale-tokens <x>', `multiply every token count, to shrink a workload for a small machine (default: ${defaults.scale.tokens} for a generator, 1 for a file)`)
-    .option('--scale-time <x>', `multiply tool durations and arrival gaps (default: ${defaults.scale.time} for a generator, 1 for a file)`)
+    .option('--scale-tokens <x>', `multiply every token count, to shrink a workload for a small machine${defaults.perWorkloadDefaults ? per(String(defaults.scale.tokens)) : ` (default: ${defaults.scale.tokens} for a generator, 1 for a file)`}`)
+    .option('--scale-time <x>', `multiply tool durations and arrival gaps${defaults.perWorkloadDefaults ? per(String(defaults.scale.time)) : ` (default: ${defaults.scale.time} for a generator, 1 for a file)`}`)
     .option('--arrivals <poisson|azure|burst>', "a generator's arrival shape (default: its own; only coding offers all three; burst: every job at t = 0)")
     .option('--policies <list>', `comma-separated (default: all: ${POLICY_NAMES.join(',')})`)
     .option('--hints <none|oracle>', 'none: the engine learns lengths online; oracle: the client passes the true ones', 'none')
