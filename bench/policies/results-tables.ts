@@ -6,19 +6,25 @@
  * Sections are told apart by the `section` field each line carries.
  */
 import { readFileSync } from 'node:fs';
+import type { CapacityResult } from '../../lib/bench/capacity.js';
 import type { RunSummary } from '../../lib/bench/summary.js';
+import { POLICY_NAMES } from '../../lib/sched/registry.js';
 
 type Line = RunSummary & { section: string; setting?: string };
+/** A capacity line: one policy's result, tagged with the workload and pool. */
+type CapacityLine = CapacityResult & { section: 'capacity'; workload: string; kv_blocks: number };
 
-const lines: Line[] = process.argv.slice(2).flatMap((file) =>
+const all = process.argv.slice(2).flatMap((file) =>
   readFileSync(file, 'utf8')
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as Line),
+    .map((l) => JSON.parse(l) as Line | CapacityLine),
 );
+const lines = all.filter((l): l is Line => l.section !== 'capacity');
+const capacityLines = all.filter((l): l is CapacityLine => l.section === 'capacity');
 
-const POLICIES = ['fcfs', 'astraea', 'astraea-paper', 'infercept', 'autellix', 'continuum'];
+const POLICIES: readonly string[] = POLICY_NAMES;
 const f = (x: number | null, digits = 2) => (x === null ? '–' : x.toFixed(digits));
 /** The part of a JCT the engine controls: everything but the tool calls. */
 const engineS = (r: Line) => (r.breakdown_s.queueing ?? 0) + (r.breakdown_s.compute ?? 0) + (r.breakdown_s.kv_recovery ?? 0);
@@ -112,7 +118,29 @@ function realTables(): void {
   }
 }
 
-const sections = new Set(lines.map((l) => l.section));
+/** Per workload and pool, each policy's jobs per hour at the objective, and its ratio to fcfs's. */
+function capacityTable(): void {
+  out(`| workload, pool | objective p90 | ${POLICIES.join(' | ')} |`);
+  out(`| --- | ---: | ${POLICIES.map(() => '---:').join(' | ')} |`);
+  for (const workload of unique(capacityLines.map((c) => c.workload))) {
+    for (const blocks of unique(capacityLines.filter((c) => c.workload === workload).map((c) => c.kv_blocks))) {
+      const group = capacityLines.filter((c) => c.workload === workload && c.kv_blocks === blocks);
+      const fcfs = group.find((c) => c.policy === 'fcfs');
+      const best = Math.max(...group.map((c) => c.jobsPerHour));
+      const cells = POLICIES.map((p) => {
+        const c = group.find((x) => x.policy === p);
+        if (!c) return '';
+        const atLeast = c.bracket.fail === null && c.bracket.pass !== null ? '≥ ' : '';
+        const text = `${atLeast}${c.jobsPerHour.toFixed(c.jobsPerHour < 100 ? 1 : 0)}${fcfs && p !== 'fcfs' && fcfs.jobsPerHour > 0 ? ` (${(c.jobsPerHour / fcfs.jobsPerHour).toFixed(2)})` : ''}`;
+        return c.jobsPerHour >= best * 0.9995 ? `**${text}**` : text;
+      });
+      out(`| ${workload}, ${blocks} | ${f(group[0].objectiveP90S, 0)} s | ${cells.join(' | ')} |`);
+    }
+  }
+  out();
+}
+
+const sections = new Set(all.map((l) => l.section));
 if (sections.has('sim-learned')) {
   out('### Simulated, learned lengths: mean JCT');
   out();
@@ -123,6 +151,11 @@ if (sections.has('sim-learned')) {
   out('### Simulated, learned lengths: mean JCT less tool time');
   out();
   sweepTables('sim-learned', 'engine');
+}
+if (sections.has('capacity')) {
+  out('### Capacity: jobs per hour per engine at a p90 JCT within 2 × the unloaded p90');
+  out();
+  capacityTable();
 }
 if (sections.has('sim-oracle')) {
   out('### Oracle against learned lengths');

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# The comparison of docs/results.md, reproduced: every policy on the paper, tau and chat
+# The comparison of docs/results.md, reproduced: every policy on the coding, paper, tau and chat
 # workloads. Each output line is one run's result summary (JSON), as `astraea simulate --json` and
-# `astraea bench --json` print them, with the run's section tagged in front.
+# `astraea bench --json` print them (capacity: `astraea simulate --capacity --json`), with the
+# run's section tagged in front.
 #
-#   npm run build:ts && [WORKLOADS="paper tau chat"] bash bench/policies/results.sh sim-learned|sim-oracle|ablations|real [out.jsonl]
+#   npm run build:ts && [WORKLOADS="coding paper tau chat"] [REAL_POOLS=1] bash bench/policies/results.sh sim-learned|sim-oracle|ablations|capacity|real [out.jsonl]
 #
 # sim-*     : the simulator at GPU scale (h100-llama3-8b), seed 1. sim-learned: loads 0.5–2, the
-#             full H100 KV pool (25,000 blocks) and a third of it (8,000); sim-oracle: the true
-#             lengths passed as hints, loads 1 and 2, 8,000 blocks.
+#             full H100 KV pool (25,000 blocks) and a third of it (8,000) — coding: an H200's
+#             (60,000) and the H100's; sim-oracle: the true lengths passed as hints, loads 1 and 2,
+#             8,000 blocks (coding: 25,000).
 # ablations : `astraea` with each of its rules switched to the alternative, load 2, 8,000 blocks,
 #             seeds 1 and 2 (chat: seed 1).
+# capacity  : jobs per hour at a p90 JCT within 2 × the unloaded p90, per policy, on the simulator
+#             at GPU scale: coding with the full pool (its contexts fill it), the others with
+#             8,000 blocks (a pool under pressure).
 # real      : the real engine on this machine (the default bench model), each workload shrunk to
 #             a CPU's scale (see below), two KV pools.
 set -euo pipefail
@@ -21,7 +26,10 @@ tag() { sed "s/^{/{\"section\":\"$1\",/"; }
 # chat's sessions are long (tens of turns over tens of thousands of tokens): 100 of them, not the
 # generator's 200, keep a simulated sweep to minutes.
 chat_jobs() { [ "$1" = chat ] && echo "--jobs 100" || true; }
-read -r -a workloads <<<"${WORKLOADS:-paper tau chat}"
+# The pool under memory pressure: a third of the H100's, or for coding (a request holds up to
+# 8,192 blocks) the H100's whole pool, three such contexts.
+pressure_pool() { [ "$1" = coding ] && echo 25000 || echo 8000; }
+read -r -a workloads <<<"${WORKLOADS:-coding paper tau chat}"
 
 case "$section" in
   sim-learned | sim-oracle)
@@ -30,7 +38,10 @@ case "$section" in
     loads=$([ "$section" = sim-oracle ] && echo 1,2 || echo 0.5,1,1.5,2)
     pools=$([ "$section" = sim-oracle ] && echo 8000 || echo "25000 8000")
     for w in "${workloads[@]}"; do
-      for blocks in $pools; do
+      # A coding request can hold ~131K tokens (8,192 blocks): its pools are the H100's full one
+      # (25,000 blocks, three such contexts) and an H200's (60,000).
+      wpools=$([ "$w" = coding ] && { [ "$section" = sim-oracle ] && echo 25000 || echo "60000 25000"; } || echo "$pools")
+      for blocks in $wpools; do
         astraea simulate --workload "$w" $(chat_jobs "$w") --loads "$loads" --kv-blocks "$blocks" --hints "$hints" --json --no-chart 2>/dev/null | tag "$section"
       done
     done >"$out"
@@ -43,23 +54,33 @@ case "$section" in
       seeds=$([ "$w" = chat ] && echo 1 || echo "1 2")
       for seed in $seeds; do
         for setting in "${settings[@]}"; do
-          astraea simulate --workload "$w" $(chat_jobs "$w") --load 2 --kv-blocks 8000 --seed "$seed" --policies astraea ${setting:+--set "$setting"} --json --no-chart 2>/dev/null |
+          astraea simulate --workload "$w" $(chat_jobs "$w") --load 2 --kv-blocks "$(pressure_pool "$w")" --seed "$seed" --policies astraea ${setting:+--set "$setting"} --json --no-chart 2>/dev/null |
             sed "s/^{/{\"setting\":\"${setting:-default}\",/" | tag ablations
         done
       done
     done >"$out"
     ;;
+  capacity)
+    for w in "${workloads[@]}"; do
+      blocks=$(pressure_pool "$w")
+      astraea simulate --workload "$w" --capacity --kv-blocks "$blocks" --json 2>/dev/null | sed "s/^{/{\"workload\":\"$w\",\"kv_blocks\":$blocks,/" | tag capacity
+    done >"$out"
+    ;;
   real)
-    # CPU scale per workload (a 2-core machine, a few minutes per policy): paper at the bench's
-    # default (tokens ×0.1, time ×0.1, 40 jobs); tau's tools and customers are slower, time ×0.02;
-    # chat's contexts are tens of thousands of tokens and its people take minutes, 16 sessions at
-    # tokens ×0.02, time ×0.01. Two pools each: one that holds the working set, one that does not.
+    # CPU scale per workload (a 2-core machine, a few minutes per policy): coding at the bench's
+    # default (lib/bench/defaults.ts: 14 requests, tokens ×0.006, time ×0.02, load 2); paper at
+    # the bench's default (tokens ×0.1, time ×0.1, 40 jobs); tau's tools and customers are slower,
+    # time ×0.02; chat's contexts are tens of thousands of tokens and its people take minutes, 16
+    # sessions at tokens ×0.02, time ×0.01. Two pools each, the one below the working set first;
+    # REAL_POOLS=1 runs only that one (about half the time).
     run() { astraea bench "$@" --json --no-chart 2>/dev/null | tag real; }
+    pools() { echo "$@" | cut -d' ' -f"1-${REAL_POOLS:-2}"; }
     for w in "${workloads[@]}"; do
       case "$w" in
-        paper) for blocks in 256 96; do run --workload paper --kv-blocks "$blocks"; done ;;
-        tau) for blocks in 256 96; do run --workload tau --scale-time 0.02 --kv-blocks "$blocks"; done ;;
-        chat) for blocks in 256 128; do run --workload chat --jobs 16 --scale-tokens 0.02 --scale-time 0.01 --kv-blocks "$blocks"; done ;;
+        coding) for blocks in $(pools 96 256); do run --workload coding --kv-blocks "$blocks"; done ;;
+        paper) for blocks in $(pools 96 256); do run --workload paper --kv-blocks "$blocks"; done ;;
+        tau) for blocks in $(pools 96 256); do run --workload tau --scale-time 0.02 --kv-blocks "$blocks"; done ;;
+        chat) for blocks in $(pools 128 256); do run --workload chat --jobs 16 --scale-tokens 0.02 --scale-time 0.01 --kv-blocks "$blocks"; done ;;
       esac
     done >"$out"
     ;;

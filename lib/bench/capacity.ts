@@ -92,8 +92,10 @@ export async function findCapacity(
   const maxJobs = options.maxJobs ?? 5000;
   const rateAt = (load: number) => workloadAt(load, 1).params.arrivalRatePerS;
   const run = async (policy: PolicyName, load: number, jobs: number) => {
-    const { outcomes } = await simulate(workloadAt(load, jobs).jobs, {
+    const workload = workloadAt(load, jobs);
+    const { outcomes } = await simulate(workload.jobs, {
       profile: target.profile,
+      workloadScale: workload.params.scale,
       kvBlocks: target.kvBlocks,
       policy,
       policyOptions: options.policyOptions?.[policy],

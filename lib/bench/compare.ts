@@ -14,7 +14,7 @@ import { summarizeRun, type RunSummary } from './summary.js';
 
 export type Target =
   /** The real engine; `engine` options apart from the policy, `model` the name to report. */
-  | { kind: 'engine'; engine: Omit<EngineOptions, 'policy' | 'policyOptions' | 'clock'>; modelName: string }
+  | { kind: 'engine'; engine: Omit<EngineOptions, 'policy' | 'policyOptions' | 'workloadScale' | 'clock'>; modelName: string }
   | { kind: 'sim'; profile: SimulationProfile; kvBlocks?: number };
 
 export interface CompareOptions {
@@ -46,7 +46,7 @@ export async function comparePolicies(workload: GeneratedWorkload, policies: rea
 }
 
 async function runReal(workload: GeneratedWorkload, policy: PolicyName, target: Extract<Target, { kind: 'engine' }>, options: CompareOptions): Promise<PolicyRun> {
-  const engine = await Engine.create({ ...target.engine, policy, policyOptions: options.policyOptions?.[policy] });
+  const engine = await Engine.create({ ...target.engine, policy, policyOptions: options.policyOptions?.[policy], workloadScale: workload.params.scale });
   try {
     const start = wallTimers.now();
     const outcomes = await runWorkload(engine, workload.jobs, wallTimers, {
@@ -74,6 +74,7 @@ async function runSimulated(workload: GeneratedWorkload, policy: PolicyName, tar
     profile: target.profile,
     policy,
     policyOptions: options.policyOptions?.[policy],
+    workloadScale: workload.params.scale,
     kvBlocks: target.kvBlocks,
     hints: options.hints,
     onJobDone: (o, done, total) => options.onJobDone?.(policy, o, done, total),

@@ -55,13 +55,12 @@ export class Engine {
   private constructor(
     private readonly backend: EngineBackend,
     private readonly blocks: BlockManager,
-    policy: EngineOptions['policy'],
-    policyOptions: EngineOptions['policyOptions'],
+    policy: Pick<EngineOptions, 'policy' | 'policyOptions' | 'workloadScale'>,
     private readonly clock: Clock,
     private readonly limits: PlannerLimits,
   ) {
     const memory = () => memoryView(this.jobs.values(), blocks, backend, this.predictors.costs);
-    this.policy = createPolicy(policy, this.predictors.policyEnvironment(memory), policyOptions);
+    this.policy = createPolicy(policy.policy, this.predictors.policyEnvironment(memory, policy.workloadScale), policy.policyOptions);
     this.accounts = new EngineAccounts(backend.blockBytes, clock);
     this.kv = new JobKv(blocks, this.policy, clock, this.accounts);
   }
@@ -98,7 +97,7 @@ export class Engine {
         );
       }
       const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
-      return new Engine(backend, blocks, options.policy, options.policyOptions, options.clock ?? systemClock, limits);
+      return new Engine(backend, blocks, options, options.clock ?? systemClock, limits);
     } catch (error) {
       backend.dispose();
       throw error;

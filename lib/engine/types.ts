@@ -10,6 +10,7 @@ import type { BlockManagerStats } from '../kv/block-manager.js';
 
 export type { PolicyName } from '../sched/registry.js';
 import type { PolicyName } from '../sched/registry.js';
+import type { WorkloadScale } from '../workload/generators/types.js';
 
 export interface EngineOptions {
   /** A Hugging Face model directory, or a preset ('tiny', 'small'). */
@@ -22,6 +23,13 @@ export interface EngineOptions {
   policy?: PolicyName | Policy;
   /** Options of a named policy, over the engine's defaults (for ablations; see lib/sched). */
   policyOptions?: Record<string, unknown>;
+  /**
+   * The scale of the workload this engine serves, against the full-scale system the policies'
+   * constants were published for (a CPU bench runs agents at tokens ×0.006, time ×0.02): the
+   * baselines' fixed seconds and token reserves are multiplied by it, so ThunderAgent checks
+   * memory every 5 s of the modeled system, not every 5 s of a run that lasts 30. Default 1, 1.
+   */
+  workloadScale?: WorkloadScale;
   /** Device KV blocks (default 1024). */
   kvBlocks?: number;
   /** Host swap blocks (default: as many as kvBlocks). */

@@ -29,9 +29,10 @@ export class Predictors {
   readonly jobLengths = new JobLengthPredictor();
 
   /** The policy environment's predictions (lib/sched/registry.ts); memory is the engine's. */
-  policyEnvironment(memory: PolicyEnvironment['memory']): PolicyEnvironment {
+  policyEnvironment(memory: PolicyEnvironment['memory'], scale: PolicyEnvironment['scale'] = { tokens: 1, time: 1 }): PolicyEnvironment {
     return {
       memory,
+      scale,
       toolTimeS: (tool, hintS) => this.toolTimes.expectedDurationS(tool, hintS),
       toolRemainingS: (tool, elapsedS, hintS) => this.toolTimes.remainingS(tool, elapsedS, hintS),
       toolTimeQuantileS: (tool, q) => this.toolTimes.quantileS(tool, q),

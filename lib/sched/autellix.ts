@@ -26,6 +26,11 @@
 import { EngineError } from '../errors.js';
 import type { PausedJobView, Policy, SchedulingCandidate, ToolWaitKvAction } from './policy.js';
 
+/** Seconds a job may wait before it is promoted (Autellix's starvation threshold). */
+export const AUTELLIX_STARVATION_S = 10;
+/** Attained-token boundaries between Autellix's levels. */
+export const AUTELLIX_LEVEL_THRESHOLDS: readonly number[] = [256, 1024, 4096, 16384];
+
 export interface AutellixOptions {
   /** Ascending attained-token boundaries between levels. Default [256, 1024, 4096, 16384]. */
   levelThresholds?: readonly number[];
@@ -42,14 +47,14 @@ export class AutellixPolicy implements Policy {
   readonly starvationS: number;
 
   constructor(options: AutellixOptions = {}) {
-    this.levelThresholds = [...(options.levelThresholds ?? [256, 1024, 4096, 16384])];
+    this.levelThresholds = [...(options.levelThresholds ?? AUTELLIX_LEVEL_THRESHOLDS)];
     for (let i = 0; i < this.levelThresholds.length; i++) {
       const t = this.levelThresholds[i];
       if (!Number.isFinite(t) || (i > 0 && t <= this.levelThresholds[i - 1])) {
         throw new EngineError('INVALID_ARGUMENT', `levelThresholds must be finite and strictly ascending`);
       }
     }
-    this.starvationS = options.starvationS ?? 10;
+    this.starvationS = options.starvationS ?? AUTELLIX_STARVATION_S;
     if (!(this.starvationS >= 0)) {
       throw new EngineError('INVALID_ARGUMENT', `starvationS must be >= 0, got ${this.starvationS}`);
     }

@@ -31,6 +31,9 @@ import type {
 } from './policy.js';
 import { runningFirstByJobArrival } from './ordering.js';
 
+/** TTL, seconds, for a tool with no observations. */
+export const CONTINUUM_DEFAULT_TTL_S = 2;
+
 export interface ContinuumOptions {
   /** Quantile of a tool's observed durations used as the TTL, in [0, 1]. Default 0.9. */
   ttlQuantile?: number;
@@ -50,7 +53,7 @@ export class ContinuumPolicy implements Policy {
   readonly preemption: 'recompute' | 'swap';
   private readonly ttlQuantile: number;
   private readonly toolTimeQuantileS: (tool: string, q: number) => number | undefined;
-  private readonly defaultTtlS: number;
+  readonly defaultTtlS: number;
   private readonly ttls = new Map<string, number>();
 
   constructor(options: ContinuumOptions = {}) {
@@ -59,7 +62,7 @@ export class ContinuumPolicy implements Policy {
       throw new EngineError('INVALID_ARGUMENT', `ttlQuantile must be in [0, 1], got ${this.ttlQuantile}`);
     }
     this.toolTimeQuantileS = options.toolTimeQuantileS ?? (() => undefined);
-    this.defaultTtlS = options.defaultTtlS ?? 2;
+    this.defaultTtlS = options.defaultTtlS ?? CONTINUUM_DEFAULT_TTL_S;
     if (!(this.defaultTtlS >= 0)) {
       throw new EngineError('INVALID_ARGUMENT', `defaultTtlS must be >= 0, got ${this.defaultTtlS}`);
     }

@@ -5,14 +5,15 @@
 import { EngineError } from '../errors.js';
 import { AstraeaPolicy } from './astraea.js';
 import { AstraeaPaperPolicy } from './astraea-paper.js';
-import { AutellixPolicy } from './autellix.js';
-import { ContinuumPolicy } from './continuum.js';
+import { AUTELLIX_LEVEL_THRESHOLDS, AUTELLIX_STARVATION_S, AutellixPolicy } from './autellix.js';
+import { CONTINUUM_DEFAULT_TTL_S, ContinuumPolicy } from './continuum.js';
 import { FcfsPolicy } from './fcfs.js';
 import { InferCeptPolicy } from './infercept.js';
 import type { MemoryView } from './kv-waste.js';
+import { defaultThresholds } from './mlfq.js';
 import { MoriPolicy } from './mori.js';
 import type { Policy, SchedulingCandidate } from './policy.js';
-import { ThunderAgentPolicy } from './thunderagent.js';
+import { THUNDERAGENT_CHECK_INTERVAL_S, THUNDERAGENT_DECODE_BUFFER_TOKENS, ThunderAgentPolicy } from './thunderagent.js';
 import { TokencakePolicy } from './tokencake.js';
 
 export const POLICY_NAMES = ['fcfs', 'astraea', 'astraea-paper', 'infercept', 'autellix', 'continuum', 'thunderagent', 'tokencake', 'mori'] as const;
@@ -28,6 +29,8 @@ export interface PolicyEnvironment {
   toolTimeQuantileS: (tool: string, q: number) => number | undefined;
   /** Measured costs: seconds per prefill token and per decode step. */
   costs: { prefillSPerToken: number; decodeStepS: number };
+  /** The workload's scale against the full-scale system (EngineOptions.workloadScale). */
+  scale: { tokens: number; time: number };
 }
 
 /**
@@ -40,8 +43,13 @@ export type PolicyOptions = Record<string, unknown>;
 export function createPolicy(policy: PolicyName | Policy | undefined, env: PolicyEnvironment, options: PolicyOptions = {}): Policy {
   if (typeof policy === 'object' && policy !== null) return policy;
   if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
+  // Every policy's published constants are seconds and tokens of a full-scale system; a scaled
+  // workload scales them too (the policies' own defaults are the published figures).
+  const { tokens, time } = env.scale;
   if (policy === 'astraea' || policy === 'astraea-paper') {
     const base = {
+      // The MLFQ's queue boundaries are decode-token equivalents.
+      ...(options.levels === undefined && options.thresholds === undefined ? { thresholds: defaultThresholds(4).map((t) => t * tokens) } : {}),
       memory: env.memory,
       toolTimeS: env.toolTimeS,
       toolRemainingS: env.toolRemainingS,
@@ -55,9 +63,18 @@ export function createPolicy(policy: PolicyName | Policy | undefined, env: Polic
   if (policy === 'infercept') {
     return new InferCeptPolicy({ memory: env.memory, toolTimeS: env.toolTimeS, stepTimeS: () => env.costs.decodeStepS, ...options });
   }
-  if (policy === 'autellix') return new AutellixPolicy({ ...options });
-  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS, ...options });
-  if (policy === 'thunderagent') return new ThunderAgentPolicy({ capacityTokens: deviceTokens(env.memory), ...options });
+  if (policy === 'autellix') {
+    return new AutellixPolicy({ starvationS: AUTELLIX_STARVATION_S * time, levelThresholds: AUTELLIX_LEVEL_THRESHOLDS.map((t) => t * tokens), ...options });
+  }
+  if (policy === 'continuum') return new ContinuumPolicy({ toolTimeQuantileS: env.toolTimeQuantileS, defaultTtlS: CONTINUUM_DEFAULT_TTL_S * time, ...options });
+  if (policy === 'thunderagent') {
+    return new ThunderAgentPolicy({
+      capacityTokens: deviceTokens(env.memory),
+      checkIntervalS: THUNDERAGENT_CHECK_INTERVAL_S * time,
+      decodeBufferTokens: Math.round(THUNDERAGENT_DECODE_BUFFER_TOKENS * tokens),
+      ...options,
+    });
+  }
   if (policy === 'tokencake') {
     return new TokencakePolicy({
       memory: env.memory,

@@ -54,6 +54,10 @@ import { EngineError } from '../errors.js';
 import { byJobId } from './ordering.js';
 import { groupOf, type PausedJobView, type Policy, type SchedulingCandidate, type ToolWaitKvAction, type WaitingJobView } from './policy.js';
 
+/** The released code's memory check interval, seconds, and decode reserve per program, tokens. */
+export const THUNDERAGENT_CHECK_INTERVAL_S = 5;
+export const THUNDERAGENT_DECODE_BUFFER_TOKENS = 256;
+
 export interface ThunderAgentOptions {
   /** Device KV pool, tokens. Default: unbounded (never under pressure) until the engine wires it. */
   capacityTokens?: () => number;
@@ -82,16 +86,16 @@ export class ThunderAgentPolicy implements Policy {
   readonly name = 'thunderagent';
   readonly preemption: 'recompute' | 'swap';
   private readonly capacityTokens: () => number;
-  private readonly checkIntervalS: number;
-  private readonly decodeBufferTokens: number;
+  readonly checkIntervalS: number;
+  readonly decodeBufferTokens: number;
   private readonly sharedPrefixTokens: number;
   private readonly programs = new Map<string, Program>();
   private lastCheckS = -Infinity;
 
   constructor(options: ThunderAgentOptions = {}) {
     this.capacityTokens = options.capacityTokens ?? (() => Infinity);
-    this.checkIntervalS = options.checkIntervalS ?? 5;
-    this.decodeBufferTokens = options.decodeBufferTokens ?? 256;
+    this.checkIntervalS = options.checkIntervalS ?? THUNDERAGENT_CHECK_INTERVAL_S;
+    this.decodeBufferTokens = options.decodeBufferTokens ?? THUNDERAGENT_DECODE_BUFFER_TOKENS;
     this.sharedPrefixTokens = options.sharedPrefixTokens ?? 0;
     for (const [key, value] of [
       ['checkIntervalS', this.checkIntervalS],

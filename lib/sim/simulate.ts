@@ -5,7 +5,7 @@
  */
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { Engine } from '../engine/engine.js';
-import type { EngineStats } from '../engine/types.js';
+import type { EngineOptions, EngineStats } from '../engine/types.js';
 import { EngineError } from '../errors.js';
 import type { Policy } from '../sched/policy.js';
 import type { PolicyName } from '../sched/registry.js';
@@ -20,6 +20,8 @@ export interface SimulateOptions {
   profile?: SimulationProfile | string;
   policy?: PolicyName | Policy;
   policyOptions?: Record<string, unknown>;
+  /** The workload's scale (EngineOptions.workloadScale); default full scale. */
+  workloadScale?: EngineOptions['workloadScale'];
   /** Override the profile's pools (16-token blocks) and batch limits. */
   kvBlocks?: number;
   hostBlocks?: number;
@@ -44,6 +46,7 @@ export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOp
   const engine = Engine.withBackend(new SimulatedBackend(profile.model, profile.costs, blockSize, clock), {
     policy: options.policy,
     policyOptions: options.policyOptions,
+    workloadScale: options.workloadScale,
     kvBlocks: options.kvBlocks ?? profile.deviceBlocks,
     hostBlocks: options.hostBlocks ?? profile.hostBlocks,
     blockSize,

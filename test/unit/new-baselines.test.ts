@@ -298,6 +298,7 @@ describe('the registry', () => {
       toolRemainingS: () => 1,
       toolTimeQuantileS: () => undefined,
       costs: { prefillSPerToken: 0.001, decodeStepS: 0.01 },
+      scale: { tokens: 1, time: 1 },
     };
     for (const name of ['thunderagent', 'tokencake', 'mori'] as PolicyName[]) expect(createPolicy(name, env).name).toBe(name);
     // The pool read off the memory view: 768 free / (1 − 0.25) = 1,024 tokens. MORI's device
