@@ -10,7 +10,7 @@
 # The workload is the bench's default (lib/bench/defaults.ts: coding, 14 requests, contexts
 # ×0.006, tools ×0.02, load 2, 96 KV blocks) unless these override it, e.g. for contexts up to the
 # small model's 4,096 positions:
-#   [PROFILE=profile.json] JOBS=6 SCALE_TOKENS=0.028 KV_BLOCKS=512 LOAD=1 bash bench/policies/sim-validation.sh 2 docs/results/sim-validation-long
+#   [PROFILE=profile.json] [SIM_ONLY=1] JOBS=6 SCALE_TOKENS=0.028 KV_BLOCKS=512 LOAD=1 bash bench/policies/sim-validation.sh 2 docs/results/sim-validation-long
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seeds=${1:-3}
@@ -24,16 +24,19 @@ workload=(--workload coding --jobs "$jobs" --load "$load" --scale-tokens "$scale
 mkdir -p "$outdir"
 astraea() { node bin/astraea.js "$@"; }
 # Calibrated on seed 100 of the same workload, so every validated seed is out of sample;
-# PROFILE=file reuses an earlier calibration of this machine instead (copied into outdir).
-if [ -n "${PROFILE:-}" ]; then
+# PROFILE=file reuses an earlier calibration of this machine instead (copied into outdir);
+# SIM_ONLY=1 keeps outdir's profile and real runs and simulates again (after a simulator change).
+if [ -n "${SIM_ONLY:-}" ]; then
+  :
+elif [ -n "${PROFILE:-}" ]; then
   [ "$PROFILE" -ef "$outdir/profile.json" ] || cp "$PROFILE" "$outdir/profile.json"
 else
   astraea calibrate "${workload[@]}" --seed 100 --name cpu-small --out "$outdir/profile.json" >&2
 fi
-: >"$outdir/real.jsonl"
+[ -n "${SIM_ONLY:-}" ] || : >"$outdir/real.jsonl"
 : >"$outdir/sim.jsonl"
 for seed in $(seq 1 "$seeds"); do
-  astraea bench "${workload[@]}" --seed "$seed" --json --no-chart 2>/dev/null >>"$outdir/real.jsonl"
+  [ -n "${SIM_ONLY:-}" ] || astraea bench "${workload[@]}" --seed "$seed" --json --no-chart 2>/dev/null >>"$outdir/real.jsonl"
   astraea simulate "${workload[@]}" --seed "$seed" --profile "$outdir/profile.json" --json --no-chart 2>/dev/null >>"$outdir/sim.jsonl"
 done
 node -e '

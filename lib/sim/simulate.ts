@@ -39,6 +39,16 @@ export interface SimulationResult {
   makespanS: number;
 }
 
+/**
+ * The host pool when none is given: the profile's, and never smaller than the device pool asked
+ * for — the real bench gives its engine as many host blocks as device blocks, so a CPU profile
+ * calibrated on a 96-block pool must not hold a 512-block run's swaps to 96 (it did until issue
+ * 18: the swapping policies then discarded and recomputed what the real engine swapped).
+ */
+function hostPool(profile: SimulationProfile, kvBlocks: number | undefined): number {
+  return Math.max(profile.hostBlocks, kvBlocks ?? 0);
+}
+
 export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOptions = {}): Promise<SimulationResult> {
   const profile = typeof options.profile === 'object' ? options.profile : simulationProfile(options.profile ?? 'h100-llama3-8b');
   const clock = new VirtualClock();
@@ -48,7 +58,7 @@ export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOp
     policyOptions: options.policyOptions,
     workloadScale: options.workloadScale,
     kvBlocks: options.kvBlocks ?? profile.deviceBlocks,
-    hostBlocks: options.hostBlocks ?? profile.hostBlocks,
+    hostBlocks: options.hostBlocks ?? hostPool(profile, options.kvBlocks),
     blockSize,
     maxBatchTokens: options.maxBatchTokens ?? profile.maxBatchTokens,
     maxBatchSequences: options.maxBatchSequences ?? profile.maxBatchSequences,

@@ -248,6 +248,17 @@ describe('simulate: arrivals, determinism, policies', () => {
   // Output tokens: 12 + 10 + 8 + 20 + 6 + 15 + 10 + 25 = 106.
   const MIXED_OUTPUT = 106;
 
+  it('gives a larger device pool a host pool at least as large, as the real bench does', async () => {
+    // The bench's engine gets as many host blocks as device blocks. PROFILE's host pool is 64:
+    // asked for 200 device blocks the simulator must offer 200 host blocks, not 64 (a swap of a
+    // context over 64 blocks would otherwise fail and be recomputed); asked for 32, it keeps 64;
+    // an explicit host pool wins.
+    const one = [job('a', 0, [seg(40, 5)])];
+    expect((await simulate(one, { profile: PROFILE, kvBlocks: 200 })).stats.kv.hostBlocks).toBe(200);
+    expect((await simulate(one, { profile: PROFILE, kvBlocks: 32 })).stats.kv.hostBlocks).toBe(64);
+    expect((await simulate(one, { profile: PROFILE, kvBlocks: 200, hostBlocks: 10 })).stats.kv.hostBlocks).toBe(10);
+  });
+
   it('honours arrival times and does not count the wait before arrival in the JCT', async () => {
     // 'late' arrives at 5 s, long after 'early' (arrival 0) ended at 0.094: both take 0.094 s.
     const result = await simulate([job('early', 0, [seg(40, 5)]), job('late', 5, [seg(40, 5)])], { profile: PROFILE });
