@@ -95,6 +95,24 @@ describe('ThunderAgentPolicy', () => {
     expect(p.isPaused('n1')).toBe(true);
   });
 
+  it('at a check pauses acting programs, the shortest first, to let a waiting program in', () => {
+    // Buffer 0, capacity 1,000. a (400) and b (300) are admitted and go to their tools with their
+    // KV kept (700 ≤ 1,000); c (250) arrives and runs; at t = 1 it grows to 290 (990 in all).
+    const p = new ThunderAgentPolicy({ capacityTokens: () => 1000, decodeBufferTokens: 0, checkIntervalS: 5 });
+    p.order([cand('a', { running: true, contextTokens: 400 }), cand('b', { running: true, contextTokens: 300 })], 0);
+    expect(p.onToolWait(paused('a', 400), 0.5)).toBe('preserve');
+    expect(p.onToolWait(paused('b', 300), 0.5)).toBe('preserve');
+    expect(ids(p.order([cand('c', { contextTokens: 250, pendingPrefillTokens: 249, segmentQueuedS: 0.6 })], 0.6))).toEqual(['c']);
+    // d (200) arrives at t = 1: 990 + 200 > 1,000, so it queues (no check until t = 5).
+    const d = cand('d', { contextTokens: 200, pendingPrefillTokens: 199, segmentQueuedS: 1 });
+    expect(ids(p.order([cand('c', { running: true, contextTokens: 290 }), d], 1))).toEqual(['c']);
+    // t = 5, a check: nothing overflows (990 ≤ 1,000), but d waits with a call to run. Pausing
+    // the shortest acting program, b (300), leaves 1,000 − 690 = 310 ≥ 200: d goes in, a keeps
+    // its KV. (Before this rule d waited until a program finished.)
+    expect(ids(p.order([cand('c', { running: true, contextTokens: 290 }), d], 5))).toEqual(['c', 'd']);
+    expect([p.isPaused('b'), p.isPaused('a'), p.isPaused('d')]).toEqual([true, false, false]);
+  });
+
   it('with no acting program left, marks the shortest reasoning one and pauses it at its tool call', () => {
     const p = new ThunderAgentPolicy({ capacityTokens: () => 1000, decodeBufferTokens: 0, checkIntervalS: 5 });
     p.order([cand('big', { running: true, contextTokens: 500 }), cand('small', { running: true, contextTokens: 300 })], 0);
