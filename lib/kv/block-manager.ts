@@ -18,7 +18,7 @@
  * (ref 0, hashed, on the LRU list) or owned (ref > 0). Every call costs O(blocks touched).
  * Which content a block holds, and the LRU list, are ./prefix-cache.ts.
  *
- * About 500 lines, on purpose: allocation, prefix hits, swaps, forks and their copies all change
+ * Over 500 lines (about 560), on purpose: allocation, prefix hits, swaps, forks and their copies all change
  * the same reference counts, free stacks and owner records, and the invariants that tie them
  * together (checkInvariants) are only checkable where all of them are visible.
  */

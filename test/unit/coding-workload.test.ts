@@ -118,7 +118,7 @@ describe('coding: the generated shape against TraceLab', () => {
     const implied: Record<string, [number, number]> = {
       read: [0.133, 0.036],
       grep: [0.057, 0.137],
-      todo: [0.047, 0.017],
+      plan: [0.047, 0.017],
       edit: [0.174, 0.092],
       bash: [0.56, 0.632],
       web: [0.029, 5.58],
