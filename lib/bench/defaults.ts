@@ -10,6 +10,7 @@
  * context over and over, and one that keeps or swaps it does not. The other generators keep the
  * scales they were benchmarked at.
  */
+import { CONTEXT_WINDOW_TOKENS } from '../workload/generators/coding.js';
 import { isGeneratorName } from './workload-source.js';
 
 export interface BenchDefaults {
@@ -38,4 +39,14 @@ export const DEFAULT_BENCH = { workload: 'coding', seed: 1, ...BY_WORKLOAD.codin
 export function benchDefaults(workload: string): BenchDefaults {
   if (!isGeneratorName(workload)) return FILE_DEFAULTS;
   return BY_WORKLOAD[workload.startsWith('synthetic') ? 'synthetic' : workload] ?? FILE_DEFAULTS;
+}
+
+/**
+ * The long-context replay `astraea calibrate` runs after the bench's workload: coding requests
+ * whose contexts reach 90% of the model's positions (~3,700 tokens on the `small` preset), few
+ * enough at load 1 that the pool holds them, so the attention terms are levelled on the contexts
+ * they dominate (docs/simulator.md).
+ */
+export function longContextReplay(maxPositionEmbeddings: number, timeScale: number): { workload: 'coding'; jobs: number; load: number; scale: { tokens: number; time: number } } {
+  return { workload: 'coding', jobs: 6, load: 1, scale: { tokens: (0.9 * maxPositionEmbeddings) / CONTEXT_WINDOW_TOKENS, time: timeScale } };
 }

@@ -2,10 +2,10 @@
  * `astraea calibrate`: measure the real engine and write a simulator profile (lib/sim/calibrate.ts).
  */
 import { Command } from 'commander';
-import { DEFAULT_BENCH } from '../bench/defaults.js';
+import { DEFAULT_BENCH, longContextReplay } from '../bench/defaults.js';
 import { ensureDefaultModel } from '../bench/default-model.js';
 import { progress } from '../bench/progress.js';
-import { calibrate, DEFAULT_PROBES } from '../sim/calibrate.js';
+import { calibrate, DEFAULT_PROBES, type WorkloadReplay } from '../sim/calibrate.js';
 import { writeProfile } from '../sim/profile-file.js';
 import { resolveWorkload } from '../bench/workload-source.js';
 import { dtypeOption, integerOption, positiveOption } from './args.js';
@@ -21,6 +21,7 @@ interface CalibrateFlags {
   dtype?: string;
   threads?: string;
   kvBlocks: string;
+  longReplay: boolean;
   name: string;
   out: string;
 }
@@ -38,38 +39,57 @@ export function calibrateCommand(): Command {
     .option('--load <x>', 'workload load', String(DEFAULT_BENCH.load))
     .option('--scale-tokens <x>', 'workload token scale (default: the bench’s)')
     .option('--scale-time <x>', 'workload time scale (default: the bench’s)')
+    .option('--no-long-replay', 'skip the second replay: coding requests with contexts to 90% of the model’s positions, which levels the attention terms apart (6 requests, load 1)')
     .option('--name <name>', 'the profile’s name', 'calibrated')
     .option('--out <file>', 'where to write the profile', 'astraea-profile.json')
     .action(async (values: CalibrateFlags) => {
       const model = values.model ?? (await ensureDefaultModel((dir) => process.stderr.write(`astraea calibrate: building the default model into ${dir} (once)\n`)));
       const kvBlocks = integerOption(values.kvBlocks, 'kv-blocks', DEFAULT_BENCH.kvBlocks, 1);
-      const workload =
-        values.workload === 'none'
-          ? undefined
-          : resolveWorkload(values.workload, {
-              jobs: values.jobs === undefined ? DEFAULT_BENCH.jobs : integerOption(values.jobs, 'jobs', 0, 1),
-              seed: integerOption(values.seed, 'seed', 2),
-              load: positiveOption(values.load, 'load', 1),
-              scale: { tokens: positiveOption(values.scaleTokens, 'scale-tokens', DEFAULT_BENCH.scale.tokens), time: positiveOption(values.scaleTime, 'scale-time', DEFAULT_BENCH.scale.time) },
-            });
+      const timeScale = positiveOption(values.scaleTime, 'scale-time', DEFAULT_BENCH.scale.time);
+      const seed = integerOption(values.seed, 'seed', 2);
+      const replays: { label: string; build: WorkloadReplay }[] = [];
+      if (values.workload !== 'none') {
+        const workload = resolveWorkload(values.workload, {
+          jobs: values.jobs === undefined ? DEFAULT_BENCH.jobs : integerOption(values.jobs, 'jobs', 0, 1),
+          seed,
+          load: positiveOption(values.load, 'load', 1),
+          scale: { tokens: positiveOption(values.scaleTokens, 'scale-tokens', DEFAULT_BENCH.scale.tokens), time: timeScale },
+        });
+        replays.push({ label: `${workload.params.name}, seed ${seed}`, build: () => workload.jobs });
+      }
+      if (values.longReplay) {
+        replays.push({
+          label: `long contexts (coding), seed ${seed}`,
+          build: ({ maxPositionEmbeddings }) => {
+            const { workload, ...params } = longContextReplay(maxPositionEmbeddings, timeScale);
+            return resolveWorkload(workload, { ...params, seed }).jobs;
+          },
+        });
+      }
       const bar = progress();
       bar.start('probes', DEFAULT_PROBES.length);
+      let replaying = -1;
       const { profile } = await calibrate({
         model: { model, dtype: dtypeOption(values.dtype, 'auto'), threads: integerOption(values.threads, 'threads', 0) },
         name: values.name,
-        // Room for the largest probe batch, whatever pool the profile is for.
+        // Room for the largest probe batch and the long-context replay, whatever pool the
+        // profile is for.
         kvBlocks: Math.max(kvBlocks, 1024),
-        onProbe: (done) => {
+        onProbe: (done, total) => {
           bar.update(done);
-          if (done === DEFAULT_PROBES.length) {
-            bar.stop('probes done');
-            if (workload) bar.start('workload', workload.jobs.length);
-          }
+          if (done === total) bar.stop('probes done');
         },
-        workload: workload?.jobs,
-        onWorkloadJob: (done) => bar.update(done),
+        workloads: replays.map((r) => r.build),
+        onWorkloadJob: (done, total, replay) => {
+          if (replay !== replaying) {
+            if (replaying >= 0) bar.stop(`replayed ${replays[replaying].label}`);
+            bar.start('replay', total);
+            replaying = replay;
+          }
+          bar.update(done);
+        },
       });
-      if (workload) bar.stop(`workload done (${workload.params.name}, seed ${workload.params.seed})`);
+      if (replaying >= 0) bar.stop(`replayed ${replays[replaying].label}`);
       profile.deviceBlocks = kvBlocks;
       profile.hostBlocks = kvBlocks;
       writeProfile(values.out, profile);

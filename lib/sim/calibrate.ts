@@ -3,8 +3,10 @@
  * (lib/sim/cost-model.ts). The engine runs probe batches — b jobs with P-token prompts decoding
  * D tokens each, over a grid of b and P — through its normal step loop, on a backend wrapper
  * that records every step's shape and time. Then:
- * Optionally a workload is replayed after the probes and its steps join the fit (isolated
- * probes run faster than the same batches amid arrivals, tool returns and timers). Then:
+ * Optionally workloads are replayed after the probes and their steps join the fit (isolated
+ * probes run faster than the same batches amid arrivals, tool returns and timers): the CLI
+ * replays the bench's workload and a long-context one, whose totals set the level of the weight
+ * and the attention terms apart (fit-costs.ts). Then:
  * - compute: fit-costs.ts (relative least squares; the sum or the roofline form, whichever fits);
  * - control plane: the median gap between one step's end and the next one's start while the
  *   engine is busy (planning, bookkeeping, promise hops), charged per step (stepOverheadS),
@@ -32,6 +34,9 @@ export interface StepSample extends MeasuredStep {
   gapS: number | null;
 }
 
+/** A replayed workload, built once the model is loaded (a long-context one fits its positions). */
+export type WorkloadReplay = (model: { maxPositionEmbeddings: number }) => readonly WorkloadJob[];
+
 export interface CalibrateOptions {
   model: LoadModelOptions;
   /** The name the profile carries (e.g. 'cpu-small'). */
@@ -44,12 +49,14 @@ export interface CalibrateOptions {
   probes?: { batch: number; promptTokens: number; decodeTokens: number }[];
   onProbe?: (done: number, total: number) => void;
   /**
-   * A workload replayed (policy fcfs, real timers) after the probes, its steps fitted with
-   * theirs: steps measured while jobs arrive, tools return and the control plane works between
-   * steps cost what a serving engine's steps cost, which isolated probes alone underestimate.
+   * Workloads replayed one after another (policy fcfs, real timers) after the probes, their
+   * steps fitted with theirs: steps measured while jobs arrive, tools return and the control
+   * plane works between steps cost what a serving engine's steps cost, which isolated probes
+   * alone underestimate. Each replay's total is matched (two or more: the weight and attention
+   * terms' levels apart).
    */
-  workload?: readonly WorkloadJob[];
-  onWorkloadJob?: (done: number, total: number) => void;
+  workloads?: readonly WorkloadReplay[];
+  onWorkloadJob?: (done: number, total: number, replay: number) => void;
 }
 
 /**
@@ -126,8 +133,8 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const recorder = new RecordingBackend(native);
   const engine = Engine.withBackend(recorder, { policy: 'fcfs', kvBlocks: options.kvBlocks, hostBlocks, blockSize, maxBatchTokens, maxBatchSequences, prefixCaching: false });
   const rng = mulberry32(7);
-  /** Index of the first step of the workload replay in the samples (none: probes only). */
-  let workloadFrom = -1;
+  /** Each replay's [first, end) indices in the samples. */
+  const replays: [number, number][] = [];
   try {
     // Warm up (first-touch page faults, thread start-up, JIT) on a probe that is not recorded.
     const runProbe = async (probe: { batch: number; promptTokens: number; decodeTokens: number }) => {
@@ -151,16 +158,19 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       await runProbe(probe);
       options.onProbe?.(p + 1, probes.length);
     }
-    if (options.workload !== undefined && options.workload.length > 0) {
-      workloadFrom = recorder.samples.length;
+    for (const [index, replay] of (options.workloads ?? []).entries()) {
+      const workload = replay(info);
+      if (workload.length === 0) continue;
+      const from = recorder.samples.length;
       recorder.phaseStart();
-      await runWorkload(engine, options.workload, wallTimers, { onJobDone: (_o, done, total) => options.onWorkloadJob?.(done, total) });
+      await runWorkload(engine, workload, wallTimers, { onJobDone: (_o, done, total) => options.onWorkloadJob?.(done, total, index) });
+      replays.push([from, recorder.samples.length]);
     }
   } finally {
     await engine.close();
   }
   const samples = recorder.samples;
-  const fit = fitStepCosts(samples, workloadFrom >= 0 ? samples.slice(workloadFrom) : samples);
+  const fit = fitStepCosts(samples, replays.length > 0 ? replays.map(([from, end]) => samples.slice(from, end)) : [samples]);
   const overheadS = median(samples.filter((s) => s.gapS !== null).map((s) => s.gapS!));
   const profile: ProfileFile = {
     model: { name: modelName, vocabSize: info.vocabSize, maxPositionEmbeddings: info.maxPositionEmbeddings, kvBytesPerToken: info.kvBytesPerToken },
@@ -174,7 +184,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       date: new Date().toISOString(),
       cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
       steps: samples.length,
-      workloadSteps: workloadFrom >= 0 ? samples.length - workloadFrom : 0,
+      workloadSteps: replays.map(([from, end]) => end - from),
       medianRelativeError: fit.medianRelativeError,
       alternativeForm: fit.alternative,
       probes,

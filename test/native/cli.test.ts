@@ -88,7 +88,7 @@ describe('astraea CLI', () => {
     const expected: Record<string, string[]> = {
       bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks'],
       simulate: ['--workload', '--loads', '--jobs', '--profile', '--json', '--chart', '--capacity', '--objective'],
-      calibrate: ['--model', '--out', '--kv-blocks'],
+      calibrate: ['--model', '--out', '--kv-blocks', '--no-long-replay'],
       serve: ['--port', '--policy', '--kv-blocks'],
       'make-model': ['--preset', '--out'],
       logits: ['--ids', '--split'],

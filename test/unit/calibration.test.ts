@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { attentionPairs, H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
-import { fitStepCosts, matchTotal, predictComputeS, type MeasuredStep } from '../../lib/sim/fit-costs.js';
+import { fitStepCosts, matchTotal, matchTotals, predictComputeS, type MeasuredStep } from '../../lib/sim/fit-costs.js';
 import { nonNegativeLeastSquares, solveLinear } from '../../lib/sim/least-squares.js';
 import { loadProfile, parseProfile, writeProfile } from '../../lib/sim/profile-file.js';
 
@@ -118,5 +118,41 @@ describe('fitting step costs', () => {
     expect(scaled.sequenceS).toBeCloseTo(2e-4, 12);
     const total = (c: typeof truth) => slow.reduce((sum, s) => sum + predictComputeS(c, s), 0);
     expect(total(scaled)).toBeCloseTo(slow.reduce((sum, s) => sum + s.computeS, 0), 9);
+  });
+});
+
+describe('levelling weight and attention terms apart', () => {
+  const truth = { fixedS: 0.005, tokenS: 0.0006, contextTokenS: 1.5e-6, attentionPairS: 5e-9, sequenceS: 1e-4, roofline: false };
+  // Decode steps of 8 sequences: short contexts (300 tokens each) and long ones (3,600).
+  const decode = (context: number): MeasuredStep => ({ tokens: 8, contextTokens: 8 * context, attentionPairs: 8 * attentionPairs(context - 1, 1), sequences: 8, computeS: 0 });
+  // Measured: the weight terms 1.2× the shape's, the attention terms 1.5×.
+  const measure = (s: MeasuredStep): MeasuredStep => {
+    const attention = truth.contextTokenS * s.contextTokens + truth.attentionPairS * s.attentionPairs;
+    return { ...s, computeS: 1.2 * (predictComputeS(truth, s) - attention) + 1.5 * attention };
+  };
+  const short = Array.from({ length: 20 }, () => measure(decode(300)));
+  const long = Array.from({ length: 5 }, () => measure(decode(3600)));
+
+  it('recovers one factor for each from two replays of different attention shares', () => {
+    const levelled = matchTotals(truth, [short, long]);
+    expect(levelled.fixedS).toBeCloseTo(0.006, 12);
+    expect(levelled.tokenS).toBeCloseTo(0.00072, 12);
+    expect(levelled.sequenceS).toBeCloseTo(1.2e-4, 12);
+    expect(levelled.contextTokenS).toBeCloseTo(2.25e-6, 14);
+    expect(levelled.attentionPairS).toBeCloseTo(7.5e-9, 16);
+    // Each replay's total comes out right, which one factor cannot do.
+    const total = (c: typeof truth, steps: MeasuredStep[]) => steps.reduce((sum, s) => sum + predictComputeS(c, s), 0);
+    const measured = (steps: MeasuredStep[]) => steps.reduce((sum, s) => sum + s.computeS, 0);
+    for (const steps of [short, long]) expect(total(levelled, steps) / measured(steps)).toBeCloseTo(1, 12);
+    const one = matchTotal(truth, [...short, ...long]);
+    expect(Math.abs(total(one, long) / measured(long) - 1)).toBeGreaterThan(0.01);
+  });
+
+  it('falls back to one factor when the replays cannot tell them apart', () => {
+    const all = [...short, ...long];
+    expect(matchTotals(truth, [short])).toEqual(matchTotal(truth, short));
+    // Two replays of the same steps: the same attention share.
+    expect(matchTotals(truth, [short, short.slice(0, 10)])).toEqual(matchTotal(truth, [...short, ...short.slice(0, 10)]));
+    expect(matchTotals(truth, [all, [], long.slice(0, 0)])).toEqual(matchTotal(truth, all));
   });
 });
