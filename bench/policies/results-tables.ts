@@ -97,21 +97,34 @@ function ablationTable(): void {
   out();
 }
 
-/** The real engine: per workload and pool, each policy's JCTs and breakdown. */
+/**
+ * The real engine: per workload and pool, each policy's JCTs and breakdown. A policy run on
+ * several seeds gets the mean over them (one machine's runs are noisy: the seeds' means are
+ * listed so the spread shows), its ratio to fcfs's mean over the same seeds.
+ */
 function realTables(): void {
   const rows = lines.filter((l) => l.section === 'real');
+  const mean = (group: Line[], value: (r: Line) => number) => group.reduce((sum, r) => sum + value(r), 0) / group.length;
   for (const workload of unique(rows.map((r) => r.workload))) {
     for (const blocks of unique(rows.filter((r) => r.workload === workload).map((r) => r.kv_blocks))) {
       const group = rows.filter((r) => r.workload === workload && r.kv_blocks === blocks);
       const w = group[0].workload_params;
-      const fcfs = group.find((r) => r.policy === 'fcfs');
-      out(`**${workload}, ${blocks} KV blocks** (${w.jobs} jobs, tokens ×${w.scale.tokens}, time ×${w.scale.time}, ${w.arrival_rate_per_s === null ? "all at once" : `${w.arrival_rate_per_s.toFixed(w.arrival_rate_per_s < 0.1 ? 4 : 1)} jobs/s`})`);
+      const seeds = unique(group.map((r) => r.workload_params.seed)).sort((a, b) => a - b);
+      const fcfs = group.filter((r) => r.policy === 'fcfs');
+      const seedText = seeds.length > 1 ? `seeds ${seeds.join(', ')}, means over them` : `seed ${seeds[0]}`;
+      out(`**${workload}, ${blocks} KV blocks** (${w.jobs} jobs, tokens ×${w.scale.tokens}, time ×${w.scale.time}, load ${w.load}, ${seedText})`);
       out();
-      out('| policy | mean | p50 | p99 | vs fcfs | queueing | compute | tool | KV recovery | failed |');
-      out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-      for (const r of group) {
-        const b = r.breakdown_s;
-        out(`| ${r.policy} | ${f(r.jct_s.mean)} | ${f(r.jct_s.p50)} | ${f(r.jct_s.p99)} | ${fcfs ? (r.jct_s.mean! / fcfs.jct_s.mean!).toFixed(3) : ''} | ${f(b.queueing)} | ${f(b.compute)} | ${f(b.tool)} | ${f(b.kv_recovery)} | ${r.failed} |`);
+      const perSeed = seeds.length > 1 ? ' mean by seed |' : '';
+      out(`| policy | mean |${perSeed} p50 | p99 | vs fcfs | queueing | compute | tool | KV recovery | failed |`);
+      out(`| --- | ---: |${seeds.length > 1 ? ' --- |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+      for (const policy of unique(group.map((r) => r.policy))) {
+        const runs = group.filter((r) => r.policy === policy);
+        const m = (value: (r: Line) => number) => mean(runs, value);
+        const jctMean = m((r) => r.jct_s.mean!);
+        const bySeed = seeds.length > 1 ? ` ${runs.map((r) => f(r.jct_s.mean)).join(', ')} |` : '';
+        const vsFcfs = fcfs.length > 0 ? (jctMean / mean(fcfs, (r) => r.jct_s.mean!)).toFixed(3) : '';
+        const b = (key: keyof Line['breakdown_s']) => f(m((r) => r.breakdown_s[key] ?? 0));
+        out(`| ${policy} | ${f(jctMean)} |${bySeed} ${f(m((r) => r.jct_s.p50!))} | ${f(m((r) => r.jct_s.p99!))} | ${vsFcfs} | ${b('queueing')} | ${b('compute')} | ${b('tool')} | ${b('kv_recovery')} | ${runs.reduce((sum, r) => sum + r.failed, 0)} |`);
       }
       out();
     }

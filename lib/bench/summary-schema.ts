@@ -51,6 +51,14 @@ export const RunSummarySchema = Type.Object(
     recomputed_prefill_tokens: Count,
     /** The device↔host copy rate the KV policies priced swaps with: measured on cpu/cuda, the profile's on sim. */
     swap_bytes_per_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** Steps the engine ran. */
+    steps: Type.Optional(Count),
+    /**
+     * Mean control-plane time per step on a real engine (the step loop's time less the
+     * backend's, over the steps: planning, bookkeeping, the hops back from the native thread);
+     * null on the simulator, which charges its profile's constant (docs/simulator.md).
+     */
+    step_overhead_s: Type.Optional(Type.Union([Seconds, Type.Null()])),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@
  * source of its shape; DESIGN.md's fields come first, then what a reader needs to rerun or
  * explain the number (how the workload was made, the predictor, where the time went).
  */
+import { stepOverheadS } from '../engine/engine-accounts.js';
 import type { EngineStats } from '../engine/types.js';
 import type { WorkloadParams } from '../workload/generators/types.js';
 import type { JobOutcome } from '../workload/replay.js';
@@ -77,5 +78,7 @@ export function summarizeRun(meta: RunMeta, outcomes: readonly JobOutcome[], sta
     preemptions: stats.preemptions,
     recomputed_prefill_tokens: stats.kvTraffic.recomputedPrefillTokens,
     swap_bytes_per_s: meta.swapBytesPerS,
+    steps: stats.steps,
+    step_overhead_s: meta.engine === 'sim' ? null : stepOverheadS(stats),
   };
 }

@@ -12,6 +12,11 @@ import type { JobRecord } from './job-record.js';
 import type { StepDecision } from './step-planner.js';
 import type { EngineStats, JobAccount, KvDecision, SegmentAccount } from './types.js';
 
+/** Mean control-plane time per step of a real engine: its loop's time less its backend's. */
+export function stepOverheadS(stats: Pick<EngineStats, 'steps' | 'time'>): number | null {
+  return stats.steps > 0 ? Math.max(0, stats.time.loopS - stats.time.nativeS) / stats.steps : null;
+}
+
 /** Closed jobs whose KV accounts stats({ jobs: true }) still reports. */
 const CLOSED_ACCOUNTS_KEPT = 1024;
 

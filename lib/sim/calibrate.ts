@@ -8,8 +8,8 @@
  * replays the bench's workload and a long-context one, whose totals set the level of the weight
  * and the attention terms apart (fit-costs.ts). Then:
  * - compute: fit-costs.ts (relative least squares; the sum or the roofline form, whichever fits);
- * - control plane: the median gap between one step's end and the next one's start while the
- *   engine is busy (planning, bookkeeping, promise hops), charged per step (stepOverheadS),
+ * - control plane: the mean time per step the engine's loop spends outside the backend during
+ *   the replays (planning, bookkeeping, promise hops), charged per step (stepOverheadS),
  *   because a simulated step must cost what a real one costs between two steps;
  * - swaps: block copies device → host and back, timed on the backend alone.
  * The result is a profile file `astraea simulate --profile FILE` reads.
@@ -28,6 +28,8 @@ import { computeShape } from './cost-model.js';
 import { fitStepCosts, type MeasuredStep } from './fit-costs.js';
 import type { ProfileFile } from './profile-file.js';
 import { median } from '../util/median.js';
+import { stepOverheadS } from '../engine/engine-accounts.js';
+import type { EngineStats } from '../engine/types.js';
 
 export interface StepSample extends MeasuredStep {
   /** Wall time from the previous step's end to this one's start; null for a phase's first step. */
@@ -105,6 +107,11 @@ export class RecordingBackend implements EngineBackend {
   }
 }
 
+/** Steps and loop times between two snapshots of the engine's books. */
+function difference(after: EngineStats, before: EngineStats): Pick<EngineStats, 'steps' | 'time'> {
+  return { steps: after.steps - before.steps, time: { loopS: after.time.loopS - before.time.loopS, nativeS: after.time.nativeS - before.time.nativeS } };
+}
+
 export interface Calibration {
   profile: ProfileFile;
   samples: StepSample[];
@@ -135,6 +142,9 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const rng = mulberry32(7);
   /** Each replay's [first, end) indices in the samples. */
   const replays: [number, number][] = [];
+  /** The engine's books before and after the replays (their control-plane time per step). */
+  let booksBefore: EngineStats | null = null;
+  let booksAfter: EngineStats | null = null;
   try {
     // Warm up (first-touch page faults, thread start-up, JIT) on a probe that is not recorded.
     const runProbe = async (probe: { batch: number; promptTokens: number; decodeTokens: number }) => {
@@ -158,6 +168,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       await runProbe(probe);
       options.onProbe?.(p + 1, probes.length);
     }
+    booksBefore = engine.stats();
     for (const [index, replay] of (options.workloads ?? []).entries()) {
       const workload = replay(info);
       if (workload.length === 0) continue;
@@ -166,12 +177,19 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       await runWorkload(engine, workload, wallTimers, { onJobDone: (_o, done, total) => options.onWorkloadJob?.(done, total, index) });
       replays.push([from, recorder.samples.length]);
     }
+    booksAfter = engine.stats();
   } finally {
     await engine.close();
   }
   const samples = recorder.samples;
   const fit = fitStepCosts(samples, replays.length > 0 ? replays.map(([from, end]) => samples.slice(from, end)) : [samples]);
-  const overheadS = median(samples.filter((s) => s.gapS !== null).map((s) => s.gapS!));
+  // The control plane's time per step: the mean over the replays' steps, measured by the engine
+  // (its loop's time less the backend's), since a simulated run is a sum of steps and the gaps
+  // are right-skewed (a garbage collection, a burst of tool returns to settle); without replays,
+  // the median gap between the probes' steps (the gaps of a probe's batch are alike).
+  const medianGapS = median(samples.filter((s) => s.gapS !== null).map((s) => s.gapS!));
+  const replayOverheadS = replays.length > 0 && booksBefore && booksAfter ? stepOverheadS(difference(booksAfter, booksBefore)) : null;
+  const overheadS = replayOverheadS ?? medianGapS;
   const profile: ProfileFile = {
     model: { name: modelName, vocabSize: info.vocabSize, maxPositionEmbeddings: info.maxPositionEmbeddings, kvBytesPerToken: info.kvBytesPerToken },
     costs: { name: options.name, ...fit.costs, stepOverheadS: overheadS, swapBytesPerS },
@@ -186,6 +204,8 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       steps: samples.length,
       workloadSteps: replays.map(([from, end]) => end - from),
       medianRelativeError: fit.medianRelativeError,
+      levelFactors: fit.level,
+      medianStepGapS: medianGapS,
       alternativeForm: fit.alternative,
       probes,
     },

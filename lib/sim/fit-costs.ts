@@ -132,14 +132,23 @@ function fitRoofline(steps: readonly MeasuredStep[], start: FittedCosts): Fitted
  * matches: the replayed workloads', when there are any, since those are the steps a simulation
  * stands in for.
  */
-export function fitStepCosts(steps: readonly MeasuredStep[], replays: readonly (readonly MeasuredStep[])[] = [steps]): { costs: FittedCosts; medianRelativeError: number; alternative: { costs: FittedCosts; medianRelativeError: number } } {
+export function fitStepCosts(
+  steps: readonly MeasuredStep[],
+  replays: readonly (readonly MeasuredStep[])[] = [steps],
+): { costs: FittedCosts; medianRelativeError: number; level: { weights: number; attention: number }; alternative: { costs: FittedCosts; medianRelativeError: number } } {
   const sum = fitSum(steps);
   const roofline = fitRoofline(steps, sum);
   const [shape, other] = sse(roofline, steps) < sse(sum, steps) ? [roofline, sum] : [sum, roofline];
   const [better, worse] = [matchTotals(shape, replays), matchTotals(other, replays)];
+  const factor = (levelled: number, fitted: number) => (fitted > 0 ? levelled / fitted : 1);
   return {
     costs: better,
     medianRelativeError: medianRelativeError(better, steps),
+    // What stage 2 multiplied the shape by (equal: one factor), for the profile's provenance.
+    level: {
+      weights: factor(better.fixedS + better.tokenS + better.sequenceS, shape.fixedS + shape.tokenS + shape.sequenceS),
+      attention: factor(better.contextTokenS + better.attentionPairS, shape.contextTokenS + shape.attentionPairS),
+    },
     alternative: { costs: worse, medianRelativeError: medianRelativeError(worse, steps) },
   };
 }

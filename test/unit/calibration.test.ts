@@ -119,6 +119,15 @@ describe('fitting step costs', () => {
     const total = (c: typeof truth) => slow.reduce((sum, s) => sum + predictComputeS(c, s), 0);
     expect(total(scaled)).toBeCloseTo(slow.reduce((sum, s) => sum + s.computeS, 0), 9);
   });
+
+  it('reports the level stage 2 applied to the fitted shape', () => {
+    // The shape from exact steps, the level from a replay twice as slow: one factor of 2.
+    const slow = grid.map((s) => ({ ...s, computeS: 2 * s.computeS }));
+    const { costs, level } = fitStepCosts(grid, [slow]);
+    expect(level.weights).toBeCloseTo(2, 9);
+    expect(level.attention).toBeCloseTo(2, 9);
+    expect(costs.fixedS).toBeCloseTo(2 * truth.fixedS, 9);
+  });
 });
 
 describe('levelling weight and attention terms apart', () => {

@@ -450,6 +450,18 @@ describe('summary', () => {
     expect(Value.Check(RunSummarySchema, { ...s, surprise: 1 })).toBe(false);
   });
 
+  it("summarizeRun reports a real engine's control-plane time per step, and none for the simulator's", () => {
+    // 4 steps, a loop of 1.0 s of which the backend took 0.6 s: (1.0 − 0.6) / 4 = 0.1 s a step.
+    const books = { ...stats(10, 10), steps: 4, time: { loopS: 1.0, nativeS: 0.6 } };
+    const real = summarizeRun({ ...META, engine: 'cpu', makespanS: 8 }, [outcome('a', 1)], books);
+    expect(real.steps).toBe(4);
+    expect(real.step_overhead_s).toBeCloseTo(0.1, 12);
+    expect(Value.Check(RunSummarySchema, real)).toBe(true);
+    const simulated = summarizeRun({ ...META, engine: 'sim', makespanS: 8 }, [outcome('a', 1)], books);
+    expect(simulated.step_overhead_s).toBeNull();
+    expect(summarizeRun({ ...META, engine: 'cpu', makespanS: 8 }, [outcome('a', 1)], stats(0, 0)).step_overhead_s).toBeNull();
+  });
+
   it('summarizeRun with no completed job reports NaN quantiles and zero throughput for an empty run', () => {
     const s = summarizeRun({ ...META, makespanS: 0 }, [outcome('f', 1, 'INTERNAL')], stats(0, 0));
     expect(s).toMatchObject({ jobs: 1, completed: 0, failed: 1, tokens_per_s: 0 });
