@@ -235,14 +235,20 @@ export class ThunderAgentPolicy implements Policy {
    * waiting at each check, 1.67× fcfs's mean JCT with no memory pressure at all).
    */
   private makeRoomForWaiting(): void {
+    // Sorted once: a program resumed here is not acting, so the acting set only shrinks.
+    const acting = this.active()
+      .filter((a) => this.isActing(a))
+      .sort((a, b) => this.tokens(a) - this.tokens(b));
+    const room = (a: Program) => this.tokens(a) + this.decodeBufferTokens;
+    let pausable = acting.reduce((sum, a) => sum + room(a), 0);
     for (const p of this.resumeQueue().filter((q) => !this.isActing(q))) {
       const need = this.need(p);
-      const acting = this.active()
-        .filter((a) => this.isActing(a))
-        .sort((a, b) => this.tokens(a) - this.tokens(b));
-      const pausable = acting.reduce((sum, a) => sum + this.tokens(a) + this.decodeBufferTokens, 0);
       if (need > this.remaining() + pausable) continue; // a smaller one further on may still fit
-      while (need > this.remaining() && acting.length > 0) acting.shift()!.paused = true;
+      while (need > this.remaining() && acting.length > 0) {
+        const paused = acting.shift()!;
+        paused.paused = true;
+        pausable -= room(paused);
+      }
       if (need <= this.remaining()) this.resume(p);
     }
   }

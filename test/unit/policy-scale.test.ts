@@ -52,11 +52,17 @@ describe("the policies' published constants follow the workload's scale", () => 
     // At time ×0.02 ThunderAgent checks memory every 0.1 s: a run of a few seconds sees tens of
     // checks, not one every 5 s. The same jobs, told they are full scale, differ in outcome.
     const workload = generateWorkload('coding', { jobs: 6, load: 2, seed: 3, scale: { tokens: 0.006, time: 0.02 } });
-    const run = (scaled: boolean) =>
-      simulate(workload.jobs, { profile: 'cpu-small', policy: 'thunderagent', kvBlocks: 96, workloadScale: scaled ? workload.params.scale : undefined });
-    const [scaled, unscaled] = await Promise.all([run(true), run(false)]);
-    const mean = (r: Awaited<ReturnType<typeof simulate>>) => r.outcomes.reduce((s, o) => s + o.jctS, 0) / r.outcomes.length;
+    const run = (options: { workloadScale?: { tokens: number; time: number }; policyOptions?: Record<string, unknown> }) =>
+      simulate(workload.jobs, { profile: 'cpu-small', policy: 'thunderagent', kvBlocks: 96, ...options });
+    const [scaled, byHand, unscaled] = await Promise.all([
+      run({ workloadScale: workload.params.scale }),
+      // The scaled constants worked out by hand (5 s × 0.02; round(256 × 0.006)), given explicitly.
+      run({ policyOptions: { checkIntervalS: 0.1, decodeBufferTokens: 2 } }),
+      run({}),
+    ]);
+    const jcts = (r: Awaited<ReturnType<typeof simulate>>) => r.outcomes.map((o) => o.jctS);
     expect(scaled.outcomes.every((o) => o.error === null)).toBe(true);
-    expect(mean(scaled)).not.toBeCloseTo(mean(unscaled), 6);
+    expect(jcts(scaled)).toEqual(jcts(byHand));
+    expect(jcts(scaled)).not.toEqual(jcts(unscaled));
   });
 });

@@ -17,7 +17,7 @@
  *   kind   stands for                               share   median   p90     p99     over 1 min
  *   read   Read, Glob, LS                           13.3%   36 ms    1.1 s   18 s    0.3%
  *   grep   Grep, search                              5.7%   137 ms   1.5 s   16 s    0
- *   plan   TodoWrite, update_plan                    4.7%   17 ms    0.2 s   7 s     0
+ *   plan   task lists (Claude's), update_plan       4.7%   17 ms    0.2 s   7 s     0
  *   edit   Edit, Write, MultiEdit, apply_patch      17.4%   92 ms    19 s    5.3 min 4.1%
  *   bash   Bash, exec_command, write_stdin          56.0%   632 ms   18 s    5.5 min 4.2%
  *   web    WebFetch, WebSearch                       2.9%   5.6 s    40 s    8.7 min 5.6%
