@@ -131,7 +131,7 @@ function realTables(): void {
   }
 }
 
-/** Per workload and pool, each policy's jobs per hour at the objective, and its ratio to fcfs's. */
+/** Per workload and pool, each policy's jobs per hour at the objective, its ratio to fcfs's and the load bracket found. */
 function capacityTable(): void {
   out(`| workload, pool | objective p90 | ${POLICIES.join(' | ')} |`);
   out(`| --- | ---: | ${POLICIES.map(() => '---:').join(' | ')} |`);
@@ -144,7 +144,10 @@ function capacityTable(): void {
         const c = group.find((x) => x.policy === p);
         if (!c) return '';
         const atLeast = c.bracket.fail === null && c.bracket.pass !== null ? '≥ ' : '';
-        const text = `${atLeast}${c.jobsPerHour.toFixed(c.jobsPerHour < 100 ? 1 : 0)}${fcfs && p !== 'fcfs' && fcfs.jobsPerHour > 0 ? ` (${(c.jobsPerHour / fcfs.jobsPerHour).toFixed(2)})` : ''}`;
+        const ratio = fcfs && p !== 'fcfs' && fcfs.jobsPerHour > 0 ? ` (${(c.jobsPerHour / fcfs.jobsPerHour).toFixed(2)})` : '';
+        // The load bracket the bisection ended on, so a reader sees how settled the figure is.
+        const bracket = c.bracket.pass !== null && c.bracket.fail !== null ? `, load ${c.bracket.pass.toFixed(2)}–${c.bracket.fail.toFixed(2)}` : '';
+        const text = `${atLeast}${c.jobsPerHour.toFixed(c.jobsPerHour < 100 ? 1 : 0)}${ratio}${bracket}`;
         return c.jobsPerHour >= best * 0.9995 ? `**${text}**` : text;
       });
       out(`| ${workload}, ${blocks} | ${f(group[0].objectiveP90S, 0)} s | ${cells.join(' | ')} |`);
