@@ -14,7 +14,7 @@
 #             seeds 1 and 2 (chat: seed 1).
 # capacity  : jobs per hour at a p90 JCT within 2 × the unloaded p90, per policy, on the simulator
 #             at GPU scale: coding with the full pool (its contexts fill it), the others with
-#             8,000 blocks (a pool under pressure).
+#             8,000 blocks (a pool under pressure), each family's probes sized for its rate.
 # real      : the real engine on this machine (the default bench model), each workload shrunk to
 #             a CPU's scale (see below), two KV pools.
 set -euo pipefail
@@ -61,9 +61,20 @@ case "$section" in
     done >"$out"
     ;;
   capacity)
+    # Probe sizes per family (docs/simulator.md, "Capacity"): coding's defaults; paper's 6 jobs/s
+    # need more than 5,000 jobs a probe past load 1; tau's window is 2x its unloaded p90, not 4x,
+    # to keep a probe to minutes; chat's sessions last half an hour.
+    capacity_flags() {
+      case "$1" in
+        paper) echo "--max-jobs 20000" ;;
+        tau) echo "--max-jobs 20000 --window-s 1200" ;;
+        chat) echo "--jobs 100 --window-s 7200" ;;
+      esac
+    }
     for w in "${workloads[@]}"; do
       blocks=$(pressure_pool "$w")
-      astraea simulate --workload "$w" --capacity --kv-blocks "$blocks" --json 2>/dev/null | sed "s/^{/{\"workload\":\"$w\",\"kv_blocks\":$blocks,/" | tag capacity
+      # shellcheck disable=SC2046 # the flags split into words on purpose
+      astraea simulate --workload "$w" --capacity --kv-blocks "$blocks" $(capacity_flags "$w") --json 2>/dev/null | sed "s/^{/{\"workload\":\"$w\",\"kv_blocks\":$blocks,/" | tag capacity
     done >"$out"
     ;;
   real)

@@ -51,7 +51,7 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
     sequences: decision.runs.map(({ record, start, count }) => ({
       tokens: record.tokens.slice(start, start + count),
       startPosition: start,
-      blocks: [...blocks.table(record.id)], // a copy: the live table changes as the next step is planned
+      blocks: blocks.table(record.id).slice(), // a copy: the live table changes as the next step is planned
       sampling: record.active!.spec.sampling,
     })),
     swapOut,

@@ -32,6 +32,8 @@ export class RunningStats {
   private next = 0;
   private lifetime = 0;
   private sorted: number[] | null = null;
+  /** The window's mean, kept until the next observation: predictors ask for it every step. */
+  private cachedMean: number | null = null;
 
   constructor(windowSize: number = DEFAULT_WINDOW_SIZE) {
     if (!Number.isInteger(windowSize) || windowSize < 1) {
@@ -48,6 +50,7 @@ export class RunningStats {
     this.next = (this.next + 1) % this.windowSize;
     this.lifetime++;
     this.sorted = null;
+    this.cachedMean = null;
   }
 
   /** Observations ever made (lifetime, not bounded by the window). */
@@ -63,9 +66,12 @@ export class RunningStats {
   /** Mean of the window; NaN when empty. */
   mean(): number {
     if (this.ring.length === 0) return NaN;
-    let sum = 0;
-    for (const v of this.ring) sum += v;
-    return sum / this.ring.length;
+    if (this.cachedMean === null) {
+      let sum = 0;
+      for (const v of this.ring) sum += v;
+      this.cachedMean = sum / this.ring.length;
+    }
+    return this.cachedMean;
   }
 
   /** Type-7 quantile of the window (see the file comment); NaN when empty. */

@@ -21,8 +21,7 @@ export interface SwapPlan {
 export function splitSwaps(plan: SwapPlan): { blocking: number; background: number } {
   const total = plan.swapOut.length + plan.swapIn.length;
   if (total === 0) return { blocking: 0, background: 0 };
-  const forwardUses = new Set<number>();
-  for (const s of plan.sequences) for (const b of s.blocks) forwardUses.add(b);
+  const forwardUses = blocksInTables(plan);
   const copyUses = new Set<number>();
   const copyWrites = new Set<number>();
   for (const [from, to] of plan.copy ?? []) {
@@ -42,4 +41,24 @@ export function splitSwaps(plan: SwapPlan): { blocking: number; background: numb
     if (forwardUses.has(device) || copyUses.has(device) || outDeviceSources.has(device) || outHostDestinations.has(host)) blocking++;
   }
   return { blocking, background: total - blocking };
+}
+
+/**
+ * The swaps' device blocks that some sequence's block table holds. A step's tables can hold
+ * hundreds of thousands of blocks (long contexts), its swaps a few: look the few up in the
+ * tables rather than hash every table entry, and stop once each has been found.
+ */
+function blocksInTables(plan: SwapPlan): Set<number> {
+  const swapDevices = new Set<number>();
+  for (const [device] of plan.swapOut) swapDevices.add(device);
+  for (const [, device] of plan.swapIn) swapDevices.add(device);
+  const found = new Set<number>();
+  for (const s of plan.sequences) {
+    for (const b of s.blocks) {
+      if (!swapDevices.has(b)) continue;
+      found.add(b);
+      if (found.size === swapDevices.size) return found;
+    }
+  }
+  return found;
 }

@@ -49,6 +49,14 @@ describe('RunningStats', () => {
     expect(s.quantile(0)).toBe(2);
     expect(s.quantile(1)).toBe(100);
     expect(Number.isNaN(new RunningStats().mean())).toBe(true);
+    // The mean is kept between observations and follows each new one.
+    const t = new RunningStats(2);
+    t.observe(4);
+    expect(t.mean()).toBe(4);
+    t.observe(6);
+    expect(t.mean()).toBe(5);
+    t.observe(10); // window [6, 10]
+    expect(t.mean()).toBe(8);
     expect(() => s.quantile(1.5)).toThrow(EngineError);
     expect(() => s.observe(Number.NaN)).toThrow(EngineError);
   });
