@@ -48,7 +48,7 @@ node -e '
   const profile = JSON.parse(fs.readFileSync(process.argv[4], "utf8"));
   const mean = (rows, policy, value) => { const rs = rows.filter((r) => r.policy === policy); return rs.reduce((s, r) => s + value(r), 0) / rs.length; };
   const ms = (s) => (s * 1e3).toFixed(2);
-  // The real runs control-plane time per step, beside the constant the simulator charges.
+  // Control-plane time per step on the real runs, beside the constant the simulator charges.
   console.log(`policy | real mean JCT s | simulated | simulated / real | real control plane ms/step (profile: ${ms(profile.costs.stepOverheadS ?? 0)})   (mean over ${process.argv[3]} seeds)`);
   for (const policy of [...new Set(real.map((r) => r.policy))]) {
     const [r, s] = [mean(real, policy, (x) => x.jct_s.mean), mean(sim, policy, (x) => x.jct_s.mean)];
