@@ -128,10 +128,12 @@ export class TokencakePolicy implements Policy {
     this.preemption = options.preemption ?? 'recompute';
   }
 
-  /** Seconds to copy a context of `tokens` one way between device and host. */
-  copyS(tokens: number): number {
-    const m = this.memory();
-    return (tokens * m.kvBytesPerToken) / m.swapBytesPerS;
+  /**
+   * Seconds to copy a context of `tokens` one way between device and host. A caller pricing many
+   * jobs passes the memory view it read once (reading it walks every live job).
+   */
+  copyS(tokens: number, memory: MemoryView = this.memory()): number {
+    return (tokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
   }
 
   /** The agent types now critical: the top `criticalTypes` by hybrid priority, ties included. */
@@ -206,10 +208,11 @@ export class TokencakePolicy implements Policy {
   }
 
   prefetchToolWaits(jobs: readonly WaitingJobView[], _nowS: number): string[] {
-    const lead = this.uploadLeadS ?? this.memory().stepS ?? 0.02;
+    const memory = this.memory();
+    const lead = this.uploadLeadS ?? memory.stepS ?? 0.02;
     return jobs
       .filter((j) => !this.reclaimedThisPlan.has(j.jobId))
-      .map((j) => ({ id: j.jobId, remaining: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), upload: this.copyS(j.contextTokens) }))
+      .map((j) => ({ id: j.jobId, remaining: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), upload: this.copyS(j.contextTokens, memory) }))
       .filter((j) => j.remaining <= j.upload + lead)
       .sort((a, b) => a.remaining - b.remaining || (a.id < b.id ? -1 : 1))
       .map((j) => j.id);
