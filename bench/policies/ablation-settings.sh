@@ -11,4 +11,6 @@ ABLATION_SETTINGS=(
   astraea.ageFrom=lowest
   astraea.memoryWeight=off
   astraea.segmentsAheadCap=Infinity
+  astraea.admission=all
+  astraea.prefetch=predicted-return
 )

@@ -76,6 +76,7 @@ function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => Segment
     generatedTokens: r.active?.generated.length ?? 0,
     contextTokens: r.tokens.length,
     running: state.state === 'running',
+    kv: r.placement,
     accumulatedWaitS: state.accumulatedWaitS(nowS),
     attainedTokens: group.attainedTokens(),
     expectedOutputTokens: expected.outputTokens,

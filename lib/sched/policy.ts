@@ -34,6 +34,12 @@ export interface SchedulingCandidate {
   generatedTokens: number;
   contextTokens: number;
   running: boolean;
+  /**
+   * Where the job's computed KV is: on the device (running, or kept since its last segment), on
+   * the host (swapped out: a swap-in brings it back), or nowhere (new, or discarded: a prefill,
+   * less what the prefix cache still holds).
+   */
+  kv: 'device' | 'host' | 'none';
   /** Seconds the job has spent ready but not running, over all its segments. */
   accumulatedWaitS: number;
   /** Service the job has received so far, all segments: prompt tokens computed + tokens generated. */

@@ -268,7 +268,8 @@ describe('astraea: T counts the KV a job holds while memory is contended (rule 1
   // small's stays 1 s (the scale is at least 1). Scores: big (3 + 1.75)/1.75 = 2.71, small 4.
   const big = fixture('big', { jobArrivalS: 0, accumulatedWaitS: 3, contextTokens: 1000, expectedOutputTokens: 100 });
   const small = fixture('small', { jobArrivalS: 1, accumulatedWaitS: 3, contextTokens: 100, expectedOutputTokens: 100 });
-  const options = { serviceTime: () => 1, waitBasis: 'accumulated' as const };
+  // The order alone: every candidate let in (rule 11 would hold back what does not fit in 100 free tokens).
+  const options = { serviceTime: () => 1, waitBasis: 'accumulated' as const, admission: 'all' as const };
 
   it('under contention the job holding less KV goes first', () => {
     const policy = new AstraeaPolicy({ ...options, memory: () => memory(500, 100) });

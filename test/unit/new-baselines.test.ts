@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import { MoriPolicy } from '../../lib/sched/mori.js';
-import type { PausedJobView, SegmentEndView, WaitingJobView } from '../../lib/sched/policy.js';
+import type { PausedJobView, SegmentEndView } from '../../lib/sched/policy.js';
 import { createPolicy, POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
 import { ThunderAgentPolicy } from '../../lib/sched/thunderagent.js';
 import { TokencakePolicy } from '../../lib/sched/tokencake.js';
@@ -17,20 +17,10 @@ import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
 import { runWorkload } from '../../lib/workload/replay.js';
-import { cand, ids } from './scheduling-fixtures.js';
+import { cand, ids, waiting } from './scheduling-fixtures.js';
 
 const paused = (jobId: string, contextTokens: number, over: Partial<PausedJobView> = {}): PausedJobView => ({ jobId, kind: 'k', contextTokens, tool: 't', ...over });
 
-const waiting = (jobId: string, contextTokens: number, waitedS: number, kv: WaitingJobView['kv'], over: Partial<WaitingJobView> = {}): WaitingJobView => ({
-  jobId,
-  kind: 'k',
-  contextTokens,
-  tool: 't',
-  waitedS,
-  kv,
-  deviceBlocks: kv === 'device' ? Math.ceil(contextTokens / 16) : 0,
-  ...over,
-});
 
 const toolEnd = (jobId: string): SegmentEndView => ({ jobId, kind: 'k', segmentIndex: 0, reason: 'tool_call', generatedTokens: 2, computedPromptTokens: 0, tool: 't' });
 

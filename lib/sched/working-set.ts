@@ -1,0 +1,55 @@
+/**
+ * Working-set admission: under memory pressure a job is let into the engine only when its KV fits
+ * beside the KV of the jobs already in, as an operating system admits processes by working set
+ * rather than letting page eviction decide. Without it every ready job is shown to the step
+ * planner, each new 100K-token prefill takes the memory of jobs that will be back in a second,
+ * and they recompute when they return: a job-blind engine's prefix-cache thrash.
+ *
+ * Jobs whose KV is on the device (running, or kept since their last segment) are always in: they
+ * need room only to grow. A job whose KV is elsewhere (new, swapped to the host, discarded) needs
+ * its whole context plus the output still expected. The room is what is free (or only cached) on
+ * the device, plus what jobs waiting on tools hold and may give up — those the policy would move
+ * to the host because their tool is expected to run longer than the copy out and back.
+ */
+import type { SchedulingCandidate } from './policy.js';
+
+export interface WorkingSetRoom {
+  /** Device tokens free or held only by the prefix cache. */
+  freeTokens: number;
+  /** Device tokens of jobs waiting on tools that may be moved off the device to make room. */
+  parkableTokens: number;
+}
+
+/** Tokens a job still adds to what it holds in this segment: prompt to compute and output to come. */
+export function growthTokens(c: SchedulingCandidate): number {
+  return c.pendingPrefillTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens);
+}
+
+/** Device tokens a job outside the working set needs to run its segment. */
+export function admissionTokens(c: SchedulingCandidate): number {
+  return c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens);
+}
+
+/**
+ * The candidates let in, in the order given (most urgent first): every job whose KV is on the
+ * device, and the others, most urgent first, while each fits the room left. When none is on the
+ * device and none fits, the most urgent is let in anyway (the engine must run something; the
+ * planner takes what it needs).
+ */
+export function admitWorkingSet(ordered: readonly SchedulingCandidate[], room: WorkingSetRoom): SchedulingCandidate[] {
+  let left = room.freeTokens + room.parkableTokens;
+  for (const c of ordered) if (c.kv === 'device') left -= growthTokens(c);
+  const admitted: SchedulingCandidate[] = [];
+  for (const c of ordered) {
+    if (c.kv === 'device') {
+      admitted.push(c);
+      continue;
+    }
+    const need = admissionTokens(c);
+    if (need > left) continue; // a smaller one further on may still fit
+    left -= need;
+    admitted.push(c);
+  }
+  if (admitted.length === 0 && ordered.length > 0) admitted.push(ordered[0]);
+  return admitted;
+}

@@ -1,0 +1,154 @@
+/**
+ * Working-set admission (lib/sched/working-set.ts) and astraea's rules built on it: rule 11 lets a
+ * job whose KV is off the device in only while it fits; rule 12 brings KV back from the host
+ * ahead of a tool's predicted return. Every figure is worked out by hand in the comments.
+ */
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../lib/engine/engine.js';
+import { AstraeaPolicy } from '../../lib/sched/astraea.js';
+import type { MemoryView } from '../../lib/sched/kv-waste.js';
+import { admitWorkingSet } from '../../lib/sched/working-set.js';
+import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
+import { VirtualClock } from '../../lib/sim/virtual-clock.js';
+import type { WorkloadJob } from '../../lib/workload/format.js';
+import { runWorkload } from '../../lib/workload/replay.js';
+import { cand, ids, waiting } from './scheduling-fixtures.js';
+
+describe('admitWorkingSet', () => {
+  // a: on the device, 50 tokens to prefill and 50 of its 100 expected output to come: grows 100.
+  const a = cand('a', { kv: 'device', running: true, pendingPrefillTokens: 50, generatedTokens: 50, expectedOutputTokens: 100 });
+  // b: new, 500 tokens of context + 100 expected output = 600. c: 400 + 100 = 500. d: on the host, 200 + 100 = 300.
+  const b = cand('b', { contextTokens: 500, pendingPrefillTokens: 499, expectedOutputTokens: 100 });
+  const c = cand('c', { contextTokens: 400, pendingPrefillTokens: 399, expectedOutputTokens: 100 });
+  const d = cand('d', { kv: 'host', contextTokens: 200, expectedOutputTokens: 100 });
+
+  it('lets the device-resident in, then the others most urgent first while each fits', () => {
+    // Room 1,000 − a's 100 = 900: b (600) fits, 300 left; c (500) does not; d (300) does.
+    expect(ids(admitWorkingSet([a, b, c, d], { freeTokens: 1000, parkableTokens: 0 }))).toEqual(['a', 'b', 'd']);
+  });
+
+  it('counts what jobs waiting on tools may give up as room', () => {
+    // 600 free + 400 parkable: the same 1,000.
+    expect(ids(admitWorkingSet([a, b, c, d], { freeTokens: 600, parkableTokens: 400 }))).toEqual(['a', 'b', 'd']);
+    // 300 in all, 200 after a: nothing else fits.
+    expect(ids(admitWorkingSet([a, b, c, d], { freeTokens: 300, parkableTokens: 0 }))).toEqual(['a']);
+  });
+
+  it('lets the most urgent in when nothing is on the device and nothing fits (the engine must run something)', () => {
+    expect(ids(admitWorkingSet([c, b], { freeTokens: 10, parkableTokens: 0 }))).toEqual(['c']);
+    expect(admitWorkingSet([], { freeTokens: 10, parkableTokens: 0 })).toEqual([]);
+  });
+});
+
+/** KV 1,000 bytes per token, copies at 1 MB/s: a 100-token context copies one way in 0.1 s. */
+function memory(freeTokens: number): MemoryView {
+  return { usedFraction: 0.5, waitingTokens: 0, freeTokens, kvBytesPerToken: 1000, swapBytesPerS: 1e6, prefillSPerToken: 1e-3, stepS: 0.05 };
+}
+
+describe('astraea: working-set admission (rule 11)', () => {
+  // Every tool takes 10 s. n arrived at 0 and needs 550 + 50 = 600 tokens; small arrived at 5 and
+  // needs 50 + 50 = 100. With T = 1 s and W the age at t = 10, n (10 + 1)/1 goes before small (5 + 1)/1.
+  const n = cand('n', { jobArrivalS: 0, contextTokens: 550, expectedOutputTokens: 50 });
+  const small = cand('small', { jobArrivalS: 5, contextTokens: 50, expectedOutputTokens: 50 });
+  const policy = () => new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(100), toolTimeS: () => 10 });
+
+  it('counts as room the KV of a tool wait that rule 3 would move: back after the cheaper of copy and recompute', () => {
+    const p = policy();
+    // far: 500 tokens, 9 s left > min(2 × 0.5 s round trip, 0.5 s recompute): parkable. soon: 300
+    // tokens, 0.1 s left < min(0.6, 0.3): not. Room 100 free + 500 = 600: n fits, then nothing is
+    // left for small.
+    p.revisitToolWaits([waiting('far', 500, 1, 'device'), waiting('soon', 300, 9.9, 'device')], 10);
+    expect(ids(p.order([n, small], 10))).toEqual(['n']);
+  });
+
+  it('without this step’s look at the tool waits, only free memory counts: small fits in 100, n does not', () => {
+    const p = policy();
+    p.revisitToolWaits([waiting('far', 500, 1, 'device')], 10);
+    p.order([n, small], 10);
+    // The next step's order with no revisit before it: the engine found no tool wait on the device.
+    expect(ids(p.order([n, small], 11))).toEqual(['small']);
+  });
+
+  it("shows every ready job with the rule off (the ablation)", () => {
+    const p = new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(100), toolTimeS: () => 10, admission: 'all' });
+    expect(ids(p.order([n, small], 10))).toEqual(['n', 'small']);
+  });
+});
+
+describe('astraea: KV back before the tool returns (rule 12)', () => {
+  // Tools take 10 s; a 100-token context copies in 0.1 s and a step is 0.05 s: a job on the host
+  // comes back once it has 0.15 s or less to go.
+  const policy = (prefetch: 'predicted-return' | 'off' | undefined) => new AstraeaPolicy({ memory: () => memory(0), toolTimeS: () => 10, prefetch });
+  const jobs = [waiting('due', 100, 9.88, 'host'), waiting('later', 100, 9, 'host'), waiting('dueSooner', 100, 9.95, 'host')];
+
+  it('names the jobs due back within copy time and a step, the soonest first', () => {
+    // due: 0.12 s left; dueSooner 0.05 s; later 1 s (not yet).
+    expect(policy('predicted-return').prefetchToolWaits(jobs, 0)).toEqual(['dueSooner', 'due']);
+  });
+
+  it('names none when off, the default (it has not paid for itself yet: docs/policies.md)', () => {
+    expect(policy('off').prefetchToolWaits(jobs, 0)).toEqual([]);
+    expect(policy(undefined).prefetchToolWaits(jobs, 0)).toEqual([]);
+  });
+});
+
+describe('astraea on the simulated engine: admission keeps the working set from thrashing (rule 11)', () => {
+  // 24 blocks of 16 tokens, no host pool; a step costs 0.01 s + 0.01 s a token, and copies are
+  // slow (50 kB/s at 1 kB a token). Oracle hints give the policy every output length and tool time.
+  // - a (t = 0): 80 prompt tokens (a 0.81 s step), 2 out; pauses at 0.99 s on a 0.6 s tool holding
+  //   82 tokens (5 full blocks and 2 tokens); back at 1.59 s for 1 token.
+  // - r (t = 0.05): 16 tokens, 100 out, decoding from 0.99 s (0.02 s a token: done near 3 s).
+  // - b (t = 1): 300 tokens, 50 out. Its prompt alone needs 19 blocks; 16 are free.
+  // With the rule, b needs 350 tokens and the room is 256 free less what r will still grow by:
+  // b waits. (Rule 3 gives a's KV to the prefix cache meanwhile — b waits for memory — and a's 5
+  // full blocks are still there when it returns: it computes only its partial block again.) a
+  // and r finish undisturbed, then b runs alone. Without the rule, b's 300-token prompt runs at
+  // once (a 3 s step), takes the prefix-cached blocks of a, and r is preempted for memory: both
+  // compute their contexts again.
+  const jobs: WorkloadJob[] = [
+    { id: 'a', arrivalS: 0, kind: 'k', segments: [{ inputTokens: 80, outputTokens: 2, tool: { name: 't', durationS: 0.6 } }, { inputTokens: 1, outputTokens: 1, tool: null }] },
+    { id: 'r', arrivalS: 0.05, kind: 'k', segments: [{ inputTokens: 16, outputTokens: 100, tool: null }] },
+    { id: 'b', arrivalS: 1, kind: 'k', segments: [{ inputTokens: 300, outputTokens: 50, tool: null }] },
+  ];
+
+  async function run(admission: 'working-set' | 'all') {
+    const clock = new VirtualClock();
+    const backend = new SimulatedBackend(
+      { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 },
+      { name: 'c', fixedS: 0.01, tokenS: 0.01, contextTokenS: 0, swapBytesPerS: 5e4 },
+      16,
+      clock,
+    );
+    const engine = Engine.withBackend(backend, { policy: 'astraea', policyOptions: { admission }, kvBlocks: 24, hostBlocks: 0, clock });
+    const done = runWorkload(engine, jobs, clock, { hints: 'oracle' });
+    await clock.run();
+    const outcomes = await done;
+    const stats = engine.stats();
+    engine.checkInvariants();
+    await engine.close();
+    return { outcomes, stats };
+  }
+
+  it('with the rule, b waits; a and r finish first, nothing is preempted, and a recomputes less than a block', async () => {
+    const { outcomes, stats } = await run('working-set');
+    expect(outcomes.map((o) => [o.id, o.error])).toEqual([
+      ['a', null],
+      ['r', null],
+      ['b', null],
+    ]);
+    expect(stats.preemptions).toBe(0);
+    expect(stats.kvTraffic.recomputedPrefillTokens).toBeLessThan(16);
+  });
+
+  it('without it (the ablation), b runs at once, r is preempted, and both compute their contexts again', async () => {
+    const { outcomes, stats } = await run('all');
+    expect(outcomes.map((o) => [o.id, o.error])).toEqual([
+      ['b', null],
+      ['a', null],
+      ['r', null],
+    ]);
+    expect(stats.preemptions).toBe(1);
+    // At least a's whole 82-token context (b's prompt overwrote its cached blocks).
+    expect(stats.kvTraffic.recomputedPrefillTokens).toBeGreaterThanOrEqual(82);
+  });
+});
