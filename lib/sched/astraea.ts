@@ -29,13 +29,15 @@
  *    the policy live predictions (not ones frozen at queueing), `astraea`'s p99 is at or below
  *    fcfs's without it, and at 5 it costs 1.4–4.3% of mean JCT under memory pressure
  *    (docs/policies.md, "The tail"), so it stays an option.
- * 7. `swapCost: 'stall'`: a swap or a discard is chosen by what it costs the batch. A copy at a
- *    tool wait runs beside a step's compute, so it costs only what one step cannot hide of it,
- *    out and back; a copy the planner needs now stalls the step whole. A discard leaves the
- *    blocks in the prefix cache and costs a recompute only of what the waiting work overwrites
- *    (at most the memory deficit). 'copy' (the ablation) weighs the whole round trip against a
- *    whole recompute, and the planner always swaps. Large contexts (coding agents' tens of
- *    thousands of tokens) are discarded, small ones swapped.
+ * 7. `swapCost: 'copy'` (since rule 11; before it 'stall'): a waiting job's KV that is worth
+ *    moving is swapped when the copy out and back costs less than recomputing the whole context,
+ *    else discarded to the prefix cache; the planner's reclaims swap (when the host has room).
+ *    'stall' (the ablation) prices a copy by the part one step cannot hide and a discard by the
+ *    recompute of only what the waiting work would overwrite (at most the memory deficit). It
+ *    won on coding (2.2%) while every ready job was shown to the planner; with rule 11 it loses
+ *    there (1.6–2.9% on two of three seeds, load 2.5) and on chat and paper (up to 0.55%), and
+ *    gains nowhere more than tau's 0.18% (docs/policies.md). A discard priced by the deficit of
+ *    the moment also missed the eviction over a minutes-long wait (the chat loss of issue 13).
  * 9. `serviceScope: 'job'` (the paper: the segment): T in the response ratio is the job's
  *    expected remaining service — this segment's T_proc times (1 + the segments the job is
  *    expected to run after it, learned per kind: lib/predict/job-length.ts, at most
@@ -52,7 +54,7 @@
  *    copy out and back and a recompute (./working-set.ts).
  *    Shown every ready job, the planner gave each new 100K-token prefill the memory of jobs due
  *    back in a second, and they recomputed on return: coding agents at H100 scale ran at 1.23×
- *    fcfs's mean JCT (load 2, seed 1), and with the rule at 0.70×.
+ *    fcfs's mean JCT (load 2, seed 1), and with the rule (and rule 7's 'copy') at 0.69×.
  * 12. (off by default) `prefetch: 'predicted-return'`: a job whose KV went to the host is swapped
  *    back in once its tool is expected back within the copy time and a step, into room nobody
  *    holds, so its next segment does not wait for the copy. It has not paid for itself yet: −1.6%
@@ -82,9 +84,9 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    */
   tailSlack?: number;
   /**
-   * Rule 7, swap or discard: 'stall' (default) weighs the part of a copy a step cannot hide
-   * against recomputing only what the waiting work would evict from the prefix cache; 'copy'
-   * weighs the whole copy against recomputing the whole context.
+   * Rule 7, swap or discard: 'copy' (default) weighs the whole copy out and back against
+   * recomputing the whole context; 'stall' weighs the part of a copy a step cannot hide against
+   * recomputing only what the waiting work would evict from the prefix cache.
    */
   swapCost?: 'stall' | 'copy';
   /**
@@ -154,7 +156,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.reclaim = options.reclaim ?? 'remaining-time';
     this.waitBasis = options.waitBasis ?? 'age';
     this.tailSlack = options.tailSlack ?? Infinity;
-    this.swapCost = options.swapCost ?? 'stall';
+    this.swapCost = options.swapCost ?? 'copy';
     this.uncontendedKv = options.uncontendedKv ?? 'preserve';
     this.serviceScope = options.serviceScope ?? 'job';
     this.memoryWeight = options.memoryWeight ?? 'contention';

@@ -178,24 +178,28 @@ describe('astraea: tail protection against an arrival order (rule 6)', () => {
   });
 });
 
-describe('astraea: swap or discard by what each costs the batch (rule 7)', () => {
+describe('astraea: swap or discard (rule 7)', () => {
   // 100 tokens, 1 KiB each: a one-way copy at 1e6 B/s takes 0.1 s; recomputing takes 0.1 s.
   const paused = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't' };
   const view = (waiting: number, free: number, stepS: number, swapBytesPerS = 1e6) => () => ({ ...memory(waiting, free), stepS, swapBytesPerS });
 
-  it('discards when the waiting work would evict little of the context from the prefix cache', () => {
+  it("by default ('copy') weighs the whole round trip against a whole recompute", () => {
+    // Round trip 0.2 s > recompute 0.1 s: discard. With copies 4× faster (0.05 s) it swaps.
+    expect(new AstraeaPolicy({ memory: view(500, 10, 0.09), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('discard');
+    expect(new AstraeaPolicy({ memory: view(500, 10, 0.09, 4e6), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('swap');
+  });
+
+  const stall = { swapCost: 'stall' as const };
+
+  it("the ablation ('stall') discards when the waiting work would evict little of the context", () => {
     // Deficit 20 tokens → recompute at most 20 × 1 ms = 0.02 s; copying (stall 2 × (0.1 − 0.01)
     // = 0.18 s) costs more.
-    expect(new AstraeaPolicy({ memory: view(30, 10, 0.01), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('discard');
+    expect(new AstraeaPolicy({ ...stall, memory: view(30, 10, 0.01), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('discard');
   });
 
-  it('swaps when a step hides most of the copy', () => {
+  it("the ablation ('stall') swaps when a step hides most of the copy", () => {
     // Deficit 490 → the whole context (0.1 s) is recomputed; the copy stalls 2 × (0.1 − 0.09) = 0.02 s.
-    expect(new AstraeaPolicy({ memory: view(500, 10, 0.09), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('swap');
-  });
-
-  it("the ablation ('copy') weighs the whole round trip (0.2 s) against a whole recompute (0.1 s)", () => {
-    expect(new AstraeaPolicy({ swapCost: 'copy', memory: view(500, 10, 0.09), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('discard');
+    expect(new AstraeaPolicy({ ...stall, memory: view(500, 10, 0.09), toolTimeS: () => 5 }).onToolWait(paused, 0)).toBe('swap');
   });
 });
 
@@ -212,21 +216,21 @@ describe("astraea: the planner's reclaim order (rule 3)", () => {
 describe("astraea: swap or discard when the planner takes KV back (rule 7)", () => {
   // 100 tokens, 1 KiB each at 1e6 B/s: a copy out takes 0.1 s and stalls the step whole.
   const v = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 't', waitedS: 0, kv: 'device' as const, deviceBlocks: 0 };
-  const with_ = (waiting: number, free: number, stepS: number) => new AstraeaPolicy({ memory: () => ({ ...memory(waiting, free), stepS }) });
+  const with_ = (waiting: number, free: number, stepS: number) => new AstraeaPolicy({ swapCost: 'stall', memory: () => ({ ...memory(waiting, free), stepS }) });
 
-  it('discards when the new work overwrites less than the copy would cost', () => {
+  it("by default ('copy') always swaps, like the planner's default", () => {
+    expect(new AstraeaPolicy({ memory: () => ({ ...memory(30, 10), stepS: 0.05 }) }).reclaimAction(v, 0)).toBe('swap');
+  });
+
+  it("the ablation ('stall') discards when the new work overwrites less than the copy would cost", () => {
     // Deficit 20 → 0.02 s recomputed later; stall 0.1 + (0.1 − 0.05) = 0.15 s.
     expect(with_(30, 10, 0.05).reclaimAction(v, 0)).toBe('discard');
   });
 
-  it('swaps when nearly all of it would be overwritten and recomputing costs more than the copy', () => {
+  it("the ablation ('stall') swaps when nearly all of it would be overwritten and recomputing costs more than the copy", () => {
     // Deficit 490 → all 100 tokens recomputed at 2 ms each: 0.2 s, against a stall of 0.1 s
     // (the copy out; the 0.2 s step hides the copy back).
-    expect(new AstraeaPolicy({ memory: () => ({ ...memory(500, 10), prefillSPerToken: 2e-3, stepS: 0.2 }) }).reclaimAction(v, 0)).toBe('swap');
-  });
-
-  it("the ablation ('copy') always swaps, like the planner's default", () => {
-    expect(new AstraeaPolicy({ swapCost: 'copy', memory: () => ({ ...memory(30, 10), stepS: 0.05 }) }).reclaimAction(v, 0)).toBe('swap');
+    expect(new AstraeaPolicy({ swapCost: 'stall', memory: () => ({ ...memory(500, 10), prefillSPerToken: 2e-3, stepS: 0.2 }) }).reclaimAction(v, 0)).toBe('swap');
   });
 });
 
