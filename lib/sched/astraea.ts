@@ -65,7 +65,7 @@
  */
 import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js';
 import { FcfsLedger } from './fcfs-ledger.js';
-import type { MemoryView } from './kv-waste.js';
+import { copySeconds, type MemoryView } from './kv-waste.js';
 import type { PausedJobView, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
 import { admitWorkingSet, type WorkingSetRoom } from './working-set.js';
 
@@ -145,7 +145,11 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private footprintScale: ((c: SchedulingCandidate) => number) | null = null;
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
   private readonly admission: 'working-set' | 'all';
-  private readonly prefetch: 'predicted-return' | 'off';
+  /**
+   * Rule 12's hook, present only when it is on: the engine builds a view of every job on the host
+   * for it each step, which is wasted work with the rule off.
+   */
+  readonly prefetchToolWaits?: (jobs: readonly WaitingJobView[], nowS: number) => string[];
   /** Jobs waiting on tools with KV on the device, as the last revisitToolWaits saw them (this step's, or none). */
   private toolWaitsOnDevice: readonly WaitingJobView[] = [];
   private revisited = false;
@@ -163,18 +167,20 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.segmentsAheadCap = options.segmentsAheadCap ?? 5;
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
     this.admission = options.admission ?? 'working-set';
-    this.prefetch = options.prefetch ?? 'off';
+    if ((options.prefetch ?? 'off') === 'predicted-return') this.prefetchToolWaits = (jobs, nowS) => this.prefetchDue(jobs, nowS);
   }
 
   override order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
-    this.footprintScale = this.memoryWeight === 'contention' && contended(this.memory()) ? footprintScale(candidates) : null;
+    // One read per step: the view walks every live job.
+    const memory = this.memory();
+    this.footprintScale = this.memoryWeight === 'contention' && contended(memory) ? footprintScale(candidates) : null;
     // The engine asks revisitToolWaits right before each order only when some tool wait holds
     // device KV; without that call this step, none does.
     const toolWaits = this.revisited ? this.toolWaitsOnDevice : [];
     this.revisited = false;
     try {
       const ordered = this.orderCandidates(candidates, nowS);
-      return this.admission === 'working-set' ? admitWorkingSet(ordered, this.room(toolWaits)) : ordered;
+      return this.admission === 'working-set' ? admitWorkingSet(ordered, this.room(toolWaits, memory)) : ordered;
     } finally {
       this.footprintScale = null;
     }
@@ -184,8 +190,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
    * Rule 11's room: free device memory, plus the KV of jobs waiting on tools that rule 3 would
    * move if memory were wanted (the planner moves those first: reclaimOrder).
    */
-  private room(toolWaits: readonly WaitingJobView[]): WorkingSetRoom {
-    const memory = this.memory();
+  private room(toolWaits: readonly WaitingJobView[], memory: MemoryView): WorkingSetRoom {
     let parkableTokens = 0;
     for (const j of toolWaits) if (worthMoving(j.contextTokens, this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), memory)) parkableTokens += j.contextTokens;
     return { freeTokens: memory.freeTokens ?? Infinity, parkableTokens };
@@ -195,12 +200,11 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
    * Rule 12: jobs on the host whose tool is expected back within the copy time and a step come
    * back now (the engine swaps them in only into room nobody holds), the soonest first.
    */
-  prefetchToolWaits(jobs: readonly WaitingJobView[], _nowS: number): string[] {
-    if (this.prefetch === 'off') return [];
+  private prefetchDue(jobs: readonly WaitingJobView[], _nowS: number): string[] {
     const memory = this.memory();
     const leadS = memory.stepS ?? 0;
     return jobs
-      .map((j) => ({ id: j.jobId, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), copyS: (j.contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS }))
+      .map((j) => ({ id: j.jobId, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), copyS: copySeconds(j.contextTokens, memory) }))
       .filter((j) => j.remainingS <= j.copyS + leadS)
       .sort((a, b) => a.remainingS - b.remainingS || (a.id < b.id ? -1 : 1))
       .map((j) => j.id);
@@ -292,7 +296,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   reclaimAction(job: WaitingJobView, _nowS: number): 'swap' | 'discard' {
     if (this.swapCost === 'copy') return 'swap';
     const memory = this.memory();
-    const copyS = (job.contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+    const copyS = copySeconds(job.contextTokens, memory);
     const stallS = copyS + Math.max(0, copyS - (memory.stepS ?? 0));
     const lostS = Math.min(job.contextTokens, Math.max(0, deficitTokens(memory))) * memory.prefillSPerToken;
     return lostS < stallS ? 'discard' : 'swap';
@@ -307,7 +311,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
    */
   private awayAction(contextTokens: number, awayS: number, memory: MemoryView, deficit: number): 'swap' | 'discard' | null {
     if (!worthMoving(contextTokens, awayS, memory)) return null;
-    const copyS = (contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+    const copyS = copySeconds(contextTokens, memory);
     const recomputeS = contextTokens * memory.prefillSPerToken;
     if (this.swapCost === 'copy') return recomputeS < 2 * copyS ? 'discard' : 'swap';
     const evictedRecomputeS = Math.min(contextTokens, Math.max(0, deficit)) * memory.prefillSPerToken;
@@ -331,8 +335,7 @@ function footprintScale(candidates: readonly SchedulingCandidate[]): (c: Schedul
  * the cheaper of a copy out and back and a recompute would take.
  */
 function worthMoving(contextTokens: number, awayS: number, memory: MemoryView): boolean {
-  const copyS = (contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
-  return awayS > Math.min(2 * copyS, contextTokens * memory.prefillSPerToken);
+  return awayS > Math.min(2 * copySeconds(contextTokens, memory), contextTokens * memory.prefillSPerToken);
 }
 
 /** Tokens of waiting work beyond the free memory. */

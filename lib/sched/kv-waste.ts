@@ -68,6 +68,11 @@ export interface MemoryView {
   stepS?: number;
 }
 
+/** Seconds to copy `contextTokens` of KV one way between device and host. */
+export function copySeconds(contextTokens: number, memory: MemoryView): number {
+  return (contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+}
+
 /**
  * The waste inputs for a job with `contextTokens` of KV pausing on a tool of predicted duration
  * `toolTimeS`: C_batch = min(waiting tokens, C_self) (the freed memory holds C_self tokens, so it
@@ -81,6 +86,6 @@ export function kvWasteInputs(contextTokens: number, toolTimeS: number, memory: 
     batchTokens: Math.min(Math.max(0, memory.waitingTokens), contextTokens),
     kvBytesPerToken: memory.kvBytesPerToken,
     recomputeS: contextTokens * memory.prefillSPerToken,
-    swapS: (contextTokens * memory.kvBytesPerToken) / memory.swapBytesPerS,
+    swapS: copySeconds(contextTokens, memory),
   };
 }

@@ -53,7 +53,7 @@
  *   would try to start the copy back before it).
  */
 import { EngineError } from '../errors.js';
-import type { MemoryView } from './kv-waste.js';
+import { copySeconds, type MemoryView } from './kv-waste.js';
 import { byJobId } from './ordering.js';
 import type { PausedJobView, Policy, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
 
@@ -133,7 +133,7 @@ export class TokencakePolicy implements Policy {
    * jobs passes the memory view it read once (reading it walks every live job).
    */
   copyS(tokens: number, memory: MemoryView = this.memory()): number {
-    return (tokens * memory.kvBytesPerToken) / memory.swapBytesPerS;
+    return copySeconds(tokens, memory);
   }
 
   /** The agent types now critical: the top `criticalTypes` by hybrid priority, ties included. */
