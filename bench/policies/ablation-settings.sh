@@ -12,5 +12,5 @@ ABLATION_SETTINGS=(
   astraea.memoryWeight=off
   astraea.segmentsAheadCap=Infinity
   astraea.admission=all
-  astraea.prefetch=predicted-return
+  astraea.admissionOrder=likeliest-to-end
 )

@@ -10,7 +10,8 @@ import type { CapacityResult } from '../../lib/bench/capacity.js';
 import type { RunSummary } from '../../lib/bench/summary.js';
 import { POLICY_NAMES } from '../../lib/sched/registry.js';
 
-type Line = RunSummary & { section: string; setting?: string };
+/** `arrivals`: the arrival shape, on the lines of results.sh's `arrivals` section. */
+type Line = RunSummary & { section: string; setting?: string; arrivals?: string };
 /** A capacity line: one policy's result, tagged with the workload and pool. */
 type CapacityLine = CapacityResult & { section: 'capacity'; workload: string; kv_blocks: number };
 
@@ -37,9 +38,10 @@ function out(text = ''): void {
 /** One table per workload and pool: a row per load, per policy its mean JCT (best in bold). */
 function sweepTables(section: string, metric: 'mean' | 'p99' | 'engine'): void {
   const rows = lines.filter((l) => l.section === section);
-  for (const workload of unique(rows.map((r) => r.workload))) {
-    for (const blocks of unique(rows.filter((r) => r.workload === workload).map((r) => r.kv_blocks))) {
-      const group = rows.filter((r) => r.workload === workload && r.kv_blocks === blocks);
+  const label = (r: Line) => (r.arrivals ? `${r.workload}, ${r.arrivals} arrivals` : r.workload);
+  for (const workload of unique(rows.map(label))) {
+    for (const blocks of unique(rows.filter((r) => label(r) === workload).map((r) => r.kv_blocks))) {
+      const group = rows.filter((r) => label(r) === workload && r.kv_blocks === blocks);
       out(`**${workload}, ${blocks} KV blocks** (${metric === 'engine' ? 'mean JCT less tool time' : `${metric} JCT`}, s; ratio to fcfs in brackets)`);
       out();
       out(`| load | ${POLICIES.join(' | ')} |`);
@@ -167,6 +169,12 @@ if (sections.has('sim-learned')) {
   out('### Simulated, learned lengths: mean JCT less tool time');
   out();
   sweepTables('sim-learned', 'engine');
+}
+if (sections.has('arrivals')) {
+  out('### Simulated, other arrival shapes: mean and p99 JCT');
+  out();
+  sweepTables('arrivals', 'mean');
+  sweepTables('arrivals', 'p99');
 }
 if (sections.has('capacity')) {
   out('### Capacity: jobs per hour per engine at a p90 JCT within 2 × the unloaded p90');

@@ -4,8 +4,12 @@
 # `astraea bench --json` print them (capacity: `astraea simulate --capacity --json`), with the
 # run's section tagged in front.
 #
-#   npm run build:ts && [WORKLOADS="coding paper tau chat"] [REAL_POOLS=1] bash bench/policies/results.sh sim-learned|sim-oracle|ablations|capacity|real [out.jsonl]
+#   npm run build:ts && [WORKLOADS="coding paper tau chat"] [POLICIES=astraea,fcfs] [REAL_POOLS=1] bash bench/policies/results.sh sim-learned|sim-oracle|arrivals|ablations|capacity|real [out.jsonl]
 #
+# POLICIES (sim-learned, sim-oracle, capacity): the policies to run, default all nine; rerunning one
+# policy after it changed, its lines replace its old ones (docs/results.md, "Reproduce").
+#
+# arrivals  : coding's bursty (azure) and rollout (burst) arrival shapes, 25,000 blocks, seed 1.
 # sim-*     : the simulator at GPU scale (h100-llama3-8b), seed 1. sim-learned: loads 0.5–2, the
 #             full H100 KV pool (25,000 blocks) and a third of it (8,000) — coding: an H200's
 #             (60,000) and the H100's; sim-oracle: the true lengths passed as hints, loads 1 and 2,
@@ -19,7 +23,7 @@
 #             a CPU's scale (see below), two KV pools.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-section=${1:?section: sim-learned, sim-oracle, ablations or real}
+section=${1:?section: sim-learned, sim-oracle, arrivals, ablations, capacity or real}
 out=${2:-/dev/stdout}
 astraea() { node bin/astraea.js "$@"; }
 tag() { sed "s/^{/{\"section\":\"$1\",/"; }
@@ -30,6 +34,7 @@ chat_jobs() { [ "$1" = chat ] && echo "--jobs 100" || true; }
 # 8,192 blocks) the H100's whole pool, three such contexts.
 pressure_pool() { [ "$1" = coding ] && echo 25000 || echo 8000; }
 read -r -a workloads <<<"${WORKLOADS:-coding paper tau chat}"
+policies=(--policies "${POLICIES:-fcfs,astraea,astraea-paper,infercept,autellix,continuum,thunderagent,tokencake,mori}")
 
 case "$section" in
   sim-learned | sim-oracle)
@@ -42,9 +47,18 @@ case "$section" in
       # (25,000 blocks, three such contexts) and an H200's (60,000).
       wpools=$([ "$w" = coding ] && { [ "$section" = sim-oracle ] && echo 25000 || echo "60000 25000"; } || echo "$pools")
       for blocks in $wpools; do
-        astraea simulate --workload "$w" $(chat_jobs "$w") --loads "$loads" --kv-blocks "$blocks" --hints "$hints" --json --no-chart 2>/dev/null | tag "$section"
+        astraea simulate --workload "$w" $(chat_jobs "$w") --loads "$loads" --kv-blocks "$blocks" --hints "$hints" "${policies[@]}" --json --no-chart 2>/dev/null | tag "$section"
       done
     done >"$out"
+    ;;
+  arrivals)
+    # coding's other arrival shapes (the generator's default is Poisson), with the H100's pool:
+    # bursty (Azure's LLM-inference trace shape) at loads 1 and 2, and a rollout burst of 100
+    # requests all at t = 0.
+    {
+      astraea simulate --workload coding --arrivals azure --loads 1,2 --kv-blocks 25000 "${policies[@]}" --json --no-chart 2>/dev/null | sed 's/^{/{"arrivals":"azure",/'
+      astraea simulate --workload coding --arrivals burst --jobs 100 --kv-blocks 25000 "${policies[@]}" --json --no-chart 2>/dev/null | sed 's/^{/{"arrivals":"burst",/'
+    } | tag arrivals >"$out"
     ;;
   ablations)
     source bench/policies/ablation-settings.sh
@@ -74,7 +88,7 @@ case "$section" in
     for w in "${workloads[@]}"; do
       blocks=$(pressure_pool "$w")
       # shellcheck disable=SC2046 # the flags split into words on purpose
-      astraea simulate --workload "$w" --capacity --kv-blocks "$blocks" $(capacity_flags "$w") --json 2>/dev/null | sed "s/^{/{\"workload\":\"$w\",\"kv_blocks\":$blocks,/" | tag capacity
+      astraea simulate --workload "$w" --capacity --kv-blocks "$blocks" $(capacity_flags "$w") "${policies[@]}" --json 2>/dev/null | sed "s/^{/{\"workload\":\"$w\",\"kv_blocks\":$blocks,/" | tag capacity
     done >"$out"
     ;;
   real)

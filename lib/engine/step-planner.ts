@@ -81,6 +81,7 @@ function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => Segment
     attainedTokens: group.attainedTokens(),
     expectedOutputTokens: expected.outputTokens,
     expectedFutureSegments: expected.futureSegments,
+    lastSegmentChance: expected.lastSegmentChance,
   };
   c[RECORD] = r;
   return c;

@@ -3,7 +3,9 @@
  * finished jobs, per kind, in a sliding window. A job on segment i (0-based) is known to have
  * N > i segments, so its expected segments after this one are E[N − i − 1 | N > i], the mean
  * excess of the observed counts over i, less one. With no observation above i the answer is
- * 0: the job is taken to end with this segment.
+ * 0: the job is taken to end with this segment. The chance that segment i is the last is
+ * P(N = i + 1 | N > i) over the same counts (1 with none above i): astraea admits the job
+ * likeliest to end first (lib/sched/astraea.ts, rule 11).
  */
 import { checkFiniteNonNegative, DEFAULT_WINDOW_SIZE, RunningStats } from './running-stats.js';
 
@@ -21,6 +23,15 @@ export class JobLengthPredictor {
       this.byKind.set(kind, stats);
     }
     stats.observe(segments);
+  }
+
+  /**
+   * The chance that segment `segmentIndex` (0-based) is the last of a job of `kind`: of the
+   * finished jobs that ran more than `segmentIndex` segments, the share that ran exactly one
+   * more. With none observed past it, 1 (as futureSegments, the job is taken to end here).
+   */
+  lastSegmentChance(kind: string, segmentIndex: number): number {
+    return this.byKind.get(kind)?.chanceAtMostGiven(segmentIndex + 1, segmentIndex) ?? 1;
   }
 
   /** Expected segments after segment `segmentIndex` (0-based) of a job of `kind`. */

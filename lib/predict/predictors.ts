@@ -14,6 +14,8 @@ import { ToolTimePredictor } from './tool-time.js';
 export interface SegmentExpectations {
   outputTokens: number;
   futureSegments: number;
+  /** The chance this segment is the job's last (learned per kind). */
+  lastSegmentChance: number;
 }
 
 /** What the expectations read of a job: its kind and, while a segment runs, that segment. */
@@ -52,7 +54,7 @@ export class Predictors {
     const byKind = new Map<string, (SegmentExpectations | undefined)[]>();
     return (job) => {
       const active = job.active;
-      if (!active) return { outputTokens: 0, futureSegments: 0 };
+      if (!active) return { outputTokens: 0, futureSegments: 0, lastSegmentChance: 1 };
       let byIndex = byKind.get(job.kind);
       if (!byIndex) {
         byIndex = [];
@@ -63,10 +65,11 @@ export class Predictors {
         learned = {
           outputTokens: this.outputLengths.predict({ kind: job.kind, segmentIndex: active.index }),
           futureSegments: this.jobLengths.futureSegments(job.kind, active.index),
+          lastSegmentChance: this.jobLengths.lastSegmentChance(job.kind, active.index),
         };
         byIndex[active.index] = learned;
       }
-      return { outputTokens: Math.min(active.spec.maxTokens, active.spec.hintedOutputTokens ?? learned.outputTokens), futureSegments: learned.futureSegments };
+      return { outputTokens: Math.min(active.spec.maxTokens, active.spec.hintedOutputTokens ?? learned.outputTokens), futureSegments: learned.futureSegments, lastSegmentChance: learned.lastSegmentChance };
     };
   }
 }

@@ -86,6 +86,21 @@ export class RunningStats {
   }
 
   /**
+   * Empirical P(X ≤ x | X > e) over the window: of the values above `e`, the share at most `x`.
+   * Undefined when no value exceeds `e`.
+   */
+  chanceAtMostGiven(x: number, e: number): number | undefined {
+    const xs = this.sortedWindow();
+    let above = 0;
+    let within = 0;
+    for (let i = xs.length - 1; i >= 0 && xs[i] > e; i--) {
+      above++;
+      if (xs[i] <= x) within++;
+    }
+    return above === 0 ? undefined : within / above;
+  }
+
+  /**
    * Empirical mean residual E[X − e | X > e] over the window: the mean of (x − e) across the
    * values strictly greater than `e`. Returns undefined when no value exceeds `e` (the caller picks
    * the extrapolation). At e below every value this is mean − e.

@@ -55,11 +55,16 @@
  *    Shown every ready job, the planner gave each new 100K-token prefill the memory of jobs due
  *    back in a second, and they recomputed on return: coding agents at H100 scale ran at 1.23×
  *    fcfs's mean JCT (load 2, seed 1), and with the rule (and rule 7's 'copy') at 0.69×.
- * 12. (off by default) `prefetch: 'predicted-return'`: a job whose KV went to the host is swapped
- *    back in once its tool is expected back within the copy time and a step, into room nobody
- *    holds, so its next segment does not wait for the copy. It has not paid for itself yet: −1.6%
- *    to +1.9% of mean JCT per seed on coding (loads 2 and 2.5), −0.3% on tau, 0 on chat. A swap-in
- *    at the return already runs beside the next step, so what a prefetch saves is one step.
+ *    (off by default) `admissionOrder: 'likeliest-to-end'`: of the jobs outside, the one likeliest
+ *    to end with this segment goes in first — the chance, learned per kind from finished jobs,
+ *    that a job which reached this segment runs no other (the Gittins index of a job's length in
+ *    segments). On coding it cuts mean JCT by up to 4.3% (a new request, 42% of which end with
+ *    their first segment, goes before one deep in a long run), but on the issue-4 families under
+ *    memory pressure it costs 3–9% (airline, tau-bench, mixed: there a new job's first segment is
+ *    seldom its last, so new jobs wait): docs/policies.md. The default admits in the order.
+ * 12. Deleted (issue 19): prefetching KV from the host before a tool's predicted return. A swap-in
+ *    at the return already runs beside the next step, so it saved at most a step: ≤ 0.3% on every
+ *    family, and it was off by default.
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -120,11 +125,11 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    */
   admission?: 'working-set' | 'all';
   /**
-   * Rule 12, prefetch: 'predicted-return' swaps a job's KV back from the host when its tool is
-   * expected back within the copy time and a step; 'off' (default, see the header) waits for the
-   * return.
+   * Rule 11, which job outside the engine is let in first: 'policy' (default) the policy's order;
+   * 'likeliest-to-end' the one whose job is likeliest to end with this segment (the policy's order
+   * breaks ties). See the header.
    */
-  prefetch?: 'predicted-return' | 'off';
+  admissionOrder?: 'policy' | 'likeliest-to-end';
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
   toolRemainingS?: (tool: string, elapsedS: number, hintS?: number) => number;
 }
@@ -145,11 +150,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private footprintScale: ((c: SchedulingCandidate) => number) | null = null;
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
   private readonly admission: 'working-set' | 'all';
-  /**
-   * Rule 12's hook, present only when it is on: the engine builds a view of every job on the host
-   * for it each step, which is wasted work with the rule off.
-   */
-  readonly prefetchToolWaits?: (jobs: readonly WaitingJobView[], nowS: number) => string[];
+  private readonly admissionOrder: 'policy' | 'likeliest-to-end';
   /** Jobs waiting on tools with KV on the device, as the last revisitToolWaits saw them (this step's, or none). */
   private toolWaitsOnDevice: readonly WaitingJobView[] = [];
   private revisited = false;
@@ -167,7 +168,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.segmentsAheadCap = options.segmentsAheadCap ?? 5;
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
     this.admission = options.admission ?? 'working-set';
-    if ((options.prefetch ?? 'off') === 'predicted-return') this.prefetchToolWaits = (jobs, nowS) => this.prefetchDue(jobs, nowS);
+    this.admissionOrder = options.admissionOrder ?? 'policy';
   }
 
   override order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
@@ -180,7 +181,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.revisited = false;
     try {
       const ordered = this.orderCandidates(candidates, nowS);
-      return this.admission === 'working-set' ? admitWorkingSet(ordered, this.room(toolWaits, memory)) : ordered;
+      if (this.admission === 'all') return ordered;
+      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admissionOrder === 'likeliest-to-end' ? likelierToEnd : undefined);
     } finally {
       this.footprintScale = null;
     }
@@ -194,20 +196,6 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     let parkableTokens = 0;
     for (const j of toolWaits) if (worthMoving(j.contextTokens, this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), memory)) parkableTokens += j.contextTokens;
     return { freeTokens: memory.freeTokens ?? Infinity, parkableTokens };
-  }
-
-  /**
-   * Rule 12: jobs on the host whose tool is expected back within the copy time and a step come
-   * back now (the engine swaps them in only into room nobody holds), the soonest first.
-   */
-  private prefetchDue(jobs: readonly WaitingJobView[], _nowS: number): string[] {
-    const memory = this.memory();
-    const leadS = memory.stepS ?? 0;
-    return jobs
-      .map((j) => ({ id: j.jobId, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), copyS: copySeconds(j.contextTokens, memory) }))
-      .filter((j) => j.remainingS <= j.copyS + leadS)
-      .sort((a, b) => a.remainingS - b.remainingS || (a.id < b.id ? -1 : 1))
-      .map((j) => j.id);
   }
 
   private orderCandidates(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
@@ -328,6 +316,11 @@ function footprintScale(candidates: readonly SchedulingCandidate[]): (c: Schedul
   const footprint = (c: SchedulingCandidate) => c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens) / 2;
   const mean = candidates.reduce((sum, c) => sum + footprint(c), 0) / Math.max(1, candidates.length);
   return (c) => (mean > 0 ? Math.max(1, footprint(c) / mean) : 1);
+}
+
+/** Rule 11's optional admission order: the job likeliest to end with this segment first. */
+function likelierToEnd(a: SchedulingCandidate, b: SchedulingCandidate): number {
+  return b.lastSegmentChance - a.lastSegmentChance;
 }
 
 /**

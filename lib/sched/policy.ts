@@ -48,6 +48,8 @@ export interface SchedulingCandidate {
   expectedOutputTokens: number;
   /** Segments the job is expected to run after this one (learned per kind; 0 when unknown). */
   expectedFutureSegments: number;
+  /** The chance this segment is the job's last (learned per kind; 1 when unknown, as above). */
+  lastSegmentChance: number;
 }
 
 /** What happens to a job's KV while it waits on a tool. */

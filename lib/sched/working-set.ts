@@ -32,24 +32,30 @@ export function admissionTokens(c: SchedulingCandidate): number {
 
 /**
  * The candidates let in, in the order given (most urgent first): every job whose KV is on the
- * device, and the others, most urgent first, while each fits the room left. When none is on the
- * device and none fits, the most urgent is let in anyway (the engine must run something; the
- * planner takes what it needs).
+ * device, and the others while each fits the room left — considered in the order `before` sorts
+ * them (ties, and without `before`: the order given), a smaller one further on taking room a
+ * larger one could not. When none is on the device and none fits, the first of those is let in
+ * anyway (the engine must run something; the planner takes what it needs).
  */
-export function admitWorkingSet(ordered: readonly SchedulingCandidate[], room: WorkingSetRoom): SchedulingCandidate[] {
+export function admitWorkingSet(
+  ordered: readonly SchedulingCandidate[],
+  room: WorkingSetRoom,
+  before?: (a: SchedulingCandidate, b: SchedulingCandidate) => number,
+): SchedulingCandidate[] {
   let left = room.freeTokens + room.parkableTokens;
-  for (const c of ordered) if (c.kv === 'device') left -= growthTokens(c);
-  const admitted: SchedulingCandidate[] = [];
+  const outside: SchedulingCandidate[] = [];
   for (const c of ordered) {
-    if (c.kv === 'device') {
-      admitted.push(c);
-      continue;
-    }
-    const need = admissionTokens(c);
-    if (need > left) continue; // a smaller one further on may still fit
-    left -= need;
-    admitted.push(c);
+    if (c.kv === 'device') left -= growthTokens(c);
+    else outside.push(c);
   }
-  if (admitted.length === 0 && ordered.length > 0) admitted.push(ordered[0]);
-  return admitted;
+  if (before) outside.sort(before); // stable: ties keep the order given
+  const admitted = new Set<SchedulingCandidate>();
+  for (const c of outside) {
+    const need = admissionTokens(c);
+    if (need > left) continue;
+    left -= need;
+    admitted.add(c);
+  }
+  if (admitted.size === 0 && outside.length === ordered.length && outside.length > 0) admitted.add(outside[0]);
+  return ordered.filter((c) => c.kv === 'device' || admitted.has(c));
 }

@@ -17,6 +17,9 @@ import { computeShape, stepSeconds, type SimulatedModelShape, type StepCostModel
 import { splitSwaps } from './swap-schedule.js';
 import type { VirtualClock } from './virtual-clock.js';
 
+/** Sees each step the simulated backend prices, with its price. */
+export type StepObserver = (step: BackendStep, result: BackendStepResult) => void;
+
 export class SimulatedBackend implements EngineBackend {
   readonly kind = 'sim' as const;
   readonly info: BackendModelInfo;
@@ -29,6 +32,7 @@ export class SimulatedBackend implements EngineBackend {
     private readonly costs: StepCostModel,
     blockSize: number,
     private readonly clock: VirtualClock,
+    private readonly onStep?: StepObserver,
   ) {
     this.info = { vocabSize: model.vocabSize, maxPositionEmbeddings: model.maxPositionEmbeddings, eosTokenIds: [], kvBytesPerToken: model.kvBytesPerToken };
     this.blockBytes = model.kvBytesPerToken * blockSize;
@@ -42,7 +46,9 @@ export class SimulatedBackend implements EngineBackend {
     const time = stepSeconds(this.costs, this.blockBytes, { ...computeShape(step.sequences), blockingSwapBlocks: blocking, overlappedSwapBlocks: overlapped });
     await this.clock.sleep(time.elapsedS);
     const sampled = step.sequences.map((s) => fmix32((s.tokens[s.tokens.length - 1] ^ Math.imul(s.startPosition + s.tokens.length, 0x9e3779b1)) >>> 0) % this.info.vocabSize);
-    return { tokens: sampled, ...time, overlappedSwapBlocks: overlapped };
+    const result = { tokens: sampled, ...time, overlappedSwapBlocks: overlapped };
+    this.onStep?.(step, result);
+    return result;
   }
 
   dispose(): void {}

@@ -12,7 +12,7 @@ import type { PolicyName } from '../sched/registry.js';
 import type { WorkloadJob } from '../workload/format.js';
 import { runWorkload, type JobOutcome, type RunOptions } from '../workload/replay.js';
 import { simulationProfile, type SimulationProfile } from './cost-model.js';
-import { SimulatedBackend } from './sim-backend.js';
+import { SimulatedBackend, type StepObserver } from './sim-backend.js';
 import { VirtualClock } from './virtual-clock.js';
 
 export interface SimulateOptions {
@@ -30,6 +30,8 @@ export interface SimulateOptions {
   prefixCaching?: boolean;
   hints?: RunOptions['hints'];
   onJobDone?: RunOptions['onJobDone'];
+  /** Sees every simulated step and its price (diagnostics: bench/policies/step-mix.ts). */
+  onStep?: StepObserver;
 }
 
 export interface SimulationResult {
@@ -53,7 +55,7 @@ export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOp
   const profile = typeof options.profile === 'object' ? options.profile : simulationProfile(options.profile ?? 'h100-llama3-8b');
   const clock = new VirtualClock();
   const blockSize = 16;
-  const engine = Engine.withBackend(new SimulatedBackend(profile.model, profile.costs, blockSize, clock), {
+  const engine = Engine.withBackend(new SimulatedBackend(profile.model, profile.costs, blockSize, clock, options.onStep), {
     policy: options.policy,
     policyOptions: options.policyOptions,
     workloadScale: options.workloadScale,

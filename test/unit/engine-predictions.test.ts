@@ -45,6 +45,10 @@ describe('predictions in the scheduling candidates', () => {
       [1, 4],
       [0, 2],
     ]);
+    // The chance each segment is the last: 0 for the first two (both jobs ran 3), 1 for the third;
+    // 1 for 'a', which knew nothing (taken to end with this segment, as the 0 ahead says).
+    expect([0, 1, 2].map((i) => first('c', i).lastSegmentChance)).toEqual([0, 0, 1]);
+    expect(first('a', 0).lastSegmentChance).toBe(1);
   });
 
   it('a queued segment is ranked by what the predictors know now, not when it queued', async () => {

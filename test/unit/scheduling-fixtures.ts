@@ -17,6 +17,7 @@ export function cand(jobId: string, over: Partial<SchedulingCandidate> = {}): Sc
     attainedTokens: 0,
     expectedOutputTokens: 128,
     expectedFutureSegments: 0,
+    lastSegmentChance: 1,
     ...over,
   };
 }

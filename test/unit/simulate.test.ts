@@ -102,6 +102,14 @@ describe('simulate: step timing of single jobs', () => {
     expect(result.stats.steps).toBe(4);
   });
 
+  it('shows every step and its price to an onStep observer (bench/policies/step-mix.ts)', async () => {
+    // The same 600-token prompt: steps of 512, 88, 1 and 1 tokens at 0.522, 0.098, 0.011, 0.011 s.
+    const seen: [number, number][] = [];
+    await simulate([job('long', 0, [seg(600, 3)])], { profile: PROFILE, onStep: (step, r) => seen.push([step.sequences[0].tokens.length, r.elapsedS]) });
+    expect(seen.map(([tokens]) => tokens)).toEqual([512, 88, 1, 1]);
+    [0.522, 0.098, 0.011, 0.011].forEach((s, i) => expect(seen[i][1]).toBeCloseTo(s, 9));
+  });
+
   it('charges attention per context token (start position + tokens run)', async () => {
     // contextTokenS 1e-4, N = 40, M = 3:
     // step 1: 0.01 + 0.040 + 40 × 1e-4 = 0.054; step 2 (position 40): 0.011 + 41 × 1e-4 = 0.0151;

@@ -1,13 +1,14 @@
 /**
- * Working-set admission (lib/sched/working-set.ts) and astraea's rules built on it: rule 11 lets a
- * job whose KV is off the device in only while it fits; rule 12 brings KV back from the host
- * ahead of a tool's predicted return. Every figure is worked out by hand in the comments.
+ * Working-set admission (lib/sched/working-set.ts) and astraea's rule 11 built on it: a job whose
+ * KV is off the device is let in only while it fits, in the policy's order or (an option) the job
+ * likeliest to end first. Every figure is worked out by hand in the comments.
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
 import { AstraeaPolicy } from '../../lib/sched/astraea.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
-import { admitWorkingSet } from '../../lib/sched/working-set.js';
+import type { SchedulingCandidate } from '../../lib/sched/policy.js';
+import { admissionTokens, admitWorkingSet } from '../../lib/sched/working-set.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
@@ -37,6 +38,18 @@ describe('admitWorkingSet', () => {
   it('lets the most urgent in when nothing is on the device and nothing fits (the engine must run something)', () => {
     expect(ids(admitWorkingSet([c, b], { freeTokens: 10, parkableTokens: 0 }))).toEqual(['c']);
     expect(admitWorkingSet([], { freeTokens: 10, parkableTokens: 0 })).toEqual([]);
+  });
+
+  it('considers the jobs outside in the order `before` gives, and returns the order given', () => {
+    // Largest first: b (600) fits the 900 left after a, 300 left; c (500) does not; d (300) does.
+    // Smallest first: d (300), 600 left; c (500), 100 left; b does not fit. Either way the result
+    // keeps the order given.
+    const largest = (x: SchedulingCandidate, y: SchedulingCandidate) => admissionTokens(y) - admissionTokens(x);
+    const smallest = (x: SchedulingCandidate, y: SchedulingCandidate) => admissionTokens(x) - admissionTokens(y);
+    expect(ids(admitWorkingSet([a, b, c, d], { freeTokens: 1000, parkableTokens: 0 }, largest))).toEqual(['a', 'b', 'd']);
+    expect(ids(admitWorkingSet([a, b, c, d], { freeTokens: 1000, parkableTokens: 0 }, smallest))).toEqual(['a', 'c', 'd']);
+    // Nothing on the device and nothing fits: the first in `before`'s order goes in (c, 500 < 600).
+    expect(ids(admitWorkingSet([b, c], { freeTokens: 10, parkableTokens: 0 }, smallest))).toEqual(['c']);
   });
 });
 
@@ -69,27 +82,27 @@ describe('astraea: working-set admission (rule 11)', () => {
     expect(ids(p.order([n, small], 11))).toEqual(['small']);
   });
 
+  it('with admissionOrder likeliest-to-end, lets in first the job likeliest to end with this segment', () => {
+    // Room 700; each needs 600: one goes in. old arrived at 0 with 3 segments expected after this
+    // one: T = 1 × (1 + 3) = 4 s; it has waited 10 s: ratio 14/4 = 3.5. young waited 1 s with none
+    // expected after: T = 1, ratio 2. The order puts old first. But old's kind ends a job with this
+    // segment 10% of the time and young's 40%: that option takes young, and the order stays the
+    // policy's; the default admits in the order, old.
+    const old = cand('old', { jobArrivalS: 0, accumulatedWaitS: 10, contextTokens: 550, expectedOutputTokens: 50, expectedFutureSegments: 3, lastSegmentChance: 0.1 });
+    const young = cand('young', { jobArrivalS: 9, accumulatedWaitS: 1, contextTokens: 550, expectedOutputTokens: 50, lastSegmentChance: 0.4 });
+    const resident = cand('resident', { kv: 'device', running: true, jobArrivalS: 10, contextTokens: 10, expectedOutputTokens: 0 });
+    const withOrder = (admissionOrder?: 'likeliest-to-end' | 'policy', free = 700) =>
+      new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(free), toolTimeS: () => 10, admissionOrder });
+    expect(ids(withOrder('likeliest-to-end').order([old, young, resident], 10))).toEqual(['resident', 'young']);
+    expect(ids(withOrder().order([old, young, resident], 10))).toEqual(['resident', 'old']);
+    expect(ids(withOrder('policy').order([old, young, resident], 10))).toEqual(['resident', 'old']);
+    // Both fit in 1,300: the policy's order, old first.
+    expect(ids(withOrder('likeliest-to-end', 1300).order([old, young, resident], 10))).toEqual(['resident', 'old', 'young']);
+  });
+
   it("shows every ready job with the rule off (the ablation)", () => {
     const p = new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(100), toolTimeS: () => 10, admission: 'all' });
     expect(ids(p.order([n, small], 10))).toEqual(['n', 'small']);
-  });
-});
-
-describe('astraea: KV back before the tool returns (rule 12)', () => {
-  // Tools take 10 s; a 100-token context copies in 0.1 s and a step is 0.05 s: a job on the host
-  // comes back once it has 0.15 s or less to go.
-  const policy = (prefetch: 'predicted-return' | 'off' | undefined) => new AstraeaPolicy({ memory: () => memory(0), toolTimeS: () => 10, prefetch });
-  const jobs = [waiting('due', 100, 9.88, 'host'), waiting('later', 100, 9, 'host'), waiting('dueSooner', 100, 9.95, 'host')];
-
-  it('names the jobs due back within copy time and a step, the soonest first', () => {
-    // due: 0.12 s left; dueSooner 0.05 s; later 1 s (not yet).
-    expect(policy('predicted-return').prefetchToolWaits?.(jobs, 0)).toEqual(['dueSooner', 'due']);
-  });
-
-  it('names none when off, the default (it has not paid for itself yet: docs/policies.md)', () => {
-    // Off, the policy offers the engine no prefetch hook at all: the engine then prefetches nothing.
-    expect(policy('off').prefetchToolWaits).toBeUndefined();
-    expect(policy(undefined).prefetchToolWaits).toBeUndefined();
   });
 });
 

@@ -1,0 +1,94 @@
+/**
+ * Where a simulated run's device time goes: how busy the device was, how many sequences a step
+ * carried, what a decode step cost, how many prompt tokens were computed (and recomputed), and
+ * how much decode time rode in steps that also ran another job's prefill chunk. docs/policies.md
+ * ("Where the rest goes") reads these against the same jobs run alone (`--alone`: load 0.01,
+ * where each job has the engine to itself).
+ *
+ *   npm run build:ts && node dist/bench/policies/step-mix.js [--workload coding] [--seed 1] [--load 2.5]
+ *     [--kv-blocks 25000] [--policy astraea] [--set astraea.option=value ...] [--alone]
+ */
+import { parseArgs } from 'node:util';
+import { policyOptionsFrom } from '../../lib/cli/workload-flags.js';
+import type { BackendStep, BackendStepResult } from '../../lib/engine/backend.js';
+import type { PolicyName } from '../../lib/sched/registry.js';
+import { simulate } from '../../lib/sim/simulate.js';
+import { generateWorkload } from '../../lib/workload/generators/index.js';
+
+const { values } = parseArgs({
+  options: {
+    workload: { type: 'string', default: 'coding' },
+    seed: { type: 'string', default: '1' },
+    load: { type: 'string', default: '2.5' },
+    'kv-blocks': { type: 'string', default: '25000' },
+    policy: { type: 'string', default: 'astraea' },
+    set: { type: 'string', multiple: true, default: [] },
+    alone: { type: 'boolean', default: false },
+  },
+});
+
+/** Running totals over the steps of one run. */
+class StepMix {
+  steps = 0;
+  busyS = 0;
+  sequences = 0;
+  decodeSteps = 0;
+  decodeStepS = 0;
+  promptTokens = 0;
+  /** Decode tokens run in a step that also ran a prefill chunk, and those steps' seconds per token. */
+  ridingDecodes = 0;
+  ridingDecodeS = 0;
+
+  observe(step: BackendStep, result: BackendStepResult): void {
+    let prompt = 0;
+    let decodes = 0;
+    for (const s of step.sequences) {
+      if (s.tokens.length > 1) prompt += s.tokens.length;
+      else decodes++;
+    }
+    this.steps++;
+    this.busyS += result.elapsedS;
+    this.sequences += step.sequences.length;
+    this.promptTokens += prompt;
+    if (prompt === 0) {
+      this.decodeSteps++;
+      this.decodeStepS += result.elapsedS;
+    } else {
+      this.ridingDecodes += decodes;
+      this.ridingDecodeS += decodes * result.elapsedS;
+    }
+  }
+}
+
+const policy = values.policy as PolicyName;
+const load = values.alone ? 0.01 : Number(values.load);
+const { jobs } = generateWorkload(values.workload, { seed: Number(values.seed), load });
+const mix = new StepMix();
+const result = await simulate(jobs, {
+  policy,
+  policyOptions: policyOptionsFrom({ workload: values.workload, seed: values.seed, hints: 'none', chart: false, set: values.set })[policy],
+  kvBlocks: Number(values['kv-blocks']),
+  onStep: (step, stepResult) => mix.observe(step, stepResult),
+});
+const mean = (f: (o: (typeof result.outcomes)[number]) => number) => result.outcomes.reduce((sum, o) => sum + f(o), 0) / result.outcomes.length;
+const figures = {
+  workload: values.workload,
+  seed: Number(values.seed),
+  load,
+  policy,
+  set: values.set,
+  meanJctS: mean((o) => o.jctS),
+  meanQueueingS: mean((o) => o.breakdown.queueingS),
+  meanComputeS: mean((o) => o.breakdown.computeS),
+  meanToolS: mean((o) => o.breakdown.toolS),
+  makespanS: result.makespanS,
+  busyS: mix.busyS,
+  steps: mix.steps,
+  sequencesPerStep: mix.sequences / mix.steps,
+  decodeStepS: mix.decodeStepS / mix.decodeSteps,
+  promptTokens: mix.promptTokens,
+  recomputedPromptTokens: result.stats.kvTraffic.recomputedPrefillTokens,
+  ridingDecodes: mix.ridingDecodes,
+  ridingDecodeSPerJob: mix.ridingDecodeS / result.outcomes.length,
+};
+console.log(JSON.stringify(figures));
