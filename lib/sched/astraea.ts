@@ -58,10 +58,11 @@
  *    (off by default) `admissionOrder: 'likeliest-to-end'`: of the jobs outside, the one likeliest
  *    to end with this segment goes in first — the chance, learned per kind from finished jobs,
  *    that a job which reached this segment runs no other (the Gittins index of a job's length in
- *    segments). On coding it cuts mean JCT by up to 4.3% (a new request, 42% of which end with
- *    their first segment, goes before one deep in a long run), but on the issue-4 families under
- *    memory pressure it costs 3–9% (airline, tau-bench, mixed: there a new job's first segment is
- *    seldom its last, so new jobs wait): docs/policies.md. The default admits in the order.
+ *    segments). On coding a new request (42% of which end with their first segment) then goes
+ *    before one deep in a long run: mean JCT −0.8% at load 2, −20% on a burst of 100 requests.
+ *    But on the issue-4 families under memory pressure it costs 7–9% (airline, tau-bench, mixed:
+ *    there a new job's first segment is seldom its last, so new jobs wait): docs/policies.md.
+ *    The default admits in the order.
  * 12. Deleted (issue 19): prefetching KV from the host before a tool's predicted return. A swap-in
  *    at the return already runs beside the next step, so it saved at most a step: ≤ 0.3% on every
  *    family, and it was off by default.
