@@ -4,8 +4,9 @@
  * N > i segments, so its expected segments after this one are E[N − i − 1 | N > i], the mean
  * excess of the observed counts over i, less one. With no observation above i the answer is
  * 0: the job is taken to end with this segment. The chance that segment i is the last is
- * P(N = i + 1 | N > i) over the same counts (1 with none above i): astraea admits the job
- * likeliest to end first (lib/sched/astraea.ts, rule 11).
+ * P(N = i + 1 | N > i) over the same counts (1 with none above i), which astraea's
+ * `admissionOrder: 'likeliest-to-end'` option ranks by (lib/sched/astraea.ts, rule 11; off by
+ * default). Every policy gets both in its candidates.
  */
 import { checkFiniteNonNegative, DEFAULT_WINDOW_SIZE, RunningStats } from './running-stats.js';
 
