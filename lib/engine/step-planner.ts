@@ -110,9 +110,9 @@ export function planStep(
   // Takes a job's device blocks: to the host pool if the policy swaps and there is room, else back
   // to the prefix cache (full blocks stay reusable until evicted).
   const evict = (victim: JobRecord, swap: boolean) => {
-    // The native step runs every swap-out before any swap-in, so once this step has swapped a job
-    // in, a swap-out could land on the host blocks that swap-in has yet to read: discard instead.
-    if (swap && decision.swapIn.length === 0 && blocks.canSwapOut(victim.id)) {
+    // (The native step runs every swap-out before any swap-in; this plan's swap-ins hold their
+    // host blocks until the step settles, so a swap-out cannot land on one not yet read.)
+    if (swap && blocks.canSwapOut(victim.id)) {
       return { record: victim, kv: 'swapped' as const, swapOut: blocks.swapOut(victim.id) }; // its computed tokens travel with it
     }
     blocks.free(victim.id);
@@ -144,7 +144,7 @@ export function planStep(
     const r = ordered[i];
     if (r.placement === 'host') {
       while (!blocks.canSwapIn(r.id)) if (!preemptOne(i)) return { ...decision, blocked: r };
-      const pairs = blocks.swapIn(r.id);
+      const pairs = blocks.swapIn(r.id, { deferRelease: true });
       decision.swapIn.push(...pairs);
       decision.swappedIn.push({ record: r, blocks: pairs.length });
       if (limits.prefetchSwapIns) {

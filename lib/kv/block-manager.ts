@@ -401,10 +401,10 @@ export class BlockManager {
   }
 
   /**
-   * Host -> device into fresh blocks. The host blocks are released at once (the step planner
-   * never swaps out after a swap-in in the same plan), or with `deferRelease` held until
-   * `settleSwaps()`, so that no swap-out of the same step can be written into them before they
-   * are read (the native step runs every swap-out first).
+   * Host -> device into fresh blocks. The host blocks are released at once, or with
+   * `deferRelease` held until `settleSwaps()`, so that no swap-out of the same step can be
+   * written into them before they are read (the native step runs every swap-out first): the
+   * engine always defers.
    */
   swapIn(owner: string, options: { deferRelease?: boolean } = {}): BlockPair[] {
     const state = this.owners.get(owner);

@@ -130,6 +130,28 @@ describe('engine loop', () => {
     }
   });
 
+  it('preserved KV swapped out in the steps that swap other jobs in keeps the outputs exact', async () => {
+    const solo = await engine();
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    // Half the paused jobs go to the host, half keep their KV: the plans that bring one of the
+    // first back also take the others' KV to the host, so swap-outs and swap-ins share steps
+    // (the swap-ins' host blocks stay held until the step completes).
+    const mixed: Policy = {
+      name: 'swap-or-keep',
+      preemption: 'swap',
+      order: new FcfsPolicy().order,
+      onToolWait: (job) => (Number(job.jobId.slice(3)) % 2 === 0 ? 'swap' : 'preserve'),
+    };
+    const e = await engine({ kvBlocks: 14, hostBlocks: 64, policy: mixed });
+    const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 5 + 10 * i)));
+    expect(together).toEqual(alone);
+    const decisions = e.stats({ jobs: true }).jobAccounts!.flatMap((a) => a.segments.flatMap((g) => g.decisions));
+    expect(decisions.filter((d) => d.action === 'swap' && d.cause === 'reclaimed').length).toBeGreaterThan(0);
+    expect(decisions.filter((d) => d.action === 'discard').length).toBe(0);
+    expectNoLeaks(e);
+  });
+
   it('astraea-paper: outputs exact, and preserve, swap and discard all occur under pressure', async () => {
     const solo = await engine();
     const alone: number[][][] = [];

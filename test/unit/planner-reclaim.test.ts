@@ -25,10 +25,10 @@ function byIdPreserving(reclaimOrder?: Policy['reclaimOrder']): Policy {
 const MODEL = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 };
 const COSTS = { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 };
 
-async function run(policy: Policy, jobs: WorkloadJob[]) {
+/** 12 blocks of 16 tokens and by default no host pool, so a reclaimed job's KV is discarded. */
+async function run(policy: Policy, jobs: WorkloadJob[], pools = { kvBlocks: 12, hostBlocks: 0 }) {
   const clock = new VirtualClock();
-  // 12 blocks of 16 tokens; no host pool, so a reclaimed job's KV is discarded.
-  const engine = Engine.withBackend(new SimulatedBackend(MODEL, COSTS, 16, clock), { policy, kvBlocks: 12, hostBlocks: 0, clock });
+  const engine = Engine.withBackend(new SimulatedBackend(MODEL, COSTS, 16, clock), { policy, ...pools, clock });
   const done = runWorkload(engine, jobs, clock);
   await clock.run();
   const outcomes = await done;
@@ -80,5 +80,35 @@ describe('the planner reclaims preserved KV before preempting', () => {
     expect(reclaimedOf((await run(byIdPreserving(), jobs)).stats)).toEqual(['p2']); // the largest
     const p1First = (views: readonly WaitingJobView[]) => [...views].sort((x, y) => (x.jobId < y.jobId ? -1 : 1)).map((v) => v.jobId);
     expect(reclaimedOf((await run(byIdPreserving(p1First), jobs)).stats)).toEqual(['p1']);
+  });
+
+  it('swaps the paused job to the host even in a step that swaps another job in', async () => {
+    // 16 blocks, a 16-block host pool. 'a-back' (50 tokens: 4 blocks) goes to the host at its 1 s
+    // tool call (t = 0.133) and returns at 1.133; 'm-paused' (4 blocks) keeps its KV through a
+    // 10 s call from 0.145; 'z-low' decodes 200 tokens from 16, holding 7 blocks by then. 'b-new'
+    // (60 tokens: 4 blocks) arrives at 1.13, in the step before a-back's return, so one plan (at
+    // 1.135) has a-back first (ids rank) and b-new after it: a-back's 4 blocks come back into the
+    // 5 free, and b-new's 4 must come from m-paused. The swap-in holds its host blocks until the
+    // step completes, so m-paused's swap-out cannot overwrite them: it is swapped, not discarded
+    // (it was discarded, and recomputed on return, before the host blocks were held).
+    const swapA: Policy = { ...byIdPreserving(), onToolWait: (job) => (job.jobId === 'a-back' ? 'swap' : 'preserve') };
+    const jobs: WorkloadJob[] = [
+      { ...pausing('a-back', 0), segments: [{ inputTokens: 48, outputTokens: 2, tool: { name: 't', durationS: 1 } }, { inputTokens: 1, outputTokens: 1, tool: null }] },
+      pausing('m-paused', 0),
+      { id: 'z-low', arrivalS: 0, kind: 'k', segments: [{ inputTokens: 16, outputTokens: 200, tool: null }] },
+      { id: 'b-new', arrivalS: 1.13, kind: 'k', segments: [{ inputTokens: 60, outputTokens: 1, tool: null }] },
+    ];
+    const { outcomes, stats } = await run(swapA, jobs, { kvBlocks: 16, hostBlocks: 16 });
+    expect(outcomes.map((o) => o.error)).toEqual([null, null, null, null]);
+    const decisions = (id: string, segment: number) =>
+      stats.jobAccounts!.find((a) => a.id === id)!.segments[segment].decisions.map((d) => [d.action, d.cause, d.atS] as const);
+    const [[inAction, inCause, inAtS]] = decisions('a-back', 1);
+    const [kept, taken] = decisions('m-paused', 0);
+    expect([inAction, inCause]).toEqual(['swap_in', 'resume']);
+    expect([kept[0], taken[0], taken[1]]).toEqual(['preserve', 'swap', 'reclaimed']);
+    expect(taken[2]).toBe(inAtS); // the same plan
+    expect(decisions('m-paused', 1).map(([a, c]) => [a, c])).toEqual([['swap_in', 'resume']]);
+    expect(stats.preemptions).toBe(0);
+    expect(stats.kvTraffic.recomputedPrefillTokens).toBe(0);
   });
 });
