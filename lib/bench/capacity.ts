@@ -82,7 +82,7 @@ export async function findCapacity(
   /** The workload at a load, with this many jobs. */
   workloadAt: (load: number, jobs: number) => GeneratedWorkload,
   policies: readonly PolicyName[],
-  target: { profile: SimulationProfile; kvBlocks?: number },
+  target: { profile: SimulationProfile; kvBlocks?: number; hostBlocks?: number },
   options: CapacityOptions = {},
 ): Promise<CapacityResult[]> {
   const objective = options.objective ?? 2;
@@ -97,6 +97,7 @@ export async function findCapacity(
       profile: target.profile,
       workloadScale: workload.params.scale,
       kvBlocks: target.kvBlocks,
+      hostBlocks: target.hostBlocks,
       policy,
       policyOptions: options.policyOptions?.[policy],
       hints: options.hints,

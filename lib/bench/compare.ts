@@ -15,7 +15,7 @@ import { summarizeRun, type RunSummary } from './summary.js';
 export type Target =
   /** The real engine; `engine` options apart from the policy, `model` the name to report. */
   | { kind: 'engine'; engine: Omit<EngineOptions, 'policy' | 'policyOptions' | 'workloadScale' | 'clock'>; modelName: string }
-  | { kind: 'sim'; profile: SimulationProfile; kvBlocks?: number };
+  | { kind: 'sim'; profile: SimulationProfile; kvBlocks?: number; hostBlocks?: number };
 
 export interface CompareOptions {
   hints?: 'oracle' | 'none';
@@ -76,6 +76,7 @@ async function runSimulated(workload: GeneratedWorkload, policy: PolicyName, tar
     policyOptions: options.policyOptions?.[policy],
     workloadScale: workload.params.scale,
     kvBlocks: target.kvBlocks,
+    hostBlocks: target.hostBlocks,
     hints: options.hints,
     onJobDone: (o, done, total) => options.onJobDone?.(policy, o, done, total),
   });

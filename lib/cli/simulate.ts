@@ -19,6 +19,7 @@ import { addWorkloadOptions, hintsFrom, policiesFrom, policyOptionsFrom, workloa
 interface SimulateFlags extends WorkloadFlags {
   profile: string;
   kvBlocks?: string;
+  hostBlocks?: string;
   loads?: string;
   capacity?: boolean;
   objective: string;
@@ -35,6 +36,7 @@ export function simulateCommand(): Command {
   return command
     .option('--profile <name|file>', 'cost profile: h100-llama3-8b, cpu-small, or a file from `astraea calibrate`', 'h100-llama3-8b')
     .option('--kv-blocks <n>', "device KV blocks of 16 tokens (default: the profile's)")
+    .option('--host-blocks <n>', "host KV blocks (default: the profile's, and at least --kv-blocks; `astraea bench` gives the engine as many as --kv-blocks)")
     .option('--loads <list>', 'sweep these loads, e.g. 0.5,1,2,4 (overrides --load)')
     .option('--capacity', 'per policy, the jobs per hour at a JCT objective: the highest load (by bisection) whose p90 JCT stays within --objective × the unloaded p90')
     .option('--objective <x>', 'with --capacity: the p90 JCT allowed, as a multiple of the unloaded p90', '2')
@@ -49,13 +51,14 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const hints = hintsFrom(values);
   const policyOptions = policyOptionsFrom(values);
   const kvBlocks = values.kvBlocks === undefined ? undefined : integerOption(values.kvBlocks, 'kv-blocks', 0, 1);
+  const hostBlocks = values.hostBlocks === undefined ? undefined : integerOption(values.hostBlocks, 'host-blocks', 0, 0);
   if (values.capacity) {
     if (values.loads !== undefined) throw new EngineError('INVALID_ARGUMENT', '--capacity searches the load itself: give no --loads');
     if (values.arrivals === 'burst') throw new EngineError('INVALID_ARGUMENT', '--capacity measures steady arrivals: a burst has no rate to search');
     const objective = positiveOption(values.objective, 'objective', 2);
     if (!(objective > 1)) throw new EngineError('INVALID_ARGUMENT', '--objective must be above 1 (a multiple of the unloaded p90)');
     const workloadAt = (load: number, jobs: number) => workloadFrom({ ...values, jobs: String(jobs) }, SIMULATE_DEFAULTS, load);
-    const results = await findCapacity(workloadAt, policies, { profile, kvBlocks }, {
+    const results = await findCapacity(workloadAt, policies, { profile, kvBlocks, hostBlocks }, {
       objective,
       windowS: values.windowS === undefined ? undefined : positiveOption(values.windowS, 'window-s', 600),
       minJobs: values.jobs === undefined ? undefined : integerOption(values.jobs, 'jobs', 200, 1),
@@ -73,7 +76,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const summaries: RunSummary[] = [];
   for (const load of loads) {
     const workload = workloadFrom(values, SIMULATE_DEFAULTS, load);
-    const runs = await comparePolicies(workload, policies, { kind: 'sim', profile, kvBlocks }, {
+    const runs = await comparePolicies(workload, policies, { kind: 'sim', profile, kvBlocks, hostBlocks }, {
       hints,
       policyOptions,
       onPolicyStart: (policy) => bar.start(`${policy}${load === undefined ? '' : ` @${load}`}`, workload.jobs.length),

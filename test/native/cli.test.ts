@@ -87,7 +87,7 @@ describe('astraea CLI', () => {
   it('--help for every command lists its options and exits 0', () => {
     const expected: Record<string, string[]> = {
       bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks'],
-      simulate: ['--workload', '--loads', '--jobs', '--profile', '--json', '--chart', '--capacity', '--objective'],
+      simulate: ['--workload', '--loads', '--jobs', '--profile', '--host-blocks', '--json', '--chart', '--capacity', '--objective'],
       calibrate: ['--model', '--out', '--kv-blocks', '--no-long-replay'],
       serve: ['--port', '--policy', '--kv-blocks'],
       'make-model': ['--preset', '--out'],
@@ -144,6 +144,21 @@ describe('astraea CLI', () => {
     }
   });
 
+  it('simulate --host-blocks sets the host pool: with none, a policy that swaps every waiting job discards instead', () => {
+    // infercept sends every job waiting on a tool to the host; the main job's workload at CPU scale.
+    const run = (...extra: string[]) => {
+      const r = astraea('simulate', '--workload', 'coding', '--jobs', '14', '--scale-tokens', '0.006', '--scale-time', '0.02', '--load', '2',
+        '--profile', 'cpu-small', '--kv-blocks', '96', '--policies', 'infercept', '--json', '--no-chart', ...extra);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout.trim()).kv as { swap: number; discard: number };
+    };
+    const roomy = run(); // the profile's 256 host blocks
+    const none = run('--host-blocks', '0');
+    expect(roomy.swap).toBeGreaterThan(0);
+    expect(none.swap).toBe(0);
+    expect(none.discard).toBe(roomy.swap + roomy.discard); // the same tool waits, every one discarded
+  });
+
   it('bench and simulate refuse bad flags with a message naming them', () => {
     const cases: [string[], RegExp][] = [
       [['bench', '--workload', 'nope.jsonl', '--no-chart'], /neither a file nor a generator/],
@@ -156,6 +171,7 @@ describe('astraea CLI', () => {
       [['simulate', '--set', 'lifo.x=1', '--no-chart'], /unknown policy "lifo"/],
       [['simulate', '--set', 'astraea', '--no-chart'], /expected policy\.key=value/],
       [['simulate', '--chart', 'x.png', '--jobs', '2'], /\.svg/],
+      [['simulate', '--host-blocks', '-1', '--no-chart'], /--host-blocks must be an integer >= 0/],
     ];
     for (const [args, message] of cases) {
       const run = astraea(...args);
