@@ -90,14 +90,22 @@ export class RunningStats {
    * Undefined when no value exceeds `e`.
    */
   chanceAtMostGiven(x: number, e: number): number | undefined {
+    // Two binary searches on the sorted window: the engine asks this per kind and segment every step.
     const xs = this.sortedWindow();
-    let above = 0;
-    let within = 0;
-    for (let i = xs.length - 1; i >= 0 && xs[i] > e; i--) {
-      above++;
-      if (xs[i] <= x) within++;
-    }
-    return above === 0 ? undefined : within / above;
+    const firstAbove = (v: number) => {
+      let lo = 0;
+      let hi = xs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (xs[mid] > v) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
+    };
+    const aboveE = firstAbove(e);
+    const above = xs.length - aboveE;
+    if (above === 0) return undefined;
+    return Math.max(0, firstAbove(x) - aboveE) / above;
   }
 
   /**
