@@ -83,6 +83,7 @@ struct DeviceModel::Impl {
   DeviceBuffer temperature, top_k, top_p, seeds, sample_positions, sampled_rows, sampled;
   DeviceBuffer x, residual, xn, q, k, v, q_rot, attn, gate, up, hidden, cos, sin, attn_scratch;
   DeviceBuffer x_rows, residual_rows, head_in, logits, sample_logits, sampling_work;
+  DeviceBuffer exchange_staging;  // an exchange's device blocks, between its two halves
 
   ~Impl() {
     if (compute) cudaStreamSynchronize(compute);
@@ -281,7 +282,15 @@ StepResult DeviceModel::step(const StepPlan& plan) {
     check(swap_out_blocks(m.pool, m.host_pool, block_elems, o.ids, o.count, m.copy), "swap out");
     check(swap_in_blocks(m.host_pool, m.pool, block_elems, i.ids, i.count, m.copy), "swap in");
   };
+  const BlockPairs exchange = plan.swap_out_to_vacated;
+  __nv_bfloat16* staging = nullptr;
+  if (exchange.count > 0) {
+    staging = m.exchange_staging.as<__nv_bfloat16>(size_t(exchange.count * block_elems), "exchange staging");
+    check(stage_blocks(m.pool, staging, block_elems, exchange.ids, exchange.count, m.copy), "exchange");
+  }
   enqueue_swaps(swaps.blocking_out, swaps.blocking_in);
+  if (exchange.count > 0)
+    check(write_staged_to_host(staging, m.host_pool, block_elems, exchange.ids, exchange.count, m.copy), "exchange");
   check(cudaEventRecord(m.blocking_done, m.copy), "swap event");
   check(cudaStreamWaitEvent(m.compute, m.blocking_done, 0), "swap wait");
   enqueue_swaps(swaps.background_out, swaps.background_in);

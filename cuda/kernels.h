@@ -128,5 +128,12 @@ cudaError_t swap_in_blocks(const __nv_bfloat16* host_pool, __nv_bfloat16* device
                            const int32_t* pairs, int64_t count, cudaStream_t stream);
 cudaError_t copy_blocks(__nv_bfloat16* device_pool, int64_t block_elems, const int32_t* pairs, int64_t count,
                         cudaStream_t stream);
+// An exchange (StepPlan::swap_out_to_vacated) in two halves on `stream`: each pair's device block
+// copied to slot i of `staging` (device memory, count blocks) before the step's swaps, then, once
+// the swap-ins have read the host blocks, slot i to the pair's host block.
+cudaError_t stage_blocks(const __nv_bfloat16* device_pool, __nv_bfloat16* staging, int64_t block_elems,
+                         const int32_t* pairs, int64_t count, cudaStream_t stream);
+cudaError_t write_staged_to_host(const __nv_bfloat16* staging, __nv_bfloat16* host_pool, int64_t block_elems,
+                                 const int32_t* pairs, int64_t count, cudaStream_t stream);
 
 }  // namespace astraea::cuda

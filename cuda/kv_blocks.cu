@@ -39,4 +39,22 @@ cudaError_t copy_blocks(__nv_bfloat16* device_pool, int64_t block_elems, const i
   return copy_pairs(device_pool, device_pool, block_elems, pairs, count, cudaMemcpyDeviceToDevice, stream);
 }
 
+cudaError_t stage_blocks(const __nv_bfloat16* device_pool, __nv_bfloat16* staging, int64_t block_elems,
+                         const int32_t* pairs, int64_t count, cudaStream_t stream) {
+  const size_t block_bytes = size_t(block_elems) * sizeof(__nv_bfloat16);
+  for (int64_t i = 0; i < count; ++i)
+    ASTRAEA_CUDA_TRY(cudaMemcpyAsync(staging + i * block_elems, device_pool + int64_t(pairs[2 * i]) * block_elems, block_bytes,
+                                     cudaMemcpyDeviceToDevice, stream));
+  return cudaSuccess;
+}
+
+cudaError_t write_staged_to_host(const __nv_bfloat16* staging, __nv_bfloat16* host_pool, int64_t block_elems,
+                                 const int32_t* pairs, int64_t count, cudaStream_t stream) {
+  const size_t block_bytes = size_t(block_elems) * sizeof(__nv_bfloat16);
+  for (int64_t i = 0; i < count; ++i)
+    ASTRAEA_CUDA_TRY(cudaMemcpyAsync(host_pool + int64_t(pairs[2 * i + 1]) * block_elems, staging + i * block_elems, block_bytes,
+                                     cudaMemcpyDeviceToHost, stream));
+  return cudaSuccess;
+}
+
 }  // namespace astraea::cuda

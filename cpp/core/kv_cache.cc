@@ -64,6 +64,23 @@ void check_copy(const KvShape& k, const BlockPairs& p) {
   check_pairs(p, k.device_blocks, "device", k.device_blocks, "device", "copy");
 }
 
+void check_swap_out_to_vacated(const KvShape& k, const BlockPairs& p, const BlockPairs& swap_in) {
+  check_pairs(p, k.device_blocks, "device", k.host_blocks, "host", "swapOutToVacated");
+  if (p.count == 0) return;
+  // The swap-ins' ids may be unchecked yet: only those inside the pool can match.
+  std::vector<uint8_t> read_by_swap_in(size_t(k.host_blocks), 0);
+  for (int64_t i = 0; i < swap_in.count; ++i) {
+    const int32_t host = swap_in.ids[2 * i];
+    if (host >= 0 && host < k.host_blocks) read_by_swap_in[size_t(host)] = 1;
+  }
+  for (int64_t i = 0; i < p.count; ++i) {
+    const int32_t host = p.ids[2 * i + 1];
+    if (!read_by_swap_in[size_t(host)])
+      throw EngineError(codes::kInvalidPlan, "swapOutToVacated pair " + std::to_string(i) + ": host block " +
+                                                 std::to_string(host) + " is read by no swap-in of the step");
+  }
+}
+
 void KvCache::swap_out(const BlockPairs& p) {
   check_swap_out(p);
   const size_t bytes = block_bytes();
@@ -85,6 +102,23 @@ void KvCache::copy(const BlockPairs& p) {
     if (p.ids[2 * i] == p.ids[2 * i + 1]) continue;
     std::memcpy(device_->data() + size_t(p.ids[2 * i + 1]) * bytes, device_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
   }
+}
+
+void KvCache::stage_device_blocks(const BlockPairs& p, std::vector<float>& staged) const {
+  check_swap_out(p);
+  staged.resize(size_t(p.count) * block_floats_);
+  const size_t bytes = block_bytes();
+  for (int64_t i = 0; i < p.count; ++i)
+    std::memcpy(staged.data() + size_t(i) * block_floats_, device_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
+}
+
+void KvCache::write_staged_to_host(const BlockPairs& p, const std::vector<float>& staged) {
+  check_swap_out(p);
+  if (staged.size() != size_t(p.count) * block_floats_)
+    throw EngineError(codes::kInternal, "the staged blocks do not match the pairs they were staged for");
+  const size_t bytes = block_bytes();
+  for (int64_t i = 0; i < p.count; ++i)
+    std::memcpy(host_->data() + size_t(p.ids[2 * i + 1]) * bytes, staged.data() + size_t(i) * block_floats_, bytes);
 }
 
 const float* KvCache::device_block(int64_t block) const {

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/mapped_file.h"
 #include "core/model_config.h"
@@ -37,6 +38,9 @@ struct KvShape {
 void check_swap_out(const KvShape& shape, const BlockPairs& device_to_host);
 void check_swap_in(const KvShape& shape, const BlockPairs& host_to_device);
 void check_copy(const KvShape& shape, const BlockPairs& device_to_device);
+// As check_swap_out, and every host destination must be read by one of the step's swap-ins
+// (StepPlan::swap_out_to_vacated).
+void check_swap_out_to_vacated(const KvShape& shape, const BlockPairs& to_vacated, const BlockPairs& swap_in);
 
 class KvCache {
  public:
@@ -63,6 +67,10 @@ class KvCache {
   void swap_out(const BlockPairs& device_to_host);
   void swap_in(const BlockPairs& host_to_device);
   void copy(const BlockPairs& device_to_device);
+  // The two halves of StepPlan::swap_out_to_vacated: the device sources read into `staged` before
+  // the step's swaps, the host destinations written from it after them.
+  void stage_device_blocks(const BlockPairs& device_to_host, std::vector<float>& staged) const;
+  void write_staged_to_host(const BlockPairs& device_to_host, const std::vector<float>& staged);
 
   // Raw bytes of one block, for tests and debugging.
   const float* device_block(int64_t block) const;

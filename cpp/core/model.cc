@@ -126,8 +126,11 @@ StepResult Model::step(KvCache& cache, const StepPlan& plan) {
   try {
     const SwapSchedule swaps = schedule_swaps(plan, cache.device_blocks(), cache.host_blocks());
     const auto blocking_start = std::chrono::steady_clock::now();
+    std::vector<float> exchanged;
+    if (plan.swap_out_to_vacated.count > 0) cache.stage_device_blocks(plan.swap_out_to_vacated, exchanged);
     cache.swap_out(swaps.blocking_out.view());
     cache.swap_in(swaps.blocking_in.view());
+    if (plan.swap_out_to_vacated.count > 0) cache.write_staged_to_host(plan.swap_out_to_vacated, exchanged);
     result.blocking_swap_s = seconds_since(blocking_start);
     cache.copy(plan.copy);
 

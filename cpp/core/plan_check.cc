@@ -23,6 +23,7 @@ void validate_plan(const StepPlan& p, const ModelConfig& c, const KvShape& cache
   check_swap_out(cache, p.swap_out);
   check_swap_in(cache, p.swap_in);
   check_copy(cache, p.copy);
+  check_swap_out_to_vacated(cache, p.swap_out_to_vacated, p.swap_in);
   if (cache.num_layers != c.num_layers || cache.num_kv_heads != c.num_kv_heads || cache.head_dim != c.head_dim)
     throw EngineError(codes::kInvalidArgument, "the KV cache was created for a different model");
   if (p.num_seqs < 0) bad("negative sequence count");

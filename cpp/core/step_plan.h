@@ -17,6 +17,13 @@ struct StepPlan {
   BlockPairs swap_out;  // device -> host
   BlockPairs swap_in;   // host -> device
   BlockPairs copy;      // device -> device
+  // Device -> host into host blocks that this step's swap-ins read: an exchange, in which a job
+  // swapped in leaves its host blocks to the KV moved out to make room for it. Each device block
+  // is read before anything of the step writes one, each host block written after every swap-out
+  // and swap-in (through a staging copy, since a swap-in may land on the very device block). A
+  // host block may be a swap-out's destination too: written, read back by a swap-in, then
+  // exchanged into (a job sent to the host at a tool wait and back before the copy ran).
+  BlockPairs swap_out_to_vacated;
 
   int64_t num_seqs = 0;
   const int32_t* tokens = nullptr;          // all new tokens, sequence after sequence

@@ -29,6 +29,9 @@ SwapSchedule schedule_swaps(const StepPlan& p, int64_t device_blocks, int64_t ho
     in_host_src[size_t(p.swap_in.ids[2 * i])] = 1;
     in_device_dst[size_t(p.swap_in.ids[2 * i + 1])] = 1;
   }
+  // Host blocks an exchange writes once the swap-ins have read them (on the calling thread).
+  std::vector<uint8_t> vacated_host_dst(size_t(host_blocks), 0);
+  for (int64_t i = 0; i < p.swap_out_to_vacated.count; ++i) vacated_host_dst[size_t(p.swap_out_to_vacated.ids[2 * i + 1])] = 1;
 
   SwapSchedule s;
   for (int64_t i = 0; i < p.swap_out.count; ++i) {
@@ -40,7 +43,8 @@ SwapSchedule schedule_swaps(const StepPlan& p, int64_t device_blocks, int64_t ho
   for (int64_t i = 0; i < p.swap_in.count; ++i) {
     const int32_t src = p.swap_in.ids[2 * i], dst = p.swap_in.ids[2 * i + 1];
     const bool blocking =
-        forward_uses[size_t(dst)] || copy_uses[size_t(dst)] || out_device_src[size_t(dst)] || out_host_dst[size_t(src)];
+        forward_uses[size_t(dst)] || copy_uses[size_t(dst)] || out_device_src[size_t(dst)] || out_host_dst[size_t(src)] ||
+        vacated_host_dst[size_t(src)];
     (blocking ? s.blocking_in : s.background_in).add(src, dst);
   }
   return s;

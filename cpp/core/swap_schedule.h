@@ -2,9 +2,12 @@
 // CPU stand-in for a GPU engine's copy stream). Mechanism only: the control plane decides what to
 // swap; this decides, deterministically from the plan alone, which copies the forward must wait for.
 //
-// A plan means: every swap-out, then every swap-in, then every copy, then the forward pass. It runs as
-//   calling thread: blocking swap-outs, blocking swap-ins, copies, forward pass ......... join
-//   copy thread:                                      background swap-outs, swap-ins ..|
+// A plan means: every swap-out, then every swap-in, then every copy, then the forward pass; an
+// exchange's swap-outs (StepPlan::swap_out_to_vacated) read their device blocks before all of it and
+// write their host blocks after the swap-ins. It runs as
+//   calling thread: exchange reads, blocking swap-outs, blocking swap-ins, exchange writes, copies,
+//                   forward pass ......................................................... join
+//   copy thread:                                       background swap-outs, swap-ins ..|
 // which gives the same bytes everywhere because a background copy touches no block anything else
 // of the step touches:
 // - a swap-out is background when its source device block is in no block table of the plan (the
@@ -12,8 +15,10 @@
 //   and its host destination is no swap-in's source. So its source holds the same bytes whenever
 //   the copy thread reads it, and nothing else reads what it writes.
 // - a swap-in is background when its destination device block is in no block table, in no copy
-//   pair and no swap-out's source, and its host source is no swap-out's destination: nothing else
-//   of the step reads or writes either block.
+//   pair and no swap-out's source, and its host source is no swap-out's destination (an exchange's
+//   included): nothing else of the step reads or writes either block.
+// - an exchange always runs on the calling thread; its device reads come first, so whatever then
+//   writes those blocks (a swap-in, a copy, the forward pass) cannot change what it moves.
 // - no block is any list's destination twice (KvCache::check_*), so the rest is disjoint.
 // Pairs that chain a swap-out and a swap-in over one block are legal and the control plane emits
 // them: a job swapped out at a tool wait and back in within one step (host round trip), or a

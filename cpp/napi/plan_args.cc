@@ -36,6 +36,7 @@ void read_step_plan(const Napi::Object& js, BorrowedPlan& out) {
   p.swap_out = pairs(js, "swapOut", out);
   p.swap_in = pairs(js, "swapIn", out);
   p.copy = pairs(js, "copy", out);
+  p.swap_out_to_vacated = pairs(js, "swapOutToVacated", out);
 
   auto query_lens = borrow<Napi::Int32Array>(js, "queryLens", "Int32Array", false, out);
   const size_t n = query_lens.IsEmpty() ? 0 : query_lens.ElementLength();

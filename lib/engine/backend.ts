@@ -23,6 +23,8 @@ export interface BackendStep {
   swapIn: BlockPair[];
   /** Device → device block copies (a fork's partial block), after the swaps, before the compute. */
   copy?: BlockPair[];
+  /** Device → host into host blocks `swapIn` reads, written after it has (NativeStepPlan.swapOutToVacated). */
+  swapOutToVacated?: BlockPair[];
 }
 
 export interface BackendStepResult {

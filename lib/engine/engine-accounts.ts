@@ -33,6 +33,7 @@ export class EngineAccounts {
     overlappedSwapBlocks: 0,
     swapOutBlocks: 0,
     swapInBlocks: 0,
+    exchangedBlocks: 0,
     closedJobsRecomputed: 0,
   };
   /** What the policy chose for each job that paused on a tool call (and later revisions). */
@@ -123,6 +124,7 @@ export class EngineAccounts {
         swapInBytes: c.swapInBlocks * this.blockBytes,
         recomputedPrefillTokens: c.closedJobsRecomputed + jobs.reduce((sum, r) => sum + r.state.metrics().recomputedPrefillTokens, 0),
         overlappedSwapBytes: c.overlappedSwapBlocks * this.blockBytes,
+        exchangedBytes: c.exchangedBlocks * this.blockBytes,
         blockingSwapS: c.blockingSwapS,
       },
       time: { loopS: c.loopS, nativeS: c.nativeS },

@@ -323,7 +323,7 @@ export class Engine {
       const copies =
         (!this.lastStepFailed &&
           this.kv.pendingSwapOut.length + this.kv.pendingCopies.length + this.kv.pendingSwapIn.length + decision.swapIn.length + this.blocks.inFlightBlocks > 0) ||
-        [...decision.preempted, ...decision.reclaimed].some((p) => p.swapOut.length > 0);
+        [...decision.preempted, ...decision.reclaimed].some((p) => p.swapOut.length + p.toVacated.length > 0);
       if (progress || copies) await this.runStep(decision);
       if (!progress && !copies) {
         // The most urgent job does not fit even with everything below it preempted.
@@ -351,7 +351,9 @@ export class Engine {
     } catch (error) {
       // A failed step ran nothing (the plan is checked first): its copies go with the next step,
       // whose plan runs them before anything can overwrite their source; the sequences fail.
-      this.kv.pendingSwapOut.unshift(...begun.swapOut);
+      // (An exchange's swap-outs go as plain ones: the plan's swap-ins, which read their host
+      // blocks first, are not run again.)
+      this.kv.pendingSwapOut.unshift(...begun.swapOut, ...begun.swapOutToVacated);
       this.kv.pendingCopies.unshift(...begun.copy);
       this.kv.pendingSwapIn.unshift(...begun.prefetch);
       this.lastStepFailed = true; // a copy-only step is not retried on its own

@@ -21,6 +21,8 @@ export interface BegunStep {
   copy: BlockPair[];
   /** Swap-ins of jobs waiting on tools (JobKv.prefetchToolWaits). */
   prefetch: BlockPair[];
+  /** Swap-outs into host blocks the step's swap-ins read (BackendStep.swapOutToVacated). */
+  swapOutToVacated: BlockPair[];
 }
 
 export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManager, accounts: EngineAccounts): BegunStep {
@@ -29,22 +31,25 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
     // room for it); taking them back is a preemption only for a running one.
     if (p.record.state.state === 'running') p.record.state.preempted(p.kv);
     accounts.counters.preemptions++;
-    accounts.logKv(p.record, p.kv === 'swapped' ? 'swap' : 'discard', 'preempted', p.swapOut.length);
+    accounts.logKv(p.record, p.kv === 'swapped' ? 'swap' : 'discard', 'preempted', p.swapOut.length + p.toVacated.length);
   }
   for (const s of decision.swappedIn) accounts.logKv(s.record, 'swap_in', 'resume', s.blocks);
   for (const r of decision.reclaimed) {
     accounts.counters.reclaims++;
-    accounts.logKv(r.record, r.kv === 'swapped' ? 'swap' : 'discard', 'reclaimed', r.swapOut.length);
+    accounts.logKv(r.record, r.kv === 'swapped' ? 'swap' : 'discard', 'reclaimed', r.swapOut.length + r.toVacated.length);
     if (r.kv === 'swapped') r.record.state.swappedOut();
     else r.record.state.setKv('discarded');
   }
   for (const run of decision.runs) if (run.record.state.state !== 'running') run.record.state.scheduled();
   for (const r of decision.prefetched) if (r.state.kv === 'swapped') r.state.setKv('swapping_in');
 
-  const swapOut = [...kv.pendingSwapOut.splice(0), ...decision.preempted.flatMap((p) => p.swapOut), ...decision.reclaimed.flatMap((r) => r.swapOut)];
+  const evicted = [...decision.preempted, ...decision.reclaimed];
+  const swapOut = [...kv.pendingSwapOut.splice(0), ...evicted.flatMap((e) => e.swapOut)];
+  const swapOutToVacated = evicted.flatMap((e) => e.toVacated);
   const copy = kv.pendingCopies.splice(0);
   const prefetch = kv.pendingSwapIn.splice(0);
-  accounts.counters.swapOutBlocks += swapOut.length;
+  accounts.counters.swapOutBlocks += swapOut.length + swapOutToVacated.length;
+  accounts.counters.exchangedBlocks += swapOutToVacated.length;
   accounts.counters.swapInBlocks += decision.swapIn.length + prefetch.length;
   const step: BackendStep = {
     copy,
@@ -56,8 +61,9 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
     })),
     swapOut,
     swapIn: prefetch.length > 0 ? [...decision.swapIn, ...prefetch] : decision.swapIn,
+    swapOutToVacated,
   };
-  return { step, swapOut, copy, prefetch };
+  return { step, swapOut, copy, prefetch, swapOutToVacated };
 }
 
 /** The step ran: its copies are done and its time is booked and learned from. */

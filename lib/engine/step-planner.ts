@@ -26,11 +26,22 @@ export interface StepDecision {
   /** Jobs swapped in by this step that run from the next one, once their blocks have arrived. */
   prefetched: JobRecord[];
   /** Jobs preempted this step, with what happened to their KV. */
-  preempted: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: BlockPair[] }[];
+  preempted: Eviction[];
   /** Jobs waiting on a tool whose preserved KV was taken back to make room. */
-  reclaimed: { record: JobRecord; kv: 'discarded' | 'swapped'; swapOut: BlockPair[] }[];
+  reclaimed: Eviction[];
   /** The job at which planning stopped for lack of memory, if any. */
   blocked: JobRecord | null;
+}
+
+/**
+ * A job's KV taken off the device: swapped (its copies to the host: `swapOut`, and `toVacated`
+ * into host blocks a swap-in of the same step reads first) or discarded.
+ */
+export interface Eviction {
+  record: JobRecord;
+  kv: 'discarded' | 'swapped';
+  swapOut: BlockPair[];
+  toVacated: BlockPair[];
 }
 
 export interface PlannerLimits {
@@ -108,16 +119,17 @@ export function planStep(
   let budget = limits.maxBatchTokens;
 
   // Takes a job's device blocks: to the host pool if the policy swaps and there is room, else back
-  // to the prefix cache (full blocks stay reusable until evicted).
-  const evict = (victim: JobRecord, swap: boolean) => {
-    // (The native step runs every swap-out before any swap-in; this plan's swap-ins hold their
-    // host blocks until the step settles, so a swap-out cannot land on one not yet read.)
-    if (swap && blocks.canSwapOut(victim.id)) {
-      return { record: victim, kv: 'swapped' as const, swapOut: blocks.swapOut(victim.id) }; // its computed tokens travel with it
+  // to the prefix cache (full blocks stay reusable until evicted). Room on the host includes the
+  // blocks this plan's swap-ins read: an exchange, which the step writes after reading them.
+  const evict = (victim: JobRecord, swap: boolean): Eviction => {
+    if (swap && blocks.canSwapOutMakingRoom(victim.id)) {
+      const { pairs, toVacated } = blocks.swapOutMakingRoom(victim.id); // its computed tokens travel with it
+      return { record: victim, kv: 'swapped', swapOut: pairs, toVacated };
     }
     blocks.free(victim.id);
-    return { record: victim, kv: 'discarded' as const, swapOut: [] };
+    return { record: victim, kv: 'discarded', swapOut: [], toVacated: [] };
   };
+  const toolWaitHolders = () => paused.filter((p) => p.placement === 'device' && p.state.kv !== 'swapping_in');
 
   // Frees memory for the job at `after`: first KV preserved through a tool wait (whatever the
   // policy wished: a job that can run now matters more than one that might return soon; the
@@ -125,7 +137,7 @@ export function planStep(
   // runnable job holding device blocks.
   const preemptOne = (after: number): boolean => {
     // (Not one whose KV a prefetch is still bringing back: its blocks are not written yet.)
-    const holders = paused.filter((p) => p.placement === 'device' && p.state.kv !== 'swapping_in');
+    const holders = toolWaitHolders();
     if (holders.length > 0) {
       const { record, swap } = pickReclaim(holders);
       decision.reclaimed.push(evict(record, swap));
@@ -143,7 +155,17 @@ export function planStep(
   for (let i = 0; i < ordered.length && budget > 0 && decision.runs.length < limits.maxBatchSequences; i++) {
     const r = ordered[i];
     if (r.placement === 'host') {
-      while (!blocks.canSwapIn(r.id)) if (!preemptOne(i)) return { ...decision, blocked: r };
+      // (Not one this very plan exchanged onto the host: its KV gets there only with the step.)
+      if (blocks.awaitsExchange(r.id)) continue;
+      // When the tool waits' KV alone is sure to make the room, the job coming back lends them its
+      // host blocks: a full host pool then still takes their KV instead of losing it.
+      if (!blocks.canSwapIn(r.id) && fitsByReclaimAlone(blocks, r, toolWaitHolders())) blocks.lendHostBlocks(r.id);
+      while (!blocks.canSwapIn(r.id)) {
+        if (!preemptOne(i)) {
+          blocks.endHostLoan();
+          return { ...decision, blocked: r };
+        }
+      }
       const pairs = blocks.swapIn(r.id, { deferRelease: true });
       decision.swapIn.push(...pairs);
       decision.swappedIn.push({ record: r, blocks: pairs.length });
@@ -166,4 +188,15 @@ export function planStep(
     budget -= run.count;
   }
   return decision;
+}
+
+/**
+ * Whether taking back every tool wait's KV would free the device room `r`'s swap-in needs: then
+ * the planner's reclaims (which come before any preemption) are sure to get there, and a loan of
+ * r's host blocks to them is sure to end in its swap-in.
+ */
+function fitsByReclaimAlone(blocks: BlockManager, r: JobRecord, holders: readonly JobRecord[]): boolean {
+  let room = blocks.availableBlocks;
+  for (const h of holders) room += blocks.exclusiveDeviceBlocks(h.id);
+  return room >= blocks.hostBlockCount(r.id);
 }

@@ -174,6 +174,11 @@ export interface EngineStats {
     recomputedPrefillTokens: number;
     /** Of the bytes swapped, those copied beside a step's compute rather than before it. */
     overlappedSwapBytes: number;
+    /**
+     * Of the bytes swapped out, those written into host blocks that a swap-in of the same step
+     * read first (an exchange: the room the job swapped in gave up on the host).
+     */
+    exchangedBytes: number;
     /** Seconds steps waited on copies their own sequences needed. */
     blockingSwapS: number;
   };

@@ -136,6 +136,13 @@ export class BlockManager {
   private readonly copyHolds: number[] = [];
   /** Host blocks of deferred swap-ins, not free until the step carrying the copy completes. */
   private readonly hostInFlight: number[] = [];
+  /**
+   * The host blocks of the job the step being planned brings back, lent before its swap-in is
+   * issued to the swap-outs that make room for it (lendHostBlocks), and which of them were taken.
+   */
+  private lent: { owner: string; untaken: number[]; taken: Set<number> } | null = null;
+  /** Owners swapped out into host blocks a swap-in of the unsettled step still reads. */
+  private readonly exchangeReceivers = new Set<string>();
 
   private readonly owners = new Map<string, OwnerState>();
   private readonly views = new Map<string, { state: OwnerState | undefined }>();
@@ -334,6 +341,101 @@ export class BlockManager {
   }
 
   /**
+   * Room in the host pool for a swap-out that makes room for the step's swap-ins: the free
+   * blocks, and the host blocks its swap-ins read — those issued so far and the lent ones.
+   */
+  canSwapOutMakingRoom(owner: string): boolean {
+    const state = this.owners.get(owner);
+    return state !== undefined && state.host === null && this.vacatableHostBlocks() >= state.device.length;
+  }
+
+  /**
+   * Device -> host for the whole table, its device blocks free at once, to make room for the
+   * step's swap-ins. When the free host blocks run short it fills host blocks those swap-ins read
+   * (an exchange): `toVacated` are those pairs, which the step must write only after its swap-ins
+   * have read them (the native plan's `swapOutToVacated`). The owner cannot be swapped back in
+   * until the step settles.
+   */
+  swapOutMakingRoom(owner: string): { pairs: BlockPair[]; toVacated: BlockPair[] } {
+    const state = this.activeOwner(owner, true) as OwnerState;
+    if (state.host !== null) throw new EngineError('INVALID_ARGUMENT', `${owner} is already swapped out`);
+    if (this.vacatableHostBlocks() < state.device.length) {
+      throw new EngineError('OUT_OF_BLOCKS', `${owner} needs ${state.device.length} host blocks, ${this.vacatableHostBlocks()} free or vacated`);
+    }
+    const pairs: BlockPair[] = [];
+    const toVacated: BlockPair[] = [];
+    const host: number[] = [];
+    for (const deviceId of state.device) {
+      let hostId = this.hostFreeStack.pop();
+      if (hostId !== undefined) {
+        pairs.push([deviceId, hostId]);
+      } else {
+        // Its swap-in's release of it is taken over: an in-flight block leaves the list settled
+        // at the step's end, a lent one is kept back when the swap-in is issued.
+        hostId = this.hostInFlight.pop();
+        if (hostId === undefined) {
+          hostId = this.lent!.untaken.pop() as number;
+          this.lent!.taken.add(hostId);
+        }
+        toVacated.push([deviceId, hostId]);
+      }
+      host.push(hostId);
+    }
+    if (toVacated.length > 0) this.exchangeReceivers.add(owner);
+    this.releaseDevice(state.device);
+    state.device = [];
+    state.host = host;
+    return { pairs, toVacated };
+  }
+
+  /**
+   * Lends the host blocks of `owner` (swapped out, about to be swapped in by the step being
+   * planned) to swap-outs making room for it, until its swapIn is issued or the loan is ended.
+   */
+  lendHostBlocks(owner: string): void {
+    const state = this.owners.get(owner);
+    if (state?.host == null) throw new EngineError('NOT_SWAPPED', `${owner} is not swapped out`);
+    if (this.lent !== null) throw new EngineError('INVALID_ARGUMENT', `${this.lent.owner}'s host blocks are already lent`);
+    this.lent = { owner, untaken: [...state.host].reverse(), taken: new Set() };
+  }
+
+  /** Ends a loan whose swap-in was not issued; none of the blocks may have been taken. */
+  endHostLoan(): void {
+    if (this.lent !== null && this.lent.taken.size > 0) {
+      throw new EngineError('INVARIANT', `${this.lent.owner}'s lent host blocks were taken but it was not swapped in`);
+    }
+    this.lent = null;
+  }
+
+  /** Whether `owner` went into host blocks a swap-in of the unsettled step still reads. */
+  awaitsExchange(owner: string): boolean {
+    return this.exchangeReceivers.has(owner);
+  }
+
+  /** Device blocks that would become free or cached if `owner` gave its table back (those only it references). */
+  exclusiveDeviceBlocks(owner: string): number {
+    const state = this.owners.get(owner);
+    if (state === undefined) return 0;
+    let n = 0;
+    for (const id of state.device) if (this.refCount[id] === 1) n++;
+    return n;
+  }
+
+  /** Device blocks a new owner or a swap-in can take now: free or only cached. */
+  get availableBlocks(): number {
+    return this.freeStack.length + this.cachedCount;
+  }
+
+  /** Host blocks `owner` holds (0 when its KV is not on the host). */
+  hostBlockCount(owner: string): number {
+    return this.owners.get(owner)?.host?.length ?? 0;
+  }
+
+  private vacatableHostBlocks(): number {
+    return this.hostFreeStack.length + this.hostInFlight.length + (this.lent?.untaken.length ?? 0);
+  }
+
+  /**
    * Copy-on-write fork: the new owner `child` takes `parent`'s KV for its first `length` tokens
    * (at most what the parent has computed). Full blocks are shared — one more reference each;
    * computed positions are never written again — and a partly filled last block is copied into a
@@ -390,6 +492,7 @@ export class BlockManager {
   settleSwaps(): void {
     for (let i = this.hostInFlight.length - 1; i >= 0; i--) this.hostFreeStack.push(this.hostInFlight[i]);
     this.hostInFlight.length = 0;
+    this.exchangeReceivers.clear();
     if (this.inFlight.length === 0) return;
     this.releaseDevice(this.inFlight);
     this.inFlight.length = 0;
@@ -397,7 +500,8 @@ export class BlockManager {
 
   canSwapIn(owner: string): boolean {
     const state = this.owners.get(owner);
-    return state !== undefined && state.host !== null && this.canAllocate(state.host.length);
+    // (Not one swapped out into blocks a swap-in of this step still reads: its KV is not there yet.)
+    return state !== undefined && state.host !== null && !this.awaitsExchange(owner) && this.canAllocate(state.host.length);
   }
 
   /**
@@ -423,8 +527,16 @@ export class BlockManager {
       state.device.push(deviceId);
       pairs.push([hostId, deviceId]);
     }
-    if (options.deferRelease) this.hostInFlight.push(...state.host);
-    else for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
+    if (this.exchangeReceivers.has(owner)) throw new EngineError('INVALID_ARGUMENT', `${owner}'s KV is still being exchanged onto the host`);
+    let released = state.host;
+    if (this.lent?.owner === owner) {
+      // The lent blocks swap-outs took are theirs now; their copies run after this one.
+      const taken = this.lent.taken;
+      released = released.filter((id) => !taken.has(id));
+      this.lent = null;
+    }
+    if (options.deferRelease) this.hostInFlight.push(...released);
+    else for (let i = released.length - 1; i >= 0; i--) this.hostFreeStack.push(released[i]);
     state.host = null;
     // The fresh blocks carry no keys yet: the next markComputed rehashes from block 0 and registers
     // whichever keys the cache lacks.

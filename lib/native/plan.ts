@@ -13,6 +13,7 @@ export interface PlannedStep {
   swapOut?: readonly BlockPair[];
   swapIn?: readonly BlockPair[];
   copy?: readonly BlockPair[];
+  swapOutToVacated?: readonly BlockPair[];
   logits?: NativeStepPlan['logits'];
 }
 
@@ -28,6 +29,7 @@ export function buildStepPlan(step: PlannedStep): NativeStepPlan {
     swapOut: pairs(step.swapOut),
     swapIn: pairs(step.swapIn),
     copy: pairs(step.copy),
+    swapOutToVacated: pairs(step.swapOutToVacated),
     logits: step.logits ?? 'none',
   };
   if (n === 0) return plan;

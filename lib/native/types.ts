@@ -70,6 +70,13 @@ export interface NativeStepPlan {
   swapOut?: Int32Array;
   swapIn?: Int32Array;
   copy?: Int32Array;
+  /**
+   * Device → host pairs into host blocks this step's swap-ins read (an exchange: a job swapped in
+   * leaves its host blocks to the KV moved out to make room for it). Each device block is read
+   * before anything of the step writes one; each host block is written after the swap-ins have
+   * read it (and after every swapOut). Every host block must be a swap-in's source.
+   */
+  swapOutToVacated?: Int32Array;
   /** New tokens per sequence; absent or empty for a plan of block operations only. */
   queryLens?: Int32Array;
   /** All new tokens, sequence after sequence. */

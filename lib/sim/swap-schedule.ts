@@ -6,7 +6,8 @@
  * A swap-out runs beside the compute when its device block is in no block table, is no copy's
  * destination and no swap-in's destination, and its host block is no swap-in's source; a swap-in
  * when its device block is in no block table, in no copy pair and no swap-out's source, and its
- * host block is no swap-out's destination. Everything else blocks.
+ * host block is no swap-out's destination (an exchange's included). Everything else blocks, an
+ * exchange's copies (`swapOutToVacated`) always.
  */
 import type { BlockPair, PlannedSequence } from '../step.js';
 
@@ -15,11 +16,13 @@ export interface SwapPlan {
   swapOut: readonly BlockPair[];
   swapIn: readonly BlockPair[];
   copy?: readonly BlockPair[];
+  swapOutToVacated?: readonly BlockPair[];
 }
 
 /** How many of the plan's swap pairs block the forward pass, and how many run beside it. */
 export function splitSwaps(plan: SwapPlan): { blocking: number; background: number } {
-  const total = plan.swapOut.length + plan.swapIn.length;
+  const exchanged = plan.swapOutToVacated ?? [];
+  const total = plan.swapOut.length + plan.swapIn.length + exchanged.length;
   if (total === 0) return { blocking: 0, background: 0 };
   const forwardUses = blocksInTables(plan);
   const copyUses = new Set<number>();
@@ -30,10 +33,10 @@ export function splitSwaps(plan: SwapPlan): { blocking: number; background: numb
     copyWrites.add(to);
   }
   const outDeviceSources = new Set(plan.swapOut.map(([device]) => device));
-  const outHostDestinations = new Set(plan.swapOut.map(([, host]) => host));
+  const outHostDestinations = new Set([...plan.swapOut, ...exchanged].map(([, host]) => host));
   const inHostSources = new Set(plan.swapIn.map(([host]) => host));
   const inDeviceDestinations = new Set(plan.swapIn.map(([, device]) => device));
-  let blocking = 0;
+  let blocking = exchanged.length;
   for (const [device, host] of plan.swapOut) {
     if (forwardUses.has(device) || copyWrites.has(device) || inDeviceDestinations.has(device) || inHostSources.has(host)) blocking++;
   }

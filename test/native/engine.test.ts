@@ -130,25 +130,39 @@ describe('engine loop', () => {
     }
   });
 
-  it('preserved KV swapped out in the steps that swap other jobs in keeps the outputs exact', async () => {
+  // Half the paused jobs go to the host, half keep their KV: the plans that bring one of the first
+  // back also take the others' KV to the host, so swap-outs and swap-ins share steps.
+  const swapOrKeep: Policy = {
+    name: 'swap-or-keep',
+    preemption: 'swap',
+    order: new FcfsPolicy().order,
+    onToolWait: (job) => (Number(job.jobId.slice(3)) % 2 === 0 ? 'swap' : 'preserve'),
+  };
+  async function swapOrKeepTogether(hostBlocks: number) {
     const solo = await engine();
     const alone: number[][][] = [];
     for (const s of scripts) alone.push(await runScript(solo, s));
-    // Half the paused jobs go to the host, half keep their KV: the plans that bring one of the
-    // first back also take the others' KV to the host, so swap-outs and swap-ins share steps
-    // (the swap-ins' host blocks stay held until the step completes).
-    const mixed: Policy = {
-      name: 'swap-or-keep',
-      preemption: 'swap',
-      order: new FcfsPolicy().order,
-      onToolWait: (job) => (Number(job.jobId.slice(3)) % 2 === 0 ? 'swap' : 'preserve'),
-    };
-    const e = await engine({ kvBlocks: 14, hostBlocks: 64, policy: mixed });
+    const e = await engine({ kvBlocks: 14, hostBlocks, policy: swapOrKeep });
     const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 5 + 10 * i)));
     expect(together).toEqual(alone);
+    return e;
+  }
+
+  it('preserved KV swapped out in the steps that swap other jobs in keeps the outputs exact', async () => {
+    // A roomy host pool: the swap-ins' host blocks stay held until the step completes, and the
+    // kept KV goes to free ones.
+    const e = await swapOrKeepTogether(64);
     const decisions = e.stats({ jobs: true }).jobAccounts!.flatMap((a) => a.segments.flatMap((g) => g.decisions));
     expect(decisions.filter((d) => d.action === 'swap' && d.cause === 'reclaimed').length).toBeGreaterThan(0);
     expect(decisions.filter((d) => d.action === 'discard').length).toBe(0);
+    expectNoLeaks(e);
+  });
+
+  it('preserved KV exchanged into the host blocks of the jobs swapped in keeps the outputs exact', async () => {
+    // A host pool too small for every job sent there: the plans that bring one back find it full,
+    // and the kept KV they take goes into the blocks the returning job leaves.
+    const e = await swapOrKeepTogether(10);
+    expect(e.stats().kvTraffic.exchangedBytes).toBeGreaterThan(0);
     expectNoLeaks(e);
   });
 
@@ -173,11 +187,12 @@ describe('engine loop', () => {
     expectNoLeaks(e);
   });
 
-  it.each(POLICY_NAMES)('%s: the concurrent workload under a tight pool gives the solo outputs', async (policy) => {
+  // (A host pool of 10 blocks fills: plans then exchange KV into the host blocks of the jobs they swap in.)
+  it.each(POLICY_NAMES.flatMap((policy) => [24, 10].map((hostBlocks) => [policy, hostBlocks] as const)))('%s: the concurrent workload under a tight pool (%i host blocks) gives the solo outputs', async (policy, hostBlocks) => {
     const solo = await engine();
     const alone: number[][][] = [];
     for (const s of scripts) alone.push(await runScript(solo, s));
-    const e = await engine({ kvBlocks: 14, hostBlocks: 24, policy });
+    const e = await engine({ kvBlocks: 14, hostBlocks, policy });
     const together = await Promise.all(scripts.map((s, i) => runScript(e, s, 3 * i)));
     expect(together).toEqual(alone);
     expectNoLeaks(e);

@@ -57,6 +57,44 @@ describe('KV block operations', () => {
     }
   });
 
+  it('an exchange: a swap-in and a swap-out trade the same blocks in one step, both intact', async () => {
+    // Job A's KV goes to host blocks 0-2; job B computes into device blocks 4-6. One step then
+    // brings A back into B's device blocks and sends B's KV into A's host blocks, and decodes A's
+    // first token there: each block is read before it is written, so A decodes as if never moved
+    // and the host holds exactly what B's device blocks held.
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 3 });
+    try {
+      await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
+      await fixture().native.step(cache, buildStepPlan({ sequences: [], swapOut: [[0, 0], [1, 1], [2, 2]] }));
+      await run(cache, { tokens: testIds(12, 384, 8), startPosition: 0, blocks: [4, 5, 6] });
+      const jobB = [4, 5, 6].map((b) => Array.from(cache.readBlock('device', b)));
+      const exchange = { sequences: [], swapIn: [[0, 4], [1, 5], [2, 6]] as const, swapOutToVacated: [[4, 0], [5, 1], [6, 2]] as const };
+      const rows = await decodeNext(cache, [4, 5, 6, 7], { sequences: [], swapIn: [...exchange.swapIn], swapOutToVacated: [...exchange.swapOutToVacated] });
+      rows.forEach((row, i) => expect(Array.from(row), `decode ${i}`).toEqual(Array.from(baseline[i])));
+      [0, 1, 2].forEach((h) => expect(Array.from(cache.readBlock('host', h)), `host block ${h}`).toEqual(jobB[h]));
+    } finally {
+      cache.dispose();
+    }
+  });
+
+  it('an exchange into a host block that a swap-out wrote and a swap-in read in the same step', async () => {
+    // Device block 0 (job W) goes to host block 1 and straight back to device block 2 (a round
+    // trip through the host); then device block 3 (job V) is exchanged into host block 1. Each
+    // write lands after the reads of the block it overwrites: W's bytes reach block 2, V's host 1.
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 2 });
+    try {
+      await run(cache, { tokens: PROMPT.slice(0, 4), startPosition: 0, blocks: [0] });
+      await run(cache, { tokens: testIds(4, 384, 8), startPosition: 0, blocks: [3] });
+      const [w, v] = [0, 3].map((b) => Array.from(cache.readBlock('device', b)));
+      expect(w).not.toEqual(v);
+      await fixture().native.step(cache, buildStepPlan({ sequences: [], swapOut: [[0, 1]], swapIn: [[1, 2]], swapOutToVacated: [[3, 1]] }));
+      expect(Array.from(cache.readBlock('device', 2))).toEqual(w);
+      expect(Array.from(cache.readBlock('host', 1))).toEqual(v);
+    } finally {
+      cache.dispose();
+    }
+  });
+
   it('discard, then recompute by prefill: equal logits within tolerance', async () => {
     const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
     try {

@@ -1,7 +1,7 @@
 /**
  * The simulator prices a step's swaps by the native rule (lib/sim/swap-schedule.ts is the copy
- * of cpp/core/swap_schedule.h): on random valid plans — block tables, swap-outs, swap-ins and
- * copies that share blocks in every way the rule distinguishes — the swaps the native step ran
+ * of cpp/core/swap_schedule.h): on random valid plans — block tables, swap-outs, swap-ins,
+ * exchanges and copies that share blocks in every way the rule distinguishes — the swaps the native step ran
  * beside its compute are exactly the ones the simulator counts as background.
  */
 import { describe, expect, it } from 'vitest';
@@ -48,7 +48,12 @@ function randomPlan(rng: () => number): PlannedStep {
   const copy = pairs(DEVICE, DEVICE, pick(3)).filter(([a, b]) => a !== b);
   // Chain deliberately now and then: a swap-in into a swapped-out block, from a host block just written.
   if (swapOut.length > 0 && rng() < 0.5 && !swapIn.some(([, d]) => d === swapOut[0][0])) swapIn.push([swapOut[0][1], swapOut[0][0]]);
-  return { sequences, swapOut, swapIn: dedupeDestinations(swapIn), copy };
+  const ins = dedupeDestinations(swapIn);
+  // An exchange now and then, into host blocks a swap-in reads (some of them a swap-out's
+  // destination too: the chain a round trip through the host makes).
+  const vacatable = [...new Set(ins.map(([h]) => h))];
+  const swapOutToVacated = rng() < 0.5 ? vacatable.slice(0, 1 + pick(2)).map((h) => [pick(DEVICE), h] as const) : [];
+  return { sequences, swapOut, swapIn: ins, copy, swapOutToVacated };
 }
 
 function dedupeDestinations(pairs: BlockPair[]): BlockPair[] {
@@ -61,14 +66,16 @@ describe('the swap schedule, native and simulated', () => {
     const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: DEVICE, hostBlocks: HOST });
     const rng = mulberry32(2026);
     let chains = 0;
+    let exchanges = 0;
     let blockingSeen = 0;
     try {
       for (let i = 0; i < 300; i++) {
         const plan = randomPlan(rng);
         const result = await fixture().native.step(cache, buildStepPlan(plan));
-        const split = splitSwaps({ sequences: plan.sequences, swapOut: plan.swapOut ?? [], swapIn: plan.swapIn ?? [], copy: plan.copy });
+        const split = splitSwaps({ sequences: plan.sequences, swapOut: plan.swapOut ?? [], swapIn: plan.swapIn ?? [], copy: plan.copy, swapOutToVacated: plan.swapOutToVacated });
         expect({ plan: i, background: result.overlappedSwapBlocks }).toEqual({ plan: i, background: split.background });
         if ((plan.swapIn ?? []).some(([, d]) => (plan.swapOut ?? []).some(([s]) => s === d))) chains++;
+        if ((plan.swapOutToVacated ?? []).length > 0) exchanges++;
         blockingSeen += split.blocking;
       }
     } finally {
@@ -76,6 +83,7 @@ describe('the swap schedule, native and simulated', () => {
     }
     // The plans did exercise the rule: chained swaps and blocking swaps both occurred.
     expect(chains).toBeGreaterThan(30);
+    expect(exchanges).toBeGreaterThan(30);
     expect(blockingSeen).toBeGreaterThan(100);
   });
 });

@@ -45,6 +45,18 @@ const pausing = (id: string, arrivalS: number): WorkloadJob => ({
   segments: [{ inputTokens: 48, outputTokens: 2, tool: { name: 't', durationS: 10 } }, { inputTokens: 1, outputTokens: 1, tool: null }],
 });
 
+/** 'a-back' swaps its KV out through a 1 s tool call; 'm-paused' keeps its KV through a 10 s one. */
+const swapBack: Policy = { ...byIdPreserving(), onToolWait: (job) => (job.jobId === 'a-back' ? 'swap' : 'preserve') };
+const backAndPaused = (): WorkloadJob[] => [
+  { ...pausing('a-back', 0), segments: [{ inputTokens: 48, outputTokens: 2, tool: { name: 't', durationS: 1 } }, { inputTokens: 1, outputTokens: 1, tool: null }] },
+  pausing('m-paused', 0),
+];
+
+/** A job's KV decisions in one segment: action, cause, time and bytes moved. */
+function decisionsOf(stats: Awaited<ReturnType<typeof run>>['stats'], id: string, segment: number) {
+  return stats.jobAccounts!.find((a) => a.id === id)!.segments[segment].decisions.map((d) => [d.action, d.cause, d.atS, d.bytes] as const);
+}
+
 describe('the planner reclaims preserved KV before preempting', () => {
   it('a higher-ranked arrival takes the paused job\'s blocks, not the running low-ranked job\'s', async () => {
     // t ≈ 0.06: 'm-paused' (50 tokens: 4 blocks) pauses for 10 s, keeping its KV. 'z-low' runs a
@@ -91,23 +103,44 @@ describe('the planner reclaims preserved KV before preempting', () => {
     // 5 free, and b-new's 4 must come from m-paused. The swap-in holds its host blocks until the
     // step completes, so m-paused's swap-out cannot overwrite them: it is swapped, not discarded
     // (it was discarded, and recomputed on return, before the host blocks were held).
-    const swapA: Policy = { ...byIdPreserving(), onToolWait: (job) => (job.jobId === 'a-back' ? 'swap' : 'preserve') };
     const jobs: WorkloadJob[] = [
-      { ...pausing('a-back', 0), segments: [{ inputTokens: 48, outputTokens: 2, tool: { name: 't', durationS: 1 } }, { inputTokens: 1, outputTokens: 1, tool: null }] },
-      pausing('m-paused', 0),
+      ...backAndPaused(),
       { id: 'z-low', arrivalS: 0, kind: 'k', segments: [{ inputTokens: 16, outputTokens: 200, tool: null }] },
       { id: 'b-new', arrivalS: 1.13, kind: 'k', segments: [{ inputTokens: 60, outputTokens: 1, tool: null }] },
     ];
-    const { outcomes, stats } = await run(swapA, jobs, { kvBlocks: 16, hostBlocks: 16 });
+    const { outcomes, stats } = await run(swapBack, jobs, { kvBlocks: 16, hostBlocks: 16 });
     expect(outcomes.map((o) => o.error)).toEqual([null, null, null, null]);
-    const decisions = (id: string, segment: number) =>
-      stats.jobAccounts!.find((a) => a.id === id)!.segments[segment].decisions.map((d) => [d.action, d.cause, d.atS] as const);
+    const decisions = (id: string, segment: number) => decisionsOf(stats, id, segment).map(([action, cause, atS]) => [action, cause, atS] as const);
     const [[inAction, inCause, inAtS]] = decisions('a-back', 1);
     const [kept, taken] = decisions('m-paused', 0);
     expect([inAction, inCause]).toEqual(['swap_in', 'resume']);
     expect([kept[0], taken[0], taken[1]]).toEqual(['preserve', 'swap', 'reclaimed']);
     expect(taken[2]).toBe(inAtS); // the same plan
     expect(decisions('m-paused', 1).map(([a, c]) => [a, c])).toEqual([['swap_in', 'resume']]);
+    expect(stats.preemptions).toBe(0);
+    expect(stats.kvTraffic.recomputedPrefillTokens).toBe(0);
+  });
+
+  it('a full host pool: the job coming back lends its host blocks to the KV that makes room for it', async () => {
+    // The scenario above without b-new, on 12 device blocks and a host pool of exactly a-back's 4,
+    // z-low decoding 100 tokens (at most 116: 8 blocks, which fit beside m-paused's 4). At 1.117
+    // a-back returns needing 4 blocks; m-paused holds 4 and z-low 7 (~105 tokens), so 1 is free or
+    // cached and m-paused's KV must go. The host has no free block: a-back's own 4 hold its KV. Taking
+    // m-paused's blocks is sure to make the room (1 + 4 >= 4), so a-back lends its host blocks and
+    // m-paused's KV is written into them after a-back's swap-in has read them: swapped, not
+    // discarded (before the exchange it was discarded and recomputed on return).
+    const jobs: WorkloadJob[] = [...backAndPaused(), { id: 'z-low', arrivalS: 0, kind: 'k', segments: [{ inputTokens: 16, outputTokens: 100, tool: null }] }];
+    const { outcomes, stats } = await run(swapBack, jobs, { kvBlocks: 12, hostBlocks: 4 });
+    expect(outcomes.map((o) => o.error)).toEqual([null, null, null]);
+    const decisions = (id: string, segment: number) => decisionsOf(stats, id, segment);
+    const [[inAction, , inAtS]] = decisions('a-back', 1);
+    const [kept, taken] = decisions('m-paused', 0);
+    expect(inAction).toBe('swap_in');
+    expect([kept[0], taken[0], taken[1], taken[3]]).toEqual(['preserve', 'swap', 'reclaimed', 4 * 16 * 1000]);
+    expect(taken[2]).toBe(inAtS); // the same plan
+    expect(decisions('m-paused', 1).map(([a, c]) => [a, c])).toEqual([['swap_in', 'resume']]);
+    // All four of m-paused's blocks went into the host blocks a-back vacated (16 tokens of 1,000 B each).
+    expect(stats.kvTraffic.exchangedBytes).toBe(4 * 16 * 1000);
     expect(stats.preemptions).toBe(0);
     expect(stats.kvTraffic.recomputedPrefillTokens).toBe(0);
   });

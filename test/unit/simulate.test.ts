@@ -426,7 +426,7 @@ describe('summary', () => {
       preemptions: 3,
       reclaimedToolWaits: 0,
       kvActions: { release: 1, preserve: 2, swap: 4, discard: 5 },
-      kvTraffic: { swapOutBytes: 0, swapInBytes: 0, recomputedPrefillTokens: 17, overlappedSwapBytes: 0, blockingSwapS: 0 },
+      kvTraffic: { swapOutBytes: 0, swapInBytes: 0, recomputedPrefillTokens: 17, overlappedSwapBytes: 0, exchangedBytes: 0, blockingSwapS: 0 },
       time: { loopS: 0, nativeS: 0 },
     };
   }
