@@ -3,6 +3,11 @@
  * and automatic prefix caching. No tensors: the addon owns the memory, this class only decides
  * which block id holds what.
  *
+ * (Over 500 lines on purpose: it is the one record of where every block is — device, cache,
+ * host, in flight, lent to an exchange — and each operation moves blocks between several of
+ * those lists at once; split apart, the invariants checkInvariants proves would span files. The
+ * prefix index is already its own file, lib/kv/prefix-cache.ts.)
+ *
  * Modelled on vLLM v1's KVCacheManager / BlockPool:
  * - A full block whose KV has been computed is keyed by a chained hash (lib/kv/prefix-hash.ts).
  *   When nobody references it any more it stays **cached** (content valid, evictable in LRU
