@@ -1,0 +1,124 @@
+/**
+ * How far each policy is from the best possible schedule: the offline lower bound on mean JCT
+ * (lib/sim/lower-bound.ts — no schedule, even one that knows every job in advance, does better on
+ * the simulator's cost model) beside each policy's simulated mean JCT, per load, over seeds.
+ * docs/policies.md ("How far from the best possible schedule") reads it against issue 19's goals.
+ *
+ *   npm run build:ts && node dist/bench/policies/lower-bound.js [--workload coding] [--loads 1,2,2.5,3]
+ *     [--seeds 1,2,3] [--kv-blocks 25000] [--arrivals poisson|azure|burst] [--jobs n] [--policies fcfs,astraea,...]
+ *     [--jsonl out.jsonl]
+ *   node dist/bench/policies/lower-bound.js --from out.jsonl    # the table again, from the lines
+ *
+ * Each (load, seed) prints one JSON line (to --jsonl, else stderr as it ends); the table at the end
+ * has each policy's mean over the seeds and its ratio to the bound's mean, and the tool calls' mean
+ * duration (in every JCT alike: subtract it for the part a schedule controls).
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
+import { simulationProfile } from '../../lib/sim/cost-model.js';
+import { jobBounds, meanJctLowerBound } from '../../lib/sim/lower-bound.js';
+import { simulate } from '../../lib/sim/simulate.js';
+import { generateWorkload } from '../../lib/workload/generators/index.js';
+import type { ArrivalShape } from '../../lib/workload/generators/types.js';
+
+const { values } = parseArgs({
+  options: {
+    workload: { type: 'string', default: 'coding' },
+    loads: { type: 'string', default: '1,2,2.5,3' },
+    seeds: { type: 'string', default: '1,2,3' },
+    'kv-blocks': { type: 'string', default: '25000' },
+    arrivals: { type: 'string' },
+    jobs: { type: 'string' },
+    policies: { type: 'string', default: POLICY_NAMES.join(',') },
+    jsonl: { type: 'string' },
+    from: { type: 'string' },
+  },
+});
+
+const list = (text: string) => text.split(',').map(Number);
+const profile = simulationProfile('h100-llama3-8b');
+const kvBlocks = Number(values['kv-blocks']);
+const policies = values.policies.split(',') as PolicyName[];
+
+interface Line {
+  workload: string;
+  arrivals: string | null;
+  load: number;
+  seed: number;
+  kvBlocks: number;
+  bound: { meanJctS: number; aloneMeanJctS: number; workMeanJctS: number; meanToolS: number; totalWorkS: number; arrivalSpanS: number };
+  meanJctS: Record<string, number>;
+}
+
+async function run(): Promise<Line[]> {
+  const lines: Line[] = [];
+  for (const load of list(values.loads)) {
+    for (const seed of list(values.seeds)) {
+      const { jobs } = generateWorkload(values.workload, {
+        seed,
+        load,
+        jobs: values.jobs === undefined ? undefined : Number(values.jobs),
+        arrivals: values.arrivals as ArrivalShape | undefined,
+      });
+      const bound = meanJctLowerBound(jobBounds(jobs, profile, { kvBlocks }));
+      const line: Line = {
+        workload: values.workload,
+        arrivals: values.arrivals ?? null,
+        load,
+        seed,
+        kvBlocks,
+        bound: { ...bound, arrivalSpanS: jobs[jobs.length - 1].arrivalS - jobs[0].arrivalS },
+        meanJctS: {},
+      };
+      for (const policy of policies) {
+        const { outcomes } = await simulate(jobs, { profile, policy, kvBlocks });
+        line.meanJctS[policy] = outcomes.reduce((sum, o) => sum + o.jctS, 0) / outcomes.length;
+      }
+      lines.push(line);
+      if (values.jsonl) appendFileSync(values.jsonl, JSON.stringify(line) + '\n');
+      else process.stderr.write(JSON.stringify(line) + '\n');
+    }
+  }
+  return lines;
+}
+
+function read(path: string): Line[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as Line);
+}
+
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+/** Per load: the bound, the tools' share, each policy's mean over the seeds and its ratio to the bound. */
+function table(lines: Line[]): string {
+  const loads = [...new Set(lines.map((l) => l.load))].sort((a, b) => a - b);
+  const shown = Object.keys(lines[0].meanJctS);
+  const first = lines[0];
+  const seeds = [...new Set(lines.map((l) => l.seed))].join(', ');
+  const header = ['load', 'bound (alone / work)', 'tools', ...shown.map((p) => `${p} (÷ bound)`), 'bound ÷ fcfs'];
+  const rows = loads.map((load) => {
+    const at = lines.filter((l) => l.load === load);
+    const bound = mean(at.map((l) => l.bound.meanJctS));
+    const cells = shown.map((p) => {
+      const m = mean(at.map((l) => l.meanJctS[p]));
+      return `${m.toFixed(1)} (${(m / bound).toFixed(2)})`;
+    });
+    const fcfs = shown.includes('fcfs') ? (bound / mean(at.map((l) => l.meanJctS.fcfs))).toFixed(2) : '–';
+    const parts = `${mean(at.map((l) => l.bound.aloneMeanJctS)).toFixed(1)} / ${mean(at.map((l) => l.bound.workMeanJctS)).toFixed(1)}`;
+    const tools = mean(at.map((l) => l.bound.meanToolS)).toFixed(1);
+    return `| ${load} | ${bound.toFixed(1)} (${parts}) | ${tools} | ${cells.join(' | ')} | ${fcfs} |`;
+  });
+  return [
+    `${first.workload}${first.arrivals ? `, ${first.arrivals} arrivals` : ''}, ${first.kvBlocks} blocks, seeds ${seeds}: mean JCT (s)`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `| --- |${' ---: |'.repeat(header.length - 1)}`,
+    ...rows,
+  ].join('\n');
+}
+
+const lines = values.from === undefined ? await run() : read(values.from);
+process.stdout.write(`\n${table(lines)}\n`);
