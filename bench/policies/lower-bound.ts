@@ -6,20 +6,25 @@
  *
  *   npm run build:ts && node dist/bench/policies/lower-bound.js [--workload coding] [--loads 1,2,2.5,3]
  *     [--seeds 1,2,3] [--kv-blocks 25000] [--arrivals poisson|azure|burst] [--jobs n] [--policies fcfs,astraea,...]
- *     [--jsonl out.jsonl]
+ *     [--jsonl out.jsonl] [--order-by-work]
  *   node dist/bench/policies/lower-bound.js --from out.jsonl    # the table again, from the lines
  *
  * Each (load, seed) prints one JSON line (to --jsonl, else stderr as it ends); the table at the end
  * has each policy's mean over the seeds and its ratio to the bound's mean, and the tool calls' mean
  * duration (in every JCT alike: subtract it for the part a schedule controls).
+ *
+ * `--order-by-work` (for `--arrivals burst`, where every job arrives at t = 0): the jobs reach the
+ * engine in the order of the work each owes the device, least first, a microsecond apart — so
+ * fcfs serves them shortest-first, as if every job's size were known in advance.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
 import { simulationProfile } from '../../lib/sim/cost-model.js';
-import { jobBounds, meanJctLowerBound } from '../../lib/sim/lower-bound.js';
+import { jobBounds, meanJctLowerBound, type JobBound } from '../../lib/sim/lower-bound.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
+import type { WorkloadJob } from '../../lib/workload/format.js';
 import type { ArrivalShape } from '../../lib/workload/generators/types.js';
 
 const { values } = parseArgs({
@@ -33,6 +38,7 @@ const { values } = parseArgs({
     policies: { type: 'string', default: POLICY_NAMES.join(',') },
     jsonl: { type: 'string' },
     from: { type: 'string' },
+    'order-by-work': { type: 'boolean', default: false },
   },
 });
 
@@ -55,13 +61,15 @@ async function run(): Promise<Line[]> {
   const lines: Line[] = [];
   for (const load of list(values.loads)) {
     for (const seed of list(values.seeds)) {
-      const { jobs } = generateWorkload(values.workload, {
+      const { jobs: generated } = generateWorkload(values.workload, {
         seed,
         load,
         jobs: values.jobs === undefined ? undefined : Number(values.jobs),
         arrivals: values.arrivals as ArrivalShape | undefined,
       });
-      const bound = meanJctLowerBound(jobBounds(jobs, profile, { kvBlocks }));
+      const bounds = jobBounds(generated, profile, { kvBlocks });
+      const jobs = values['order-by-work'] ? byWork(generated, bounds) : generated;
+      const bound = meanJctLowerBound(bounds);
       const line: Line = {
         workload: values.workload,
         arrivals: values.arrivals ?? null,
@@ -81,6 +89,12 @@ async function run(): Promise<Line[]> {
     }
   }
   return lines;
+}
+
+/** The jobs in order of the work they owe, least first, each a microsecond after the one before. */
+function byWork(jobs: WorkloadJob[], bounds: JobBound[]): WorkloadJob[] {
+  const workOf = new Map(bounds.map((b) => [b.id, b.workS]));
+  return [...jobs].sort((a, b) => workOf.get(a.id)! - workOf.get(b.id)!).map((job, i) => ({ ...job, arrivalS: job.arrivalS + i * 1e-6 }));
 }
 
 function read(path: string): Line[] {

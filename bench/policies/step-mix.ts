@@ -1,7 +1,8 @@
 /**
  * Where a simulated run's device time goes: how busy the device was, how many sequences a step
  * carried, what a decode step cost, how many prompt tokens were computed (and recomputed), and
- * how much decode time rode in steps that also ran another job's prefill chunk. docs/policies.md
+ * how much decode time rode in steps that also ran another job's prefill chunk, and how long the
+ * slowest tenth of the jobs (the p90's) queued. docs/policies.md
  * ("Where the rest goes") reads these against the same jobs run alone (`--alone`: load 0.01,
  * where each job has the engine to itself).
  *
@@ -70,7 +71,12 @@ const result = await simulate(jobs, {
   kvBlocks: Number(values['kv-blocks']),
   onStep: (step, stepResult) => mix.observe(step, stepResult),
 });
-const mean = (f: (o: (typeof result.outcomes)[number]) => number) => result.outcomes.reduce((sum, o) => sum + f(o), 0) / result.outcomes.length;
+type Outcome = (typeof result.outcomes)[number];
+const meanOf = (list: Outcome[], f: (o: Outcome) => number) => list.reduce((sum, o) => sum + f(o), 0) / list.length;
+const mean = (f: (o: Outcome) => number) => meanOf(result.outcomes, f);
+// The slowest tenth sets the p90 that capacity reads: how long those jobs queued, how many segments they had.
+const slowest = [...result.outcomes].sort((a, b) => b.jctS - a.jctS).slice(0, Math.max(1, Math.round(result.outcomes.length / 10)));
+const segmentsOf = new Map(jobs.map((j) => [j.id, j.segments.length]));
 const figures = {
   workload: values.workload,
   seed: Number(values.seed),
@@ -81,6 +87,9 @@ const figures = {
   meanQueueingS: mean((o) => o.breakdown.queueingS),
   meanComputeS: mean((o) => o.breakdown.computeS),
   meanToolS: mean((o) => o.breakdown.toolS),
+  meanSegments: mean((o) => segmentsOf.get(o.id) ?? 0),
+  slowestTenthQueueingS: meanOf(slowest, (o) => o.breakdown.queueingS),
+  slowestTenthSegments: meanOf(slowest, (o) => segmentsOf.get(o.id) ?? 0),
   makespanS: result.makespanS,
   busyS: mix.busyS,
   steps: mix.steps,

@@ -195,18 +195,18 @@ export function srptCompletions(bounds: readonly Pick<JobBound, 'arrivalS' | 'wo
 export function meanJctLowerBound(bounds: readonly JobBound[]): MeanJctBound {
   const n = bounds.length;
   if (n === 0) throw new EngineError('INVALID_ARGUMENT', 'a lower bound on mean JCT needs at least one job');
-  const arrivals = bounds.reduce((sum, b) => sum + b.arrivalS, 0);
+  const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+  const arrivals = sum(bounds.map((b) => b.arrivalS));
   const alone = bounds.map((b) => b.arrivalS + b.aloneS).sort((a, b) => a - b);
   const work = srptCompletions(bounds);
   let combined = 0;
   for (let k = 0; k < n; k++) combined += Math.max(alone[k], work[k]);
-  const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
   return {
     meanJctS: (combined - arrivals) / n,
     aloneMeanJctS: (sum(alone) - arrivals) / n,
     workMeanJctS: (sum(work) - arrivals) / n,
-    meanToolS: bounds.reduce((s, b) => s + b.toolS, 0) / n,
-    totalWorkS: bounds.reduce((s, b) => s + b.workS, 0),
+    meanToolS: sum(bounds.map((b) => b.toolS)) / n,
+    totalWorkS: sum(bounds.map((b) => b.workS)),
     jobs: n,
   };
 }

@@ -141,7 +141,6 @@ describe('against the simulator', () => {
       const { jobs } = generateWorkload('coding', { jobs: 14, load: 2, seed, scale: { tokens: 0.006, time: 0.02 } });
       const bounds = jobBounds(jobs, CPU_SMALL, { kvBlocks: 96 });
       const bound = meanJctLowerBound(bounds);
-      expect(bound.meanJctS).toBeGreaterThan(bound.aloneMeanJctS * 0.999);
       for (const policy of POLICY_NAMES) {
         const { outcomes } = await simulate(jobs, { profile: CPU_SMALL, policy, kvBlocks: 96 });
         for (const o of outcomes) {
