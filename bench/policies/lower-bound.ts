@@ -11,7 +11,9 @@
  *
  * Each (load, seed) prints one JSON line (to --jsonl, else stderr as it ends); the table at the end
  * has each policy's mean over the seeds and its ratio to the bound's mean, and the tool calls' mean
- * duration (in every JCT alike: subtract it for the part a schedule controls).
+ * duration (in every JCT alike: subtract it for the part a schedule controls). Lines also carry the
+ * p90 JCT no schedule beats (lib/sim/on-time-bound.ts) and each policy's p90; a second table shows
+ * them where the lines have them.
  *
  * `--order-by-work` (for `--arrivals burst`, where every job arrives at t = 0): the jobs reach the
  * engine in the order of the work each owes the device, least first, a microsecond apart — so
@@ -21,7 +23,9 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
 import { simulationProfile } from '../../lib/sim/cost-model.js';
+import { quantile } from '../../lib/bench/summary.js';
 import { jobBounds, meanJctLowerBound, type JobBound } from '../../lib/sim/lower-bound.js';
+import { quantileJctLowerBound } from '../../lib/sim/on-time-bound.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
@@ -53,8 +57,10 @@ interface Line {
   load: number;
   seed: number;
   kvBlocks: number;
-  bound: { meanJctS: number; aloneMeanJctS: number; workMeanJctS: number; meanToolS: number; totalWorkS: number; arrivalSpanS: number };
+  bound: { meanJctS: number; aloneMeanJctS: number; workMeanJctS: number; meanToolS: number; totalWorkS: number; arrivalSpanS: number; p90JctS?: number };
   meanJctS: Record<string, number>;
+  /** Absent from lines written before the p90 bound existed. */
+  p90JctS?: Record<string, number>;
 }
 
 async function run(): Promise<Line[]> {
@@ -76,12 +82,14 @@ async function run(): Promise<Line[]> {
         load,
         seed,
         kvBlocks,
-        bound: { ...bound, arrivalSpanS: jobs[jobs.length - 1].arrivalS - jobs[0].arrivalS },
+        bound: { ...bound, arrivalSpanS: jobs[jobs.length - 1].arrivalS - jobs[0].arrivalS, p90JctS: quantileJctLowerBound(bounds, 0.9) },
         meanJctS: {},
+        p90JctS: {},
       };
       for (const policy of policies) {
         const { outcomes } = await simulate(jobs, { profile, policy, kvBlocks });
         line.meanJctS[policy] = outcomes.reduce((sum, o) => sum + o.jctS, 0) / outcomes.length;
+        line.p90JctS![policy] = quantile(outcomes.map((o) => o.jctS).sort((a, b) => a - b), 0.9);
       }
       lines.push(line);
       if (values.jsonl) appendFileSync(values.jsonl, JSON.stringify(line) + '\n');
@@ -134,5 +142,31 @@ function table(lines: Line[]): string {
   ].join('\n');
 }
 
+/** Per load, over the lines that have them: the p90 bound and each policy's p90, over the bound. */
+function p90Table(all: Line[]): string {
+  const lines = all.filter((l) => l.p90JctS !== undefined && l.bound.p90JctS !== undefined);
+  if (lines.length === 0) return '';
+  const loads = [...new Set(lines.map((l) => l.load))].sort((a, b) => a - b);
+  const shown = Object.keys(lines[0].p90JctS!);
+  const rows = loads.map((load) => {
+    const at = lines.filter((l) => l.load === load);
+    const bound = mean(at.map((l) => l.bound.p90JctS!));
+    const cells = shown.map((p) => {
+      const m = mean(at.map((l) => l.p90JctS![p]));
+      return `${m.toFixed(1)} (${(m / bound).toFixed(2)})`;
+    });
+    return `| ${load} | ${bound.toFixed(1)} | ${cells.join(' | ')} |`;
+  });
+  const seeds = [...new Set(lines.map((l) => l.seed))].join(', ');
+  return [
+    `p90 JCT (s), seeds ${seeds}: the bound no schedule beats, and each policy (÷ the bound)`,
+    '',
+    `| load | p90 bound | ${shown.join(' | ')} |`,
+    `| --- |${' ---: |'.repeat(shown.length + 1)}`,
+    ...rows,
+  ].join('\n');
+}
+
 const lines = values.from === undefined ? await run() : read(values.from);
-process.stdout.write(`\n${table(lines)}\n`);
+const p90 = p90Table(lines);
+process.stdout.write(`\n${table(lines)}\n${p90 ? `\n${p90}\n` : ''}`);

@@ -7,7 +7,11 @@
  * where each job has the engine to itself).
  *
  *   npm run build:ts && node dist/bench/policies/step-mix.js [--workload coding] [--seed 1] [--load 2.5]
- *     [--kv-blocks 25000] [--policy astraea] [--set astraea.option=value ...] [--alone]
+ *     [--kv-blocks 25000] [--policy astraea] [--set astraea.option=value ...] [--alone] [--list-slowest N]
+ *
+ * `--list-slowest N`: after the figures, one line for each of the N slowest jobs (with 200 jobs the
+ * p90 is the 21st slowest's JCT and a tenth of the next's) — its arrival, JCT, segments, largest
+ * context and where its time went.
  */
 import { parseArgs } from 'node:util';
 import { policyOptionsFrom } from '../../lib/cli/workload-flags.js';
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     policy: { type: 'string', default: 'astraea' },
     set: { type: 'string', multiple: true, default: [] },
     alone: { type: 'boolean', default: false },
+    'list-slowest': { type: 'string', default: '0' },
   },
 });
 
@@ -101,3 +106,19 @@ const figures = {
   ridingDecodeSPerJob: mix.ridingDecodeS / result.outcomes.length,
 };
 console.log(JSON.stringify(figures));
+const listed = Number(values['list-slowest']);
+if (listed > 0) {
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  for (const o of [...result.outcomes].sort((a, b) => b.jctS - a.jctS).slice(0, listed)) {
+    const job = byId.get(o.id)!;
+    // The context a segment's last token sees: the prefix, every prompt and output so far.
+    let context = job.prefixTokens ?? 0;
+    let largestContextTokens = 0;
+    for (const segment of job.segments) {
+      context += segment.inputTokens + segment.outputTokens;
+      largestContextTokens = Math.max(largestContextTokens, context);
+    }
+    const { queueingS, computeS, toolS, kvRecoveryS } = o.breakdown;
+    console.log(JSON.stringify({ id: o.id, arrivalS: o.arrivalS, jctS: o.jctS, segments: job.segments.length, largestContextTokens, queueingS, computeS, toolS, kvRecoveryS }));
+  }
+}

@@ -3,8 +3,10 @@
  * known by construction, then the whole search on the simulator.
  */
 import { describe, expect, it } from 'vitest';
-import { findCapacity, searchCapacity } from '../../lib/bench/capacity.js';
+import { BEST_POSSIBLE, findCapacity, searchCapacity } from '../../lib/bench/capacity.js';
 import { H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
+import { jobBounds } from '../../lib/sim/lower-bound.js';
+import { quantileReachable, relaxedUtilization } from '../../lib/sim/on-time-bound.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
 
 /** A probe that meets the objective up to `limit` (and cannot run above `cannotRunAbove`), recording the loads it saw. */
@@ -68,6 +70,33 @@ describe('findCapacity on the simulator', () => {
         expect(r.probes.find((p) => p.load === r.bracket.pass)!.pass).toBe(true);
       }
       if (r.bracket.fail !== null) expect(r.probes.find((p) => p.load === r.bracket.fail)!.pass).toBe(false);
+    }
+  });
+
+  it('bounds every policy by the best possible, searched on the same loads and objective', async () => {
+    const workloadAt = (load: number, jobs: number) => generateWorkload('coding', { jobs, load, seed: 2, scale: { tokens: 0.01, time: 0.05 } });
+    const results = await findCapacity(workloadAt, ['fcfs', 'astraea'], { profile: H100_LLAMA3_8B, kvBlocks: 400 }, { minJobs: 40, maxJobs: 400, windowS: 60, maxProbes: 8, bound: true });
+    expect(results.map((r) => r.policy)).toEqual(['fcfs', 'astraea', BEST_POSSIBLE]);
+    const best = results[2];
+    expect(best.objectiveP90S).toBe(results[0].objectiveP90S);
+    // Each of its probes is the two conditions, worked out here from the jobs themselves.
+    for (const p of best.probes) {
+      const bounds = jobBounds(workloadAt(p.load, jobsAt(p.load)).jobs, H100_LLAMA3_8B, { kvBlocks: 400 });
+      expect(p.utilization).toBeCloseTo(relaxedUtilization(bounds), 12);
+      expect(p.enoughOnTime).toBe(quantileReachable(bounds, 0.9, best.objectiveP90S));
+      expect(p.pass).toBe(p.utilization! <= 1 && p.enoughOnTime);
+    }
+    // Wherever a policy met the objective, enough of its jobs could have finished in time.
+    for (const r of results.slice(0, 2)) {
+      for (const p of r.probes.filter((q) => q.pass)) {
+        expect(quantileReachable(jobBounds(workloadAt(p.load, jobsAt(p.load)).jobs, H100_LLAMA3_8B, { kvBlocks: 400 }), 0.9, best.objectiveP90S)).toBe(true);
+      }
+      expect(best.bracket.fail ?? Infinity).toBeGreaterThan(r.bracket.pass ?? 0);
+    }
+
+    /** The jobs a probe at this load runs: the arrival rate over the window, at least minJobs. */
+    function jobsAt(load: number): number {
+      return Math.max(40, Math.ceil(workloadAt(load, 1).params.arrivalRatePerS * 60));
     }
   });
 });
