@@ -25,6 +25,7 @@ interface SimulateFlags extends WorkloadFlags {
   objective: string;
   windowS?: string;
   maxJobs: string;
+  precision: string;
   bound?: boolean;
 }
 
@@ -43,8 +44,16 @@ export function simulateCommand(): Command {
     .option('--objective <x>', 'with --capacity: the p90 JCT allowed, as a multiple of the unloaded p90', '2')
     .option('--window-s <s>', 'with --capacity: seconds of arrivals per probe (default: 4 × the unloaded p90, at least 600); --jobs is the least per probe')
     .option('--max-jobs <n>', 'with --capacity: jobs per probe at most; heavier loads are not probed', '5000')
+    .option('--precision <ratio>', 'with --capacity: bisect until the failing load is within this ratio of the passing one', '1.05')
     .option('--bound', 'with --capacity: also the capacity no schedule exceeds, however clairvoyant (an offline bound on the cost model)')
     .action(runSimulate);
+}
+
+/** The bisection's stopping ratio: above 1, or it never stops (each probe is a whole simulation). */
+function precisionOption(text: string): number {
+  const precision = positiveOption(text, 'precision', 1.05);
+  if (!(precision > 1)) throw new EngineError('INVALID_ARGUMENT', '--precision must be above 1 (the ratio of the failing load to the passing one)');
+  return precision;
 }
 
 async function runSimulate(values: SimulateFlags): Promise<void> {
@@ -65,6 +74,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
       windowS: values.windowS === undefined ? undefined : positiveOption(values.windowS, 'window-s', 600),
       minJobs: values.jobs === undefined ? undefined : integerOption(values.jobs, 'jobs', 200, 1),
       maxJobs: integerOption(values.maxJobs, 'max-jobs', 5000, 1),
+      precision: precisionOption(values.precision),
       hints,
       policyOptions,
       bound: values.bound,

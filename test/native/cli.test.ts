@@ -87,7 +87,7 @@ describe('astraea CLI', () => {
   it('--help for every command lists its options and exits 0', () => {
     const expected: Record<string, string[]> = {
       bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks'],
-      simulate: ['--workload', '--loads', '--jobs', '--profile', '--host-blocks', '--json', '--chart', '--capacity', '--objective', '--bound'],
+      simulate: ['--workload', '--loads', '--jobs', '--profile', '--host-blocks', '--json', '--chart', '--capacity', '--objective', '--bound', '--precision'],
       calibrate: ['--model', '--out', '--kv-blocks', '--no-long-replay'],
       serve: ['--port', '--policy', '--kv-blocks'],
       'make-model': ['--preset', '--out'],
@@ -173,6 +173,7 @@ describe('astraea CLI', () => {
       [['simulate', '--chart', 'x.png', '--jobs', '2'], /\.svg/],
       [['simulate', '--host-blocks', '-1', '--no-chart'], /--host-blocks must be an integer >= 0/],
       [['simulate', '--bound', '--no-chart'], /--bound is a capacity: give --capacity with it/],
+      [['simulate', '--capacity', '--precision', '1', '--no-chart'], /--precision must be above 1/],
     ];
     for (const [args, message] of cases) {
       const run = astraea(...args);
