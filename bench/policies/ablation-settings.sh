@@ -13,4 +13,5 @@ ABLATION_SETTINGS=(
   astraea.segmentsAheadCap=Infinity
   astraea.admission=all
   astraea.admissionOrder=likeliest-to-end
+  astraea.briefFirst=false
 )

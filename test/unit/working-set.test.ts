@@ -100,6 +100,23 @@ describe('astraea: working-set admission (rule 11)', () => {
     expect(ids(withOrder('likeliest-to-end', 1300).order([old, young, resident], 10))).toEqual(['resident', 'old', 'young']);
   });
 
+  it('lets a brief segment in before the policy’s order (rule 13), and only a brief one', () => {
+    // Room 700. fresh (arrived at 0, waited 10 s): 550 tokens of prompt to compute, 50 out: needs
+    // 600, ratio (10 + 1)/1 = 11. back (arrived at 9, waited 1 s): on the host with 600 of context,
+    // 32 prompt tokens and 1 token out: needs 601, ratio 2. The policy's order puts fresh first
+    // and one of the two fits: rule 13 takes back (32 ≤ 256 prompt, 1 ≤ 2 out), off it takes fresh.
+    const fresh = cand('fresh', { jobArrivalS: 0, accumulatedWaitS: 10, contextTokens: 550, pendingPrefillTokens: 550, expectedOutputTokens: 50 });
+    const back = cand('back', { kv: 'host', jobArrivalS: 9, accumulatedWaitS: 1, contextTokens: 600, pendingPrefillTokens: 32, expectedOutputTokens: 1 });
+    const withRule = (briefFirst?: boolean) => new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(700), toolTimeS: () => 10, briefFirst });
+    expect(ids(withRule().order([fresh, back], 10))).toEqual(['back']);
+    expect(ids(withRule(false).order([fresh, back], 10))).toEqual(['fresh']);
+    // Three tokens still to come, or a prompt of 257: not brief, the policy's order again.
+    const notBrief = [cand('back', { ...back, expectedOutputTokens: 3 }), cand('back', { ...back, pendingPrefillTokens: 257 })];
+    for (const other of notBrief) expect(ids(withRule().order([fresh, other], 10))).toEqual(['fresh']);
+    // Tokens already generated count against the expected: 5 expected, 3 out, 2 to come is brief.
+    expect(ids(withRule().order([fresh, cand('back', { ...back, expectedOutputTokens: 5, generatedTokens: 3 })], 10))).toEqual(['back']);
+  });
+
   it("shows every ready job with the rule off (the ablation)", () => {
     const p = new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(100), toolTimeS: () => 10, admission: 'all' });
     expect(ids(p.order([n, small], 10))).toEqual(['n', 'small']);
