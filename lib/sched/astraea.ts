@@ -63,6 +63,9 @@
  *    But on the issue-4 families under memory pressure it costs 7–9% (airline, tau-bench, mixed:
  *    there a new job's first segment is seldom its last, so new jobs wait): docs/policies.md.
  *    The default admits in the order.
+ * 12. Deleted (issue 19): prefetching KV from the host before a tool's predicted return. A swap-in
+ *    at the return already runs beside the next step, so it saved at most a step: ≤ 0.3% on every
+ *    family, and it was off by default.
  * 13. `briefFirst` (issue 19, seventh session): of the jobs outside, a segment that runs within a
  *    step or two — at most `BRIEF_PROMPT_TOKENS` of prompt to compute and at most
  *    `BRIEF_OUTPUT_TOKENS` still to generate — goes in before the others (then rule 11's order).
@@ -71,9 +74,6 @@
  *    tool calls with one token to generate waited 1.1 and 2.2 s on the host behind new requests'
  *    prefills: the calibrated simulation's 30 seeds 5.104 → 5.051 s (seed 1 2.73 → 2.31, ahead of
  *    `infercept` on seeds 1–3). At GPU scale no segment is that brief: the sweep is unchanged.
- * 12. Deleted (issue 19): prefetching KV from the host before a tool's predicted return. A swap-in
- *    at the return already runs beside the next step, so it saved at most a step: ≤ 0.3% on every
- *    family, and it was off by default.
  *
  * docs/policies.md has each rule's ablation.
  */
