@@ -80,7 +80,8 @@ type Outcome = (typeof result.outcomes)[number];
 const meanOf = (list: Outcome[], f: (o: Outcome) => number) => list.reduce((sum, o) => sum + f(o), 0) / list.length;
 const mean = (f: (o: Outcome) => number) => meanOf(result.outcomes, f);
 // The slowest tenth sets the p90 that capacity reads: how long those jobs queued, how many segments they had.
-const slowest = [...result.outcomes].sort((a, b) => b.jctS - a.jctS).slice(0, Math.max(1, Math.round(result.outcomes.length / 10)));
+const slowestFirst = [...result.outcomes].sort((a, b) => b.jctS - a.jctS);
+const slowest = slowestFirst.slice(0, Math.max(1, Math.round(result.outcomes.length / 10)));
 const segmentsOf = new Map(jobs.map((j) => [j.id, j.segments.length]));
 const figures = {
   workload: values.workload,
@@ -109,7 +110,7 @@ console.log(JSON.stringify(figures));
 const listed = Number(values['list-slowest']);
 if (listed > 0) {
   const byId = new Map(jobs.map((j) => [j.id, j]));
-  for (const o of [...result.outcomes].sort((a, b) => b.jctS - a.jctS).slice(0, listed)) {
+  for (const o of slowestFirst.slice(0, listed)) {
     const job = byId.get(o.id)!;
     // The context a segment's last token sees: the prefix, every prompt and output so far.
     let context = job.prefixTokens ?? 0;

@@ -162,7 +162,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
   private readonly admission: 'working-set' | 'all';
   private readonly admissionOrder: 'policy' | 'likeliest-to-end';
-  private readonly briefFirst: boolean;
+  /** Rule 11's order of the jobs outside (rule 13's brief first, then admissionOrder's); none: the policy's. */
+  private readonly admitBefore: ((a: SchedulingCandidate, b: SchedulingCandidate) => number) | undefined;
   /** Jobs waiting on tools with KV on the device, as the last revisitToolWaits saw them (this step's, or none). */
   private toolWaitsOnDevice: readonly WaitingJobView[] = [];
   private revisited = false;
@@ -181,7 +182,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
     this.admission = options.admission ?? 'working-set';
     this.admissionOrder = options.admissionOrder ?? 'policy';
-    this.briefFirst = options.briefFirst ?? true;
+    this.admitBefore = admissionComparator(this.admissionOrder, options.briefFirst ?? true);
   }
 
   override order(candidates: readonly SchedulingCandidate[], nowS: number): SchedulingCandidate[] {
@@ -195,17 +196,10 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     try {
       const ordered = this.orderCandidates(candidates, nowS);
       if (this.admission === 'all') return ordered;
-      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admissionComparator());
+      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore);
     } finally {
       this.footprintScale = null;
     }
-  }
-
-  /** The order rule 11 considers the jobs outside in: rule 13's brief segments first, then the option's (none: the policy's). */
-  private admissionComparator(): ((a: SchedulingCandidate, b: SchedulingCandidate) => number) | undefined {
-    const byOption = this.admissionOrder === 'likeliest-to-end' ? likelierToEnd : undefined;
-    if (!this.briefFirst) return byOption;
-    return (a, b) => briefRank(a) - briefRank(b) || (byOption ? byOption(a, b) : 0);
   }
 
   /**
@@ -336,6 +330,16 @@ function footprintScale(candidates: readonly SchedulingCandidate[]): (c: Schedul
   const footprint = (c: SchedulingCandidate) => c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens) / 2;
   const mean = candidates.reduce((sum, c) => sum + footprint(c), 0) / Math.max(1, candidates.length);
   return (c) => (mean > 0 ? Math.max(1, footprint(c) / mean) : 1);
+}
+
+/** The order rule 11 considers the jobs outside in: rule 13's brief segments first, then the option's (none: the policy's). */
+function admissionComparator(
+  admissionOrder: 'policy' | 'likeliest-to-end',
+  briefFirst: boolean,
+): ((a: SchedulingCandidate, b: SchedulingCandidate) => number) | undefined {
+  const byOption = admissionOrder === 'likeliest-to-end' ? likelierToEnd : undefined;
+  if (!briefFirst) return byOption;
+  return (a, b) => briefRank(a) - briefRank(b) || (byOption ? byOption(a, b) : 0);
 }
 
 /** Rule 13: a segment this brief runs within a step or two (a prompt of one small chunk, a token or two out). */
