@@ -71,6 +71,8 @@ export function settleStep(decision: StepDecision, begun: BegunStep, result: Bac
   // Blocks of deferred swaps can be reused, forks' copied blocks are their own, and jobs
   // swapped in ahead of running (or of their tool's return) have their KV on the device.
   blocks.settleSwaps();
+  for (const { record } of decision.swappedIn) blocks.restoreKeys(record.id, record.tokens);
+  for (const r of kv.prefetched) blocks.restoreKeys(r.id, r.tokens);
   for (const pair of begun.copy) blocks.copyDone(pair);
   for (const r of decision.prefetched) if (r.state.kv === 'swapping_in') r.state.setKv('resident');
   kv.prefetchesLanded();

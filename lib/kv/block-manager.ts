@@ -543,10 +543,23 @@ export class BlockManager {
     if (options.deferRelease) this.hostInFlight.push(...released);
     else for (let i = released.length - 1; i >= 0; i--) this.hostFreeStack.push(released[i]);
     state.host = null;
-    // The fresh blocks carry no keys yet: the next markComputed rehashes from block 0 and registers
-    // whichever keys the cache lacks.
+    // The fresh blocks carry no keys until their copy lands: `restoreKeys` (or the next
+    // markComputed) rehashes from block 0 and registers whichever keys the cache lacks.
     state.hashes = [];
     return pairs;
+  }
+
+  /**
+   * A swap-in's copy has landed: the owner's blocks hold its computed tokens again, so they get
+   * their content keys back now, not at the owner's next compute. A job swapped in ahead of
+   * running and then preempted before it ran would otherwise leave its blocks anonymous, and its
+   * whole context was recomputed (issue 19: 333 of 338 tokens on the policies bench's seed 1).
+   * Nothing for an owner no longer on the device.
+   */
+  restoreKeys(owner: string, tokens: readonly number[]): void {
+    const state = this.owners.get(owner);
+    if (state === undefined || state.host !== null || state.hashes.length >= Math.floor(state.computed / this.blockSize)) return;
+    this.markComputed(owner, tokens, state.computed);
   }
 
   stats(): BlockManagerStats {

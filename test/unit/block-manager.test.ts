@@ -218,6 +218,45 @@ describe('BlockManager', () => {
     bm.checkInvariants();
   });
 
+  it('gives swapped-in blocks their content keys back once the copy lands (restoreKeys)', () => {
+    // P9 computed: 2 full blocks (8 tokens) keyed, 1 token in a third. After a round trip through
+    // the host the fresh device blocks carry no keys, so a free before the job computes again
+    // leaves nothing in the prefix cache; after restoreKeys the 2 full blocks are found again.
+    const lost = manager();
+    lost.ensure('a', P9);
+    lost.markComputed('a', P9, 9);
+    lost.swapOut('a');
+    lost.ensure('b', range(100, 16)); // 4 blocks, and c's 4: the whole pool, so a's 2 cached blocks are evicted
+    lost.ensure('c', range(200, 16));
+    lost.free('b');
+    lost.free('c');
+    lost.swapIn('a');
+    lost.free('a');
+    expect(lost.cachedPrefixTokens(P9)).toBe(0);
+
+    const kept = manager();
+    kept.ensure('a', P9);
+    kept.markComputed('a', P9, 9);
+    kept.swapOut('a');
+    kept.ensure('b', range(100, 16));
+    kept.ensure('c', range(200, 16));
+    kept.free('b');
+    kept.free('c');
+    kept.swapIn('a');
+    kept.restoreKeys('a', P9);
+    expect(kept.computedTokens('a')).toBe(9); // unchanged
+    kept.free('a');
+    expect(kept.cachedPrefixTokens(P9)).toBe(8);
+    kept.checkInvariants();
+    // Nothing for an owner that is gone or still on the host; a second call changes nothing.
+    expect(() => kept.restoreKeys('nobody', P9)).not.toThrow();
+    kept.ensure('d', P9);
+    kept.swapOut('d');
+    expect(() => kept.restoreKeys('d', P9)).not.toThrow();
+    expect(kept.isSwapped('d')).toBe(true);
+    kept.checkInvariants();
+  });
+
   it('checks room before swapping and rejects unknown owners', () => {
     const bm = manager({ deviceBlocks: 2, hostBlocks: 1 });
     bm.ensure('a', range(1, 5)); // 2 blocks

@@ -244,6 +244,57 @@ describe('simulate: step timing of single jobs', () => {
   });
 });
 
+/** Swaps at every tool wait; a job whose KV is on the host goes first (so it is swapped in), then by job id. */
+class HostFirstPolicy implements Policy {
+  readonly name = 'host-first';
+  readonly preemption = 'recompute' as const;
+  order(candidates: readonly SchedulingCandidate[]): SchedulingCandidate[] {
+    const rank = (c: SchedulingCandidate) => (c.kv === 'host' ? 0 : 1);
+    return [...candidates].sort((a, b) => rank(a) - rank(b) || (a.jobId < b.jobId ? -1 : 1));
+  }
+  onToolWait(): ToolWaitKvAction {
+    return 'swap';
+  }
+}
+
+describe('simulate: a job swapped in ahead of running keeps its prefix keys', () => {
+  it('preempted before it runs, it recomputes only its last partial block', async () => {
+    // One sequence a step, 16 blocks of 16 tokens. z (0 s): 100 prompt tokens, 2 out, a 1 s tool:
+    // KV for 101 tokens (6 full blocks = 96 tokens keyed, 5 in a 7th), swapped to the host at
+    // 0.121 s. a (0.8 s): 120 prompt tokens, 40 out — 8 blocks, growing. z returns at 1.121 s
+    // and, first in the order while on the host, is swapped in beside a's decode step (7 blocks:
+    // 15 of 16 held); the batch then holds only a. a's context reaches its 10th block 24 decode
+    // steps after its prefill (0.93 + 24 × 0.011 = 1.194 s): the pool is full and z, after a in
+    // the order, is preempted before it ran. Its 6 keyed blocks stay in the prefix cache (a takes
+    // the unkeyed 7th from the free stack), so when a ends z recomputes 101 − 96 = 5 tokens. With
+    // the keys restored only at z's next compute, all 101 were recomputed.
+    const clock = new VirtualClock();
+    const engine = Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), {
+      policy: new HostFirstPolicy(),
+      kvBlocks: 16,
+      hostBlocks: 16,
+      blockSize: 16,
+      maxBatchTokens: 512,
+      maxBatchSequences: 1,
+      clock,
+    });
+    try {
+      const jobs = [job('z', 0, [seg(100, 2, ['t', 1]), seg(10, 2)]), job('a', 0.8, [seg(120, 40)])];
+      const running = runWorkload(engine, jobs, clock);
+      await clock.run();
+      const outcomes = await running;
+      expect(outcomes.map((o) => o.error)).toEqual([null, null]);
+      const stats = engine.stats();
+      expect(stats.preemptions).toBe(1);
+      expect(outcomes.find((o) => o.id === 'z')!.metrics.recomputedPrefillTokens).toBe(5);
+      expect(stats.kvTraffic.recomputedPrefillTokens).toBe(5);
+      engine.checkInvariants();
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
 describe('simulate: arrivals, determinism, policies', () => {
   // Four jobs, 2–3 segments each, whose peak contexts need 10 + 9 + 13 + 4 = 36 blocks of 16
   // tokens: more than the 24-block device pool, so policies must preempt, swap or release.
