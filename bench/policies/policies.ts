@@ -6,6 +6,10 @@
  *
  *   npm run build:ts && node dist/bench/policies/policies.js [--jobs 24] [--rate 4] [--kv-blocks 160] [--seed 1]
  *
+ * `--profile <file or name>` runs the same jobs in the simulator instead, priced by that profile
+ * (e.g. one `astraea calibrate` wrote on this machine): the order it predicts, to set beside the
+ * real run's. The makespan and JCTs are then virtual seconds.
+ *
  * The workload: one synthetic kind sized for a 2-core CPU — a 64-token shared system prompt +
  * 32–160 own tokens, 2–4 segments of 8–32 output tokens, tool results of 16–64 tokens, tool
  * durations 0.1–1.5 s (uniform). For policy comparisons at scale use bench/policies/sweep.ts (simulator).
@@ -17,6 +21,9 @@ import type { WorkloadJob } from '../../lib/workload/format.js';
 import { runWorkload, wallTimers } from '../../lib/workload/replay.js';
 import { jctSummary } from '../../lib/bench/summary.js';
 import { syntheticAgentWorkload, type SyntheticKind } from '../../lib/workload/agent-mix.js';
+import { loadProfile } from '../../lib/sim/profile-file.js';
+import { simulate } from '../../lib/sim/simulate.js';
+import type { SimulationProfile } from '../../lib/sim/cost-model.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +32,7 @@ const { values } = parseArgs({
     'kv-blocks': { type: 'string', default: '160' },
     seed: { type: 'string', default: '1' },
     policies: { type: 'string', default: POLICY_NAMES.join(',') },
+    profile: { type: 'string' },
   },
 });
 
@@ -39,7 +47,11 @@ const CPU_SIZED: SyntheticKind = {
   toolDurationS: { type: 'uniform', min: 0.1, max: 1.5 },
 };
 
-async function runPolicy(policy: PolicyName, jobs: WorkloadJob[], kvBlocks: number) {
+async function runPolicy(policy: PolicyName, jobs: WorkloadJob[], kvBlocks: number, profile: SimulationProfile | null) {
+  if (profile !== null) {
+    const { outcomes, stats, makespanS } = await simulate(jobs, { profile, policy, kvBlocks, hostBlocks: kvBlocks, maxBatchTokens: 512 });
+    return { jct: jctSummary(outcomes), failed: outcomes.filter((o) => o.error !== null).length, makespanS, stats };
+  }
   const engine = await Engine.create({ model: 'small', dtype: 'bf16', policy, kvBlocks, hostBlocks: kvBlocks, maxBatchTokens: 512 });
   try {
     const start = wallTimers.now();
@@ -52,10 +64,11 @@ async function runPolicy(policy: PolicyName, jobs: WorkloadJob[], kvBlocks: numb
 
 async function main(): Promise<void> {
   const kvBlocks = Number(values['kv-blocks']);
+  const profile = values.profile === undefined ? null : await loadProfile(values.profile);
   const jobs = syntheticAgentWorkload({ jobs: Number(values.jobs), arrivalRatePerS: Number(values.rate), seed: Number(values.seed), kinds: [CPU_SIZED] });
   const rows = ['| policy | mean JCT s | p50 | p90 | p99 | makespan s | preemptions | tool-wait KV (preserve/swap/release/discard) | recomputed prompt tokens | failed |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |'];
   for (const policy of values.policies.split(',') as PolicyName[]) {
-    const { jct, failed, makespanS, stats } = await runPolicy(policy, jobs, kvBlocks);
+    const { jct, failed, makespanS, stats } = await runPolicy(policy, jobs, kvBlocks, profile);
     const a = stats.kvActions;
     rows.push(
       `| ${policy} | ${jct.mean.toFixed(2)} | ${jct.p50.toFixed(2)} | ${jct.p90.toFixed(2)} | ${jct.p99.toFixed(2)} | ${makespanS.toFixed(1)} | ${stats.preemptions} | ${a.preserve}/${a.swap}/${a.release}/${a.discard} | ${stats.kvTraffic.recomputedPrefillTokens} | ${failed} |`,
@@ -64,7 +77,7 @@ async function main(): Promise<void> {
   }
   const totalTokens = jobs.reduce((s, j) => s + (j.prefixTokens ?? 0) + j.segments.reduce((t, g) => t + g.inputTokens + g.outputTokens, 0), 0);
   process.stdout.write(
-    `small preset (BF16), ${jobs.length} jobs at ${values.rate}/s, ${totalTokens} tokens in all, KV pool ${kvBlocks} blocks of 16 tokens, seed ${values.seed}\n\n${rows.join('\n')}\n`,
+    `${profile === null ? 'small preset (BF16)' : `simulated with profile ${values.profile}`}, ${jobs.length} jobs at ${values.rate}/s, ${totalTokens} tokens in all, KV pool ${kvBlocks} blocks of 16 tokens, seed ${values.seed}\n\n${rows.join('\n')}\n`,
   );
 }
 
