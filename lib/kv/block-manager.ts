@@ -3,10 +3,11 @@
  * and automatic prefix caching. No tensors: the addon owns the memory, this class only decides
  * which block id holds what.
  *
- * (Over 500 lines on purpose: it is the one record of where every block is — device, cache,
- * host, in flight, lent to an exchange — and each operation moves blocks between several of
- * those lists at once; split apart, the invariants checkInvariants proves would span files. The
- * prefix index is already its own file, lib/kv/prefix-cache.ts.)
+ * (Over 500 lines, about 690, on purpose: it is the one record of where every block is — device,
+ * cache, host, in flight, lent to an exchange — and allocation, prefix hits, swaps, forks and
+ * their copies each move blocks between several of those lists at once; split apart, the
+ * invariants checkInvariants proves would span files. The prefix index is already its own file,
+ * lib/kv/prefix-cache.ts.)
  *
  * Modelled on vLLM v1's KVCacheManager / BlockPool:
  * - A full block whose KV has been computed is keyed by a chained hash (lib/kv/prefix-hash.ts).
@@ -22,10 +23,6 @@
  * Each device block is in exactly one state: free (no content, on the free stack), cached
  * (ref 0, hashed, on the LRU list) or owned (ref > 0). Every call costs O(blocks touched).
  * Which content a block holds, and the LRU list, are ./prefix-cache.ts.
- *
- * Over 500 lines (about 560), on purpose: allocation, prefix hits, swaps, forks and their copies all change
- * the same reference counts, free stacks and owner records, and the invariants that tie them
- * together (checkInvariants) are only checkable where all of them are visible.
  */
 import { EngineError } from '../errors.js';
 import type { BlockPair } from '../step.js';
