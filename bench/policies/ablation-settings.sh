@@ -14,4 +14,5 @@ ABLATION_SETTINGS=(
   astraea.admission=all
   astraea.admissionOrder=likeliest-to-end
   astraea.briefFirst=false
+  astraea.toolWaitRule=mean
 )

@@ -14,6 +14,8 @@ export interface SegmentSpec {
   sampling: SamplingOptions;
   ignoreEos: boolean;
   endsWithToolCall: boolean;
+  /** See GenerateOptions.toolName. */
+  toolName: string | undefined;
   /** See GenerateOptions.keepOpen. */
   keepOpen: boolean;
   /** Context tokens before this segment's new input, and with it (the prompt). */

@@ -232,6 +232,7 @@ export class Engine {
       sampling: options.sampling ?? {},
       ignoreEos: options.ignoreEos ?? false,
       endsWithToolCall: options.endsWithToolCall ?? false,
+      toolName: options.toolName,
       keepOpen: options.keepOpen ?? false,
       promptTokens: context.length,
       hintedOutputTokens: hintedOutput || undefined,
@@ -396,7 +397,7 @@ export class Engine {
     record.active = null;
     record.lastResult = result;
     // A job kept open after a plain reply waits for the person's next turn like a tool call.
-    const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? 'tool') : active.spec.keepOpen ? USER_TURN : null;
+    const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? active.spec.toolName ?? 'tool') : active.spec.keepOpen ? USER_TURN : null;
     this.predictors.outputLengths.observe(record.kind, active.index, result.tokens.length);
     this.policy.onSegmentEnd?.(
       {

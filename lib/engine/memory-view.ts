@@ -21,5 +21,6 @@ export function memoryView(
     prefillSPerToken: costs.prefillSPerToken,
     freeTokens: (kv.freeBlocks + kv.cachedBlocks) * blocks.blockSize,
     stepS: costs.decodeStepS,
+    hostFreeTokens: kv.hostFree * blocks.blockSize,
   };
 }

@@ -95,6 +95,12 @@ export interface GenerateOptions {
    * a tool call ends it, whatever the random model emits).
    */
   endsWithToolCall?: boolean;
+  /**
+   * With endsWithToolCall: the tool that forced call names (default 'tool'). The engine files the
+   * pause under it, and a resume's `tool` is timed under the name it gives: a workload that names
+   * its tools here and on resume lets the tool-time predictor learn what the policies ask it.
+   */
+  toolName?: string;
   /** Aborts the segment (finish reason 'cancelled'). */
   signal?: AbortSignal;
   /**

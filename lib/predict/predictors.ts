@@ -38,6 +38,7 @@ export class Predictors {
       toolTimeS: (tool, hintS) => this.toolTimes.expectedDurationS(tool, hintS),
       toolRemainingS: (tool, elapsedS, hintS) => this.toolTimes.remainingS(tool, elapsedS, hintS),
       toolTimeQuantileS: (tool, q) => this.toolTimes.quantileS(tool, q),
+      toolOutlasts: (tool, elapsedS, moveCostS, hintS) => this.toolTimes.outlasts(tool, elapsedS, moveCostS, hintS),
       costs: this.costs,
     };
   }

@@ -124,6 +124,33 @@ export class RunningStats {
     return n === 0 ? undefined : sum / n;
   }
 
+  /**
+   * Ski rental over the window, given X > e: whether waiting up to some horizon s, and paying
+   * `cost` only if X − e outlasts it, is expected to cost less than paying now — that is,
+   * E[min(X − e, s)] < cost · P(X − e ≤ s) for some s > 0 (waiting costs 1 per unit of time).
+   * Between two residuals the left side grows and the right does not, so only the residuals
+   * themselves are tried as horizons. Undefined when no value exceeds `e`.
+   */
+  waitingMayPay(e: number, cost: number): boolean | undefined {
+    const xs = this.sortedWindow();
+    let first = xs.length;
+    while (first > 0 && xs[first - 1] > e) first--;
+    const n = xs.length - first;
+    if (n === 0) return undefined;
+    let waitedBefore = 0; // Σ of the residuals below the horizon
+    for (let k = 1; k <= n; k++) {
+      const horizon = xs[first + k - 1] - e;
+      // Ties: the horizon covers every residual equal to it.
+      if (k < n && xs[first + k] - e === horizon) {
+        waitedBefore += horizon;
+        continue;
+      }
+      if (waitedBefore + horizon + (n - k) * horizon < cost * k) return true;
+      waitedBefore += horizon;
+    }
+    return false;
+  }
+
   private sortedWindow(): number[] {
     if (!this.sorted) this.sorted = [...this.ring].sort((a, b) => a - b);
     return this.sorted;

@@ -14,6 +14,15 @@
  *    Pareto tail with α = 2, "expect it to run as long again"), never less than `minRemainingS`.
  * 3. no observations: the tool's prior mean (`priorsS[name]`) or else `defaultDurationS` (1 s),
  *    treated as memoryless (exponential): remaining = that mean whatever e is.
+ *
+ * `outlasts` asks the question a KV policy has of a waiting call — is moving its KV away now,
+ * at a cost of c seconds, better than keeping it? — of the whole distribution, not of its mean.
+ * Keeping is a ski rental: keep until some horizon s, move only if the call is still out then.
+ * Moving now wins when no horizon makes keeping cheaper in expectation (running-stats.ts,
+ * `waitingMayPay`). A heavy tail's mean says "move" for a tool most of whose calls return in
+ * well under c; the rule keeps those and moves the KV once the call has run long enough that
+ * its quick returns are behind it. For a hint (a point) and for the memoryless rules (for an
+ * exponential, every horizon gives the same answer as its mean) it is remaining > c.
  */
 import { checkFiniteNonNegative, RunningStats, DEFAULT_WINDOW_SIZE } from './running-stats.js';
 
@@ -97,6 +106,16 @@ export class ToolTimePredictor {
   /** Expected seconds until a call that has run `elapsedS` returns (rules in the file comment). */
   remainingS(tool: string, elapsedS: number, hintS?: number): number {
     return this.estimate(tool, elapsedS, hintS).remainingS;
+  }
+
+  /**
+   * Whether a call that has run `elapsedS` is expected to outlast keeping KV whose move costs
+   * `moveCostS`: moving it away now costs less than keeping it for any horizon (file comment).
+   */
+  outlasts(tool: string, elapsedS: number, moveCostS: number, hintS?: number): boolean {
+    const estimate = this.estimate(tool, elapsedS, hintS);
+    if (estimate.source === 'observed') return !(this.byTool.get(tool)?.waitingMayPay(elapsedS, moveCostS) ?? false);
+    return estimate.remainingS > moveCostS;
   }
 
   /** As remainingS, with which rule produced the figure. */

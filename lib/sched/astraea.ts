@@ -74,6 +74,15 @@
  *    tool calls with one token to generate waited 1.1 and 2.2 s on the host behind new requests'
  *    prefills: the calibrated simulation's 30 seeds 5.104 → 5.051 s (seed 1 2.73 → 2.31, ahead of
  *    `infercept` on seeds 1–3). At GPU scale no segment is that brief: the sweep is unchanged.
+ * 14. `toolWaitRule: 'distribution'` (issue 19, ninth session): whether a waiting job's KV is
+ *    moved (rules 2, 3 and 11's room) is asked of the tool's whole duration distribution, not of
+ *    its mean: keeping is a ski rental — keep until some horizon, move only if the call is still
+ *    out then — and moving now wins only when no horizon makes keeping cheaper in expectation
+ *    (ToolTimePredictor.outlasts). A coding agent's bash calls average ~30 s but most return in
+ *    under a second; by their mean every one was moved. The move is priced by what it will be:
+ *    the cheaper of a copy out and back and a recompute while the host pool has room for the KV,
+ *    the recompute (a discard) when it has not. Coding at GPU scale, load 2, seeds 1–3, with tool
+ *    durations learned under their real names: docs/policies.md.
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -143,6 +152,17 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
   briefFirst?: boolean;
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
   toolRemainingS?: (tool: string, elapsedS: number, hintS?: number) => number;
+  /**
+   * Rule 14: whether moving the KV of a call that has run `elapsedS` away now, at a cost of
+   * `moveCostS`, beats keeping it (ToolTimePredictor.outlasts: a ski rental over the tool's
+   * observed durations). Default: toolRemainingS > moveCostS.
+   */
+  toolOutlasts?: (tool: string, elapsedS: number, moveCostS: number, hintS?: number) => boolean;
+  /**
+   * Rule 14: 'distribution' (default) asks toolOutlasts; 'mean' (the ablation) compares the
+   * expected remaining time with the cost of a move.
+   */
+  toolWaitRule?: 'distribution' | 'mean';
 }
 
 export class AstraeaPolicy extends AstraeaPaperPolicy {
@@ -160,6 +180,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   /** Rule 10's scale for the candidates of the order() call in progress, else null. */
   private footprintScale: ((c: SchedulingCandidate) => number) | null = null;
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
+  /** Rule 14: whether a waiting job's KV is better moved away than kept, given what moving it costs. */
+  private readonly outlasts: (job: { tool: string; expectedToolS?: number }, elapsedS: number, moveCostS: number) => boolean;
   private readonly admission: 'working-set' | 'all';
   private readonly admissionOrder: 'policy' | 'likeliest-to-end';
   /** Rule 11's order of the jobs outside (rule 13's brief first, then admissionOrder's); none: the policy's. */
@@ -180,6 +202,11 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.memoryWeight = options.memoryWeight ?? 'contention';
     this.segmentsAheadCap = options.segmentsAheadCap ?? 5;
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
+    const byDistribution = options.toolOutlasts;
+    this.outlasts =
+      byDistribution && (options.toolWaitRule ?? 'distribution') === 'distribution'
+        ? (job, elapsedS, moveCostS) => byDistribution(job.tool, elapsedS, moveCostS, job.expectedToolS)
+        : (job, elapsedS, moveCostS) => this.toolRemainingS(job.tool, elapsedS, job.expectedToolS) > moveCostS;
     this.admission = options.admission ?? 'working-set';
     this.admissionOrder = options.admissionOrder ?? 'policy';
     this.admitBefore = admissionComparator(this.admissionOrder, options.briefFirst ?? true);
@@ -208,7 +235,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
    */
   private room(toolWaits: readonly WaitingJobView[], memory: MemoryView): WorkingSetRoom {
     let parkableTokens = 0;
-    for (const j of toolWaits) if (worthMoving(j.contextTokens, this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS), memory)) parkableTokens += j.contextTokens;
+    for (const j of toolWaits) if (this.worthMoving(j, j.waitedS, memory)) parkableTokens += j.contextTokens;
     return { freeTokens: memory.freeTokens ?? Infinity, parkableTokens };
   }
 
@@ -256,7 +283,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     if (this.kvRule === 'watermark') return super.onToolWait(job, nowS);
     const memory = this.memory();
     if (!contended(memory)) return this.uncontendedKv;
-    return this.awayAction(job.contextTokens, this.toolTimeS(job.tool, job.expectedToolS), memory, deficitTokens(memory)) ?? 'preserve';
+    return this.awayAction(job, 0, memory, deficitTokens(memory)) ?? 'preserve';
   }
 
   revisitToolWaits(jobs: readonly WaitingJobView[], _nowS: number): Map<string, 'release' | 'swap' | 'discard'> {
@@ -271,14 +298,22 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
       .filter((j) => j.kv === 'device')
       .map((j) => ({ j, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
       .sort((a, b) => b.remainingS - a.remainingS);
-    for (const { j, remainingS } of held) {
+    // Each swap chosen here takes host room from the next: the host the next move is priced by.
+    let hostFreeTokens = memory.hostFreeTokens;
+    for (const { j } of held) {
       if (deficit <= 0) break;
-      const action = this.awayAction(j.contextTokens, remainingS, memory, deficit);
-      if (action === null) break; // the rest return sooner still
+      const action = this.awayAction(j, j.waitedS, { ...memory, hostFreeTokens }, deficit);
+      if (action === null) continue; // kept: likely back before a move would pay off
       out.set(j.jobId, action);
       deficit -= j.contextTokens;
+      if (action === 'swap' && hostFreeTokens !== undefined) hostFreeTokens = Math.max(0, hostFreeTokens - j.contextTokens);
     }
     return out;
+  }
+
+  /** Whether a waiting job's KV is worth moving (rule 14): its call outlasts what a move costs. */
+  private worthMoving(job: WaitingJobView | PausedJobView, elapsedS: number, memory: MemoryView): boolean {
+    return this.outlasts(job, elapsedS, moveCostS(job.contextTokens, memory));
   }
 
   /** Rule 3 for the planner's reclaims: the jobs expected back last give their KV first. */
@@ -305,14 +340,17 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   }
 
   /**
-   * Where a job's KV goes for `awayS` seconds; null when it is back before moving it would pay
-   * off, so keeping it costs least. Discarding frees the blocks to the prefix cache, where they
-   * cost a recompute only if evicted: with `deficit` tokens of waiting work beyond free memory,
-   * at most that many of them are. A swap costs the batch only the part of each copy that one
-   * step cannot hide (the copy stretches the step). The cheaper of the two is chosen.
+   * Where the KV of a job whose tool call has run `elapsedS` goes; null when keeping it costs
+   * least (rule 14: it is likely back before moving it would pay off). Discarding frees the
+   * blocks to the prefix cache, where they cost a recompute only if evicted: with `deficit`
+   * tokens of waiting work beyond free memory, at most that many of them are. A swap costs the
+   * batch only the part of each copy that one step cannot hide (the copy stretches the step).
+   * The cheaper of the two is chosen.
    */
-  private awayAction(contextTokens: number, awayS: number, memory: MemoryView, deficit: number): 'swap' | 'discard' | null {
-    if (!worthMoving(contextTokens, awayS, memory)) return null;
+  private awayAction(job: WaitingJobView | PausedJobView, elapsedS: number, memory: MemoryView, deficit: number): 'swap' | 'discard' | null {
+    if (!this.worthMoving(job, elapsedS, memory)) return null;
+    const contextTokens = job.contextTokens;
+    if (!hostTakes(contextTokens, memory)) return 'discard';
     const copyS = copySeconds(contextTokens, memory);
     const recomputeS = contextTokens * memory.prefillSPerToken;
     if (this.swapCost === 'copy') return recomputeS < 2 * copyS ? 'discard' : 'swap';
@@ -357,11 +395,17 @@ function likelierToEnd(a: SchedulingCandidate, b: SchedulingCandidate): number {
 }
 
 /**
- * Whether KV away from the device for `awayS` seconds is worth moving: the job is back later than
- * the cheaper of a copy out and back and a recompute would take.
+ * Seconds a move of `contextTokens` of KV costs: the cheaper of a copy out and back and a
+ * recompute — or, when the host pool cannot take it (a swap then discards), the recompute.
  */
-function worthMoving(contextTokens: number, awayS: number, memory: MemoryView): boolean {
-  return awayS > Math.min(2 * copySeconds(contextTokens, memory), contextTokens * memory.prefillSPerToken);
+function moveCostS(contextTokens: number, memory: MemoryView): number {
+  const recomputeS = contextTokens * memory.prefillSPerToken;
+  return hostTakes(contextTokens, memory) ? Math.min(2 * copySeconds(contextTokens, memory), recomputeS) : recomputeS;
+}
+
+/** Whether the host swap pool has room for `contextTokens` of KV (unknown: assumed so). */
+function hostTakes(contextTokens: number, memory: MemoryView): boolean {
+  return memory.hostFreeTokens === undefined || memory.hostFreeTokens >= contextTokens;
 }
 
 /** Tokens of waiting work beyond the free memory. */

@@ -66,6 +66,8 @@ export interface MemoryView {
   freeTokens?: number;
   /** Seconds of compute in a decode step now: the copy time a step can hide (absent: unknown). */
   stepS?: number;
+  /** Tokens of KV the host swap pool has free (absent: unknown, assumed enough). */
+  hostFreeTokens?: number;
 }
 
 /** Seconds to copy `contextTokens` of KV one way between device and host. */

@@ -27,6 +27,8 @@ export interface PolicyEnvironment {
   /** Expected seconds until a call of `tool` that has run `elapsedS` returns. */
   toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
   toolTimeQuantileS: (tool: string, q: number) => number | undefined;
+  /** Whether a call of `tool` that has run `elapsedS` is better met by moving KV that costs `moveCostS` to move (ToolTimePredictor.outlasts). */
+  toolOutlasts: (tool: string, elapsedS: number, moveCostS: number, hintS?: number) => boolean;
   /** Measured costs: seconds per prefill token and per decode step. */
   costs: { prefillSPerToken: number; decodeStepS: number };
   /** The workload's scale against the full-scale system (EngineOptions.workloadScale). */
@@ -53,6 +55,7 @@ export function createPolicy(policy: PolicyName | Policy | undefined, env: Polic
       memory: env.memory,
       toolTimeS: env.toolTimeS,
       toolRemainingS: env.toolRemainingS,
+      toolOutlasts: env.toolOutlasts,
       // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
       serviceTime: (c: SchedulingCandidate) =>
         c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, c.expectedOutputTokens - c.generatedTokens) * env.costs.decodeStepS,

@@ -102,6 +102,8 @@ export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], 
         maxTokens: segment.outputTokens,
         ignoreEos: true,
         endsWithToolCall: segment.tool !== null,
+        // Named as the resume will name it, so its duration is learned under the name asked for.
+        toolName: segment.tool?.name,
         // A call with subagents lasts as long as they run: no true duration to hint.
         ...(oracle ? { expectedOutputTokens: segment.outputTokens, expectedToolS: subagents === undefined ? segment.tool?.durationS : undefined } : {}),
       };

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { AstraeaPolicy } from '../../lib/sched/astraea.js';
 import { AstraeaPaperPolicy } from '../../lib/sched/astraea-paper.js';
+import { Predictors } from '../../lib/predict/predictors.js';
+import { createPolicy } from '../../lib/sched/registry.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import type { SchedulingCandidate, SegmentEndView } from '../../lib/sched/policy.js';
 import { cand as fixture } from './scheduling-fixtures.js';
@@ -107,6 +109,57 @@ describe('astraea: reclaiming preserved KV by remaining tool time (rule 3)', () 
   it('does nothing without contention, or when turned off (the ablation)', () => {
     expect(new AstraeaPolicy(options(50, 60)).revisitToolWaits([view('a', 100, 0)], 0).size).toBe(0);
     expect(new AstraeaPolicy({ ...options(250, 50), reclaim: 'off' }).revisitToolWaits([view('a', 100, 0)], 0).size).toBe(0);
+  });
+});
+
+describe("astraea: keep or move by the tool's whole distribution (rule 14)", () => {
+  // Built as the engine builds it, from the predictors' environment. Memory as above: for a
+  // 100-token job a move costs the cheaper of a 0.2 s round trip and a 0.1 s recompute: 0.1 s.
+  function policyFor(toolWaitRule?: 'mean') {
+    const predictors = new Predictors();
+    // 'quick' returns in 0.01 s three times in four, once in 10 s: mean 2.5075 s, well over 0.1.
+    for (const d of [0.01, 0.01, 0.01, 10]) predictors.toolTimes.observe('quick', d);
+    // 'steady' always takes 1 s.
+    for (let i = 0; i < 4; i++) predictors.toolTimes.observe('steady', 1);
+    const policy = createPolicy('astraea', predictors.policyEnvironment(() => memory(500, 10)), toolWaitRule ? { toolWaitRule } : {});
+    return policy as AstraeaPolicy;
+  }
+  const paused = { jobId: 'j', kind: 'k', contextTokens: 100, tool: 'quick' };
+  const view = (jobId: string, tool: string, waitedS: number) => ({ jobId, kind: 'k', contextTokens: 100, tool, waitedS, kv: 'device' as const, deviceBlocks: 0 });
+
+  it('keeps the KV of a call that is likely back before a move pays off, though its mean says move', () => {
+    // Keep until 0.01 s: E[min(R, 0.01)] = 0.01 < 0.1 s · P(R ≤ 0.01) = 0.075, so keeping may pay.
+    expect(policyFor().onToolWait(paused, 0)).toBe('preserve');
+    // The ablation compares the mean, 2.5075 s, with 0.1 s: it moves (recompute, the cheaper).
+    expect(policyFor('mean').onToolWait(paused, 0)).toBe('discard');
+  });
+
+  it('prices a move by what it will be: a recompute when the host pool cannot take the KV', () => {
+    // Copies 10× faster: a 0.02 s round trip, against a 0.1 s recompute. A 0.05 s call outlasts
+    // the round trip (swap) while the host has room for the 100 tokens; with 50 tokens free there
+    // a swap would discard, so the move costs the 0.1 s recompute and the 0.05 s call is kept.
+    const withHost = (hostFreeTokens: number) => new AstraeaPolicy({ memory: () => ({ ...memory(500, 10), swapBytesPerS: 1e7, hostFreeTokens }), toolTimeS: () => 0.05 });
+    expect(withHost(100).onToolWait(paused, 0)).toBe('swap');
+    expect(withHost(50).onToolWait(paused, 0)).toBe('preserve');
+    // Two 100-token jobs 5 s into 10 s calls, 150 tokens free on the host: the first swap leaves
+    // 50, so the second is priced by its recompute (0.1 s, still under its 5 s) and discarded.
+    const policy = new AstraeaPolicy({ memory: () => ({ ...memory(500, 10), swapBytesPerS: 1e7, hostFreeTokens: 150 }), toolTimeS: () => 10 });
+    const waiting = (jobId: string) => ({ jobId, kind: 'k', contextTokens: 100, tool: 't', waitedS: 5, kv: 'device' as const, deviceBlocks: 0 });
+    expect([...policy.revisitToolWaits([waiting('a'), waiting('b')], 0).entries()]).toEqual([
+      ['a', 'swap'],
+      ['b', 'discard'],
+    ]);
+  });
+
+  it('moves it once the quick returns are behind it, and does not stop at a kept job', () => {
+    // Deficit 490. 'q0' has waited 0 s (kept, as above); 'q1' 0.05 s (only the 10 s call is left:
+    // 9.95 s to go, moved); 's' 0 s of a steady 1 s call (1 > 0.1, moved). Sorted by mean
+    // remaining — q1 9.95, q0 2.5075, s 1 — a kept q0 does not stop the walk before s.
+    const out = policyFor().revisitToolWaits([view('q0', 'quick', 0), view('q1', 'quick', 0.05), view('s', 'steady', 0)], 0);
+    expect([...out.entries()]).toEqual([
+      ['q1', 'discard'],
+      ['s', 'discard'],
+    ]);
   });
 });
 

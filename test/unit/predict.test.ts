@@ -91,6 +91,46 @@ describe('ToolTimePredictor', () => {
     expect(p.estimate('t', 12)).toEqual({ remainingS: 12, source: 'overrun' });
   });
 
+  it('ski rental: keeping until some horizon beats paying now for a tool whose calls mostly return fast', () => {
+    const s = new RunningStats();
+    for (const v of [0.1, 0.1, 0.1, 10]) s.observe(v);
+    // e = 0, cost 1 (mean 2.575, so the mean says "pay"). Horizon 0.1: E[min(X, 0.1)] =
+    // (3·0.1 + 0.1)/4 = 0.1 < 1 · P(X ≤ 0.1) = 0.75 → waiting may pay.
+    expect(s.waitingMayPay(0, 1)).toBe(true);
+    // Past the quick calls only 10 is left: residual 9.9; 9.9 < 1 · 1 is false at the one horizon.
+    expect(s.waitingMayPay(0.1, 1)).toBe(false);
+    expect(s.waitingMayPay(10, 1)).toBeUndefined();
+    // A point mass is a point: [2, 2, 2, 2] waits for cost 3 (2 < 3) and pays for cost 1 (2 > 1).
+    const point = new RunningStats();
+    for (let i = 0; i < 4; i++) point.observe(2);
+    expect(point.waitingMayPay(0, 3)).toBe(true);
+    expect(point.waitingMayPay(0, 1)).toBe(false);
+    // [1, 1, 5], cost 0.8: horizon 1 gives (1 + 1 + 1)/3 = 1 against 0.8 · 2/3 = 0.533; horizon 5
+    // gives 7/3 against 0.8: no horizon pays, though 1 of the 3 (ties counted together) is quick.
+    const three = new RunningStats();
+    for (const v of [1, 1, 5]) three.observe(v);
+    expect(three.waitingMayPay(0, 0.8)).toBe(false);
+    // With cost 1.6: horizon 1 gives 1 < 1.6 · 2/3 = 1.067.
+    expect(three.waitingMayPay(0, 1.6)).toBe(true);
+  });
+
+  it('outlasts: a KV move is judged on the whole distribution when observed, on remaining time otherwise', () => {
+    const p = new ToolTimePredictor();
+    for (const d of [0.1, 0.1, 0.1, 10]) p.observe('t', d);
+    // Mean 2.575 s > 1 s, but 3 calls in 4 are back in 0.1 s: keep (as the ski rental above).
+    expect(p.remainingS('t', 0)).toBeCloseTo(2.575, 12);
+    expect(p.outlasts('t', 0, 1)).toBe(false);
+    // 0.2 s in, only the 10 s call is left: move.
+    expect(p.outlasts('t', 0.2, 1)).toBe(true);
+    // Past every observation: remaining = elapsed (12 s) > 1.
+    expect(p.outlasts('t', 12, 1)).toBe(true);
+    expect(p.outlasts('t', 0.5, 1, 1.2)).toBe(false); // hint: 1.2 − 0.5 = 0.7 s left < 1
+    expect(p.outlasts('t', 0, 1, 3)).toBe(true); // hint: 3 s left > 1
+    // Never observed: the 1 s default, memoryless.
+    expect(p.outlasts('u', 0, 0.9)).toBe(true);
+    expect(p.outlasts('u', 0, 1.1)).toBe(false);
+  });
+
   it('overrun factor applies to an observed tool', () => {
     const p = new ToolTimePredictor({ overrunFactor: 0.5 });
     p.observe('t', 10);

@@ -413,6 +413,20 @@ describe('hints', () => {
     expect(policy.paused[0].expectedToolS).toBeUndefined();
   });
 
+  it("a workload's tool calls are timed under the name the policy is asked about", async () => {
+    // x calls 'lookup' twice, for 0.5 s and then 1.5 s; y decodes through x's second wait, so the
+    // engine plans steps (and `continuum` looks at x's kept KV) while x waits. Continuum keeps a
+    // waiting job's KV for the 0.9-quantile of its tool's observed durations, else 2 s. The pause
+    // is filed under 'lookup', whose one observation is 0.5 s: x's KV is released 0.5 s into its
+    // second call. (Filed under the engine's default name 'tool', never observed, the TTL stayed
+    // 2 s and the KV outlived the 1.5 s call: every workload's tool calls were predicted at the
+    // predictor's 1 s default.)
+    const jobs = [job('x', 0, [seg(20, 2, ['lookup', 0.5]), seg(8, 2, ['lookup', 1.5]), seg(8, 2)]), job('y', 0.6, [seg(20, 300)])];
+    const { outcomes, stats } = await simulate(jobs, { profile: PROFILE, policy: 'continuum' });
+    expect(outcomes.map((o) => o.error)).toEqual([null, null]);
+    expect(stats.kvActions).toMatchObject({ preserve: 2, release: 1 });
+  });
+
   it('an invalid hint is rejected synchronously with INVALID_ARGUMENT and commits nothing', async () => {
     const clock = new VirtualClock();
     const engine = Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), {
