@@ -13,7 +13,7 @@ const tokenizer = Tokenizer.fromJson(files.tokenizerJson, files.tokenizerConfigJ
 const EOS = files.specialTokens['<|im_end|>'];
 
 function segment(spec: Partial<SegmentSpec> = {}): ActiveSegment {
-  const full: SegmentSpec = { maxTokens: 1000, stop: [], sampling: {}, ignoreEos: false, endsWithToolCall: false, keepOpen: false, promptTokens: 7, hintedOutputTokens: undefined, expectedToolS: undefined, ...spec };
+  const full: SegmentSpec = { maxTokens: 1000, stop: [], sampling: {}, ignoreEos: false, endsWithToolCall: false, toolName: undefined, keepOpen: false, promptTokens: 7, hintedOutputTokens: undefined, expectedToolS: undefined, ...spec };
   return new ActiveSegment(0, full, new Segment(() => undefined), tokenizer, new Set([EOS]), 'j1');
 }
 

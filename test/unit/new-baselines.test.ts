@@ -304,6 +304,7 @@ describe('the registry', () => {
       memory: (): MemoryView => ({ usedFraction: 0.25, waitingTokens: 0, kvBytesPerToken: 1000, swapBytesPerS: 1e9, prefillSPerToken: 0.001, freeTokens: 768 }),
       toolTimeS: () => 1,
       toolRemainingS: () => 1,
+      toolOutlasts: (_tool: string, _elapsedS: number, moveCostS: number) => 1 > moveCostS,
       toolTimeQuantileS: () => undefined,
       costs: { prefillSPerToken: 0.001, decodeStepS: 0.01 },
       scale: { tokens: 1, time: 1 },

@@ -13,6 +13,7 @@ const env = (tokens: number, time: number): PolicyEnvironment => ({
   memory: (): MemoryView => ({ usedFraction: 0, waitingTokens: 0, kvBytesPerToken: 1000, swapBytesPerS: 1e9, prefillSPerToken: 0.001 }),
   toolTimeS: () => 1,
   toolRemainingS: () => 1,
+  toolOutlasts: (_tool, _elapsedS, moveCostS) => 1 > moveCostS,
   toolTimeQuantileS: () => undefined,
   costs: { prefillSPerToken: 0.001, decodeStepS: 0.01 },
   scale: { tokens, time },
