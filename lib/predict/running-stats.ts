@@ -92,20 +92,10 @@ export class RunningStats {
   chanceAtMostGiven(x: number, e: number): number | undefined {
     // Two binary searches on the sorted window: the engine asks this per kind and segment every step.
     const xs = this.sortedWindow();
-    const firstAbove = (v: number) => {
-      let lo = 0;
-      let hi = xs.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (xs[mid] > v) hi = mid;
-        else lo = mid + 1;
-      }
-      return lo;
-    };
-    const aboveE = firstAbove(e);
+    const aboveE = this.firstAbove(e);
     const above = xs.length - aboveE;
     if (above === 0) return undefined;
-    return Math.max(0, firstAbove(x) - aboveE) / above;
+    return Math.max(0, this.firstAbove(x) - aboveE) / above;
   }
 
   /**
@@ -133,22 +123,32 @@ export class RunningStats {
    */
   waitingMayPay(e: number, cost: number): boolean | undefined {
     const xs = this.sortedWindow();
-    let first = xs.length;
-    while (first > 0 && xs[first - 1] > e) first--;
+    const first = this.firstAbove(e);
     const n = xs.length - first;
     if (n === 0) return undefined;
-    let waitedBefore = 0; // Σ of the residuals below the horizon
+    let residualsUpTo = 0; // Σ of the k smallest residuals
     for (let k = 1; k <= n; k++) {
       const horizon = xs[first + k - 1] - e;
+      residualsUpTo += horizon;
       // Ties: the horizon covers every residual equal to it.
-      if (k < n && xs[first + k] - e === horizon) {
-        waitedBefore += horizon;
-        continue;
-      }
-      if (waitedBefore + horizon + (n - k) * horizon < cost * k) return true;
-      waitedBefore += horizon;
+      if (k < n && xs[first + k] - e === horizon) continue;
+      // n · E[min(R, s)] = Σ of the k at most s + (n − k) · s;  n · P(R ≤ s) = k.
+      if (residualsUpTo + (n - k) * horizon < cost * k) return true;
     }
     return false;
+  }
+
+  /** Index of the first value of the sorted window greater than `v` (its length if none). */
+  private firstAbove(v: number): number {
+    const xs = this.sortedWindow();
+    let lo = 0;
+    let hi = xs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (xs[mid] > v) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   private sortedWindow(): number[] {

@@ -113,9 +113,12 @@ export class ToolTimePredictor {
    * `moveCostS`: moving it away now costs less than keeping it for any horizon (file comment).
    */
   outlasts(tool: string, elapsedS: number, moveCostS: number, hintS?: number): boolean {
-    const estimate = this.estimate(tool, elapsedS, hintS);
-    if (estimate.source === 'observed') return !(this.byTool.get(tool)?.waitingMayPay(elapsedS, moveCostS) ?? false);
-    return estimate.remainingS > moveCostS;
+    checkFiniteNonNegative('elapsedS', elapsedS);
+    if (hintS !== undefined) checkFiniteNonNegative('hintS', hintS);
+    // The observed rule, unless a live hint overrides it or the call has outrun every observation.
+    const hinted = hintS !== undefined && hintS > elapsedS;
+    const waitingMayPay = hinted ? undefined : this.byTool.get(tool)?.waitingMayPay(elapsedS, moveCostS);
+    return waitingMayPay === undefined ? this.remainingS(tool, elapsedS, hintS) > moveCostS : !waitingMayPay;
   }
 
   /** As remainingS, with which rule produced the figure. */

@@ -14,9 +14,6 @@
 
 #include "core/kernels/simd.h"
 
-// One file for the AVX-512, AVX2 and scalar paths (over the usual 500 lines) because they share
-// the job layout, the tiling and the dispatch below: one algorithm, three instruction sets.
-//
 // How the work is laid out, and why.
 //
 // The weight is [rows][cols] with cols (the reduction dimension) contiguous, so every output is a
