@@ -10,7 +10,6 @@ ABLATION_SETTINGS=(
   astraea.uncontendedKv=release
   astraea.ageFrom=lowest
   astraea.memoryWeight=off
-  astraea.segmentsAheadCap=Infinity
   astraea.admission=all
   astraea.admissionOrder=likeliest-to-end
   astraea.briefFirst=false

@@ -40,10 +40,12 @@
  *    the moment also missed the eviction over a minutes-long wait (the chat loss of issue 13).
  * 9. `serviceScope: 'job'` (the paper: the segment): T in the response ratio is the job's
  *    expected remaining service — this segment's T_proc times (1 + the segments the job is
- *    expected to run after it, learned per kind: lib/predict/job-length.ts, at most
- *    `segmentsAheadCap`, 5) — so a job near its end outranks one that has most of its work ahead
- *    (shortest remaining job first, aged by W). Uncapped, the guess for an early segment of a
- *    heavy-tailed kind deferred it too far (tau-bench −3%, mixed under pressure −4% with the cap).
+ *    expected to run after it, learned per kind: lib/predict/job-length.ts) — so a job near its
+ *    end outranks one that has most of its work ahead (shortest remaining job first, aged by W).
+ *    (9'. A cap of 5 on the segments ahead, against tau-bench's wide spread of lengths, was
+ *    deleted in issue 19's tenth session by the ablation test: it was worth 4.5% on bursty
+ *    arrivals but cost 2.6% on a rollout burst and 1.8% on coding at load 3, where long jobs hold
+ *    the pool; docs/policies.md, "Where goal 1 stops".)
  * 10. `memoryWeight: 'contention'`: while work waits for memory, memory is what a job uses up,
  *    so its T is scaled by the KV it holds for the rest of its segment (context plus half the
  *    output still expected) against the candidates' mean, at least 1. A 12,000-token prompt then
@@ -123,12 +125,6 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    * paper) is this segment's alone.
    */
   serviceScope?: 'job' | 'segment';
-  /**
-   * Rule 9: at most this many segments ahead count toward T (default 5; Infinity: all). The
-   * count is learned from finished jobs of the kind; early in a job of a heavy-tailed kind it is
-   * large and uncertain, and uncapped it defers such jobs on a guess.
-   */
-  segmentsAheadCap?: number;
   /** Rule 3: 'remaining-time' (default) or 'off'. */
   reclaim?: 'remaining-time' | 'off';
   /**
@@ -176,7 +172,6 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly uncontendedKv: 'preserve' | 'release';
   private readonly serviceScope: 'job' | 'segment';
   private readonly memoryWeight: 'contention' | 'off';
-  private readonly segmentsAheadCap: number;
   /** Rule 10's scale for the candidates of the order() call in progress, else null. */
   private footprintScale: ((c: SchedulingCandidate) => number) | null = null;
   private readonly toolRemainingS: (tool: string, elapsedS: number, hintS?: number) => number;
@@ -200,7 +195,6 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.uncontendedKv = options.uncontendedKv ?? 'preserve';
     this.serviceScope = options.serviceScope ?? 'job';
     this.memoryWeight = options.memoryWeight ?? 'contention';
-    this.segmentsAheadCap = options.segmentsAheadCap ?? 5;
     this.toolRemainingS = options.toolRemainingS ?? ((tool, elapsedS, hintS) => Math.max(0, this.toolTimeS(tool, hintS) - elapsedS));
     const byDistribution = options.toolOutlasts;
     this.outlasts =
@@ -275,7 +269,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
 
   protected override serviceS(c: SchedulingCandidate): number {
     const segmentS = super.serviceS(c);
-    const computeS = this.serviceScope === 'job' ? segmentS * (1 + Math.min(c.expectedFutureSegments, this.segmentsAheadCap)) : segmentS;
+    const computeS = this.serviceScope === 'job' ? segmentS * (1 + c.expectedFutureSegments) : segmentS;
     return this.footprintScale ? computeS * this.footprintScale(c) : computeS;
   }
 

@@ -299,22 +299,17 @@ describe("astraea: T is the job's remaining service (rule 9)", () => {
   });
 });
 
-describe('astraea: rule 9 counts at most segmentsAheadCap segments ahead', () => {
-  // T_proc 1 s; W 6 s. 'far' expects 20 more segments: T = 1 × (1 + min(20, 5)) = 6 s, score
-  // (6 + 6)/6 = 2; uncapped T = 21 s, score 27/21. 'mid' expects 5: T = 6 s either way.
+describe('astraea: rule 9 counts every segment expected ahead', () => {
+  // T_proc 1 s; W 6 s. 'far' expects 20 more segments: T = 1 × (1 + 20) = 21 s, score
+  // (6 + 21)/21 = 27/21. 'mid' expects 5: T = 6 s, score (6 + 6)/6 = 2. (With the deleted cap of
+  // 5 both had T = 6 s and tied, and the earlier arrival, 'far', went first.)
   const far = fixture('far', { jobArrivalS: 0, accumulatedWaitS: 6, expectedFutureSegments: 20 });
   const mid = fixture('mid', { jobArrivalS: 1, accumulatedWaitS: 6, expectedFutureSegments: 5 });
-  const options = { serviceTime: () => 1, waitBasis: 'accumulated' as const };
 
-  it('caps at 5 by default, so the two tie and the earlier arrival goes first', () => {
-    const policy = new AstraeaPolicy(options);
-    expect(policy.score(far)).toBeCloseTo(2, 12);
-    expect(policy.order([mid, far], 10).map((c) => c.jobId)).toEqual(['far', 'mid']);
-  });
-
-  it('uncapped (the ablation), the job with more ahead waits', () => {
-    const policy = new AstraeaPolicy({ ...options, segmentsAheadCap: Infinity });
+  it('the job with more ahead waits, though it arrived first', () => {
+    const policy = new AstraeaPolicy({ serviceTime: () => 1, waitBasis: 'accumulated' });
     expect(policy.score(far)).toBeCloseTo(27 / 21, 12);
+    expect(policy.score(mid)).toBeCloseTo(2, 12);
     expect(policy.order([far, mid], 10).map((c) => c.jobId)).toEqual(['mid', 'far']);
   });
 });
