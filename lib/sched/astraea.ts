@@ -83,8 +83,9 @@
  *    (ToolTimePredictor.outlasts). A coding agent's tool calls average 18 s but half return in
  *    0.3 s (TraceLab); by their mean nearly every one's KV was moved and wanted back at once.
  *    The move is priced by what it will be: the cheaper of a copy out and back and a recompute
- *    while the host pool has room for the KV, the recompute (a discard) when it has not. Coding at GPU scale, loads 2 and 3, seeds 1–3:
- *    3–73% below the mean's mean JCT (ablation 'mean'; docs/policies.md).
+ *    while the host pool has room for the KV, the recompute (a discard) when it has not. Coding
+ *    at GPU scale, loads 2 and 3, seeds 1–3: 3–73% below the mean's mean JCT (ablation 'mean';
+ *    docs/policies.md).
  *
  * docs/policies.md has each rule's ablation.
  */
