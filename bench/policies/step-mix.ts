@@ -11,12 +11,16 @@
  *
  * `--list-slowest N`: after the figures, one line for each of the N slowest jobs (with 200 jobs the
  * p90 is the 21st slowest's JCT and a tenth of the next's) — its arrival, JCT, segments, largest
- * context and where its time went.
+ * context, where its time went, and what it would take alone (lib/sim/lower-bound.ts: `aloneS`,
+ * of which `aloneToolS` the tool calls'): a job whose `aloneS` is over a JCT objective misses it
+ * under any schedule.
  */
 import { parseArgs } from 'node:util';
 import { policyOptionsFrom } from '../../lib/cli/workload-flags.js';
 import type { BackendStep, BackendStepResult } from '../../lib/engine/backend.js';
 import type { PolicyName } from '../../lib/sched/registry.js';
+import { simulationProfile } from '../../lib/sim/cost-model.js';
+import { jobBounds } from '../../lib/sim/lower-bound.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
 
@@ -70,10 +74,14 @@ const policy = values.policy as PolicyName;
 const load = values.alone ? 0.01 : Number(values.load);
 const { jobs } = generateWorkload(values.workload, { seed: Number(values.seed), load });
 const mix = new StepMix();
+const kvBlocks = Number(values['kv-blocks']);
+/** simulate()'s default profile, which the run below uses. */
+const DEFAULT_PROFILE = 'h100-llama3-8b';
 const result = await simulate(jobs, {
+  profile: DEFAULT_PROFILE,
   policy,
   policyOptions: policyOptionsFrom({ workload: values.workload, seed: values.seed, hints: 'none', chart: false, set: values.set })[policy],
-  kvBlocks: Number(values['kv-blocks']),
+  kvBlocks,
   onStep: (step, stepResult) => mix.observe(step, stepResult),
 });
 type Outcome = (typeof result.outcomes)[number];
@@ -110,6 +118,7 @@ console.log(JSON.stringify(figures));
 const listed = Number(values['list-slowest']);
 if (listed > 0) {
   const byId = new Map(jobs.map((j) => [j.id, j]));
+  const bounds = new Map(jobBounds(jobs, simulationProfile(DEFAULT_PROFILE), { kvBlocks }).map((b) => [b.id, b]));
   for (const o of slowestFirst.slice(0, listed)) {
     const job = byId.get(o.id)!;
     // The context a segment's last token sees: the prefix, every prompt and output so far.
@@ -120,6 +129,9 @@ if (listed > 0) {
       largestContextTokens = Math.max(largestContextTokens, context);
     }
     const { queueingS, computeS, toolS, kvRecoveryS } = o.breakdown;
-    console.log(JSON.stringify({ id: o.id, arrivalS: o.arrivalS, jctS: o.jctS, segments: job.segments.length, largestContextTokens, queueingS, computeS, toolS, kvRecoveryS }));
+    const alone = bounds.get(o.id)!;
+    console.log(
+      JSON.stringify({ id: o.id, arrivalS: o.arrivalS, jctS: o.jctS, segments: job.segments.length, largestContextTokens, queueingS, computeS, toolS, kvRecoveryS, aloneS: alone.aloneS, aloneToolS: alone.toolS }),
+    );
   }
 }
