@@ -1,23 +1,31 @@
 /**
- * Tool-call detection in generated text, for the two formats open models use:
+ * Tool-call detection in generated text, for the formats open models use:
  *
  * - Hermes / Qwen: `<tool_call>{"name": "f", "arguments": {...}}</tool_call>`, any number of blocks,
  *   possibly with text around them. `arguments` may be an object or a JSON string holding one
  *   (`parameters` is accepted as a synonym). A block whose JSON is malformed, or that is never
  *   closed, is not a tool call: its raw text stays in the content.
- * - Llama 3.x JSON: the whole output is (after optional whitespace and an optional
- *   `<|python_tag|>`) one or more objects `{"name": "f", "parameters": {...}}` (or `"arguments"`)
- *   separated by `;`. Anything else makes the whole output plain content.
+ * - Llama 3.x JSON (./llama-tool-calls.ts): the whole output is one or more `{"name": "f",
+ *   "parameters": {...}}` objects separated by `;`, optionally after `<|python_tag|>`.
+ * - Mistral (./mistral-tool-calls.ts): `[TOOL_CALLS]` then the calls, to the end of the output;
+ *   text before the marker is content.
  *
- * Content is the text outside tool-call blocks, trimmed of leading and trailing whitespace, or
- * null when that is empty. Arguments are re-serialised canonically with `JSON.stringify`. Ids are
- * deterministic: `${idPrefix}_${index}`, index counting from 0 over the whole output.
+ * 'auto' (what the server uses) takes the Llama-3 form when the whole output is one; otherwise
+ * it scans left to right for Hermes blocks and, outside them, the first `[TOOL_CALLS]`.
+ *
+ * Content is the text outside tool calls, trimmed of leading and trailing whitespace, or null
+ * when that is empty. Arguments are re-serialised canonically with `JSON.stringify`. Ids are
+ * deterministic: `${idPrefix}_${index}`, index counting from 0 over the whole output; when the
+ * output has Mistral calls, 9 alphanumeric characters made from that (Mistral's templates insist).
  *
  * Nothing here throws on model output.
  */
 import { EngineError } from '../errors.js';
+import { LlamaScanner, parseLlamaCalls } from './llama-tool-calls.js';
+import { MISTRAL_MARKER, mistralCallId, parseMistralCalls } from './mistral-tool-calls.js';
+import { lenientCall, makeCalls, parseJson, type RawCall } from './tool-call-json.js';
 
-export type ToolCallFormat = 'hermes' | 'llama3' | 'auto';
+export type ToolCallFormat = 'hermes' | 'llama3' | 'mistral' | 'auto';
 
 export interface ToolCall {
   id: string;
@@ -53,177 +61,63 @@ export interface ToolCallStream {
 
 const OPEN_TAG = '<tool_call>';
 const CLOSE_TAG = '</tool_call>';
-const PYTHON_TAG = '<|python_tag|>';
-const WS = /\s/;
 const TRAILING_WS = /\s+$/;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Which markers a left-to-right scan of the text looks for. */
+interface ScanMarkers {
+  hermes: boolean;
+  mistral: boolean;
 }
 
-interface RawCall {
-  name: string;
-  arguments: string;
-}
-
-function makeCalls(raw: RawCall[], idPrefix: string | undefined): ToolCall[] {
-  const prefix = idPrefix ?? 'call';
-  return raw.map((c, i) => ({
-    id: `${prefix}_${i}`,
-    type: 'function',
-    function: { name: c.name, arguments: c.arguments },
-  }));
-}
+const MARKERS: Record<Exclude<ToolCallFormat, 'llama3'>, ScanMarkers> = {
+  hermes: { hermes: true, mistral: false },
+  mistral: { hermes: false, mistral: true },
+  auto: { hermes: true, mistral: true },
+};
 
 function finalContent(text: string): string | null {
   const t = text.trim();
   return t.length > 0 ? t : null;
 }
 
-/**
- * Validates the body of a Hermes block. Accepts `arguments` or `parameters` as an object or a
- * JSON string holding an object; absent or null means `{}`.
- */
-function parseHermesBody(body: string): RawCall | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  if (!isPlainObject(value)) return null;
-  const name = value.name;
-  if (typeof name !== 'string' || name.length === 0) return null;
-  let args: unknown = value.arguments !== undefined ? value.arguments : value.parameters;
-  if (args === undefined || args === null) args = {};
-  if (typeof args === 'string') {
-    try {
-      args = JSON.parse(args);
-    } catch {
-      return null;
-    }
-  }
-  if (!isPlainObject(args)) return null;
-  return { name, arguments: JSON.stringify(args) };
+function hermesCall(body: string): RawCall | null {
+  const parsed = parseJson(body);
+  return parsed ? lenientCall(parsed.value) : null;
 }
 
-/** Validates one Llama-3 object: non-empty string name, `parameters`/`arguments` an object. */
-function parseLlamaObject(text: string): RawCall | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!isPlainObject(value)) return null;
-  const name = value.name;
-  if (typeof name !== 'string' || name.length === 0) return null;
-  const args = value.parameters !== undefined ? value.parameters : value.arguments;
-  if (!isPlainObject(args)) return null;
-  return { name, arguments: JSON.stringify(args) };
+/** Where the next marker starts at or after `from`, and which it is. */
+function nextMarker(text: string, from: number, markers: ScanMarkers): { at: number; kind: 'hermes' | 'mistral' } | null {
+  const open = markers.hermes ? text.indexOf(OPEN_TAG, from) : -1;
+  const mistral = markers.mistral ? text.indexOf(MISTRAL_MARKER, from) : -1;
+  if (mistral >= 0 && (open < 0 || mistral < open)) return { at: mistral, kind: 'mistral' };
+  return open >= 0 ? { at: open, kind: 'hermes' } : null;
 }
-
-type LlamaState = 'lead' | 'tag' | 'between' | 'obj' | 'after' | 'no';
 
 /**
- * Incremental recogniser for the Llama-3 JSON form. Fed text in order; `status` says whether what
- * was fed is a complete tool-call output ('complete'), could still become one ('partial'), or can
- * never be one ('no', which is final: no extension of the text can change it).
+ * Scans a whole output left to right, as the stream does: Hermes blocks become calls (or stay
+ * content when malformed or unclosed); at the first `[TOOL_CALLS]` outside a block, the rest is
+ * Mistral calls, or content if it is not calls.
  */
-class LlamaScanner {
-  private state: LlamaState = 'lead';
-  private text = '';
-  private pos = 0;
-  private tagIdx = 0;
-  private objStart = 0;
-  private depth = 0;
-  private inStr = false;
-  private esc = false;
-  readonly calls: RawCall[] = [];
-
-  feed(delta: string): void {
-    if (this.state === 'no') return;
-    this.text += delta;
-    const s = this.text;
-    for (; this.pos < s.length; this.pos++) {
-      const ch = s[this.pos];
-      switch (this.state) {
-        case 'lead':
-          if (WS.test(ch)) break;
-          if (ch === '{') this.startObject();
-          else if (ch === PYTHON_TAG[0]) {
-            this.state = 'tag';
-            this.tagIdx = 1;
-          } else return this.reject();
-          break;
-        case 'tag':
-          if (ch !== PYTHON_TAG[this.tagIdx]) return this.reject();
-          this.tagIdx++;
-          if (this.tagIdx === PYTHON_TAG.length) this.state = 'between';
-          break;
-        case 'between':
-          if (WS.test(ch)) break;
-          if (ch === '{') this.startObject();
-          else return this.reject();
-          break;
-        case 'obj':
-          if (this.inStr) {
-            if (this.esc) this.esc = false;
-            else if (ch === '\\') this.esc = true;
-            else if (ch === '"') this.inStr = false;
-          } else if (ch === '"') this.inStr = true;
-          else if (ch === '{' || ch === '[') this.depth++;
-          else if (ch === '}' || ch === ']') {
-            this.depth--;
-            if (this.depth === 0) {
-              const call = parseLlamaObject(s.slice(this.objStart, this.pos + 1));
-              if (!call) return this.reject();
-              this.calls.push(call);
-              this.state = 'after';
-            }
-          }
-          break;
-        case 'after':
-          if (WS.test(ch)) break;
-          if (ch === ';') this.state = 'between';
-          else return this.reject();
-          break;
-      }
-    }
-  }
-
-  get status(): 'complete' | 'partial' | 'no' {
-    if (this.state === 'no') return 'no';
-    return this.state === 'after' ? 'complete' : 'partial';
-  }
-
-  private startObject(): void {
-    this.state = 'obj';
-    this.objStart = this.pos;
-    this.depth = 1;
-    this.inStr = false;
-    this.esc = false;
-  }
-
-  private reject(): void {
-    this.state = 'no';
-    this.text = '';
-  }
-}
-
-function parseHermes(text: string, idPrefix: string | undefined): ParsedOutput {
+function scanOutput(text: string, markers: ScanMarkers, idPrefix: string | undefined): ParsedOutput {
   const raw: RawCall[] = [];
   let content = '';
   let pos = 0;
   for (;;) {
-    const open = text.indexOf(OPEN_TAG, pos);
-    if (open < 0) break;
-    const close = text.indexOf(CLOSE_TAG, open + OPEN_TAG.length);
+    const next = nextMarker(text, pos, markers);
+    if (next === null) break;
+    if (next.kind === 'mistral') {
+      content += text.slice(pos, next.at);
+      const calls = parseMistralCalls(text.slice(next.at + MISTRAL_MARKER.length));
+      if (!calls) return { content: finalContent(content + text.slice(next.at)), toolCalls: makeCalls(raw, idPrefix) };
+      // Ids a Mistral template accepts when the agent sends the calls back.
+      return { content: finalContent(content), toolCalls: makeCalls([...raw, ...calls], idPrefix, mistralCallId) };
+    }
+    const close = text.indexOf(CLOSE_TAG, next.at + OPEN_TAG.length);
     if (close < 0) break;
     const end = close + CLOSE_TAG.length;
-    const call = parseHermesBody(text.slice(open + OPEN_TAG.length, close));
+    const call = hermesCall(text.slice(next.at + OPEN_TAG.length, close));
     if (call) {
-      content += text.slice(pos, open);
+      content += text.slice(pos, next.at);
       raw.push(call);
     } else {
       content += text.slice(pos, end);
@@ -234,22 +128,13 @@ function parseHermes(text: string, idPrefix: string | undefined): ParsedOutput {
   return { content: finalContent(content), toolCalls: makeCalls(raw, idPrefix) };
 }
 
-function parseLlama(text: string, idPrefix: string | undefined): ParsedOutput | null {
-  const scanner = new LlamaScanner();
-  scanner.feed(text);
-  if (scanner.status !== 'complete') return null;
-  return { content: null, toolCalls: makeCalls(scanner.calls, idPrefix) };
-}
-
 /** Parses a whole output (used when a segment ends). Never throws on model output. */
-export function parseToolCalls(
-  text: string,
-  format: ToolCallFormat = 'auto',
-  idPrefix?: string,
-): ParsedOutput {
-  if (format === 'hermes') return parseHermes(text, idPrefix);
-  if (format === 'auto' && text.includes(OPEN_TAG)) return parseHermes(text, idPrefix);
-  return parseLlama(text, idPrefix) ?? { content: finalContent(text), toolCalls: [] };
+export function parseToolCalls(text: string, format: ToolCallFormat = 'auto', idPrefix?: string): ParsedOutput {
+  if (format !== 'llama3' && format !== 'auto') return scanOutput(text, MARKERS[format], idPrefix);
+  const llama = parseLlamaCalls(text);
+  if (llama) return { content: null, toolCalls: makeCalls(llama, idPrefix) };
+  if (format === 'auto') return scanOutput(text, MARKERS.auto, idPrefix);
+  return { content: finalContent(text), toolCalls: [] };
 }
 
 /** Length of the longest suffix of `s` (from `from`) that is a proper prefix of `tag`. */
@@ -263,20 +148,23 @@ function partialTagSuffix(s: string, from: number, tag: string): number {
 
 /**
  * Streaming detection. `push` returns content that is safe to stream now: it withholds a partial
- * `<tool_call>` at the end, everything inside an open Hermes block, leading whitespace (dropped),
- * trailing whitespace (until more text follows), and, in the Llama-3 form, everything while the
- * output could still be a JSON tool call. `finish()` parses everything pushed; its `content` equals
- * `parseToolCalls(all, format, idPrefix).content`, and `flushed` is the part of it not yet streamed.
+ * `<tool_call>` or `[TOOL_CALLS]` at the end, everything inside an open Hermes block, everything
+ * after a `[TOOL_CALLS]`, leading whitespace (dropped), trailing whitespace (until more text
+ * follows), and, in the Llama-3 form, everything while the output could still be a JSON tool call.
+ * `finish()` parses everything pushed; its `content` equals `parseToolCalls(all, format,
+ * idPrefix).content`, and `flushed` is the part of it not yet streamed.
  */
 export function createToolCallStream(format: ToolCallFormat = 'auto', idPrefix?: string): ToolCallStream {
   let buf = '';
   let finished = false;
-  // 'llama': undecided, withholding everything; 'hermes': scanning for tags; 'plain': no tags.
-  let mode: 'llama' | 'hermes' | 'plain' = format === 'hermes' ? 'hermes' : 'llama';
-  const scanner = format === 'hermes' ? null : new LlamaScanner();
-  // Hermes scanning state.
+  // 'llama': undecided, withholding everything; 'scan': looking for markers; 'plain': no markers;
+  // 'calls': after a [TOOL_CALLS], withholding the rest.
+  let mode: 'llama' | 'scan' | 'plain' | 'calls' = format === 'llama3' || format === 'auto' ? 'llama' : 'scan';
+  const markers = format === 'llama3' ? null : MARKERS[format];
+  const scanner = mode === 'llama' ? new LlamaScanner() : null;
+  // Scanning state.
   let pos = 0; // buf[0..pos) has been streamed or consumed as a tool call
-  let openAt = -1; // start of the open block, or -1 outside a block
+  let openAt = -1; // start of the open Hermes block, or -1 outside a block
   let closeSearchFrom = 0;
   // Content emission state.
   let started = false;
@@ -298,7 +186,7 @@ export function createToolCallStream(format: ToolCallFormat = 'auto', idPrefix?:
     return out;
   }
 
-  function scanHermes(): ToolCallPushResult {
+  function scan(m: ScanMarkers): ToolCallPushResult {
     let out = '';
     let complete = false;
     for (;;) {
@@ -309,25 +197,25 @@ export function createToolCallStream(format: ToolCallFormat = 'auto', idPrefix?:
           break;
         }
         const end = close + CLOSE_TAG.length;
-        const call = parseHermesBody(buf.slice(openAt + OPEN_TAG.length, close));
-        if (call) {
-          complete = true;
-        } else {
-          out += emit(buf.slice(openAt, end));
-        }
+        if (hermesCall(buf.slice(openAt + OPEN_TAG.length, close))) complete = true;
+        else out += emit(buf.slice(openAt, end));
         pos = end;
         openAt = -1;
         continue;
       }
-      const open = buf.indexOf(OPEN_TAG, pos);
-      if (open >= 0) {
-        out += emit(buf.slice(pos, open));
-        pos = open;
-        openAt = open;
-        closeSearchFrom = open + OPEN_TAG.length;
+      const next = nextMarker(buf, pos, m);
+      if (next !== null) {
+        out += emit(buf.slice(pos, next.at));
+        pos = next.at;
+        if (next.kind === 'mistral') {
+          mode = 'calls';
+          break;
+        }
+        openAt = next.at;
+        closeSearchFrom = next.at + OPEN_TAG.length;
         continue;
       }
-      const keep = partialTagSuffix(buf, pos, OPEN_TAG);
+      const keep = Math.max(m.hermes ? partialTagSuffix(buf, pos, OPEN_TAG) : 0, m.mistral ? partialTagSuffix(buf, pos, MISTRAL_MARKER) : 0);
       const upTo = buf.length - keep;
       out += emit(buf.slice(pos, upTo));
       pos = upTo;
@@ -344,14 +232,15 @@ export function createToolCallStream(format: ToolCallFormat = 'auto', idPrefix?:
         scanner!.feed(delta);
         if (scanner!.status !== 'no') return { content: '', toolCallComplete: false };
         // Cannot be a Llama-3 tool call: stream from the start in the fallback mode.
-        mode = format === 'auto' ? 'hermes' : 'plain';
+        mode = markers ? 'scan' : 'plain';
       }
+      if (mode === 'calls') return { content: '', toolCallComplete: false };
       if (mode === 'plain') {
         const out = emit(buf.slice(pos));
         pos = buf.length;
         return { content: out, toolCallComplete: false };
       }
-      return scanHermes();
+      return scan(markers!);
     },
 
     finish(): ToolCallStreamResult {

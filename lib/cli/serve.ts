@@ -67,13 +67,15 @@ async function runServe(values: ServeFlags): Promise<void> {
   });
   const port = integerOption(values.port, 'port', 8000);
   const host = values.host ?? '127.0.0.1';
+  let address: string;
   try {
-    await app.listen({ port, host });
+    address = await app.listen({ port, host });
   } catch (error) {
     await engine.close();
     throw new EngineError('INVALID_ARGUMENT', `cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
-  process.stdout.write(`astraea serve: model "${modelName}" (${engine.backendKind}), policy ${policy}, http://${host}:${port}/v1\n`);
+  // The address fastify reports, so `--port 0` prints the port the system chose.
+  process.stdout.write(`astraea serve: model "${modelName}" (${engine.backendKind}), policy ${policy}, ${address}/v1\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

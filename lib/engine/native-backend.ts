@@ -9,7 +9,9 @@ import { median } from '../util/median.js';
 import { native } from '../native/index.js';
 import { buildStepPlan } from '../native/plan.js';
 import type { NativeBackendInfo, NativeKvCache, NativeKvCacheOptions } from '../native/types.js';
+import type { PlannedSequence } from '../step.js';
 import type { BackendStep, BackendStepResult, EngineBackend } from './backend.js';
+import { keepTokensBelow } from './padded-vocab.js';
 
 /** Blocks moved per direction by the start-up probe (fewer when a pool is smaller). */
 const SWAP_PROBE_BLOCKS = 64;
@@ -63,8 +65,22 @@ export class NativeBackend implements EngineBackend {
 
   async step(step: BackendStep): Promise<BackendStepResult> {
     const result = await this.model.native.step(this.cache, buildStepPlan(step));
-    const { tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks } = result;
-    return { tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks };
+    const { elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks } = result;
+    const limit = this.sampleableIds;
+    if (limit === null) return { tokens: result.tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks };
+    const guarded = await keepTokensBelow(step.sequences, result.tokens, limit, (sequences) => this.lastLogits(sequences));
+    return { tokens: guarded.tokens, elapsedS: elapsedS + guarded.probeS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks };
+  }
+
+  /** The tokenizer's id count when the model's head has more rows (./padded-vocab.ts), else null. */
+  private get sampleableIds(): number | null {
+    const tokenizerIds = this.model.tokenizer?.vocabSize;
+    return tokenizerIds !== undefined && tokenizerIds < this.model.info.vocabSize ? tokenizerIds : null;
+  }
+
+  private async lastLogits(sequences: PlannedSequence[]) {
+    const result = await this.model.native.step(this.cache, buildStepPlan({ sequences, logits: 'last' }));
+    return { logits: result.logits!, vocabSize: this.model.info.vocabSize, elapsedS: result.elapsedS };
   }
 
   dispose(): void {

@@ -7,9 +7,15 @@ import {
   type ToolCall,
   type ToolCallFormat,
 } from '../../lib/agent/tool-calls.js';
+import { mistralCallId } from '../../lib/agent/mistral-tool-calls.js';
 
 function call(index: number, name: string, args: string, prefix = 'call'): ToolCall {
   return { id: `${prefix}_${index}`, type: 'function', function: { name, arguments: args } };
+}
+
+/** A call found in Mistral's form: its id is the 9-character one (tested on its own below). */
+function mcall(index: number, name: string, args: string, prefix = 'call'): ToolCall {
+  return { ...call(index, name, args, prefix), id: mistralCallId(prefix, index) };
 }
 
 /** Streams `text` in the given chunks; returns the streamed content, per-push flags and the finish. */
@@ -106,7 +112,7 @@ describe('parseToolCalls: Hermes', () => {
   });
 
   it('returns null content and no calls for empty or whitespace output', () => {
-    for (const f of ['hermes', 'llama3', 'auto'] as const) {
+    for (const f of ['hermes', 'llama3', 'mistral', 'auto'] as const) {
       expect(parseToolCalls('', f)).toEqual({ content: null, toolCalls: [] });
       expect(parseToolCalls(' \n ', f)).toEqual({ content: null, toolCalls: [] });
     }
@@ -172,6 +178,70 @@ describe('parseToolCalls: Llama 3', () => {
   });
 });
 
+describe('parseToolCalls: Mistral', () => {
+  it('gives 9-character alphanumeric ids, as Mistral templates require, deterministic per prefix and index', () => {
+    // Worked out with a separate Python implementation of the same recipe (FNV-1a, base 62).
+    expect([mistralCallId('call', 0), mistralCallId('call', 1), mistralCallId('m', 0)]).toEqual(['yfB3sZy1I', 'lt2w1Oz3c', '1uK40LzeP']);
+    const ids = new Set<string>();
+    for (let job = 0; job < 200; job++) {
+      for (let i = 0; i < 5; i++) {
+        const id = mistralCallId(`job-${job}_0`, i);
+        expect(id).toMatch(/^[A-Za-z0-9]{9}$/);
+        ids.add(id);
+      }
+    }
+    expect(ids.size).toBe(1000);
+  });
+
+  it('v3: one JSON array after [TOOL_CALLS], one call per entry', () => {
+    const text = '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]';
+    expect(parseToolCalls(text, 'mistral')).toEqual({ content: null, toolCalls: [mcall(0, 'get_weather', '{"city":"Paris"}'), mcall(1, 'get_time', '{}')] });
+    expect(parseToolCalls(text, 'auto', 'm')).toEqual({ content: null, toolCalls: [mcall(0, 'get_weather', '{"city":"Paris"}', 'm'), mcall(1, 'get_time', '{}', 'm')] });
+  });
+
+  it('v11: one [TOOL_CALLS]name[ARGS]{...} per call', () => {
+    const text = '[TOOL_CALLS]get_weather[ARGS]{"city": "Zürich"}[TOOL_CALLS]get_time[ARGS]{}';
+    expect(parseToolCalls(text, 'mistral')).toEqual({ content: null, toolCalls: [mcall(0, 'get_weather', '{"city":"Zürich"}'), mcall(1, 'get_time', '{}')] });
+  });
+
+  it('keeps text before the marker as content; arguments may be a JSON string', () => {
+    const text = 'Let me check.\n[TOOL_CALLS][{"name": "f", "arguments": "{\\"a\\": 1}"}]';
+    expect(parseToolCalls(text, 'auto')).toEqual({ content: 'Let me check.', toolCalls: [mcall(0, 'f', '{"a":1}')] });
+  });
+
+  it('leaves everything as content when what follows the marker is not calls', () => {
+    for (const text of [
+      '[TOOL_CALLS] not json',
+      '[TOOL_CALLS][]',
+      '[TOOL_CALLS] [{"name": "f"}] trailing',
+      '[TOOL_CALLS][{"arguments": {}}]',
+      '[TOOL_CALLS]f[ARGS]{bad',
+      '[TOOL_CALLS]bad name[ARGS]{}',
+      '[TOOL_CALLS]f[ARGS][1]',
+      'A [TOOL_CALLS]f[ARGS]{}[TOOL_CALLS]g',
+    ]) {
+      expect(parseToolCalls(text, 'mistral'), text).toEqual({ content: text.trim(), toolCalls: [] });
+      expect(parseToolCalls(text, 'auto'), text).toEqual({ content: text.trim(), toolCalls: [] });
+    }
+  });
+
+  it('each explicit format ignores the others\' markers', () => {
+    const mistral = '[TOOL_CALLS]f[ARGS]{}';
+    expect(parseToolCalls(mistral, 'hermes')).toEqual({ content: mistral, toolCalls: [] });
+    expect(parseToolCalls(mistral, 'llama3')).toEqual({ content: mistral, toolCalls: [] });
+    const hermes = '<tool_call>{"name": "a"}</tool_call>';
+    expect(parseToolCalls(hermes, 'mistral')).toEqual({ content: hermes, toolCalls: [] });
+  });
+
+  it('auto: Hermes blocks first, then a marker outside them; a marker inside a block is just text', () => {
+    const text = '<tool_call>{"name": "a"}</tool_call> x [TOOL_CALLS]b[ARGS]{"k": 1}';
+    // One output, one id style: with Mistral calls in it, every id is Mistral's.
+    expect(parseToolCalls(text, 'auto')).toEqual({ content: 'x', toolCalls: [mcall(0, 'a', '{}'), mcall(1, 'b', '{"k":1}')] });
+    const inside = '<tool_call>{"name": "a", "arguments": {"s": "[TOOL_CALLS]"}}</tool_call>';
+    expect(parseToolCalls(inside, 'auto')).toEqual({ content: null, toolCalls: [call(0, 'a', '{"s":"[TOOL_CALLS]"}')] });
+  });
+});
+
 describe('createToolCallStream', () => {
   const samples: Array<{ name: string; text: string; format: ToolCallFormat }> = [
     {
@@ -192,6 +262,15 @@ describe('createToolCallStream', () => {
     { name: 'llama3 not a call', text: '{"answer": 3} is the JSON.\nOK', format: 'llama3' },
     { name: 'auto JSON then hermes', text: '{"answer": 3}\n<tool_call>{"name": "f", "arguments": {}}</tool_call>', format: 'auto' },
     { name: 'auto plain', text: '  Hello,\n\nworld!  ', format: 'auto' },
+    {
+      name: 'mistral v3 after text',
+      text: 'Let me check. [TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]',
+      format: 'mistral',
+    },
+    { name: 'mistral v11 via auto', text: '[TOOL_CALLS]get_weather[ARGS]{"city": "Zürich"}[TOOL_CALLS]get_time[ARGS]{}', format: 'auto' },
+    { name: 'mistral malformed via auto', text: 'Hmm [TOOL_CALLS]oops [TOOL_ and more', format: 'auto' },
+    { name: 'auto hermes then mistral', text: 'A <tool_call>{"name": "a"}</tool_call> x [TOOL_CALLS]b[ARGS]{"k": 1}', format: 'auto' },
+    { name: 'mistral partial markers', text: 'a [TOOL b [TOOL_CALL c [TOOL_CALLS', format: 'mistral' },
   ];
 
   for (const { name, text, format } of samples) {
@@ -207,6 +286,8 @@ describe('createToolCallStream', () => {
           expect(streamed + fin.flushed).toBe(whole.content ?? '');
           for (const n of callBodies) expect(streamed).not.toContain(`"${n}"`);
           expect(streamed).not.toContain('<tool_call>{"name": "search"');
+          // A Mistral call's marker never reaches the client when calls were found.
+          if (whole.toolCalls.length > 0) expect(streamed).not.toContain('[TOOL_CALLS]');
         }
       }
     });
@@ -312,6 +393,23 @@ describe('createToolCallStream', () => {
     expect(t.push('{"answer": 3')).toEqual({ content: '', toolCallComplete: false });
     expect(t.push('} so')).toEqual({ content: '{"answer": 3} so', toolCallComplete: false });
     expect(t.finish()).toEqual({ content: '{"answer": 3} so', toolCalls: [], flushed: '' });
+  });
+
+  it('Mistral: streams the text before [TOOL_CALLS], withholds the calls, never flags completion early', () => {
+    const s = createToolCallStream('mistral');
+    expect(s.push('Checking')).toEqual({ content: 'Checking', toolCallComplete: false });
+    expect(s.push(' [TOOL')).toEqual({ content: '', toolCallComplete: false });
+    expect(s.push('_CALLS]f[ARGS]{"a": 1}')).toEqual({ content: '', toolCallComplete: false });
+    expect(s.finish()).toEqual({ content: 'Checking', toolCalls: [mcall(0, 'f', '{"a":1}')], flushed: '' });
+
+    const bad = createToolCallStream('auto');
+    expect(bad.push('Hi [TOOL_CALLS]oops').content).toBe('Hi');
+    expect(bad.finish()).toEqual({ content: 'Hi [TOOL_CALLS]oops', toolCalls: [], flushed: ' [TOOL_CALLS]oops' });
+
+    // A partial marker is withheld only until it cannot be one.
+    const partial = createToolCallStream('mistral');
+    expect(partial.push('x [TOOL_CALLS').content).toBe('x');
+    expect(partial.push(' nope').content).toBe(' [TOOL_CALLS nope');
   });
 
   it('handles empty output', () => {
