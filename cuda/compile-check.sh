@@ -18,7 +18,7 @@ flags=(-std=c++17 -I. -Icpp -O3 -Werror all-warnings -Xcompiler -Wall,-Wextra,-W
 # needs cuBLAS's headers, which these machines lack: it is compiled only where they are.
 with_cublas=0
 if [ -f "$(dirname "$(command -v nvcc)")/../include/cublas_v2.h" ]; then with_cublas=1; fi
-sources=(cuda/*.cu cuda/harness/*.cu cpp/core/sampler.cc)
+sources=(cuda/*.cu cuda/harness/*.cu cpp/core/sampler.cc cpp/core/logprobs.cc)
 pids=()
 for src in "${sources[@]}"; do
   [ "$src" != cuda/gemm_cublas.cu ] || [ $with_cublas -eq 1 ] || continue
@@ -29,7 +29,7 @@ status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [ $status -eq 0 ] || { echo "cuda compile check: FAILED"; exit 1; }
 kernels=$(ls "$out"/cuda_*.o | grep -v -E 'cuda_harness_|gemm_cublas|device_model')
-nvcc "${flags[@]}" $kernels "$out/cuda_harness_kernel_check.cu.o" "$out/cpp_core_sampler.cc.o" -o "$out/kernel_check"
+nvcc "${flags[@]}" $kernels "$out/cuda_harness_kernel_check.cu.o" "$out/cpp_core_sampler.cc.o" "$out/cpp_core_logprobs.cc.o" -o "$out/kernel_check"
 [ $with_cublas -eq 0 ] || nvcc "${flags[@]}" "$out/cuda_gemm_cublas.cu.o" "$out/cuda_harness_gemm_check.cu.o" -lcublas -o "$out/gemm_check"
 files=$(ls "$out"/*.o | wc -l)
 cublas_note=$([ $with_cublas -eq 1 ] && echo "cuBLAS found" || echo "no cuBLAS here: gemm_cublas.cu not compiled, gemm_check not linked")

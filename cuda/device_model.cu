@@ -12,6 +12,7 @@
 #include "core/attention.h"
 #include "core/errors.h"
 #include "core/model.h"
+#include "core/plan_sampling.h"
 #include "core/swap_schedule.h"
 #include "cuda/gemm.h"
 #include "cuda/kernels.h"
@@ -81,6 +82,8 @@ struct DeviceModel::Impl {
   // Per-step buffers.
   DeviceBuffer tokens, positions, token_seq, table_offsets, block_ids, slots, last_rows;
   DeviceBuffer temperature, top_k, top_p, seeds, sample_positions, sampled_rows, sampled;
+  DeviceBuffer min_p, presence, frequency, penalty_offsets, penalty_ids, penalty_counts, mask_offsets, masks;
+  DeviceBuffer logprob_rows, logprob_top_n, token_logprob, top_ids, top_logprobs, top_count;
   DeviceBuffer x, residual, xn, q, k, v, q_rot, attn, gate, up, hidden, cos, sin, attn_scratch;
   DeviceBuffer x_rows, residual_rows, head_in, logits, sample_logits, sampling_work;
   DeviceBuffer exchange_staging;  // an exchange's device blocks, between its two halves
@@ -111,6 +114,75 @@ struct DeviceModel::Impl {
     T* d = dst.as<T>(size_t(count), what);
     if (count > 0) check(cudaMemcpyAsync(d, src, size_t(count) * sizeof(T), cudaMemcpyHostToDevice, compute), what);
     return d;
+  }
+
+  // The plan's sampling fields as the device sampler reads them: every array present, "off"
+  // values filled in for the fields the plan leaves out.
+  SamplingRows upload_sampling(const StepPlan& plan, const int32_t* sample_pos) {
+    const int64_t S = plan.num_seqs;
+    auto per_sequence = [&](DeviceBuffer& dst, const float* values, float off, const char* what) {
+      if (values) return upload(dst, values, S, what);
+      const std::vector<float> filled(size_t(S), off);
+      return upload(dst, filled.data(), S, what);
+    };
+    auto offsets = [&](DeviceBuffer& dst, const int32_t* values, const char* what) {
+      if (values) return upload(dst, values, S + 1, what);
+      const std::vector<int32_t> none(size_t(S + 1), 0);
+      return upload(dst, none.data(), S + 1, what);
+    };
+    SamplingRows r{};
+    r.temperature = upload(temperature, plan.temperature, S, "sampling");
+    r.top_k = upload(top_k, plan.top_k, S, "sampling");
+    r.top_p = upload(top_p, plan.top_p, S, "sampling");
+    r.seeds = upload(seeds, plan.seeds, S, "sampling");
+    r.positions = upload(sample_positions, sample_pos, S, "sampling");
+    r.min_p = per_sequence(min_p, plan.min_p, 0.f, "min_p");
+    r.presence_penalty = per_sequence(presence, plan.presence_penalty, 0.f, "penalties");
+    r.frequency_penalty = per_sequence(frequency, plan.frequency_penalty, 0.f, "penalties");
+    r.penalty_offsets = offsets(penalty_offsets, plan.penalty_offsets, "penalties");
+    r.penalty_ids = upload(penalty_ids, plan.penalty_ids, plan.num_penalty_pairs, "penalties");
+    r.penalty_counts = upload(penalty_counts, plan.penalty_counts, plan.num_penalty_pairs, "penalties");
+    r.mask_offsets = offsets(mask_offsets, plan.allowed_mask_offsets, "allowed-token masks");
+    r.masks = upload(masks, plan.allowed_masks, plan.num_allowed_mask_words, "allowed-token masks");
+    r.sampleable = plan.sampleable_ids.value_or(config.vocab_size);
+    return r;
+  }
+
+  // The log-probabilities of the sequences that asked, from the raw rows the tokens were drawn
+  // from; waits for the stream (the step does right after anyway).
+  void logprobs(const StepPlan& plan, const float* d_rows, const SamplingRows& sampling, const int32_t* d_tokens,
+                StepResult& result) {
+    reset_logprobs(plan, result);
+    if (result.sampled_logprobs.empty()) return;
+    std::vector<int32_t> rows, top_n;
+    for (int64_t s = 0; s < plan.num_seqs; ++s)
+      if (plan.logprobs[s]) rows.push_back(int32_t(s)), top_n.push_back(plan.top_logprobs ? plan.top_logprobs[s] : 0);
+    const int64_t n = int64_t(rows.size()), slots = n * kMaxTopLogprobs;
+    float* d_logprob = token_logprob.as<float>(size_t(n), "logprobs");
+    int32_t* d_ids = top_ids.as<int32_t>(size_t(slots), "logprobs");
+    float* d_values = top_logprobs.as<float>(size_t(slots), "logprobs");
+    int32_t* d_count = top_count.as<int32_t>(size_t(n), "logprobs");
+    check(token_logprobs(d_rows, config.vocab_size, sampling, d_tokens, upload(logprob_rows, rows.data(), n, "logprobs"),
+                         upload(logprob_top_n, top_n.data(), n, "logprobs"), n, d_logprob, d_ids, d_values, d_count, compute),
+          "logprobs");
+    std::vector<float> logprob(static_cast<size_t>(n)), values(static_cast<size_t>(slots));
+    std::vector<int32_t> ids(static_cast<size_t>(slots)), count(static_cast<size_t>(n));
+    check(cudaMemcpyAsync(logprob.data(), d_logprob, size_t(n) * 4, cudaMemcpyDeviceToHost, compute), "logprobs");
+    check(cudaMemcpyAsync(ids.data(), d_ids, size_t(slots) * 4, cudaMemcpyDeviceToHost, compute), "logprobs");
+    check(cudaMemcpyAsync(values.data(), d_values, size_t(slots) * 4, cudaMemcpyDeviceToHost, compute), "logprobs");
+    check(cudaMemcpyAsync(count.data(), d_count, size_t(n) * 4, cudaMemcpyDeviceToHost, compute), "logprobs");
+    check(cudaStreamSynchronize(compute), "logprobs");
+    for (int64_t i = 0, s = 0; s < plan.num_seqs; ++s) {
+      if (plan.logprobs[s]) {
+        result.sampled_logprobs[size_t(s)] = logprob[size_t(i)];
+        for (int32_t j = 0; j < count[size_t(i)]; ++j) {
+          result.top_logprob_ids.push_back(ids[size_t(i * kMaxTopLogprobs + j)]);
+          result.top_logprob_values.push_back(values[size_t(i * kMaxTopLogprobs + j)]);
+        }
+        ++i;
+      }
+      result.top_logprob_offsets[size_t(s + 1)] = int32_t(result.top_logprob_ids.size());
+    }
   }
 
   void forward(const StepPlan& plan, StepResult& result);
@@ -340,9 +412,7 @@ void DeviceModel::Impl::forward(const StepPlan& plan, StepResult& result) {
   const int32_t* d_last = upload(last_rows, last.data(), S, "last rows");
   const int64_t num_sampled = int64_t(sampling_rows.size());
   const int32_t* d_sampling_rows = upload(sampled_rows, sampling_rows.data(), num_sampled, "sampling rows");
-  const SamplingRows sampling{upload(temperature, plan.temperature, S, "sampling"), upload(top_k, plan.top_k, S, "sampling"),
-                              upload(top_p, plan.top_p, S, "sampling"), upload(seeds, plan.seeds, S, "sampling"),
-                              upload(sample_positions, sample_pos.data(), S, "sampling")};
+  const SamplingRows sampling = upload_sampling(plan, sample_pos.data());
 
   float* d_x = x.as<float>(size_t(T * H), "activations");
   float* d_res = residual.as<float>(size_t(T * H), "activations");
@@ -410,11 +480,12 @@ void DeviceModel::Impl::forward(const StepPlan& plan, StepResult& result) {
     check(gather_rows(d_logits, d_last, S, vocab, gathered, s), "sampled rows");
     d_sample_rows = gathered;
   }
-  const size_t work_bytes = sampling_workspace_bytes(num_sampled, vocab);
+  const size_t work_bytes = sampling_workspace_bytes(S, num_sampled, vocab);
   int32_t* d_sampled = sampled.as<int32_t>(size_t(S), "sampled tokens");
   check(sample_tokens(d_sample_rows, S, vocab, sampling, d_sampling_rows, num_sampled,
                       sampling_work.reserve(std::max<size_t>(work_bytes, 1), "sampling workspace"), work_bytes, d_sampled, s),
         "sampling");
+  logprobs(plan, d_sample_rows, sampling, d_sampled, result);
   result.tokens.resize(size_t(S));
   check(cudaMemcpyAsync(result.tokens.data(), d_sampled, size_t(S) * 4, cudaMemcpyDeviceToHost, s), "sampled tokens");
   if (plan.logits != LogitsMode::None) {

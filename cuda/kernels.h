@@ -87,28 +87,53 @@ cudaError_t paged_attention(const __nv_bfloat16* q, const AttentionBatch& batch,
 cudaError_t dummy_fill(void* dst, TableDType dtype, int64_t count, uint64_t tensor_seed, float amplitude, float center,
                        cudaStream_t stream);
 
-// Per-row sampling parameters, device arrays of `rows` values (core/sampler.h's meaning).
+// Per-row sampling parameters, device arrays of `rows` values (core/sampler.h's meaning). Every
+// array is present (the host fills "off" values for fields a plan leaves out).
 struct SamplingRows {
   const float* temperature;  // 0: greedy
   const int32_t* top_k;      // 0: all tokens
   const float* top_p;        // 1: no nucleus cut
   const uint32_t* seeds;
   const int32_t* positions;  // the draw depends only on (seed, position), as on the CPU
+  const float* min_p;        // 0: off
+  const float* presence_penalty;
+  const float* frequency_penalty;
+  // Row r's generated-token counts: penalty_ids / penalty_counts[penalty_offsets[r] .. [r + 1]).
+  const int32_t* penalty_offsets;  // [rows + 1]
+  const int32_t* penalty_ids;
+  const int32_t* penalty_counts;
+  // Row r's allowed-token bitset: masks[mask_offsets[r] .. [r + 1]), no words (no mask) or ceil(vocab / 32).
+  const int32_t* mask_offsets;  // [rows + 1]
+  const uint32_t* masks;
+  int64_t sampleable;  // ids at or past this are never drawn
 };
 
-// Device bytes of scratch sample_tokens needs when `num_sampled` rows of `vocab` logits sample.
-size_t sampling_workspace_bytes(int64_t num_sampled, int64_t vocab);
+// Device bytes of scratch sample_tokens needs for `rows` rows, `num_sampled` of which sample.
+size_t sampling_workspace_bytes(int64_t rows, int64_t num_sampled, int64_t vocab);
 
-// One token per row of F32 logits, on the device, so only token ids cross PCIe. Every row gets
-// its argmax (lowest id among equals): the answer for greedy rows. `sampled` (device, the host
-// knows `num_sampled`) lists the rows that sample (temperature > 0 and top_k != 1); only those
-// are copied out and sorted (stable, so equal logits keep id order, the CPU's tie-break), keep
-// top_k, soften by the temperature in double, cut the nucleus at top_p, and draw with the CPU's
+// One token per row of F32 logits, on the device, so only token ids cross PCIe. Every row is
+// first masked (ids past `sampleable` or outside its mask become -inf) and penalised, as
+// core/sampler.cc does, into the workspace; every row then gets its argmax (lowest id among
+// equals): the answer for greedy rows. `sampled` (device, the host knows `num_sampled`) lists the
+// rows that sample (temperature > 0 and top_k != 1); only those are copied out and sorted (stable,
+// so equal logits keep id order, the CPU's tie-break), drop the masked ids, soften by the
+// temperature in double, keep min_p and top_k, cut the nucleus at top_p, and draw with the CPU's
 // counter-based uniform. Prefix sums run in a different order from the CPU's, so a draw that
-// lands within rounding of a boundary may differ.
+// lands within rounding of a boundary may differ. Every row's mask must allow some id.
 cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingRows& params,
                           const int32_t* sampled, int64_t num_sampled, void* workspace, size_t workspace_bytes,
                           int32_t* tokens, cudaStream_t stream);
+
+constexpr int kMaxTopLogprobs = 20;  // core/sampler.h's
+
+// Log-probabilities (core/logprobs.h's definition: the log softmax of the raw logits over the ids
+// the row may draw) for the `num_rows` rows listed in `rows` (device): of the drawn token
+// (`tokens`, indexed by row), into token_logprob[i], and of the top_n[i] (<= 20) most likely ids,
+// into top_ids / top_logprobs[i × 20 ..], with top_count[i] how many there were (fewer when the
+// row allows fewer ids).
+cudaError_t token_logprobs(const float* logits, int64_t vocab, const SamplingRows& params, const int32_t* tokens,
+                           const int32_t* rows, const int32_t* top_n, int64_t num_rows, float* token_logprob,
+                           int32_t* top_ids, float* top_logprobs, int32_t* top_count, cudaStream_t stream);
 
 // dst[i] = src[rows[i]] for n rows of `width` values (the LM head's rows, the sampled rows).
 cudaError_t gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t width, float* dst, cudaStream_t stream);

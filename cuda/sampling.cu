@@ -1,8 +1,9 @@
-// Token sampling on the device (core/sampler.cc's semantics). Every row first gets its argmax —
-// the answer for greedy rows, so a greedy batch costs one pass over its logits. Rows that sample
-// are gathered and sorted by logit (a stable segmented sort: equal logits stay in id order), and
-// one block per such row scans the kept probabilities in double to find the nucleus and the
-// drawn token.
+// Token sampling on the device (core/sampler.cc's semantics). Every row is first masked and
+// penalised into the workspace, then gets its argmax — the answer for greedy rows, so a greedy
+// batch costs two passes over its logits. Rows that sample are gathered and sorted by logit (a
+// stable segmented sort: equal logits stay in id order, masked ids (-inf) last), and one block per
+// such row scans the kept probabilities in double to find min_p's and top_k's cut, the nucleus and
+// the drawn token.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_sort.cuh>
@@ -12,6 +13,7 @@
 #include "core/random.h"
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
+#include "cuda/sampling_mask.cuh"
 
 namespace astraea::cuda {
 namespace {
@@ -39,6 +41,25 @@ __global__ void argmax_kernel(const float* logits, int64_t vocab, int32_t* token
   if (threadIdx.x == 0) tokens[blockIdx.x] = best.id;
 }
 
+// One block per row: masked ids to -inf, then the penalties on the row's generated ids, in
+// float in the CPU's order and rounding (the intrinsics keep nvcc from fusing them into an FMA).
+__global__ void mask_penalise_kernel(const float* logits, int64_t vocab, SamplingRows p, float* out) {
+  const int64_t row = blockIdx.x;
+  const float* in = logits + row * vocab;
+  float* o = out + row * vocab;
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) o[i] = may_draw(p, row, i) ? in[i] : -INFINITY;
+  const float presence = p.presence_penalty[row], frequency = p.frequency_penalty[row];
+  if (presence == 0.f && frequency == 0.f) return;
+  __syncthreads();
+  // Each id appears once per row (the plan check makes sure), so no two threads write one logit.
+  for (int64_t j = p.penalty_offsets[row] + threadIdx.x; j < p.penalty_offsets[row + 1]; j += kThreads) {
+    const int32_t id = p.penalty_ids[j];
+    if (o[id] == -INFINITY) continue;
+    const float penalty = __fadd_rn(presence, __fmul_rn(frequency, float(p.penalty_counts[j])));
+    o[id] = __fsub_rn(o[id], penalty);
+  }
+}
+
 __global__ void segment_offsets_kernel(int64_t rows, int64_t vocab, int64_t* offsets) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i <= rows) offsets[i] = i * vocab;
@@ -54,15 +75,36 @@ __global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_id
                             SamplingRows p, int32_t* tokens) {
   const int64_t row = sampled[blockIdx.x];
   using Scan = cub::BlockScan<double, kThreads>;
+  using Count = cub::BlockReduce<int64_t, kThreads>;
   __shared__ typename Scan::TempStorage scan_temp;
+  __shared__ typename Count::TempStorage count_temp;
   __shared__ int64_t found;
   __shared__ double carried;
   const float* keys = sorted_logits + int64_t(blockIdx.x) * vocab;
   const int32_t* ids = sorted_ids + int64_t(blockIdx.x) * vocab;
-  const int32_t k = p.top_k[row];
-  const int64_t kept = k > 0 && k < vocab ? k : vocab;
   const double max_logit = keys[0], temperature = p.temperature[row];
-  auto prob = [&](int64_t i) { return i < kept ? exp((double(keys[i]) - max_logit) / temperature) : 0.0; };
+  auto weight = [&](int64_t i) { return exp((double(keys[i]) - max_logit) / temperature); };  // p / p_max
+
+  // The allowed ids are the sorted row's finite prefix; top_k and then min_p shorten it (both keep
+  // a prefix: the weights fall along the sorted order).
+  int64_t finite = 0;
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) finite += keys[i] != -INFINITY;
+  finite = Count(count_temp).Sum(finite);
+  if (threadIdx.x == 0) found = finite;
+  __syncthreads();
+  const int32_t k = p.top_k[row];
+  int64_t kept = k > 0 && k < found ? k : found;
+  const float min_p = p.min_p[row];
+  if (min_p > 0.f) {
+    __syncthreads();  // every thread has read `found`
+    int64_t above = 0;
+    for (int64_t i = threadIdx.x; i < kept; i += kThreads) above += weight(i) >= double(min_p);
+    above = Count(count_temp).Sum(above);
+    if (threadIdx.x == 0) found = above > 1 ? above : 1;
+    __syncthreads();
+    kept = found;
+  }
+  auto prob = [&](int64_t i) { return i < kept ? weight(i) : 0.0; };
 
   // Pass 1: the total mass of the kept tokens.
   double total = 0;
@@ -76,6 +118,7 @@ __global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_id
     __syncthreads();
   }
   total = carried;
+  __syncthreads();  // every thread has read `carried` before thread 0 resets it
 
   // Pass 2: the nucleus, the smallest prefix whose share reaches top_p (at least one token).
   int64_t cut = kept;
@@ -105,6 +148,7 @@ __global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_id
       __syncthreads();
     }
     total = carried;
+    __syncthreads();  // every thread has read `carried` before thread 0 resets it
   }
 
   // Pass 3: the first token whose running mass passes u · total (the CPU's draw).
@@ -127,7 +171,8 @@ __global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_id
 }
 
 struct Workspace {
-  float* gathered;  // the sampling rows' logits
+  float* processed;  // every row's logits, masked and penalised
+  float* gathered;   // the sampling rows' processed logits
   float* keys;
   int32_t* ids_in;
   int32_t* ids_out;
@@ -147,9 +192,10 @@ size_t cub_sort_bytes(int64_t rows, int64_t vocab) {
   return bytes;
 }
 
-Workspace carve(void* base, int64_t rows, int64_t vocab) {
+Workspace carve(void* base, int64_t all_rows, int64_t rows, int64_t vocab) {
   char* p = static_cast<char*>(base);
   Workspace w{};
+  w.processed = reinterpret_cast<float*>(p), p += align_up(size_t(all_rows * vocab) * sizeof(float));
   const size_t n = size_t(rows * vocab);
   w.gathered = reinterpret_cast<float*>(p), p += align_up(n * sizeof(float));
   w.keys = reinterpret_cast<float*>(p), p += align_up(n * sizeof(float));
@@ -163,9 +209,9 @@ Workspace carve(void* base, int64_t rows, int64_t vocab) {
 
 }  // namespace
 
-size_t sampling_workspace_bytes(int64_t num_sampled, int64_t vocab) {
+size_t sampling_workspace_bytes(int64_t rows, int64_t num_sampled, int64_t vocab) {
   const size_t n = size_t(num_sampled * vocab);
-  return 2 * align_up(n * sizeof(float)) + 2 * align_up(n * sizeof(int32_t)) +
+  return align_up(size_t(rows * vocab) * sizeof(float)) + 2 * align_up(n * sizeof(float)) + 2 * align_up(n * sizeof(int32_t)) +
          align_up(size_t(num_sampled + 1) * sizeof(int64_t)) + align_up(cub_sort_bytes(num_sampled, vocab));
 }
 
@@ -173,12 +219,14 @@ cudaError_t sample_tokens(const float* logits, int64_t rows, int64_t vocab, cons
                           const int32_t* sampled, int64_t num_sampled, void* workspace, size_t workspace_bytes,
                           int32_t* tokens, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  argmax_kernel<<<unsigned(rows), kThreads, 0, stream>>>(logits, vocab, tokens);
+  if (workspace_bytes < sampling_workspace_bytes(rows, num_sampled, vocab)) return cudaErrorInvalidValue;
+  Workspace w = carve(workspace, rows, num_sampled, vocab);
+  mask_penalise_kernel<<<unsigned(rows), kThreads, 0, stream>>>(logits, vocab, params, w.processed);
+  ASTRAEA_CUDA_TRY(launch_status());
+  argmax_kernel<<<unsigned(rows), kThreads, 0, stream>>>(w.processed, vocab, tokens);
   ASTRAEA_CUDA_TRY(launch_status());
   if (num_sampled == 0) return cudaSuccess;
-  if (workspace_bytes < sampling_workspace_bytes(num_sampled, vocab)) return cudaErrorInvalidValue;
-  Workspace w = carve(workspace, num_sampled, vocab);
-  ASTRAEA_CUDA_TRY(gather_rows(logits, sampled, num_sampled, vocab, w.gathered, stream));
+  ASTRAEA_CUDA_TRY(gather_rows(w.processed, sampled, num_sampled, vocab, w.gathered, stream));
   segment_offsets_kernel<<<blocks_for(num_sampled + 1, 256), 256, 0, stream>>>(num_sampled, vocab, w.offsets);
   ASTRAEA_CUDA_TRY(launch_status());
   const int64_t n = num_sampled * vocab;

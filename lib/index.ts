@@ -4,7 +4,7 @@ export { native } from './native/index.js';
 export type * from './native/types.js';
 export { buildStepPlan, blocksFor } from './native/plan.js';
 export type { PlannedStep } from './native/plan.js';
-export type { PlannedSequence, SamplingOptions, BlockPair } from './step.js';
+export type { PlannedSequence, SamplingOptions, SampledLogprobs, TokenLogprob, BlockPair } from './step.js';
 export { loadModel } from './model/load.js';
 export type { LoadModelOptions, LoadedModel } from './model/load.js';
 export { makeModel } from './model/make-model.js';

@@ -8,7 +8,7 @@
 #include "core/errors.h"
 #include "core/kernels/vec.h"
 #include "core/mapped_file.h"
-#include "core/sampler.h"
+#include "core/plan_sampling.h"
 #include "core/swap_schedule.h"
 
 namespace astraea {
@@ -232,14 +232,7 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
   grow(logits_, size_t(rows * c.vocab_size));
   matmul(head_in_.data(), rows, weights_->lm_head, nullptr, logits_.data(), pool_);
 
-  result.tokens.resize(size_t(plan.num_seqs));
-  std::vector<std::pair<float, int32_t>> scratch;
-  for (int64_t s = 0; s < plan.num_seqs; ++s) {
-    const SamplingParams sp{plan.temperature[s], plan.top_k[s], plan.top_p[s], plan.seeds[s]};
-    const int64_t position = plan.start_positions[s] + plan.query_lens[s];  // the sampled token's position
-    result.tokens[size_t(s)] =
-        sample_token(&logits_[size_t(last_row[size_t(s)] * c.vocab_size)], c.vocab_size, sp, position, scratch);
-  }
+  sample_step(plan, logits_.data(), last_row.data(), c.vocab_size, result);
   if (plan.logits != LogitsMode::None) {
     result.logits.assign(logits_.begin(), logits_.begin() + rows * c.vocab_size);
     result.logits_rows = rows;

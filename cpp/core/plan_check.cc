@@ -1,11 +1,11 @@
 // Every index in a plan is checked before anything runs: a bad plan from a buggy scheduler must
 // fail loudly with the sequence and value at fault, never read or write outside the pools.
-#include <cmath>
 #include <string>
 #include <unordered_set>
 
 #include "core/errors.h"
 #include "core/model.h"
+#include "core/plan_sampling.h"
 
 namespace astraea {
 
@@ -72,14 +72,11 @@ void validate_plan(const StepPlan& p, const ModelConfig& c, const KvShape& cache
             std::to_string(c.vocab_size) + ")");
     }
     tokens_seen += n;
-    if (!(p.temperature[s] >= 0) || !std::isfinite(p.temperature[s]))
-      bad(seq_name(s) + " temperature must be a finite number >= 0");
-    if (p.top_k[s] < 0) bad(seq_name(s) + " topK must be >= 0");
-    if (!(p.top_p[s] > 0 && p.top_p[s] <= 1)) bad(seq_name(s) + " topP must be in (0, 1]");
   }
   if (tokens_seen != p.num_tokens)
     bad("the query lengths add up to " + std::to_string(tokens_seen) + " tokens but " + std::to_string(p.num_tokens) +
         " were given");
+  validate_sampling(p, c.vocab_size);
 }
 
 }  // namespace astraea

@@ -9,6 +9,7 @@ namespace astraea {
 
 namespace {
 
+// Highest logit, lowest id among equals. Masked ids are -inf and lose to any allowed one.
 int32_t argmax(const float* logits, int64_t vocab) {
   int64_t best = 0;
   for (int64_t i = 1; i < vocab; ++i)
@@ -16,34 +17,66 @@ int32_t argmax(const float* logits, int64_t vocab) {
   return int32_t(best);
 }
 
+// The row's logits with the mask (-inf) and the penalties applied. The penalty is computed in
+// float as (presence + frequency × count), then subtracted: the CUDA sampler does the same, in
+// the same order and rounding, so both draw from identical values.
+void mask_and_penalise(const float* logits, int64_t vocab, const SamplingRow& row, std::vector<float>& out) {
+  out.resize(size_t(vocab));
+  for (int64_t i = 0; i < vocab; ++i) out[size_t(i)] = may_draw(row, i) ? logits[i] : -INFINITY;
+  const float presence = row.params.presence_penalty, frequency = row.params.frequency_penalty;
+  if (presence == 0 && frequency == 0) return;
+  for (int64_t j = 0; j < row.output.size; ++j) {
+    const int32_t id = row.output.ids[j];
+    if (out[size_t(id)] == -INFINITY) continue;  // masked: stays out
+    const float scaled = frequency * float(row.output.counts[j]);
+    const float penalty = presence + scaled;
+    out[size_t(id)] = out[size_t(id)] - penalty;
+  }
+}
+
 }  // namespace
 
-int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& p, int64_t position,
-                     std::vector<std::pair<float, int32_t>>& candidates) {
+int32_t sample_token(const float* raw_logits, int64_t vocab, const SamplingRow& row, int64_t position,
+                     SamplerScratch& scratch) {
+  const SamplingParams& p = row.params;
+  // Nothing to mask or penalise (the common case): the row is read as it is, not copied.
+  const bool penalised = (p.presence_penalty != 0 || p.frequency_penalty != 0) && row.output.size > 0;
+  const bool plain = row.sampleable >= vocab && !row.allowed && !penalised;
+  if (!plain) mask_and_penalise(raw_logits, vocab, row, scratch.logits);
+  const float* logits = plain ? raw_logits : scratch.logits.data();
   if (p.temperature <= 0 || p.top_k == 1) return argmax(logits, vocab);
 
-  candidates.resize(size_t(vocab));
-  for (int64_t i = 0; i < vocab; ++i) candidates[size_t(i)] = {logits[i], int32_t(i)};
+  auto& candidates = scratch.candidates;
+  candidates.clear();
+  for (int64_t i = 0; i < vocab; ++i)
+    if (logits[i] != -INFINITY) candidates.push_back({logits[i], int32_t(i)});
+  const size_t allowed = candidates.size();
   // Highest logit first; ties broken by the lower id so the order is fully determined.
   auto higher = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
-  size_t keep = size_t(vocab);
-  if (p.top_k > 0 && p.top_k < vocab) {
+  size_t keep = allowed;
+  if (p.top_k > 0 && size_t(p.top_k) < allowed) {
     keep = size_t(p.top_k);
     std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end(), higher);
   } else {
     std::sort(candidates.begin(), candidates.end(), higher);
   }
 
-  // Softmax over the kept candidates at this temperature, in double for a stable nucleus cut.
+  // Softmax weights relative to the top one (exp((l - max) / T) = p / p_max), in double for a
+  // stable nucleus cut.
   const double max_logit = candidates[0].first;
-  std::vector<double> probs(keep);
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs[i] = std::exp((double(candidates[i].first) - max_logit) / double(p.temperature));
-    total += probs[i];
+  auto& probs = scratch.probs;
+  probs.resize(keep);
+  for (size_t i = 0; i < keep; ++i) probs[i] = std::exp((double(candidates[i].first) - max_logit) / double(p.temperature));
+  if (p.min_p > 0) {
+    // The weights fall along the sorted order, so the ids with p >= min_p × p_max are a prefix.
+    size_t cut = 1;
+    while (cut < keep && probs[cut] >= double(p.min_p)) ++cut;
+    keep = cut;
   }
+  double total = 0;
+  for (size_t i = 0; i < keep; ++i) total += probs[i];
   if (p.top_p < 1) {
     // Smallest prefix whose mass reaches top_p (at least one token).
     double cumulative = 0;

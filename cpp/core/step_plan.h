@@ -3,6 +3,7 @@
 // caller (typed arrays on the Node side) and must stay alive until the step returns.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/kv_cache.h"
@@ -41,12 +42,44 @@ struct StepPlan {
   const int32_t* top_k = nullptr;      // [num_seqs] 0: off
   const float* top_p = nullptr;        // [num_seqs] 1: off
   const uint32_t* seeds = nullptr;     // [num_seqs]
+  // The rest of the sampling fields are optional: a null array is "off" for every sequence
+  // (core/sampler.h gives the order in which they apply).
+  const float* min_p = nullptr;              // [num_seqs] in [0, 1]; 0: off
+  const float* presence_penalty = nullptr;   // [num_seqs] in [-2, 2]
+  const float* frequency_penalty = nullptr;  // [num_seqs] in [-2, 2]
+  // What the penalties count: sequence s's (id, count) pairs, the tokens it generated in this
+  // segment, are penalty_ids / penalty_counts[penalty_offsets[s] .. penalty_offsets[s + 1]), each
+  // id once, each count >= 1.
+  const int32_t* penalty_offsets = nullptr;  // [num_seqs + 1]
+  const int32_t* penalty_ids = nullptr;
+  const int32_t* penalty_counts = nullptr;
+  int64_t num_penalty_pairs = 0;
+  // Allowed-token masks (constrained decoding's hook): sequence s's bitset over the vocabulary is
+  // allowed_masks[allowed_mask_offsets[s] .. allowed_mask_offsets[s + 1]), in 32-bit words; a
+  // sequence has no words (no mask) or exactly ceil(vocab / 32). Only allowed ids are drawn.
+  const int32_t* allowed_mask_offsets = nullptr;  // [num_seqs + 1]
+  const uint32_t* allowed_masks = nullptr;
+  int64_t num_allowed_mask_words = 0;
+  // Ids at or past this are never drawn, by any sequence: the tokenizer's id count when the LM
+  // head is padded past it (Qwen: 151,936 rows, 151,669 ids). Empty: the whole head.
+  std::optional<int64_t> sampleable_ids;
+  // Log-probabilities to return (core/logprobs.h): 1 for the drawn token's, and this many of the
+  // most likely ids' (0 to 20).
+  const uint8_t* logprobs = nullptr;      // [num_seqs] 0 or 1
+  const int32_t* top_logprobs = nullptr;  // [num_seqs]
 
   LogitsMode logits = LogitsMode::None;
 };
 
 struct StepResult {
   std::vector<int32_t> tokens;  // one sampled token per sequence
+  // Log-probabilities, when any sequence asked (else all empty): the drawn token's per sequence
+  // (NaN for a sequence that did not ask), and sequence s's top ids and values at
+  // [top_logprob_offsets[s], top_logprob_offsets[s + 1]).
+  std::vector<float> sampled_logprobs;
+  std::vector<int32_t> top_logprob_offsets;
+  std::vector<int32_t> top_logprob_ids;
+  std::vector<float> top_logprob_values;
   std::vector<float> logits;    // rows x vocab when asked: one row per sequence (Last) or per token (All)
   int64_t logits_rows = 0;
   // Swap timing (core/swap_schedule.h): seconds the step spent on swaps the forward pass had to

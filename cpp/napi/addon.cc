@@ -11,6 +11,7 @@
 #include "napi/errors.h"
 #include "napi/kv_cache_wrap.h"
 #include "napi/model_wrap.h"
+#include "napi/sample_logits.h"
 #include "napi/kv_store.h"
 #include "napi/workers.h"
 
@@ -121,6 +122,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
   exports.Set("memoryStats", Napi::Function::New(env, memory_stats_js));
   exports.Set("measureReadBandwidth", Napi::Function::New(env, measure_read_bandwidth_js));
+  exports.Set("sampleLogits", Napi::Function::New(env, sample_logits_js));
   exports.Set("NativeModel", data->model_constructor.Value());
   exports.Set("NativeKvCache", data->kv_cache_constructor.Value());
   return exports;

@@ -40,6 +40,7 @@ A typed_array_field(const Napi::Object& o, const char* key, const char* type_nam
   napi_typedarray_type expected;
   if (std::is_same<Element, int32_t>::value) expected = napi_int32_array;
   else if (std::is_same<Element, uint32_t>::value) expected = napi_uint32_array;
+  else if (std::is_same<Element, uint8_t>::value) expected = napi_uint8_array;
   else expected = napi_float32_array;
   if (t.TypedArrayType() != expected)
     throw EngineError(codes::kInvalidArgument, std::string("plan.") + key + " must be a " + type_name);

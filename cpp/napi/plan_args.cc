@@ -29,6 +29,54 @@ void expect_length(size_t actual, size_t expected, const char* key) {
                                                    " entries; expected " + std::to_string(expected));
 }
 
+// A per-sequence list concatenated (penalty counts, allowed-token masks): its offsets must be
+// n + 1 entries; the values are checked against them with the rest of the plan.
+template <typename A>
+A read_ragged(const Napi::Object& js, const char* offsets_key, const char* values_key, const char* type_name, size_t n,
+              const int32_t*& offsets, BorrowedPlan& out) {
+  auto offs = borrow<Napi::Int32Array>(js, offsets_key, "Int32Array", false, out);
+  if (offs.IsEmpty()) {
+    offsets = nullptr;
+    return borrow<A>(js, values_key, type_name, false, out);
+  }
+  expect_length(offs.ElementLength(), n + 1, offsets_key);
+  offsets = offs.Data();
+  return borrow<A>(js, values_key, type_name, true, out);
+}
+
+// The optional sampling fields (core/step_plan.h): each absent array is off for every sequence.
+void read_sampling_extras(const Napi::Object& js, size_t n, BorrowedPlan& out) {
+  StepPlan& p = out.plan;
+  auto per_sequence = [&](auto array, const char* key) {
+    if (!array.IsEmpty()) expect_length(array.ElementLength(), n, key);
+    return array.IsEmpty() ? nullptr : array.Data();
+  };
+  p.min_p = per_sequence(borrow<Napi::Float32Array>(js, "minP", "Float32Array", false, out), "minP");
+  p.presence_penalty = per_sequence(borrow<Napi::Float32Array>(js, "presencePenalty", "Float32Array", false, out), "presencePenalty");
+  p.frequency_penalty = per_sequence(borrow<Napi::Float32Array>(js, "frequencyPenalty", "Float32Array", false, out), "frequencyPenalty");
+  p.logprobs = per_sequence(borrow<Napi::Uint8Array>(js, "logprobs", "Uint8Array", false, out), "logprobs");
+  p.top_logprobs = per_sequence(borrow<Napi::Int32Array>(js, "topLogprobs", "Int32Array", false, out), "topLogprobs");
+
+  auto ids = read_ragged<Napi::Int32Array>(js, "penaltyOffsets", "penaltyIds", "Int32Array", n, p.penalty_offsets, out);
+  if (p.penalty_offsets) {
+    auto counts = borrow<Napi::Int32Array>(js, "penaltyCounts", "Int32Array", true, out);
+    expect_length(counts.ElementLength(), ids.ElementLength(), "penaltyCounts");
+    p.penalty_ids = ids.Data();
+    p.penalty_counts = counts.Data();
+    p.num_penalty_pairs = int64_t(ids.ElementLength());
+  } else if (!ids.IsEmpty() || has(js, "penaltyCounts")) {
+    throw EngineError(codes::kInvalidArgument, "plan.penaltyIds and plan.penaltyCounts need plan.penaltyOffsets");
+  }
+  auto masks = read_ragged<Napi::Uint32Array>(js, "allowedMaskOffsets", "allowedMasks", "Uint32Array", n, p.allowed_mask_offsets, out);
+  if (p.allowed_mask_offsets) {
+    p.allowed_masks = masks.Data();
+    p.num_allowed_mask_words = int64_t(masks.ElementLength());
+  } else if (!masks.IsEmpty()) {
+    throw EngineError(codes::kInvalidArgument, "plan.allowedMasks needs plan.allowedMaskOffsets");
+  }
+  if (has(js, "sampleableIds")) p.sampleable_ids = int_field(js, "sampleableIds", 0);
+}
+
 }  // namespace
 
 void read_step_plan(const Napi::Object& js, BorrowedPlan& out) {
@@ -69,6 +117,7 @@ void read_step_plan(const Napi::Object& js, BorrowedPlan& out) {
   p.top_k = top_k.Data();
   p.top_p = top_p.Data();
   p.seeds = seeds.Data();
+  read_sampling_extras(js, n, out);
 
   const std::string logits = string_field(js, "logits", "none");
   if (logits == "none") p.logits = LogitsMode::None;

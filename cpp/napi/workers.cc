@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "napi/model_wrap.h"
+#include "napi/sample_logits.h"
 
 namespace astraea::napi {
 
@@ -30,6 +31,7 @@ Napi::Value StepWorker::result(Napi::Env env) {
   } else {
     out.Set("logits", env.Null());
   }
+  set_logprobs(env, out, result_);
   out.Set("logitsRows", Napi::Number::New(env, double(result_.logits_rows)));
   out.Set("elapsedS", Napi::Number::New(env, elapsed_s_));
   out.Set("blockingSwapS", Napi::Number::New(env, result_.blocking_swap_s));

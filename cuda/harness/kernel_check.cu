@@ -3,7 +3,7 @@
 // launch so an unwritten element shows as NaN, ‖out − ref‖ / ‖ref‖ per kernel. Swaps must come
 // back bit-identical. Prints one line per check and "kernel_check: N passed, N failed" last;
 // exits 1 on any failure or CUDA error.
-//   nvcc -std=c++17 -I. -Icpp -O2 -arch=sm_90 cuda/*.cu cuda/harness/kernel_check.cu cpp/core/sampler.cc -o kernel_check && ./kernel_check
+//   nvcc -std=c++17 -I. -Icpp -O2 -arch=sm_90 cuda/*.cu cuda/harness/kernel_check.cu cpp/core/sampler.cc cpp/core/logprobs.cc -o kernel_check && ./kernel_check
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -16,8 +16,8 @@
 
 #include "core/dtype.h"
 #include "core/random.h"
-#include "core/sampler.h"
 #include "cuda/harness/device_util.cuh"
+#include "cuda/harness/sampling_check.cuh"
 #include "cuda/kernels.h"
 
 using astraea::cuda::PagedKv;
@@ -282,57 +282,6 @@ void check_dummy_fill() {
   cudaFree(d_f32), cudaFree(d_bf16);
 }
 
-// Against the CPU backend's sampler (core/sampler.cc, built into this harness): greedy rows,
-// temperature alone, top-k, top-p, both, and rows of tied logits.
-void check_sampling(int64_t vocab) {
-  const int64_t rows = 48;
-  auto logits = random_floats(size_t(rows * vocab), 3.f);
-  for (int64_t i = 0; i < vocab; ++i) logits[size_t(5 * vocab + i)] = float(i % 7);  // ties: argmax must be id 6
-  std::vector<float> temperature(static_cast<size_t>(rows)), top_p(static_cast<size_t>(rows));
-  std::vector<int32_t> top_k(static_cast<size_t>(rows)), positions(static_cast<size_t>(rows));
-  std::vector<uint32_t> seeds(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    const int kind = int(r % 6);  // greedy, temperature, top-k, top-p, top-k + top-p, top-k 1
-    temperature[size_t(r)] = kind == 0 ? 0.f : 0.5f + 0.25f * float(r % 4);
-    top_k[size_t(r)] = kind == 2 || kind == 4 ? 40 : kind == 5 ? 1 : 0;
-    top_p[size_t(r)] = kind == 3 || kind == 4 ? 0.9f : 1.f;
-    seeds[size_t(r)] = uint32_t(rng());
-    positions[size_t(r)] = int32_t(rng() % 100000);
-  }
-  auto* d_logits = to_device(logits);
-  auto* d_t = to_device(temperature);
-  auto* d_k = to_device(top_k);
-  auto* d_p = to_device(top_p);
-  auto* d_s = to_device(seeds);
-  auto* d_pos = to_device(positions);
-  std::vector<int32_t> sampling_rows;  // as the forward pass lists them: the rows that do not take the argmax
-  for (int64_t r = 0; r < rows; ++r)
-    if (temperature[size_t(r)] > 0 && top_k[size_t(r)] != 1) sampling_rows.push_back(int32_t(r));
-  auto* d_rows = to_device(sampling_rows);
-  const size_t bytes = astraea::cuda::sampling_workspace_bytes(int64_t(sampling_rows.size()), vocab);
-  void* d_work = nullptr;
-  CHECK_CUDA(cudaMalloc(&d_work, bytes));
-  auto* d_tokens = poisoned<int32_t>(size_t(rows));
-  const astraea::cuda::SamplingRows params{d_t, d_k, d_p, d_s, d_pos};
-  CHECK_CUDA(astraea::cuda::sample_tokens(d_logits, rows, vocab, params, d_rows, int64_t(sampling_rows.size()), d_work, bytes,
-                                          d_tokens, nullptr));
-  auto tokens = to_host(d_tokens, size_t(rows));
-  std::vector<std::pair<float, int32_t>> scratch;
-  int64_t differ = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const astraea::SamplingParams sp{temperature[size_t(r)], top_k[size_t(r)], top_p[size_t(r)], seeds[size_t(r)]};
-    const int32_t expected = astraea::sample_token(logits.data() + r * vocab, vocab, sp, positions[size_t(r)], scratch);
-    if (tokens[size_t(r)] != expected) ++differ;
-  }
-  const bool ok = differ == 0;
-  (ok ? passed : failed)++;
-  char name[64];
-  std::snprintf(name, sizeof name, "sample_tokens vocab %lld = CPU", (long long)vocab);
-  std::printf("%-34s %lld of %lld rows differ %s\n", name, (long long)differ, (long long)rows, ok ? "ok" : "FAIL");
-  for (void* p : {(void*)d_logits, (void*)d_t, (void*)d_k, (void*)d_p, (void*)d_s, (void*)d_pos, (void*)d_rows, d_work, (void*)d_tokens})
-    cudaFree(p);
-}
-
 void check_swaps() {
   const int64_t block_elems = 32 * 2 * 8 * 16 * 128, device_blocks = 24, host_blocks = 24;
   std::vector<__nv_bfloat16> init(static_cast<size_t>(device_blocks * block_elems));
@@ -383,8 +332,11 @@ int main() {
   check_paged_attention(64, 12, 4, 0, 2);   // the small preset (group of 3)
   check_swaps();
   check_dummy_fill();
-  check_sampling(384);     // the tiny preset's vocabulary
-  check_sampling(128256);  // Llama 3's
+  using astraea::cuda::check::check_sampling;
+  check_sampling(384, false, passed, failed);     // the tiny preset's vocabulary
+  check_sampling(128256, false, passed, failed);  // Llama 3's
+  check_sampling(384, true, passed, failed);      // with a limit, masks, min_p, penalties and logprobs
+  check_sampling(151936, true, passed, failed);   // Qwen's padded head (a limit of 136,743 here)
   std::printf("kernel_check: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

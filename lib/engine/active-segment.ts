@@ -4,7 +4,7 @@
  */
 import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
 import type { StreamDecoder, Tokenizer } from '../model/tokenizer.js';
-import type { SamplingOptions } from '../step.js';
+import type { SampledLogprobs, SamplingOptions } from '../step.js';
 import type { Segment } from './segment.js';
 import type { FinishReason, SegmentResult } from './types.js';
 
@@ -28,6 +28,8 @@ export interface SegmentSpec {
 
 export class ActiveSegment {
   readonly generated: number[] = [];
+  /** Per generated token, when the spec's sampling asked for logprobs. */
+  private readonly logprobs: SampledLogprobs[] = [];
   private text = '';
   private readonly decoder: StreamDecoder | null;
   private readonly toolCalls: ToolCallStream;
@@ -46,16 +48,18 @@ export class ActiveSegment {
   }
 
   /** Records a sampled token; returns the finish reason if the segment ends with it. */
-  accept(token: number): FinishReason | null {
+  accept(token: number, logprobs: SampledLogprobs | null = null): FinishReason | null {
     this.generated.push(token);
+    if (logprobs) this.logprobs.push(logprobs);
+    const withLogprobs = logprobs ? { logprobs } : {};
     const isEos = this.eosIds.has(token);
     if (isEos && !this.spec.ignoreEos) {
-      this.handle.push({ type: 'token', token, text: '' });
+      this.handle.push({ type: 'token', token, text: '', ...withLogprobs });
       return 'stop';
     }
     const delta = this.decoder ? this.decoder.push(token) : '';
     this.text += delta;
-    this.handle.push({ type: 'token', token, text: delta });
+    this.handle.push({ type: 'token', token, text: delta, ...withLogprobs });
     const { toolCallComplete } = this.toolCalls.push(delta);
     if (toolCallComplete) return 'tool_call';
     if (this.spec.stop.length > 0 && this.stopStringIndex() >= 0) return 'stop';
@@ -85,6 +89,7 @@ export class ActiveSegment {
       text,
       content: stopAt >= 0 ? text : parsed.content,
       toolCalls: parsed.toolCalls,
+      ...(this.spec.sampling.logprobs ? { logprobs: [...this.logprobs] } : {}),
       usage: {
         promptTokens: this.spec.promptTokens,
         cachedPromptTokens: this.cachedPromptTokens,

@@ -6,7 +6,7 @@
  * scheduler and the block manager are the same code for both.
  */
 import type { Tokenizer } from '../model/tokenizer.js';
-import type { BlockPair, PlannedSequence } from '../step.js';
+import type { BlockPair, PlannedSequence, SampledLogprobs } from '../step.js';
 
 export interface BackendModelInfo {
   vocabSize: number;
@@ -30,6 +30,8 @@ export interface BackendStep {
 export interface BackendStepResult {
   /** One sampled token per sequence. */
   tokens: ArrayLike<number>;
+  /** When some sequence asked (SamplingOptions.logprobs): per sequence, its token's logprobs, or null where not asked. */
+  logprobs?: (SampledLogprobs | null)[];
   /** Wall time of the step (virtual time for the simulator). */
   elapsedS: number;
   /** Time the step waited on swaps before computing (swaps its own sequences needed). */

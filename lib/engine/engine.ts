@@ -25,8 +25,10 @@ import { ActiveSegment } from './active-segment.js';
 import type { BackendModelInfo, EngineBackend } from './backend.js';
 import { EngineAccounts } from './engine-accounts.js';
 import { checkForkParent, checkJobNaming, checkPolicyName, checkSegmentStart, poolsAndLimits } from './engine-options.js';
+import { checkSampling } from './sampling-check.js';
 import { Job } from './job.js';
 import { JobGroups } from './job-group.js';
+import { checkSegmentHints, declareOnBlocks, noHints, segmentHints } from './job-hints.js';
 import { JobKv } from './job-kv.js';
 import { JobRecord } from './job-record.js';
 import { memoryView } from './memory-view.js';
@@ -96,8 +98,9 @@ export class Engine {
           `the backend's KV blocks hold ${backend.blockBytes / backend.info.kvBytesPerToken} tokens but blockSize is ${blockSize}`,
         );
       }
-      const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true });
-      return new Engine(backend, blocks, options, options.clock ?? systemClock, limits);
+      const clock = options.clock ?? systemClock;
+      const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true, nowS: () => clock.now() });
+      return new Engine(backend, blocks, options, clock, limits);
     } catch (error) {
       backend.dispose();
       throw error;
@@ -173,6 +176,7 @@ export class Engine {
     this.accounts.jobClosed(record);
     this.jobs.delete(record.id);
     record.forkOf = null;
+    record.hints = noHints();
     this.policy.onJobClosed?.(record.id);
     if (this.groups.leave(record)) this.policy.onGroupClosed?.(record.group.id);
   }
@@ -215,10 +219,13 @@ export class Engine {
     const context = input.replaceContext ? input.tokens : record.tokens.concat(input.tokens);
     const info = this.backend.info;
     const { maxTokens, hintedOutput } = checkSegmentStart(record.id, options, context.length, info.maxPositionEmbeddings, this.blocks);
+    checkSampling(options.sampling);
+    checkSegmentHints(record.id, options, context.length);
     // Everything is checked: commit. (A rendered conversation that diverged from the cached
     // context replaces it; the prefix cache keeps the common part.)
     if (input.replaceContext) this.kv.release(record);
     record.tokens = context;
+    record.hints = segmentHints(record.hints, options, this.clock.now(), context.length);
     if (record.forkOf !== null) this.kv.fork(record);
     if (input.messages) {
       record.messages = input.messages;
@@ -382,7 +389,7 @@ export class Engine {
       const token = result.tokens[i];
       record.tokens.push(token);
       record.state.tokenGenerated();
-      const reason = record.active.accept(token);
+      const reason = record.active.accept(token, result.logprobs?.[i] ?? null);
       if (reason) this.endSegment(record, reason);
     });
   }
@@ -412,6 +419,8 @@ export class Engine {
       },
       this.clock.now(),
     );
+    // Before its KV is kept, moved or released: its blocks carry the hints' eviction priorities.
+    declareOnBlocks(record.id, record.hints, this.blocks, this.clock.now());
     if (tool !== null) {
       record.state.endSegment('tool_call', { name: tool }); // (the caller still sees its own finish reason)
       this.kv.pauseForTool(record, tool, active.spec.expectedToolS);

@@ -7,10 +7,11 @@
  */
 import type { Clock } from '../agent/clock.js';
 import type { BlockManager } from '../kv/block-manager.js';
-import type { Policy, WaitingJobView } from '../sched/policy.js';
+import type { PausedJobView, Policy, WaitingJobView } from '../sched/policy.js';
 import { reclaimChoice } from '../sched/reclaim.js';
 import type { BlockPair } from '../step.js';
 import type { EngineAccounts } from './engine-accounts.js';
+import { retainPriority } from './job-hints.js';
 import type { JobRecord } from './job-record.js';
 
 export class JobKv {
@@ -62,8 +63,11 @@ export class JobKv {
   /** The policy decides where the job's KV waits for the tool it called. */
   pauseForTool(record: JobRecord, tool: string, expectedToolS: number | undefined): void {
     record.toolHintS = expectedToolS;
-    const view = { jobId: record.id, groupId: record.group.id, kind: record.kind, contextTokens: record.tokens.length, tool, expectedToolS };
-    const action = this.policy.onToolWait(view, this.clock.now());
+    const now = this.clock.now();
+    const view: PausedJobView = { jobId: record.id, groupId: record.group.id, kind: record.kind, contextTokens: record.tokens.length, tool, expectedToolS };
+    const retained = retainPriority(record.hints, now);
+    if (retained !== undefined) view.retainPriority = retained;
+    const action = this.policy.onToolWait(view, now);
     if (action === 'preserve') {
       this.accounts.kvActions.preserve++;
       this.accounts.logKv(record, 'preserve', 'tool_wait', 0);
@@ -135,7 +139,9 @@ export class JobKv {
   private waitingView(r: JobRecord, now: number): WaitingJobView {
     const tool = r.state.segments[r.state.segments.length - 1]?.tool;
     const kv = r.placement;
+    const retained = retainPriority(r.hints, now);
     return {
+      ...(retained === undefined ? {} : { retainPriority: retained }),
       jobId: r.id,
       groupId: r.group.id,
       kind: r.kind,

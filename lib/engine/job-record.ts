@@ -9,6 +9,7 @@ import type { ChatMessage } from '../model/tokenizer.js';
 import type { ActiveSegment } from './active-segment.js';
 import { placementOf, type KvPlacement, type OwnerView } from '../kv/block-manager.js';
 import type { JobGroup } from './job-group.js';
+import { noHints, type JobHints } from './job-hints.js';
 import type { KvDecision, SegmentResult } from './types.js';
 
 export type { KvPlacement } from '../kv/block-manager.js';
@@ -31,6 +32,8 @@ export class JobRecord {
   kvDecisions: KvDecision[] = [];
   /** The client's estimate of the tool call the job waits on, if it gave one. */
   toolHintS: number | undefined;
+  /** The client's hints (./job-hints.ts): the segment's priority, retain ranges, cache priority. */
+  hints: JobHints = noHints();
   /** The last segment's result: its tool calls become the assistant turn of the chat history. */
   lastResult: SegmentResult | null = null;
 

@@ -7,11 +7,9 @@
 import type { LoadedModel } from '../model/load.js';
 import { median } from '../util/median.js';
 import { native } from '../native/index.js';
-import { buildStepPlan } from '../native/plan.js';
+import { buildStepPlan, stepLogprobs } from '../native/plan.js';
 import type { NativeBackendInfo, NativeKvCache, NativeKvCacheOptions } from '../native/types.js';
-import type { PlannedSequence } from '../step.js';
 import type { BackendStep, BackendStepResult, EngineBackend } from './backend.js';
-import { keepTokensBelow } from './padded-vocab.js';
 
 /** Blocks moved per direction by the start-up probe (fewer when a pool is smaller). */
 const SWAP_PROBE_BLOCKS = 64;
@@ -64,23 +62,24 @@ export class NativeBackend implements EngineBackend {
   }
 
   async step(step: BackendStep): Promise<BackendStepResult> {
-    const result = await this.model.native.step(this.cache, buildStepPlan(step));
-    const { elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks } = result;
-    const limit = this.sampleableIds;
-    if (limit === null) return { tokens: result.tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks };
-    const guarded = await keepTokensBelow(step.sequences, result.tokens, limit, (sequences) => this.lastLogits(sequences));
-    return { tokens: guarded.tokens, elapsedS: elapsedS + guarded.probeS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks };
+    const sampleableIds = this.sampleableIds;
+    const plan = buildStepPlan(sampleableIds === null ? step : { ...step, sampleableIds });
+    const result = await this.model.native.step(this.cache, plan);
+    const { tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks } = result;
+    const logprobs = result.sampledLogprobs ? stepLogprobs(result, step.sequences.length) : undefined;
+    return { tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks, ...(logprobs ? { logprobs } : {}) };
   }
 
-  /** The tokenizer's id count when the model's head has more rows (./padded-vocab.ts), else null. */
+  /**
+   * Checkpoints may declare more output rows than their tokenizer has ids: Qwen's configs say
+   * vocab_size 151,936 for a tokenizer of 151,669 (the head is padded to a multiple the GPU
+   * likes). The rows past the tokenizer are untrained, or random under a dummy load, and no text
+   * exists for them: the native sampler never draws them when the plan says where the tokenizer
+   * ends (exactly, before any top_k / top_p / min_p cut). null: nothing to mask.
+   */
   private get sampleableIds(): number | null {
     const tokenizerIds = this.model.tokenizer?.vocabSize;
     return tokenizerIds !== undefined && tokenizerIds < this.model.info.vocabSize ? tokenizerIds : null;
-  }
-
-  private async lastLogits(sequences: PlannedSequence[]) {
-    const result = await this.model.native.step(this.cache, buildStepPlan({ sequences, logits: 'last' }));
-    return { logits: result.logits!, vocabSize: this.model.info.vocabSize, elapsedS: result.elapsedS };
   }
 
   dispose(): void {

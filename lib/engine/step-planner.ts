@@ -91,9 +91,11 @@ function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => Segment
     accumulatedWaitS: state.accumulatedWaitS(nowS),
     attainedTokens: group.attainedTokens(),
     expectedOutputTokens: expected.outputTokens,
-    expectedFutureSegments: expected.futureSegments,
-    lastSegmentChance: expected.lastSegmentChance,
+    expectedFutureSegments: r.hints.futureSegments ?? expected.futureSegments,
+    // A hinted count says whether this is the last segment; else the learned chance.
+    lastSegmentChance: r.hints.futureSegments === undefined ? expected.lastSegmentChance : r.hints.futureSegments === 0 ? 1 : 0,
   };
+  if (r.hints.priority !== 0) c.priority = r.hints.priority;
   c[RECORD] = r;
   return c;
 }

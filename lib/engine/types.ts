@@ -1,14 +1,16 @@
 /** The public types of the engine's Node API. */
 import type { ChatMessage } from '../model/tokenizer.js';
-import type { SamplingOptions } from '../step.js';
+import type { SampledLogprobs, SamplingOptions } from '../step.js';
 import type { WeightDtypeOption } from '../native/types.js';
 import type { ToolCall } from '../agent/tool-calls.js';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
 import type { Policy } from '../sched/policy.js';
 import type { BlockManagerStats } from '../kv/block-manager.js';
+import type { CachePriority, RetainRange } from './job-hints.js';
 
 export type { PolicyName } from '../sched/registry.js';
+export type { CachePriority, RetainRange } from './job-hints.js';
 import type { PolicyName } from '../sched/registry.js';
 import type { WorkloadScale } from '../workload/generators/types.js';
 
@@ -120,6 +122,30 @@ export interface GenerateOptions {
    * engine predicts it from that tool's observed durations.
    */
   expectedToolS?: number;
+  /**
+   * Hint: this segment's priority, higher sooner (Dynamo's `nvext.agent_hints.priority`; vLLM's
+   * request `priority` is its negation); 0 (default) is neutral. Soft: the policy sees it on the
+   * candidate (SchedulingCandidate.priority) and may weigh it or ignore it.
+   */
+  priority?: number;
+  /**
+   * Hint: the segments the job will run after this one (SchedulingCandidate.expectedFutureSegments).
+   * Absent: learned per job kind.
+   */
+  expectedFutureSegments?: number;
+  /**
+   * Hint (vLLM `kv.retain`): token ranges of the context to keep, each with a priority and a
+   * duration. While one is in force the policy sees the job as retained during its tool waits
+   * (PausedJobView.retainPriority), and when a segment ends its blocks in the ranges are evicted
+   * from the prefix cache after lower-priority ones. Replaces the job's earlier ranges; absent,
+   * those stay until they lapse.
+   */
+  retain?: RetainRange[];
+  /**
+   * Hint (vLLM `vllm.set_priority`): when this segment ends (not when cancelled), its cached blocks
+   * are evicted after lower-priority ones for `ttlS` seconds.
+   */
+  cachePriority?: CachePriority;
 }
 
 export interface ResumeOptions extends Omit<GenerateOptions, 'messages' | 'tokens'> {
@@ -146,6 +172,8 @@ export interface TokenEvent {
   token: number;
   /** Text this token completes (may be empty while a multi-byte character is incomplete). */
   text: string;
+  /** With SamplingOptions.logprobs: the token's log-probability and the top alternatives'. */
+  logprobs?: SampledLogprobs;
 }
 
 export interface SegmentResult {
@@ -156,6 +184,8 @@ export interface SegmentResult {
   /** The text without tool calls (null when only tool calls were generated). */
   content: string | null;
   toolCalls: ToolCall[];
+  /** With SamplingOptions.logprobs: one entry per generated token, in order (none on the simulator, which has no logits). */
+  logprobs?: SampledLogprobs[];
   usage: { promptTokens: number; cachedPromptTokens: number; completionTokens: number };
 }
 

@@ -3,7 +3,7 @@
  * and automatic prefix caching. No tensors: the addon owns the memory, this class only decides
  * which block id holds what.
  *
- * (Over 500 lines, about 690, on purpose: it is the one record of where every block is — device,
+ * (Over 500 lines, about 720, on purpose: it is the one record of where every block is — device,
  * cache, host, in flight, lent to an exchange — and allocation, prefix hits, swaps, forks and
  * their copies each move blocks between several of those lists at once; split apart, the
  * invariants checkInvariants proves would span files. The prefix index is already its own file,
@@ -21,11 +21,14 @@
  * Swapping (device <-> host) is ours: vLLM v1 has no swap.
  *
  * Each device block is in exactly one state: free (no content, on the free stack), cached
- * (ref 0, hashed, on the LRU list) or owned (ref > 0). Every call costs O(blocks touched).
+ * (ref 0, hashed, on the LRU list) or owned (ref > 0). Every call costs O(blocks touched), except
+ * that while client hints give cached blocks eviction priorities (./block-retention.ts) an
+ * eviction also walks past the prioritized blocks ahead of the least recently used plain one.
  * Which content a block holds, and the LRU list, are ./prefix-cache.ts.
  */
 import { EngineError } from '../errors.js';
 import type { BlockPair } from '../step.js';
+import { BlockRetention } from './block-retention.js';
 import { PrefixCache } from './prefix-cache.js';
 import { hashBlock, type BlockHash } from './prefix-hash.js';
 
@@ -35,6 +38,8 @@ export interface BlockManagerOptions {
   blockSize: number;
   /** Reuse computed full blocks across sequences (default true). */
   prefixCaching?: boolean;
+  /** Seconds, for the lapse of eviction priorities (./block-retention.ts). Default: the monotonic clock. */
+  nowS?: () => number;
 }
 
 export interface EnsureResult {
@@ -132,6 +137,8 @@ export class BlockManager {
 
   /** Which blocks hold which computed content, and the LRU list of the cached ones. */
   private readonly cache: PrefixCache;
+  /** Eviction priorities of cached content, from client hints. */
+  private readonly retention: BlockRetention;
   /** Device blocks of deferred swap-outs, each still holding its reference (see swapOut). */
   private readonly inFlight: number[] = [];
   /** Source and destination blocks of fork copies not yet run, each holding a reference (see fork). */
@@ -162,6 +169,7 @@ export class BlockManager {
     const n = options.deviceBlocks;
     this.refCount = new Int32Array(n);
     this.cache = new PrefixCache(n, options.blockSize);
+    this.retention = new BlockRetention(n, options.nowS ?? (() => performance.now() / 1000));
     // Pushed in reverse so ids are handed out 0, 1, 2, ... (predictable plans and tests).
     for (let id = n - 1; id >= 0; id--) this.freeStack.push(id);
     for (let id = options.hostBlocks - 1; id >= 0; id--) this.hostFreeStack.push(id);
@@ -292,6 +300,24 @@ export class BlockManager {
       // computed the same content first: keep theirs, this block stays anonymous (freed, not cached).
       this.cache.register(state.device[i], key, parent, tokens, start);
     }
+  }
+
+  /**
+   * Raises the eviction priority of the owner's device blocks that hold computed content and
+   * overlap tokens [start, end) to `priority` until `untilS` (./block-retention.ts): once cached,
+   * they are evicted after lower-priority blocks. Soft: nothing is pinned.
+   */
+  retainBlocks(owner: string, start: number, end: number, priority: number, untilS: number): void {
+    const device = this.owners.get(owner)?.device ?? [];
+    const last = Math.min(device.length, Math.ceil(end / this.blockSize));
+    for (let i = Math.floor(start / this.blockSize); i < last; i++) {
+      if (this.cache.holdsContent(device[i])) this.retention.declare(device[i], priority, untilS);
+    }
+  }
+
+  /** Device blocks carrying an eviction priority (lapsed ones until their content is evicted). */
+  get retainedBlocks(): number {
+    return this.retention.declaredBlocks;
   }
 
   free(owner: string): void {
@@ -673,8 +699,11 @@ export class BlockManager {
 
   /** An empty block if any, else the least recently used cached block, evicted. Caller checked room. */
   private takeBlock(): number {
-    const id = this.freeStack.pop() ?? this.cache.evictOldest();
+    const fromFree = this.freeStack.pop();
+    if (fromFree !== undefined) return fromFree;
+    const id = this.cache.evictOldest(this.retention.inUse ? (b) => this.retention.priorityOf(b) : undefined);
     if (id === null) throw new EngineError('OUT_OF_BLOCKS', 'no free or cached device block left');
+    this.retention.clear(id);
     return id;
   }
 

@@ -100,9 +100,14 @@ export class PrefixCache {
     this.cached--;
   }
 
-  /** Evicts the least recently used cached block, forgetting its content; its id, or null when none is cached. */
-  evictOldest(): number | null {
-    const id = this.lruHead;
+  /**
+   * Evicts the least recently used cached block, forgetting its content; its id, or null when none
+   * is cached. With `priorityOf` (eviction priorities from client hints, ./block-retention.ts):
+   * the least recently used of the lowest priority — the walk stops at the first block of
+   * priority 0, so it costs only the declared blocks ahead of it.
+   */
+  evictOldest(priorityOf?: (id: number) => number): number | null {
+    const id = priorityOf === undefined ? this.lruHead : this.lowestPriority(priorityOf);
     if (id === NONE) return null;
     this.revive(id);
     this.byHash.delete(this.blockHash[id] as BlockHash);
@@ -168,6 +173,21 @@ export class PrefixCache {
     for (const [key, id] of this.byHash) {
       if (this.blockHash[id] !== key) fail(`key ${key} points at block ${id} holding other content`);
     }
+  }
+
+  /** The least recently used cached block of the lowest priority (NONE when none is cached). */
+  private lowestPriority(priorityOf: (id: number) => number): number {
+    let best = NONE;
+    let bestPriority = Infinity;
+    for (let id = this.lruHead; id !== NONE; id = this.lruNext[id]) {
+      const p = priorityOf(id);
+      if (p <= 0) return id;
+      if (p < bestPriority) {
+        best = id;
+        bestPriority = p;
+      }
+    }
+    return best;
   }
 
   /** Whether the block is on the LRU list (cached). */

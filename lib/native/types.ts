@@ -93,6 +93,35 @@ export interface NativeStepPlan {
   /** 1: off. */
   topP?: Float32Array;
   seeds?: Uint32Array;
+  /*
+   * The optional sampling fields (cpp/core/step_plan.h): an absent array is off for every
+   * sequence. The order they apply in is cpp/core/sampler.h's.
+   */
+  /** In [0, 1]; 0: off. */
+  minP?: Float32Array;
+  /** In [-2, 2]. */
+  presencePenalty?: Float32Array;
+  frequencyPenalty?: Float32Array;
+  /**
+   * What the penalties count: sequence s's generated tokens as (id, count) pairs at
+   * penaltyIds / penaltyCounts[penaltyOffsets[s] .. penaltyOffsets[s + 1]), each id once, counts >= 1.
+   */
+  penaltyOffsets?: Int32Array;
+  penaltyIds?: Int32Array;
+  penaltyCounts?: Int32Array;
+  /**
+   * Allowed-token masks: sequence s's bitset is allowedMasks[allowedMaskOffsets[s] ..
+   * allowedMaskOffsets[s + 1]), either no words (no mask) or ceil(vocabSize / 32); bit i % 32 of
+   * word i >> 5 set: id i may be drawn. It must allow some id below sampleableIds.
+   */
+  allowedMaskOffsets?: Int32Array;
+  allowedMasks?: Uint32Array;
+  /** Ids at or past this are never drawn (1 to vocabSize); absent: the whole head. */
+  sampleableIds?: number;
+  /** 1: return the sampled token's log-probability. */
+  logprobs?: Uint8Array;
+  /** With logprobs: this many of the most likely ids' too (0 to 20). */
+  topLogprobs?: Int32Array;
   /** Logits to return: none (default), each sequence's last token, or every token. */
   logits?: 'none' | 'last' | 'all';
 }
@@ -103,6 +132,15 @@ export interface NativeStepResult {
   /** logitsRows x vocabSize, when asked for. */
   logits: Float32Array | null;
   logitsRows: number;
+  /**
+   * When some sequence asked for logprobs (else null and the others absent): the sampled token's
+   * log-probability per sequence (NaN where not asked), and sequence s's most likely ids and their
+   * log-probabilities at [topLogprobOffsets[s], topLogprobOffsets[s + 1]), most likely first.
+   */
+  sampledLogprobs: Float32Array | null;
+  topLogprobOffsets?: Int32Array;
+  topLogprobIds?: Int32Array;
+  topLogprobValues?: Float32Array;
   /** Wall time of the native step, everything included. */
   elapsedS: number;
   /**
@@ -119,6 +157,9 @@ export interface NativeStepResult {
   /** Block pairs (swap-outs plus swap-ins) that ran on the copy thread beside the forward pass. */
   overlappedSwapBlocks: number;
 }
+
+/** What sampleLogits returns: a step result's sampling part. */
+export type NativeSampleResult = Pick<NativeStepResult, 'tokens' | 'sampledLogprobs' | 'topLogprobOffsets' | 'topLogprobIds' | 'topLogprobValues'>;
 
 export interface NativeTensorInfo {
   /** The Hugging Face name, e.g. model.layers.0.self_attn.q_proj.weight. */
@@ -171,4 +212,10 @@ export interface NativeAddon {
   memoryStats(): NativeMemoryStats;
   /** Best read bandwidth (bytes/s) over `repeats` passes of a `megabytes` buffer: the decode bound. */
   measureReadBandwidth(options?: { megabytes?: number; threads?: number; repeats?: number }): Promise<number>;
+  /**
+   * The step's sampler (the CPU's, whichever build) on the caller's logits, plan.queryLens.length
+   * rows of vocabSize, synchronously: only the plan's sequence count, positions (a row's sampled
+   * token is at startPosition + its token count) and sampling fields are read. For tests and tools.
+   */
+  sampleLogits(logits: Float32Array, vocabSize: number, plan: NativeStepPlan): NativeSampleResult;
 }

@@ -86,6 +86,16 @@
  *    while the host pool has room for the KV, the recompute (a discard) when it has not. Coding
  *    at GPU scale, loads 2 and 3, seeds 1–3: 3–73% below the mean's mean JCT (ablation 'mean';
  *    docs/policies.md).
+ * 15. Client hints (issue 20; docs/server.md "Hints"), soft inputs that change nothing when absent.
+ *    A candidate's `priority` p scales its response ratio — in the order and in rule 1's aging
+ *    alike — by 2^(p/10), p clamped to ±10 (so by ½ to 2): a higher priority runs first among
+ *    equals, and since the factor is bounded a low-priority job's ratio still grows with its wait
+ *    and overtakes any fresh arrival's (at the lowest weight, once W > 3·T against a fresh arrival
+ *    at the highest: ½·(W + T)/T then passes 2·(0 + T)/T).
+ *    A job waiting on a tool with a `kv.retain` in force (`retainPriority`) keeps its KV at the
+ *    pause, is not counted as room for new work (rule 11), and is the last whose KV rules 3 and
+ *    the planner's reclaims move (lower retain priority first): under a memory deficit that the
+ *    other waiting jobs' KV cannot cover it is still moved.
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -230,7 +240,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
    */
   private room(toolWaits: readonly WaitingJobView[], memory: MemoryView): WorkingSetRoom {
     let parkableTokens = 0;
-    for (const j of toolWaits) if (this.worthMoving(j, j.waitedS, memory)) parkableTokens += j.contextTokens;
+    for (const j of toolWaits) if (j.retainPriority === undefined && this.worthMoving(j, j.waitedS, memory)) parkableTokens += j.contextTokens;
     return { freeTokens: memory.freeTokens ?? Infinity, parkableTokens };
   }
 
@@ -241,9 +251,16 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     return guarded ? this.protectTail(ordered) : ordered;
   }
 
-  /** Rule 5: with waitBasis 'age', W is the time since the job arrived (at least its accumulated wait). */
+  /**
+   * Rule 5: with waitBasis 'age', W is the time since the job arrived (at least its accumulated
+   * wait). Rule 15: a priority's weight w scales the response ratio (W + T)/T, which is what the
+   * order and the aging read, by giving W' = w·W + (w − 1)·T: (W' + T)/T = w·(W + T)/T.
+   */
   protected override waitS(c: SchedulingCandidate, nowS: number): number {
-    return this.waitBasis === 'accumulated' ? c.accumulatedWaitS : Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS);
+    const waitS = this.waitBasis === 'accumulated' ? c.accumulatedWaitS : Math.max(c.accumulatedWaitS, nowS - c.jobArrivalS);
+    if (!c.priority) return waitS;
+    const weight = priorityWeight(c.priority);
+    return weight * waitS + (weight - 1) * this.serviceS(c);
   }
 
   /**
@@ -276,6 +293,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
 
   override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
     if (this.kvRule === 'watermark') return super.onToolWait(job, nowS);
+    if (job.retainPriority !== undefined) return 'preserve'; // rule 15: the client asked to keep it
     const memory = this.memory();
     if (!contended(memory)) return this.uncontendedKv;
     return this.awayAction(job, 0, memory, deficitTokens(memory)) ?? 'preserve';
@@ -292,7 +310,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     const held = jobs
       .filter((j) => j.kv === 'device')
       .map((j) => ({ j, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
-      .sort((a, b) => b.remainingS - a.remainingS);
+      .sort((a, b) => retainRank(a.j) - retainRank(b.j) || b.remainingS - a.remainingS);
     // Each swap chosen here takes host room from the next: the host the next move is priced by.
     let hostFreeTokens = memory.hostFreeTokens;
     for (const { j } of held) {
@@ -315,8 +333,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   reclaimOrder(jobs: readonly WaitingJobView[], _nowS: number): string[] {
     if (this.reclaim === 'off') return [];
     return jobs
-      .map((j) => ({ id: j.jobId, remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
-      .sort((a, b) => b.remainingS - a.remainingS)
+      .map((j) => ({ id: j.jobId, retain: retainRank(j), remainingS: this.toolRemainingS(j.tool, j.waitedS, j.expectedToolS) }))
+      .sort((a, b) => a.retain - b.retain || b.remainingS - a.remainingS)
       .map((j) => j.id);
   }
 
@@ -353,6 +371,17 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     const stallS = 2 * Math.max(0, copyS - (memory.stepS ?? 0));
     return evictedRecomputeS < stallS ? 'discard' : 'swap';
   }
+}
+
+/** Rule 15: a priority's weight on the response ratio, 2^(p/10) with p clamped to ±10 (½ to 2). */
+export function priorityWeight(priority: number): number {
+  return 2 ** (Math.max(-PRIORITY_SPAN, Math.min(PRIORITY_SPAN, priority)) / PRIORITY_SPAN);
+}
+const PRIORITY_SPAN = 10;
+
+/** Rule 15: the order tool waits give up their KV in — not retained first, then by retain priority, lowest first. */
+function retainRank(job: { retainPriority?: number }): number {
+  return job.retainPriority ?? 0;
 }
 
 /**

@@ -50,6 +50,11 @@ export interface SchedulingCandidate {
   expectedFutureSegments: number;
   /** The chance this segment is the job's last (learned per kind; 1 when unknown, as above). */
   lastSegmentChance: number;
+  /**
+   * The client's priority for this segment, higher sooner (GenerateOptions.priority); absent: 0,
+   * neutral. A soft input a policy may weigh or ignore (docs/server.md, "Hints").
+   */
+  priority?: number;
 }
 
 /** What happens to a job's KV while it waits on a tool. */
@@ -71,6 +76,11 @@ export interface PausedJobView {
   tool: string;
   /** The client's estimate of the tool call's duration, if it gave one. */
   expectedToolS?: number;
+  /**
+   * The highest priority (1–100) of the job's `kv.retain` ranges still in force (GenerateOptions.
+   * retain); absent when none is: the client asks that its KV be kept through this wait. Soft.
+   */
+  retainPriority?: number;
 }
 
 /** A job waiting on a tool, as `revisitToolWaits` sees it. */

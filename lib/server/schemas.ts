@@ -30,6 +30,23 @@ const Tool = Type.Object({
   }),
 });
 
+/** vLLM's KV hints envelope (RFC vllm#53421): each action's payload is checked by ./hints.ts. */
+const KvHints = Type.Object({
+  protocol_version: Type.String({ minLength: 1, maxLength: 32 }),
+  message_id: Type.String({ maxLength: 256 }),
+  actions: Type.Array(
+    Type.Object({
+      action_id: Type.Optional(Type.String({ maxLength: 256 })),
+      action_type: Type.String({ minLength: 1, maxLength: 128 }),
+      action_version: Type.String({ minLength: 1, maxLength: 32 }),
+      payload: Type.Object({}),
+    }),
+    { maxItems: 64 },
+  ),
+});
+
+const Int32 = { minimum: -(2 ** 31), maximum: 2 ** 31 - 1 };
+
 const Stop = Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 4 }), Type.Null()]);
 
 /** Sampling and length fields both routes share. */
@@ -50,6 +67,16 @@ const Common = {
    * blocks are hits only for calls with the same salt (docs/security.md).
    */
   cache_salt: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  /** Hints (docs/server.md, "Hints"; read by ./hints.ts). vLLM's request priority: lower is served earlier. */
+  priority: Type.Optional(Type.Integer(Int32)),
+  /** vLLM's KV hints envelope. */
+  kv_hints: Type.Optional(KvHints),
+  /** Dynamo's extensions: `agent_hints.priority` (higher is served earlier) and `osl` are read, the rest accepted. */
+  nvext: Type.Optional(
+    Type.Object({
+      agent_hints: Type.Optional(Type.Object({ priority: Type.Optional(Type.Integer(Int32)), osl: Type.Optional(Type.Integer({ minimum: 1 })) })),
+    }),
+  ),
 };
 
 export const ChatCompletionBody = Type.Object({

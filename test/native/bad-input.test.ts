@@ -10,6 +10,7 @@ import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { native } from '../../lib/native/index.js';
 import { buildStepPlan, type PlannedStep } from '../../lib/native/plan.js';
 import type { NativeKvCache, NativeStepPlan } from '../../lib/native/types.js';
+import { expectCodeAsync } from '../unit/expect-code.js';
 import { makeFixture, removeDir, tempDir } from './fixtures.js';
 
 let pristine: string;
@@ -151,15 +152,7 @@ describe('bad plans', () => {
   ];
 
   it.each(cases)('%s', async (_label, plan, code, message) => {
-    let error: unknown;
-    try {
-      await model.native.step(cache, plan());
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(EngineError);
-    expect((error as EngineError).code).toBe(code);
-    expect((error as EngineError).message).toMatch(message);
+    await expectCodeAsync(() => model.native.step(cache, plan()), code, message);
     // Nothing was touched: the same step gives the same logits as before.
     const again = await model.native.step(cache, buildStepPlan(good));
     expect(Array.from(again.logits!)).toEqual(expected);

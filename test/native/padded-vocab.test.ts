@@ -4,7 +4,8 @@
  * padded rows always win: its output rows past the tokenizer are +50 and -50 in every weight, so
  * one of them scores 50 x |sum of the normed hidden state|, far above any real row. Unmasked,
  * every greedy token would be a padded id (the test checks that with the reference model);
- * masked, the tokens are the reference's argmax over the tokenizer's ids.
+ * masked, the tokens are the reference's argmax over the tokenizer's ids. The engine passes the
+ * tokenizer's id count to the native sampler, which masks the ids past it before any cut.
  */
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,6 +116,7 @@ describe('a Qwen tokenizer under a head padded to 151,936 rows', () => {
     { temperature: 1, seed: 5 },
     { temperature: 0.7, topK: 50, seed: 6 },
     { temperature: 1.2, topP: 0.9, seed: 7 },
+    { temperature: 0.8, topK: 5, minP: 0.1, seed: 8 },
   ])('sampled (%o): every token is a tokenizer id', async (sampling) => {
     const job = engine.createJob();
     const result = await job.generate({ tokens: engine.tokenizer!.encode(PROMPT, { addSpecialTokens: false }), maxTokens: 12, ignoreEos: true, sampling }).done;

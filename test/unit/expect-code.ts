@@ -9,6 +9,21 @@ export function expectCode(fn: () => unknown, code: string, ...fragments: (strin
   } catch (error) {
     caught = error;
   }
+  expectEngineError(caught, code, fragments);
+}
+
+/** The same for a promise: `fn()` rejects with an EngineError with this code and message. */
+export async function expectCodeAsync(fn: () => Promise<unknown>, code: string, ...fragments: (string | RegExp)[]): Promise<void> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (error) {
+    caught = error;
+  }
+  expectEngineError(caught, code, fragments);
+}
+
+function expectEngineError(caught: unknown, code: string, fragments: readonly (string | RegExp)[]): void {
   expect(caught).toBeInstanceOf(EngineError);
   const err = caught as EngineError;
   expect(err.code).toBe(code);

@@ -10,6 +10,7 @@ import type { ChatMessage } from '../../model/tokenizer.js';
 import { badRequest, HttpError } from '../errors.js';
 import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
+import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegment, type StreamFormat } from '../sse-writer.js';
 import { finishReason, usage } from '../openai-shapes.js';
 import type { ServerContext } from '../context.js';
@@ -67,6 +68,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       throw badRequest('tool_choice "required" or a named function is not supported (no constrained decoding); use "auto" or "none"', 'tool_choice');
     }
     const messages = toChatMessages(body.messages);
+    const hints = callHints(body);
     const tools = choice === 'none' || !body.tools || body.tools.length === 0 ? undefined : body.tools;
     const options: GenerateOptions = {
       messages,
@@ -78,6 +80,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       expectedToolS: body.expected_tool_s,
       // The job waits for its next call either way: a tool result or the person's next turn.
       keepOpen: true,
+      ...hints.options,
     };
 
     const job = ctx.jobs.acquire(binding(request, messages));
@@ -87,7 +90,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       const segment = resume ? engineJob.resume(options) : engineJob.generate(options);
       const id = `chatcmpl-${engineJob.id}-${engineJob.metrics().segments}`;
       const created = Math.floor(Date.now() / 1000);
-      const headers = { 'x-astraea-job-id': job.id };
+      const headers = { 'x-astraea-job-id': job.id, ...skippedHintsHeader(hints, request.log) };
       const chunk = (delta: object, finish: string | null = null) => ({
         id, object: 'chat.completion.chunk', created, model: body.model, job_id: job.id,
         choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
@@ -121,7 +124,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
         throw new HttpError(409, `job ${job.id} was closed while this call ran`, 'invalid_request_error', 'job_closed');
       }
       conversation = [...messages, assistantMessage(run.result)];
-      reply.header('x-astraea-job-id', job.id);
+      reply.headers(headers);
       return {
         id, object: 'chat.completion', created, model: body.model, job_id: job.id,
         choices: [{ index: 0, message: assistantMessage(run.result), finish_reason: finishReason(run.result), logprobs: null }],

@@ -6,6 +6,7 @@ import type { GenerateOptions } from '../../engine/types.js';
 import { badRequest, HttpError } from '../errors.js';
 import { CompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
+import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegment, type StreamFormat } from '../sse-writer.js';
 import { finishReason, usage } from '../openai-shapes.js';
 import type { ServerContext } from '../context.js';
@@ -27,12 +28,15 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
       tokens = prompt as number[];
     }
     const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+    const hints = callHints(body);
+    const headers = skippedHintsHeader(hints, request.log);
     const options: GenerateOptions = {
       tokens,
       maxTokens: body.max_tokens ?? ctx.defaultMaxTokens,
       stop,
       sampling: { temperature: body.temperature ?? 1, topP: body.top_p ?? 1, ...(body.seed == null ? {} : { seed: body.seed }) },
       ignoreEos: body.ignore_eos ?? false,
+      ...hints.options,
     };
     const job = ctx.engine.createJob({ cacheSalt: body.cache_salt });
     try {
@@ -52,7 +56,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
           usage: (r) => ({ id, object: 'text_completion', created, model: body.model, choices: [], usage: usage(r) }),
         };
         reply.hijack();
-        const run = await streamSegment(reply.raw, segment, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop, toolCalls: false, headers: {} }).catch(
+        const run = await streamSegment(reply.raw, segment, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop, toolCalls: false, headers }).catch(
           (error: unknown) => {
             request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
             return null;
@@ -67,6 +71,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
         if (run.disconnected) return reply;
         throw new HttpError(409, 'the call was cancelled', 'invalid_request_error', 'cancelled');
       }
+      reply.headers(headers);
       return { ...chunk(run.result.text, finishReason(run.result)), usage: usage(run.result) };
     } finally {
       job.close();
