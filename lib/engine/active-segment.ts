@@ -3,6 +3,7 @@
  * decodes text, and when it stops (end of sequence, length, a stop string, a tool call).
  */
 import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
+import type { TokenConstraint } from '../constrain/constraint.js';
 import type { StreamDecoder, Tokenizer } from '../model/tokenizer.js';
 import type { SampledLogprobs, SamplingOptions } from '../step.js';
 import type { Segment } from './segment.js';
@@ -12,6 +13,8 @@ export interface SegmentSpec {
   maxTokens: number;
   stop: string[];
   sampling: SamplingOptions;
+  /** See GenerateOptions.constraint. */
+  constraint?: TokenConstraint;
   ignoreEos: boolean;
   endsWithToolCall: boolean;
   /** See GenerateOptions.toolName. */

@@ -18,6 +18,7 @@ import { BlockManager } from '../kv/block-manager.js';
 import { saltRoot } from '../kv/prefix-hash.js';
 import { loadModel } from '../model/load.js';
 import type { Tokenizer } from '../model/tokenizer.js';
+import type { TokenConstraint } from '../constrain/constraint.js';
 import { Predictors } from '../predict/predictors.js';
 import type { Policy } from '../sched/policy.js';
 import { createPolicy } from '../sched/registry.js';
@@ -220,6 +221,9 @@ export class Engine {
     const info = this.backend.info;
     const { maxTokens, hintedOutput } = checkSegmentStart(record.id, options, context.length, info.maxPositionEmbeddings, this.blocks);
     checkSampling(options.sampling);
+    if (options.constraint && options.ignoreEos) throw new EngineError('INVALID_ARGUMENT', 'a constraint ends its output with end of sequence: it cannot be combined with ignoreEos');
+    // The simulator draws its tokens without logits, so it cannot keep to a token mask.
+    if (options.constraint && this.backend.kind === 'sim') throw new EngineError('UNSUPPORTED', 'constrained decoding needs a backend that samples from logits; the simulator does not');
     checkSegmentHints(record.id, options, context.length);
     // Everything is checked: commit. (A rendered conversation that diverged from the cached
     // context replaces it; the prefix cache keeps the common part.)
@@ -237,6 +241,7 @@ export class Engine {
       maxTokens,
       stop: options.stop ?? [],
       sampling: options.sampling ?? {},
+      constraint: options.constraint,
       ignoreEos: options.ignoreEos ?? false,
       endsWithToolCall: options.endsWithToolCall ?? false,
       toolName: options.toolName,
@@ -254,6 +259,8 @@ export class Engine {
       if (tool) this.predictors.toolTimes.observe((options as ResumeOptions).tool ?? tool.name, this.clock.now() - tool.startedAt);
     }
     record.segmentsStarted++;
+    const constraint = options.constraint;
+    if (constraint) segment.done.then(() => constraint.dispose(), () => constraint.dispose());
     const signal = options.signal;
     if (signal) {
       // The listener goes when the segment ends, so a long-lived signal holds nothing of the job.
@@ -371,6 +378,7 @@ export class Engine {
     this.lastStepFailed = false;
     settleStep(decision, begun, result, this.kv, this.blocks, this.accounts, this.predictors.costs);
     const counters = this.accounts.counters;
+    const following: Promise<void>[] = [];
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran
       const computed = start + count;
@@ -389,9 +397,27 @@ export class Engine {
       const token = result.tokens[i];
       record.tokens.push(token);
       record.state.tokenGenerated();
+      const constraint = record.active.spec.constraint;
       const reason = record.active.accept(token, result.logprobs?.[i] ?? null);
       if (reason) this.endSegment(record, reason);
+      else if (constraint) following.push(this.followConstraint(record, constraint, token));
     });
+    // The next plan reads each constraint's mask for its next token.
+    if (following.length > 0) await Promise.all(following);
+  }
+
+  private async followConstraint(record: JobRecord, constraint: TokenConstraint, token: number): Promise<void> {
+    let allowed: boolean;
+    try {
+      allowed = await constraint.accept(token);
+    } catch (error) {
+      if (record.active?.spec.constraint === constraint) this.failSegment(record, new EngineError('INTERNAL', `constraint: ${String(error)}`));
+      return;
+    }
+    // Ended meanwhile (cancelled, closed): its constraint is disposed and refuses everything.
+    if (!allowed && record.active?.spec.constraint === constraint) {
+      this.failSegment(record, new EngineError('INTERNAL', `job ${record.id}: the backend drew id ${token}, which the segment's constraint does not allow`));
+    }
   }
 
   private endSegment(record: JobRecord, reason: FinishReason): void {

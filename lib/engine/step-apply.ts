@@ -59,6 +59,7 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
       blocks: blocks.table(record.id).slice(), // a copy: the live table changes as the next step is planned
       sampling: record.active!.spec.sampling,
       outputTokens: record.active!.generated, // what the penalties count (read when the plan is built, before this step's token)
+      ...(record.active!.spec.constraint ? { allowedTokens: record.active!.spec.constraint.allowedTokens() } : {}),
     })),
     swapOut,
     swapIn: prefetch.length > 0 ? [...decision.swapIn, ...prefetch] : decision.swapIn,

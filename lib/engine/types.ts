@@ -3,6 +3,7 @@ import type { ChatMessage } from '../model/tokenizer.js';
 import type { SampledLogprobs, SamplingOptions } from '../step.js';
 import type { WeightDtypeOption } from '../native/types.js';
 import type { ToolCall } from '../agent/tool-calls.js';
+import type { TokenConstraint } from '../constrain/constraint.js';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Clock } from '../agent/clock.js';
 import type { Policy } from '../sched/policy.js';
@@ -90,6 +91,13 @@ export interface GenerateOptions {
   /** Stop strings: generation ends when one appears (it is not included in the text). */
   stop?: string[];
   sampling?: SamplingOptions;
+  /**
+   * Constrained decoding (lib/constrain): each step draws only the ids the constraint allows
+   * (end of sequence only once its output is complete), and it follows every token generated.
+   * The engine owns it from a successful call on: it is disposed when the segment ends. Not
+   * with ignoreEos. A segment that reaches maxTokens first ends with finish reason 'length'.
+   */
+  constraint?: TokenConstraint;
   /** Do not stop at end-of-sequence tokens (benchmarks force segment lengths). */
   ignoreEos?: boolean;
   /**

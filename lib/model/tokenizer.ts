@@ -19,6 +19,7 @@ import { EngineError } from '../errors.js';
 import { normalizeMessage } from './chat-messages.js';
 import { renderChatTemplate, selectChatTemplate } from './chat-template.js';
 import { ByteLevelDecoder, windowedStream, type StreamDecoder } from './stream-decode.js';
+import { UNICODE_TO_BYTE } from './byte-tokenizer-files.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -260,6 +261,32 @@ export class Tokenizer {
   idToken(id: number): string | null {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) return null;
     return this.inner.id_to_token(id) ?? null;
+  }
+
+  /**
+   * The UTF-8 bytes one token stands for, alone (OpenAI's logprobs `bytes`): a byte-level token
+   * that is part of a multi-byte character has bytes but no whole character of text. Added tokens
+   * are their content; byte-level tokens map their characters through the byte table (or, as
+   * the Rust decoder does, are their own UTF-8 when a character is not in it); SentencePiece byte
+   * fallback tokens (`<0xE2>`) are that byte; other tokens are their spelling with `▁` as a space.
+   */
+  tokenBytes(id: number): Uint8Array {
+    this.checkId(id);
+    const added = this.addedById.get(id);
+    if (added !== undefined) return new TextEncoder().encode(added);
+    const spelling = this.inner.id_to_token(id) ?? '';
+    if (this.byteLevel) {
+      const out: number[] = [];
+      for (const ch of spelling) {
+        const b = UNICODE_TO_BYTE.get(ch);
+        if (b === undefined) return new TextEncoder().encode(spelling);
+        out.push(b);
+      }
+      return Uint8Array.from(out);
+    }
+    const fallback = /^<0x([0-9A-Fa-f]{2})>$/.exec(spelling);
+    if (fallback) return Uint8Array.of(parseInt(fallback[1], 16));
+    return new TextEncoder().encode(spelling.replaceAll('\u2581', ' '));
   }
 
   /** Whether decode({skipSpecialTokens: true}) drops this id. */

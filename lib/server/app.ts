@@ -72,8 +72,15 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
     let http: HttpError;
     if (error.validation) {
       const first = error.validation[0];
-      const param = `${error.validationContext ?? 'body'}${first?.instancePath ? first.instancePath.replaceAll('/', '.') : ''}`;
-      http = new HttpError(400, `${param} ${first?.message ?? 'is invalid'}`, 'invalid_request_error', 'invalid_value', param);
+      const base = `${error.validationContext ?? 'body'}${first?.instancePath ? first.instancePath.replaceAll('/', '.') : ''}`;
+      const unknownField = first?.keyword === 'additionalProperties' ? (first.params as { additionalProperty?: string }).additionalProperty : undefined;
+      if (unknownField !== undefined) {
+        // Never dropped silently: a field this server does not know may change what the caller expects.
+        const param = `${base}.${unknownField}`;
+        http = new HttpError(400, `${param} is not a field this server knows (docs/server.md, "OpenAI compatibility")`, 'invalid_request_error', 'unknown_field', param);
+      } else {
+        http = new HttpError(400, `${base} ${first?.message ?? 'is invalid'}`, 'invalid_request_error', 'invalid_value', base);
+      }
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       http = new HttpError(413, error.message, 'invalid_request_error', 'body_too_large');
     } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 && !(error instanceof HttpError)) {

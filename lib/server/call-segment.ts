@@ -18,6 +18,8 @@ export interface RunResult {
   timing: SegmentTiming;
   /** The client went away before the end; nothing more can be sent. */
   disconnected: boolean;
+  /** The text each generated token released, in order (which tokens the content covers: ./content-tokens.ts). */
+  tokenTexts: string[];
 }
 
 /** Cancels `segment` if the response closes before it ends; returns whether that happened. */
@@ -39,11 +41,13 @@ export function cancelOnDisconnect(raw: ServerResponse, segment: Segment): () =>
 export async function awaitSegment(raw: ServerResponse, segment: Segment, startedMs: number): Promise<RunResult> {
   const disconnected = cancelOnDisconnect(raw, segment);
   let firstMs: number | null = null;
-  for await (const _event of segment) {
+  const tokenTexts: string[] = [];
+  for await (const event of segment) {
     firstMs ??= performance.now();
+    tokenTexts.push(event.text);
   }
   const result = await segment.done;
-  return { result, timing: callTiming(startedMs, firstMs), disconnected: disconnected() };
+  return { result, timing: callTiming(startedMs, firstMs), disconnected: disconnected(), tokenTexts };
 }
 
 export function callTiming(startedMs: number, firstMs: number | null): SegmentTiming {

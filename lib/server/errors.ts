@@ -39,6 +39,8 @@ const ENGINE_STATUS: Record<string, [status: number, type: string]> = {
   JOB_BUSY: [409, 'invalid_request_error'],
   DUPLICATE_JOB: [409, 'invalid_request_error'],
   ENGINE_CLOSED: [503, 'server_error'],
+  /** A feature this server cannot provide (constrained decoding without its library or on the simulator). */
+  UNSUPPORTED: [501, 'server_error'],
 };
 
 /** Any thrown value as an HttpError; engine codes travel as OpenAI's `code` (lower case). */

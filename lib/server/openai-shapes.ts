@@ -15,3 +15,14 @@ export function usage(result: SegmentResult) {
     prompt_tokens_details: { cached_tokens: cachedPromptTokens },
   };
 }
+
+/**
+ * The result whose usage an n-choice call reports, as OpenAI counts it: the prompt once (the
+ * first choice's, with its cached tokens: the others fork it), the generated tokens of every
+ * choice. One result is itself.
+ */
+export function withSummedUsage(results: readonly SegmentResult[]): SegmentResult {
+  if (results.length === 1) return results[0];
+  const completionTokens = results.reduce((sum, r) => sum + r.usage.completionTokens, 0);
+  return { ...results[0], usage: { ...results[0].usage, completionTokens } };
+}

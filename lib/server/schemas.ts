@@ -1,7 +1,10 @@
 /**
  * Request bodies of the OpenAI-compatible routes, as TypeBox schemas (JSON Schema that fastify
- * validates before a handler runs; a bad field is a 400 naming it). Fields OpenAI clients send
- * that change nothing here (user, logprobs: false, ...) are accepted and ignored.
+ * validates before a handler runs; a bad field is a 400 naming it). A body may carry only the
+ * fields listed here (`additionalProperties: false`): an unknown field is a 400 naming it, never
+ * silently dropped. Fields listed with a loose type are checked by ./request-fields.ts, which
+ * refuses the values this server cannot honour; fields that change nothing here (user, metadata,
+ * store: false, ...) are accepted. docs/server.md, "OpenAI compatibility", has every field.
  */
 import { Type, type Static } from 'typebox';
 
@@ -49,6 +52,11 @@ const Int32 = { minimum: -(2 ** 31), maximum: 2 ** 31 - 1 };
 
 const Stop = Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 4 }), Type.Null()]);
 
+const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+/** A field read only by ./request-fields.ts, which refuses every value but null. */
+const Refused = Type.Optional(Type.Unknown());
+const Penalty = Type.Number({ minimum: -2, maximum: 2 });
+
 /** Sampling and length fields both routes share. */
 const Common = {
   model: Type.String({ minLength: 1 }),
@@ -58,8 +66,23 @@ const Common = {
   seed: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   stop: Type.Optional(Stop),
   stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-  stream_options: Type.Optional(Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }), Type.Null()])),
-  n: Type.Optional(Type.Union([Type.Literal(1), Type.Null()])),
+  stream_options: Type.Optional(Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()), include_obfuscation: Type.Optional(Type.Boolean()) }, { additionalProperties: false }), Type.Null()])),
+  /** Choices: 1..n−1 are forks of choice 0's job (./choice-forks.ts); at most OpenAI's 128. */
+  n: Nullable(Type.Integer({ minimum: 1, maximum: 128 })),
+  presence_penalty: Nullable(Penalty),
+  frequency_penalty: Nullable(Penalty),
+  /** vLLM's extensions: -1 and 0 are no cut. */
+  top_k: Nullable(Type.Integer({ minimum: -1, maximum: 2 ** 31 - 1 })),
+  min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+  /** Only empty ({}): no per-token bias here. */
+  logit_bias: Nullable(Type.Record(Type.String(), Type.Number())),
+  /** Accepted and ignored: they change nothing here. */
+  user: Nullable(Type.String()),
+  metadata: Nullable(Type.Record(Type.String(), Type.String())),
+  service_tier: Nullable(Type.String()),
+  safety_identifier: Nullable(Type.String()),
+  /** Only false: nothing is stored. */
+  store: Nullable(Type.Boolean()),
   /** vLLM's extension: keep generating past end-of-sequence (benchmarks force lengths). */
   ignore_eos: Type.Optional(Type.Boolean()),
   /**
@@ -81,6 +104,24 @@ const Common = {
 
 export const ChatCompletionBody = Type.Object({
   ...Common,
+  logprobs: Nullable(Type.Boolean()),
+  /** 0–20, only with logprobs: true (OpenAI's rule). */
+  top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
+  /** Only ["text"]. */
+  modalities: Nullable(Type.Array(Type.String())),
+  /** Only true (several calls are what the parser returns anyway). */
+  parallel_tool_calls: Nullable(Type.Boolean()),
+  /** Accepted and ignored: no retention policy to choose here. */
+  prompt_cache_retention: Nullable(Type.String()),
+  /** text, json_object or json_schema: checked, with 400s naming the field, by ../structured-output.ts. */
+  response_format: Type.Optional(Type.Unknown()),
+  audio: Refused,
+  prediction: Refused,
+  web_search_options: Refused,
+  functions: Refused,
+  function_call: Refused,
+  reasoning_effort: Refused,
+  verbosity: Refused,
   messages: Type.Array(ChatMessageSchema, { minItems: 1 }),
   tools: Type.Optional(Type.Array(Tool)),
   tool_choice: Type.Optional(
@@ -94,13 +135,19 @@ export const ChatCompletionBody = Type.Object({
   expected_tool_s: Type.Optional(Type.Number({ minimum: 0 })),
   /** The job's kind, for per-kind predictors (e.g. 'airline'). */
   job_kind: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-});
+}, { additionalProperties: false });
 export type ChatCompletionBody = Static<typeof ChatCompletionBody>;
 
 export const CompletionBody = Type.Object({
   ...Common,
   prompt: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 1 }), Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 })]),
-});
+  /** The legacy integer: the sampled token's log-probability and this many alternatives' (OpenAI allows 0–5; up to 20 here). */
+  logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
+  /** Only 1, false and "" (./request-fields.ts names them otherwise). */
+  best_of: Nullable(Type.Integer({ minimum: 1 })),
+  echo: Nullable(Type.Boolean()),
+  suffix: Nullable(Type.String()),
+}, { additionalProperties: false });
 export type CompletionBody = Static<typeof CompletionBody>;
 
 export const JobParams = Type.Object({ id: Type.String({ minLength: 1 }) });

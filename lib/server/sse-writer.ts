@@ -1,69 +1,177 @@
 /**
- * Streams an HTTP call's engine segment as Server-Sent Events in OpenAI's shape: chunks as content
- * becomes safe to send, tool calls, the finish and usage chunks, `data: [DONE]`. A client that goes
- * away cancels the segment (./call-segment.ts).
+ * Streams an HTTP call's engine segments — one per choice — as Server-Sent Events in OpenAI's
+ * shape: chunks as content becomes safe to send, tool calls, each choice's finish chunk, the usage
+ * chunk, `data: [DONE]`. A client that goes away cancels every segment (./call-segment.ts).
  */
 import type { ServerResponse } from 'node:http';
-import { createToolCallStream } from '../agent/tool-calls.js';
+import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
 import type { Segment } from '../engine/segment.js';
-import type { SegmentResult } from '../engine/types.js';
+import type { SegmentResult, TokenEvent } from '../engine/types.js';
+import type { SampledLogprobs } from '../step.js';
 import { callTiming, cancelOnDisconnect, type RunResult } from './call-segment.js';
+import { coveredRange, TokenSpans } from './content-tokens.js';
+import { coveredLogprobs, type CoveredLogprobs } from './logprobs-shapes.js';
+import { withSummedUsage } from './openai-shapes.js';
 
-/** What a streamed call sends, in its route's chunk format. */
+/** What a streamed call sends, in its route's chunk format; `index` is the choice's. */
 export interface StreamFormat {
   /** The opening chunk (the chat route's `role` delta), if any. */
-  start(): object | null;
-  content(text: string): object;
+  start(index: number): object | null;
+  /** A content chunk, with the logprobs of the tokens whose text it carries (when asked for). */
+  content(text: string, logprobs: CoveredLogprobs | null, index: number): object;
   /** Chunks for the tool calls of a finished segment. */
-  toolCalls(result: SegmentResult): object[];
-  finish(result: SegmentResult): object;
+  toolCalls(result: SegmentResult, index: number): object[];
+  finish(result: SegmentResult, index: number): object;
+  /** The usage chunk: of the one segment, or the choices' summed (./openai-shapes.ts). */
   usage(result: SegmentResult): object;
 }
 
 export interface StreamOptions {
   format: StreamFormat;
   includeUsage: boolean;
-  /** Stop strings: this much of the end is held back, since it may turn out to be one. */
+  /** Stop strings: text that may be the start of one waits until it is known not to be. */
   stop: readonly string[];
   /** Parse tool calls out of the stream (chat) or send the text as it is (completions). */
   toolCalls: boolean;
+  /** The call asked for logprobs. */
+  logprobs: boolean;
   headers: Record<string, string>;
 }
 
 /**
- * Streams the segment as `data: {chunk}` events ending with `data: [DONE]`. Content is sent as it
- * becomes safe to send: a tool call's markup never appears as content, and text that could be the
- * start of a stop string waits until it is known not to be. What was sent is always a prefix of
- * the final content, and the last content chunk completes it.
+ * How much of `raw` is safe to send as far as stop strings go: up to the first stop string in it
+ * (generation ends there), else all but the longest end that begins one. `from`: a length this
+ * returned before for a shorter `raw` — no stop string starts before it, so the search starts there.
  */
-export async function streamSegment(raw: ServerResponse, segment: Segment, startedMs: number, options: StreamOptions): Promise<RunResult> {
-  const disconnected = cancelOnDisconnect(raw, segment);
+export function stopSafeLength(raw: string, stop: readonly string[], from = 0): number {
+  let first = -1;
+  for (const s of stop) {
+    const i = raw.indexOf(s, from);
+    if (i >= 0 && (first < 0 || i < first)) first = i;
+  }
+  if (first >= 0) return first;
+  let keep = 0;
+  for (const s of stop) {
+    for (let n = Math.min(s.length - 1, raw.length); n > keep; n--) {
+      if (raw.endsWith(s.slice(0, n))) {
+        keep = n;
+        break;
+      }
+    }
+  }
+  return raw.length - keep;
+}
+
+/**
+ * One choice's stream: its tokens in, its chunks out. Content is sent as it becomes safe to send:
+ * a tool call's markup never appears as content, and text that could be the start of a stop
+ * string waits until it is known not to be. What was sent is always a prefix of the final
+ * content, and the last content chunk completes it. Each content chunk carries the logprobs of
+ * the tokens its text covers (./content-tokens.ts): a token whose text is held back — a byte that
+ * only starts a character, a possible stop string or tool-call markup — comes with the chunk that
+ * finally carries that text, and tokens whose text never becomes content (markup, a stop string,
+ * end of sequence) never come; so the chunks' logprobs add up to the whole call's.
+ */
+class ChoiceStream {
+  private readonly filter: ToolCallStream | null;
+  private readonly spans = new TokenSpans();
+  private readonly ids: number[] = [];
+  private readonly logprobs: SampledLogprobs[] = [];
+  readonly tokenTexts: string[] = [];
+  private output = ''; // the raw text the tokens released
+  private passed = 0; // output[0, passed) went through the stop check
+  private sent = '';
+  // Where the content starts in the output: the tool-call parser drops leading whitespace.
+  private contentStart: number | null;
+  private coveredTo = 0; // tokens whose logprobs were sent
+
+  constructor(
+    private readonly index: number,
+    private readonly options: StreamOptions,
+    private readonly send: (chunk: object) => void,
+  ) {
+    this.filter = options.toolCalls ? createToolCallStream('auto') : null;
+    this.contentStart = this.filter ? null : 0;
+  }
+
+  event(event: TokenEvent): void {
+    this.spans.push(event.text);
+    this.ids.push(event.token);
+    this.tokenTexts.push(event.text);
+    if (event.logprobs) this.logprobs.push(event.logprobs);
+    this.output += event.text;
+    const safe = stopSafeLength(this.output, this.options.stop, this.passed);
+    if (safe <= this.passed) return;
+    const piece = this.output.slice(this.passed, safe);
+    this.passed = safe;
+    const out = this.filter ? this.filter.push(piece).content : piece;
+    if (out.length === 0) return;
+    if (this.contentStart === null) {
+      this.contentStart = this.output.length - this.output.trimStart().length;
+      this.coveredTo = this.spans.firstCovered(this.contentStart);
+    }
+    this.sent += out;
+    this.send(this.options.format.content(out, this.take(this.spans.coveredEnd(this.contentStart + this.sent.length)), this.index));
+  }
+
+  /** The rest of the content, the tool calls and the finish chunk. */
+  end(result: SegmentResult): void {
+    const { format } = this.options;
+    const final = (this.options.toolCalls ? result.content : result.text) ?? '';
+    const rest = final.startsWith(this.sent) ? final.slice(this.sent.length) : '';
+    // The same tokens a non-streamed call covers (./content-tokens.ts), less those already sent.
+    const range = coveredRange(this.spans, result.text.length > this.output.length ? result.text : this.output, final);
+    if (this.sent.length === 0) {
+      this.contentStart = range.contentStart;
+      this.coveredTo = range.from;
+    }
+    const lastLogprobs = this.take(range.to);
+    if (rest.length > 0 || (lastLogprobs !== null && lastLogprobs.tokens.length > 0)) this.send(format.content(rest, lastLogprobs, this.index));
+    for (const chunk of format.toolCalls(result, this.index)) this.send(chunk);
+    this.send(format.finish(result, this.index));
+  }
+
+  private take(to: number): CoveredLogprobs | null {
+    if (!this.options.logprobs) return null;
+    const covered = coveredLogprobs(this.ids, this.logprobs, this.spans, this.coveredTo, Math.max(this.coveredTo, to), this.contentStart ?? 0);
+    this.coveredTo = Math.max(this.coveredTo, to);
+    return covered;
+  }
+}
+
+/**
+ * Streams the segments, choice i from `segments[i]`, as `data: {chunk}` events ending with
+ * `data: [DONE]` once every choice has finished (the usage chunk before it sums them). If one
+ * fails, the error travels as an event, the others are cancelled, and the error is thrown.
+ */
+export async function streamSegments(raw: ServerResponse, segments: readonly Segment[], startedMs: number, options: StreamOptions): Promise<RunResult[]> {
+  const gone = segments.map((segment) => cancelOnDisconnect(raw, segment));
+  const disconnected = () => gone.some((isGone) => isGone());
   raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...options.headers });
   const send = (chunk: object | string) => {
     if (!raw.writableEnded && !raw.destroyed) raw.write(`data: ${typeof chunk === 'string' ? chunk : JSON.stringify(chunk)}\n\n`);
   };
-  const opening = options.format.start();
-  if (opening) send(opening);
-
-  const filter = options.toolCalls ? createToolCallStream('auto') : null;
-  const holdBack = Math.max(0, ...options.stop.map((s) => s.length - 1));
-  let pending = '';
-  let sent = '';
-  let firstMs: number | null = null;
-  for await (const event of segment) {
-    firstMs ??= performance.now();
-    pending += filter ? filter.push(event.text).content : event.text;
-    if (pending.length > holdBack) {
-      const out = pending.slice(0, pending.length - holdBack);
-      pending = pending.slice(out.length);
-      sent += out;
-      send(options.format.content(out));
+  segments.forEach((_segment, index) => {
+    const opening = options.format.start(index);
+    if (opening) send(opening);
+  });
+  const runOne = async (segment: Segment, index: number): Promise<RunResult> => {
+    const choice = new ChoiceStream(index, options, send);
+    let firstMs: number | null = null;
+    for await (const event of segment) {
+      firstMs ??= performance.now();
+      choice.event(event);
     }
-  }
-  let result: SegmentResult;
+    const result = await segment.done;
+    if (!disconnected()) choice.end(result);
+    return { result, timing: callTiming(startedMs, firstMs), disconnected: disconnected(), tokenTexts: choice.tokenTexts };
+  };
+  let runs: RunResult[];
   try {
-    result = await segment.done;
+    runs = await Promise.all(segments.map(runOne));
   } catch (error) {
+    for (const segment of segments) segment.cancel();
+    await Promise.allSettled(segments.map((segment) => segment.done));
     // The status line is gone; the error travels as an event, as OpenAI streams it.
     const message = (error as Error)?.message ?? String(error);
     send({ error: { message, type: 'server_error', param: null, code: (error as { code?: string }).code?.toLowerCase() ?? null } });
@@ -72,13 +180,15 @@ export async function streamSegment(raw: ServerResponse, segment: Segment, start
     throw error;
   }
   if (!disconnected()) {
-    const final = (options.toolCalls ? result.content : result.text) ?? '';
-    if (final.startsWith(sent) && final.length > sent.length) send(options.format.content(final.slice(sent.length)));
-    for (const chunk of options.format.toolCalls(result)) send(chunk);
-    send(options.format.finish(result));
-    if (options.includeUsage) send(options.format.usage(result));
+    if (options.includeUsage) send(options.format.usage(withSummedUsage(runs.map((r) => r.result))));
     send('[DONE]');
     raw.end();
   }
-  return { result, timing: callTiming(startedMs, firstMs), disconnected: disconnected() };
+  return runs.map((run) => ({ ...run, disconnected: disconnected() }));
+}
+
+/** One choice's stream (./streamSegments). */
+export async function streamSegment(raw: ServerResponse, segment: Segment, startedMs: number, options: StreamOptions): Promise<RunResult> {
+  const [run] = await streamSegments(raw, [segment], startedMs, options);
+  return run;
 }

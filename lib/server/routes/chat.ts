@@ -11,9 +11,13 @@ import { badRequest, HttpError } from '../errors.js';
 import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
-import { streamSegment, type StreamFormat } from '../sse-writer.js';
-import { finishReason, usage } from '../openai-shapes.js';
+import { streamSegments, type StreamFormat } from '../sse-writer.js';
+import { finishReason, usage, withSummedUsage } from '../openai-shapes.js';
+import { checkChatFields, choiceSeeds, samplingOptions, wantedLogprobs } from '../request-fields.js';
+import { startChoiceForks, type ChoiceForks } from '../choice-forks.js';
+import { chatLogprobs, segmentLogprobs, TokenTexts, type CoveredLogprobs } from '../logprobs-shapes.js';
 import type { ServerContext } from '../context.js';
+import { constraintSpecOf, startConstrained } from '../structured-output.js';
 import type { CallBinding } from '../job-table.js';
 
 type Body = ChatCompletionBody;
@@ -64,9 +68,10 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
     ctx.checkModel(body.model);
     ctx.checkCapacity();
     const choice = body.tool_choice;
-    if (choice !== undefined && choice !== 'auto' && choice !== 'none') {
-      throw badRequest('tool_choice "required" or a named function is not supported (no constrained decoding); use "auto" or "none"', 'tool_choice');
-    }
+    // response_format and a forced tool_choice: constrained decoding (../structured-output.ts).
+    const constraintSpec = constraintSpecOf(body, ctx.engine.tokenizer);
+    checkChatFields(body);
+    const logprobs = wantedLogprobs(body.logprobs === true, body.top_logprobs ?? 0, ctx.engine.backendKind);
     const messages = toChatMessages(body.messages);
     const hints = callHints(body);
     const tools = choice === 'none' || !body.tools || body.tools.length === 0 ? undefined : body.tools;
@@ -75,7 +80,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       tools,
       maxTokens: body.max_completion_tokens ?? body.max_tokens ?? ctx.defaultMaxTokens,
       stop: body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop,
-      sampling: { temperature: body.temperature ?? 1, topP: body.top_p ?? 1, ...(body.seed == null ? {} : { seed: body.seed }) },
+      sampling: samplingOptions(body, logprobs),
       ignoreEos: body.ignore_eos ?? false,
       expectedToolS: body.expected_tool_s,
       // The job waits for its next call either way: a tool result or the person's next turn.
@@ -83,54 +88,69 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       ...hints.options,
     };
 
+    // n > 1: choice 0 runs on the job (its reply is the conversation's), the others on forks of it.
+    const seeds = choiceSeeds(body.seed, body.n ?? 1);
+    if (seeds[0] !== undefined) options.sampling = { ...options.sampling, seed: seeds[0] };
     const job = ctx.jobs.acquire(binding(request, messages));
     let conversation: ChatMessage[] | null = null;
+    let forks: ChoiceForks | null = null;
     try {
       const { engineJob, resume } = ctx.jobs.engineJobFor(job, body.job_kind);
-      const segment = resume ? engineJob.resume(options) : engineJob.generate(options);
+      const segment = await startConstrained(ctx.engine, constraintSpec, options, () => (resume ? engineJob.resume(options) : engineJob.generate(options)));
+      forks = await startChoiceForks(ctx.engine, { id: engineJob.id, cacheSalt: body.cache_salt, kind: body.job_kind }, seeds.slice(1), options, (fork, o) =>
+        startConstrained(ctx.engine, constraintSpec, o, () => fork.generate(o)),
+      ).catch((error: unknown) => {
+        segment.cancel();
+        throw error;
+      });
+      const segments = [segment, ...forks.segments];
       const id = `chatcmpl-${engineJob.id}-${engineJob.metrics().segments}`;
       const created = Math.floor(Date.now() / 1000);
       const headers = { 'x-astraea-job-id': job.id, ...skippedHintsHeader(hints, request.log) };
-      const chunk = (delta: object, finish: string | null = null) => ({
+      const texts = new TokenTexts(ctx.engine.tokenizer);
+      const shaped = (covered: CoveredLogprobs | null) => (covered === null ? null : chatLogprobs(covered.tokens, texts));
+      const chunk = (delta: object, finish: string | null = null, covered: CoveredLogprobs | null = null, choiceIndex = 0) => ({
         id, object: 'chat.completion.chunk', created, model: body.model, job_id: job.id,
-        choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+        choices: [{ index: choiceIndex, delta, finish_reason: finish, logprobs: shaped(covered) }],
       });
       const format: StreamFormat = {
-        start: () => chunk({ role: 'assistant', content: '' }),
-        content: (text) => chunk({ content: text }),
-        toolCalls: (r) => r.toolCalls.map((c, index) => chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: c.function }] })),
-        finish: (r) => chunk({}, finishReason(r)),
+        start: (choiceIndex) => chunk({ role: 'assistant', content: '' }, null, null, choiceIndex),
+        content: (text, covered, choiceIndex) => chunk({ content: text }, null, covered, choiceIndex),
+        toolCalls: (r, choiceIndex) => r.toolCalls.map((c, index) => chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: c.function }] }, null, null, choiceIndex)),
+        finish: (r, choiceIndex) => chunk({}, finishReason(r), null, choiceIndex),
         usage: (r) => ({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(r) }),
       };
 
       if (body.stream) {
         reply.hijack();
-        const streamed = await streamSegment(reply.raw, segment, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop: options.stop!, toolCalls: true, headers }).catch(
+        const streamed = await streamSegments(reply.raw, segments, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop: options.stop!, toolCalls: true, logprobs: logprobs !== null, headers }).catch(
           (error: unknown) => {
             request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
             return null;
           },
         );
         if (streamed === null) return reply;
-        const run = streamed;
-        ctx.metrics.observeCall(run.result, run.timing);
-        if (run.result.finishReason !== 'cancelled') conversation = [...messages, assistantMessage(run.result)];
+        for (const run of streamed) ctx.metrics.observeCall(run.result, run.timing);
+        if (streamed[0].result.finishReason !== 'cancelled') conversation = [...messages, assistantMessage(streamed[0].result)];
         return reply;
       }
-      const run = await awaitSegment(reply.raw, segment, startedMs);
-      ctx.metrics.observeCall(run.result, run.timing);
-      if (run.result.finishReason === 'cancelled') {
-        if (run.disconnected) return reply;
+      const runs = await Promise.all(segments.map((s) => awaitSegment(reply.raw, s, startedMs)));
+      for (const run of runs) ctx.metrics.observeCall(run.result, run.timing);
+      if (runs.some((run) => run.result.finishReason === 'cancelled')) {
+        if (runs.some((run) => run.disconnected)) return reply;
         throw new HttpError(409, `job ${job.id} was closed while this call ran`, 'invalid_request_error', 'job_closed');
       }
-      conversation = [...messages, assistantMessage(run.result)];
+      conversation = [...messages, assistantMessage(runs[0].result)];
       reply.headers(headers);
       return {
         id, object: 'chat.completion', created, model: body.model, job_id: job.id,
-        choices: [{ index: 0, message: assistantMessage(run.result), finish_reason: finishReason(run.result), logprobs: null }],
-        usage: usage(run.result),
+        choices: runs.map(({ result, tokenTexts }, index) => ({
+          index, message: assistantMessage(result), finish_reason: finishReason(result), logprobs: shaped(segmentLogprobs(result, tokenTexts, result.content ?? '')),
+        })),
+        usage: usage(withSummedUsage(runs.map((run) => run.result))),
       };
     } finally {
+      forks?.close();
       ctx.jobs.release(job, conversation);
     }
   });

@@ -1,5 +1,6 @@
 /**
- * POST /v1/completions: a raw prompt (text, or token ids) continued as a job of one call.
+ * POST /v1/completions: a raw prompt (text, or token ids) continued as a job of one call; n > 1
+ * choices are forks of that job.
  */
 import type { FastifyInstance } from 'fastify';
 import type { GenerateOptions } from '../../engine/types.js';
@@ -7,8 +8,10 @@ import { badRequest, HttpError } from '../errors.js';
 import { CompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
-import { streamSegment, type StreamFormat } from '../sse-writer.js';
-import { finishReason, usage } from '../openai-shapes.js';
+import { streamSegments, type StreamFormat } from '../sse-writer.js';
+import { finishReason, usage, withSummedUsage } from '../openai-shapes.js';
+import { checkCompletionFields, choiceSeeds, samplingOptions, wantedLogprobs } from '../request-fields.js';
+import { legacyLogprobs, segmentLogprobs, TokenTexts, type CoveredLogprobs } from '../logprobs-shapes.js';
 import type { ServerContext } from '../context.js';
 
 export function registerCompletions(app: FastifyInstance, ctx: ServerContext): void {
@@ -17,6 +20,9 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
     const body = request.body;
     ctx.checkModel(body.model);
     ctx.checkCapacity();
+    checkCompletionFields(body);
+    // The legacy integer: k alternatives (0: only the sampled token's log-probability).
+    const logprobs = wantedLogprobs(body.logprobs != null, body.logprobs ?? 0, ctx.engine.backendKind);
     const prompt = body.prompt;
     let tokens: number[];
     if (typeof prompt === 'string' || typeof prompt[0] === 'string') {
@@ -34,47 +40,61 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
       tokens,
       maxTokens: body.max_tokens ?? ctx.defaultMaxTokens,
       stop,
-      sampling: { temperature: body.temperature ?? 1, topP: body.top_p ?? 1, ...(body.seed == null ? {} : { seed: body.seed }) },
+      sampling: samplingOptions(body, logprobs),
       ignoreEos: body.ignore_eos ?? false,
       ...hints.options,
     };
-    const job = ctx.engine.createJob({ cacheSalt: body.cache_salt });
+    // n choices: a job for the first, forks of it for the others, which share the prompt's KV
+    // copy-on-write instead of computing it again; each draws with its own seed.
+    const seeds = choiceSeeds(body.seed, body.n ?? 1);
+    const jobs = [ctx.engine.createJob({ cacheSalt: body.cache_salt })];
     try {
-      const segment = job.generate(options);
-      const id = `cmpl-${job.id}`;
+      const segments = seeds.map((seed, i) => {
+        if (i > 0) jobs.push(ctx.engine.createJob({ cacheSalt: body.cache_salt, forkOf: jobs[0].id }));
+        const sampling = { ...options.sampling, ...(seed === undefined ? {} : { seed }) };
+        return jobs[i].generate({ ...options, sampling });
+      });
+      const id = `cmpl-${jobs[0].id}`;
       const created = Math.floor(Date.now() / 1000);
-      const chunk = (text: string, finish: string | null = null) => ({
-        id, object: 'text_completion', created, model: body.model,
-        choices: [{ index: 0, text, finish_reason: finish, logprobs: null }],
+      const texts = new TokenTexts(ctx.engine.tokenizer);
+      const choice = (index: number, text: string, finish: string | null, covered: CoveredLogprobs | null) => ({
+        index, text, finish_reason: finish, logprobs: covered === null ? null : legacyLogprobs(covered.tokens, texts, covered.textOffsets),
+      });
+      const chunk = (index: number, text: string, finish: string | null = null, covered: CoveredLogprobs | null = null) => ({
+        id, object: 'text_completion', created, model: body.model, choices: [choice(index, text, finish, covered)],
       });
       if (body.stream) {
         const format: StreamFormat = {
           start: () => null,
-          content: (text) => chunk(text),
+          content: (text, covered, index) => chunk(index, text, null, covered),
           toolCalls: () => [],
-          finish: (r) => chunk('', finishReason(r)),
+          finish: (r, index) => chunk(index, '', finishReason(r)),
           usage: (r) => ({ id, object: 'text_completion', created, model: body.model, choices: [], usage: usage(r) }),
         };
         reply.hijack();
-        const run = await streamSegment(reply.raw, segment, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop, toolCalls: false, headers }).catch(
+        const runs = await streamSegments(reply.raw, segments, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop, toolCalls: false, logprobs: logprobs !== null, headers }).catch(
           (error: unknown) => {
             request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
             return null;
           },
         );
-        if (run) ctx.metrics.observeCall(run.result, run.timing);
+        for (const run of runs ?? []) ctx.metrics.observeCall(run.result, run.timing);
         return reply;
       }
-      const run = await awaitSegment(reply.raw, segment, startedMs);
-      ctx.metrics.observeCall(run.result, run.timing);
-      if (run.result.finishReason === 'cancelled') {
-        if (run.disconnected) return reply;
+      const runs = await Promise.all(segments.map((segment) => awaitSegment(reply.raw, segment, startedMs)));
+      for (const run of runs) ctx.metrics.observeCall(run.result, run.timing);
+      if (runs.some((run) => run.result.finishReason === 'cancelled')) {
+        if (runs.some((run) => run.disconnected)) return reply;
         throw new HttpError(409, 'the call was cancelled', 'invalid_request_error', 'cancelled');
       }
       reply.headers(headers);
-      return { ...chunk(run.result.text, finishReason(run.result)), usage: usage(run.result) };
+      return {
+        id, object: 'text_completion', created, model: body.model,
+        choices: runs.map((run, index) => choice(index, run.result.text, finishReason(run.result), segmentLogprobs(run.result, run.tokenTexts, run.result.text))),
+        usage: usage(withSummedUsage(runs.map((run) => run.result))),
+      };
     } finally {
-      job.close();
+      for (const job of jobs) job.close();
     }
   });
 }
