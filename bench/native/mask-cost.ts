@@ -7,7 +7,7 @@
  * the plan, and the native sampler applies it. The mask time is also timed on its own (the
  * constraint's `accept`, which is where the next mask is computed).
  *
- *   npx tsc -p tsconfig.json --outDir .scratch/dist-cd && node .scratch/dist-cd/bench/native/mask-cost.js [--model tiny] [--batches 1,32] [--decode 64] [--schema JSON]
+ *   npm run build:ts && node dist/bench/native/mask-cost.js [--model tiny] [--batches 1,32] [--decode 64] [--schema JSON]
  */
 import { parseArgs } from 'node:util';
 import { constraintForModel } from '../../lib/constrain/engine-constraint.js';
