@@ -90,7 +90,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
 
     // n > 1: choice 0 runs on the job (its reply is the conversation's), the others on forks of it.
     const seeds = choiceSeeds(body.seed, body.n ?? 1);
-    if (seeds[0] !== undefined) options.sampling = { ...options.sampling, seed: seeds[0] };
+    options.sampling = { ...options.sampling, seed: seeds[0] };
     const job = ctx.jobs.acquire(binding(request, messages));
     let conversation: ChatMessage[] | null = null;
     let forks: ChoiceForks | null = null;
