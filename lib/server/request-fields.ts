@@ -1,8 +1,8 @@
 /**
  * The OpenAI request fields the schemas (./schemas.ts) let through but whose values this server
  * cannot honour, and the sampling fields as the engine's SamplingOptions. The rule: never a silent
- * 200 — a field whose value would change what OpenAI returns, and that is not implemented, is a
- * 400 naming it; a field that changes nothing here (`user`, `metadata`, `store: false`, ...) is
+ * 200 — a field whose value would change what OpenAI returns, and that this server does not
+ * honour, is a 400 naming it; a field that changes nothing here (`user`, `metadata`, `store: false`, ...) is
  * accepted. Fields no schema lists are a 400 too (the schemas forbid additional properties). The
  * table of every field is docs/server.md, "OpenAI compatibility".
  */
@@ -79,7 +79,7 @@ export function checkChatFields(body: SamplingFields & ChatOnlyFields): void {
 
 export function checkCompletionFields(body: SamplingFields & CompletionOnlyFields): void {
   checkCommon(body);
-  // best_of = n is n choices; more would be candidates ranked by likelihood, not implemented.
+  // best_of = n is n choices; a larger best_of asks for candidates ranked by likelihood, refused.
   if (body.best_of != null && body.best_of !== (body.n ?? 1)) throw unsupported('best_of', 'no ranking of candidates (best_of = n, or leave it out)');
   if (body.echo === true) throw unsupported('echo', 'the prompt is not echoed');
   if (body.suffix != null && body.suffix !== '') throw unsupported('suffix', 'no insertion (fill-in-the-middle)');

