@@ -67,7 +67,8 @@ __global__ void logprobs_kernel(const float* logits, int64_t vocab, SamplingRows
   if (threadIdx.x == 0) log_z = shift + log(sum);
   __syncthreads();
   const double lz = log_z;
-  if (threadIdx.x == 0) token_logprob[item] = float(double(in[tokens[row]]) - lz);
+  // A row with a non-finite logit drew nothing (kNonFiniteLogits): it has no token to price.
+  if (threadIdx.x == 0) token_logprob[item] = tokens[row] >= 0 ? float(double(in[tokens[row]]) - lz) : NAN;
 
   // Pass j takes the best id ranked after pass j - 1's pick.
   Ranked previous{INFINITY, -1};  // ranks ahead of everything

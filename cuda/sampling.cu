@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "core/random.h"
+#include "core/sampler.h"
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 #include "cuda/sampling_mask.cuh"
@@ -23,31 +24,37 @@ constexpr int kThreads = 1024;
 struct Best {
   float logit;
   int32_t id;
+  int32_t not_finite;  // some logit of the row is NaN (the mask kernel's mark for any non-finite one)
 };
 
 struct HigherThenLowerId {
   __device__ Best operator()(const Best& a, const Best& b) const {
-    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id) ? a : b;
+    Best winner = a.logit > b.logit || (a.logit == b.logit && a.id < b.id) ? a : b;
+    winner.not_finite = a.not_finite | b.not_finite;
+    return winner;
   }
 };
 
+// The row's highest logit, lowest id among equals — or kNonFiniteLogits for a row that had a
+// non-finite logit, which nothing may be drawn from (core/sampler.h).
 __global__ void argmax_kernel(const float* logits, int64_t vocab, int32_t* tokens) {
   using Reduce = cub::BlockReduce<Best, kThreads>;
   __shared__ typename Reduce::TempStorage temp;
   const float* row = logits + blockIdx.x * vocab;
-  Best best{-INFINITY, INT32_MAX};
-  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) best = HigherThenLowerId{}(best, Best{row[i], int32_t(i)});
+  Best best{-INFINITY, INT32_MAX, 0};
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) best = HigherThenLowerId{}(best, Best{row[i], int32_t(i), isnan(row[i]) ? 1 : 0});
   best = Reduce(temp).Reduce(best, HigherThenLowerId{});
-  if (threadIdx.x == 0) tokens[blockIdx.x] = best.id;
+  if (threadIdx.x == 0) tokens[blockIdx.x] = best.not_finite ? kNonFiniteLogits : best.id;
 }
 
 // One block per row: masked ids to -inf, then the penalties on the row's generated ids, in
 // float in the CPU's order and rounding (the intrinsics keep nvcc from fusing them into an FMA).
+// A non-finite logit, masked or not, becomes NaN, which the argmax kernel reports for the row.
 __global__ void mask_penalise_kernel(const float* logits, int64_t vocab, SamplingRows p, float* out) {
   const int64_t row = blockIdx.x;
   const float* in = logits + row * vocab;
   float* o = out + row * vocab;
-  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) o[i] = may_draw(p, row, i) ? in[i] : -INFINITY;
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) o[i] = !isfinite(in[i]) ? NAN : may_draw(p, row, i) ? in[i] : -INFINITY;
   const float presence = p.presence_penalty[row], frequency = p.frequency_penalty[row];
   if (presence == 0.f && frequency == 0.f) return;
   __syncthreads();
@@ -74,6 +81,7 @@ __global__ void iota_kernel(int64_t rows, int64_t vocab, int32_t* ids) {
 __global__ void draw_kernel(const float* sorted_logits, const int32_t* sorted_ids, const int32_t* sampled, int64_t vocab,
                             SamplingRows p, int32_t* tokens) {
   const int64_t row = sampled[blockIdx.x];
+  if (tokens[row] == kNonFiniteLogits) return;  // the argmax kernel found a non-finite logit: no draw
   using Scan = cub::BlockScan<double, kThreads>;
   using Count = cub::BlockReduce<int64_t, kThreads>;
   __shared__ typename Scan::TempStorage scan_temp;

@@ -140,9 +140,9 @@ void sample_step(const StepPlan& p, const float* logits, const int64_t* rows, in
     const SamplingRow row = sampling_row(p, s, vocab);
     const float* row_logits = logits + rows[s] * vocab;
     const int64_t position = p.start_positions[s] + p.query_lens[s];  // the sampled token's position
-    const int32_t token = sample_token(row_logits, vocab, row, position, scratch);
+    const int32_t token = finite_logits(row_logits, vocab) ? sample_token(row_logits, vocab, row, position, scratch) : kNonFiniteLogits;
     result.tokens[size_t(s)] = token;
-    if (row.logprobs) {
+    if (row.logprobs && token != kNonFiniteLogits) {
       row_logprobs(row_logits, vocab, row, token, logprobs);
       result.sampled_logprobs[size_t(s)] = logprobs.token;
       for (const TokenLogprob& t : logprobs.top) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/random.h"
 
@@ -76,6 +77,13 @@ class SortedPrefix {
 };
 
 }  // namespace
+
+bool finite_logits(const float* logits, int64_t vocab) {
+  // Branch-free, so it vectorises: |x| <= FLT_MAX is false for NaN and for either infinity.
+  bool finite = true;
+  for (int64_t i = 0; i < vocab; ++i) finite &= std::fabs(logits[i]) <= std::numeric_limits<float>::max();
+  return finite;
+}
 
 int32_t sample_token(const float* raw_logits, int64_t vocab, const SamplingRow& row, int64_t position,
                      SamplerScratch& scratch) {

@@ -58,6 +58,13 @@ struct SamplerScratch {  // reused between rows to avoid allocating per token
   std::vector<double> probs;
 };
 
+// What a step returns for a row whose logits are not all finite (NaN or infinite: broken weights,
+// or an overflow): no id is drawn from it, and the engine fails that sequence alone.
+constexpr int32_t kNonFiniteLogits = -1;
+
+// Whether every one of the row's logits is a finite number.
+bool finite_logits(const float* logits, int64_t vocab);
+
 // The drawn id. The row's mask must allow at least one id (the plan check makes sure).
 int32_t sample_token(const float* logits, int64_t vocab, const SamplingRow& row, int64_t position, SamplerScratch& scratch);
 

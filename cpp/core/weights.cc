@@ -1,5 +1,8 @@
 #include "core/weights.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -20,6 +23,18 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 
+
+// Random weights are written, not mapped: a config.json whose sizes ask for more than the machine
+// has would fault pages in until the kernel kills the process. Refused before the first byte.
+void check_dummy_fits(const ModelConfig& c, size_t element_bytes) {
+  double bytes = 0;
+  for (const TensorSpec& t : tensor_specs(c)) bytes += double(t.rows) * double(std::max<int64_t>(t.cols, 1)) * double(element_bytes);
+  const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && bytes > physical)
+    throw EngineError(codes::kOutOfMemory, "random weights for this config.json need " + std::to_string(int64_t(bytes / double(1 << 20))) +
+                                               " MiB, more than this machine's " + std::to_string(int64_t(physical / double(1 << 20))) +
+                                               " MiB of memory");
+}
 
 }  // namespace
 
@@ -67,10 +82,20 @@ class WeightBinder {
     } else {
       const TensorView& t = from_file(spec.name, {spec.rows});
       for (size_t i = 0; i < out.size(); ++i) out[i] = load_element(t.data, t.dtype, i);
+      // These are read whole anyway, so a NaN or an infinity costs nothing to find here; one would
+      // make every output of the model NaN. (The matrices are not scanned: a non-finite value
+      // there shows up as a sequence's non-finite logits, which the sampler reports.)
+      for (size_t i = 0; i < out.size(); ++i)
+        if (!std::isfinite(out[i]))
+          throw EngineError(codes::kInvalidWeights, t.file + ": tensor \"" + spec.name + "\" holds " + std::to_string(out[i]) +
+                                                        " at element " + std::to_string(i) + " (weights must be finite)");
     }
   }
 
   bool has_file_tensor(const std::string& name) const { return files_ && files_->find(name); }
+
+  // Bytes per element of a matrix the dummy generator writes.
+  size_t dummy_element_bytes() const { return dtype_size(target_dtype(DType::F32)); }
 
   void finish() {
     if (files_ && keep_files_) w_.files_ = files_->take_files();
@@ -204,6 +229,7 @@ ModelWeights::Slot ModelWeights::slot(const TensorSpec& t) {
 std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const WeightSource& source, ThreadPool& pool) {
   auto w = std::make_unique<ModelWeights>();
   WeightBinder bind(*w, c, source, pool);
+  if (source.dummy) check_dummy_fits(c, bind.dummy_element_bytes());
 
   w->layers.resize(size_t(c.num_layers));
   for (const TensorSpec& t : tensor_specs(c)) {

@@ -27,8 +27,15 @@ export interface BackendStep {
   swapOutToVacated?: BlockPair[];
 }
 
+/**
+ * The token a step gives a sequence whose logits were not all finite (NaN or infinite: broken
+ * weights, or an overflow): nothing was drawn, and the engine fails that sequence alone
+ * (EngineError NON_FINITE_LOGITS). The native backends' kNonFiniteLogits (cpp/core/sampler.h).
+ */
+export const NON_FINITE_LOGITS = -1;
+
 export interface BackendStepResult {
-  /** One sampled token per sequence. */
+  /** One sampled token per sequence (NON_FINITE_LOGITS where nothing could be drawn). */
   tokens: ArrayLike<number>;
   /** When some sequence asked (SamplingOptions.logprobs): per sequence, its token's logprobs, or null where not asked. */
   logprobs?: (SampledLogprobs | null)[];

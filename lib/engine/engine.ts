@@ -23,7 +23,7 @@ import { Predictors } from '../predict/predictors.js';
 import type { Policy } from '../sched/policy.js';
 import { createPolicy } from '../sched/registry.js';
 import { ActiveSegment } from './active-segment.js';
-import type { BackendModelInfo, EngineBackend } from './backend.js';
+import { NON_FINITE_LOGITS, type BackendModelInfo, type EngineBackend } from './backend.js';
 import { EngineAccounts } from './engine-accounts.js';
 import { checkForkParent, checkJobNaming, checkPolicyName, checkSegmentStart, poolsAndLimits } from './engine-options.js';
 import { checkSampling } from './sampling-check.js';
@@ -382,6 +382,12 @@ export class Engine {
     decision.runs.forEach(({ record, start, count }, i) => {
       if (!record.active || record.closed) return; // cancelled while the step ran
       const computed = start + count;
+      if (computed >= record.tokens.length && result.tokens[i] === NON_FINITE_LOGITS) {
+        // The model's logits for this sequence were NaN or infinite: nothing was drawn, and what
+        // the step wrote to its cache is not worth keeping. The batch's other sequences go on.
+        this.failSegment(record, new EngineError('NON_FINITE_LOGITS', `job ${record.id}: the model's logits for the next token are not finite (NaN or infinite): broken weights, or an overflow`));
+        return;
+      }
       record.computedHighWater = Math.max(record.computedHighWater, computed);
       this.blocks.markComputed(record.id, record.tokens, computed);
       if (computed < record.tokens.length) {
@@ -398,7 +404,15 @@ export class Engine {
       record.tokens.push(token);
       record.state.tokenGenerated();
       const constraint = record.active.spec.constraint;
-      const reason = record.active.accept(token, result.logprobs?.[i] ?? null);
+      let reason: FinishReason | null;
+      try {
+        reason = record.active.accept(token, result.logprobs?.[i] ?? null);
+      } catch (error) {
+        // Following one sequence's token failed (its decoding, its client's stream): that
+        // sequence fails, the batch's others go on.
+        this.failSegment(record, error instanceof EngineError ? error : new EngineError('INTERNAL', `job ${record.id}: ${String(error)}`));
+        return;
+      }
       if (reason) this.endSegment(record, reason);
       else if (constraint) following.push(this.followConstraint(record, constraint, token));
     });

@@ -23,6 +23,8 @@ const NO_HOST_POOL_SWAP_BYTES_PER_S = 25e9;
 
 export class NativeBackend implements EngineBackend {
   readonly blockBytes: number;
+  /** null, or a mask of the ids the tokenizer can spell when some id below its size has no token. */
+  private readonly spellable: Uint32Array | null;
 
   private constructor(
     readonly model: LoadedModel,
@@ -32,6 +34,7 @@ export class NativeBackend implements EngineBackend {
     readonly swapBytesPerS: number,
   ) {
     this.blockBytes = cache.info().blockBytes;
+    this.spellable = spellableMask(model);
   }
 
   /**
@@ -63,7 +66,11 @@ export class NativeBackend implements EngineBackend {
 
   async step(step: BackendStep): Promise<BackendStepResult> {
     const sampleableIds = this.sampleableIds;
-    const plan = buildStepPlan(sampleableIds === null ? step : { ...step, sampleableIds });
+    const spellable = this.spellable;
+    // A vocabulary with gaps: every row samples only ids the tokenizer can spell (a constraint's
+    // mask already leaves the gaps out: it is built from the spellings).
+    const sequences = spellable ? step.sequences.map((s) => (s.allowedTokens ? s : { ...s, allowedTokens: spellable })) : step.sequences;
+    const plan = buildStepPlan({ ...step, sequences, ...(sampleableIds === null ? {} : { sampleableIds }) });
     const result = await this.model.native.step(this.cache, plan);
     const { tokens, elapsedS, blockingSwapS, overlappedSwapS, overlappedSwapBlocks } = result;
     const logprobs = result.sampledLogprobs ? stepLogprobs(result, step.sequences.length) : undefined;
@@ -86,6 +93,17 @@ export class NativeBackend implements EngineBackend {
     this.cache.dispose();
     this.model.dispose();
   }
+}
+
+/** The ids below the tokenizer's size that have a token, as a step mask; null when that is all of them. */
+function spellableMask(model: LoadedModel): Uint32Array | null {
+  const tokenizer = model.tokenizer;
+  const gaps = tokenizer?.unspellableIds() ?? [];
+  if (!tokenizer || gaps.length === 0) return null;
+  const mask = new Uint32Array(Math.ceil(model.info.vocabSize / 32));
+  for (let id = 0; id < tokenizer.vocabSize; id++) mask[id >>> 5] |= 1 << (id & 31);
+  for (const id of gaps) mask[id >>> 5] &= ~(1 << (id & 31));
+  return mask;
 }
 
 /**

@@ -67,6 +67,12 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
     model = await native().loadModel({ ...common, dir, dummy: options.dummy ?? false });
     try {
       tokenizer = existsSync(join(dir, 'tokenizer.json')) ? await Tokenizer.fromDir(dir) : null;
+      const rows = model.info().vocabSize;
+      if (tokenizer && tokenizer.vocabSize > rows) {
+        // Fewer ids than rows is normal (a head padded for the GPU); more would encode ids the
+        // model has no embedding for.
+        throw new EngineError('INVALID_TOKENIZER', `${join(dir, 'tokenizer.json')} has ids up to ${tokenizer.vocabSize - 1}, but the model has ${rows} vocabulary rows (config.json vocab_size): ids ${rows} and above have no embedding`);
+      }
     } catch (error) {
       model.dispose();
       throw error;

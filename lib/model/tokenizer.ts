@@ -209,6 +209,7 @@ export class Tokenizer {
     if (!Array.isArray(normalized.added_tokens)) {
       throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json "added_tokens" must be a list');
     }
+    checkTokenIds(json.model as Record<string, unknown>, normalized.added_tokens);
     const config = (tokenizerConfigJson ?? {}) as Record<string, unknown>;
     let inner: HfTokenizerLike;
     try {
@@ -287,6 +288,16 @@ export class Tokenizer {
     const fallback = /^<0x([0-9A-Fa-f]{2})>$/.exec(spelling);
     if (fallback) return Uint8Array.of(parseInt(fallback[1], 16));
     return new TextEncoder().encode(spelling.replaceAll('\u2581', ' '));
+  }
+
+  /**
+   * The ids below vocabSize that name no token (a vocabulary with gaps): nothing can decode them,
+   * so they must never be sampled. Empty for every real tokenizer the tests load.
+   */
+  unspellableIds(): number[] {
+    const gaps: number[] = [];
+    for (let id = 0; id < this.vocabSize; id++) if (!this.addedById.has(id) && this.inner.id_to_token(id) === undefined) gaps.push(id);
+    return gaps;
   }
 
   /** Whether decode({skipSpecialTokens: true}) drops this id. */
@@ -406,4 +417,36 @@ function parseJsonFile(text: string, file: string): object {
     throw new EngineError('INVALID_TOKENIZER', `${file} must contain a JSON object`);
   }
   return value;
+}
+
+/** Largest id a tokenizer may use: the native side indexes with 32-bit ids. */
+const MAX_TOKEN_ID = 2 ** 31 - 2;
+
+/**
+ * The vocabulary's ids are what every later step indexes with: each must be a whole number in
+ * [0, 2^31 - 1). The library that builds the tokenizer accepts a vocabulary of any shape and
+ * fails later, or never, with ids no model row has.
+ */
+function checkTokenIds(model: Record<string, unknown>, addedTokens: unknown[]): void {
+  const isId = (id: unknown) => typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= MAX_TOKEN_ID;
+  const vocab = model.vocab;
+  if (vocab !== undefined) {
+    if (Array.isArray(vocab)) {
+      // Unigram: [piece, score] pairs, the id being the place in the list.
+      if (!vocab.every((entry) => Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'number')) {
+        throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json model.vocab, a list, must hold [piece, score] pairs');
+      }
+    } else if (isPlainObject(vocab)) {
+      for (const [piece, id] of Object.entries(vocab)) {
+        if (!isId(id)) throw new EngineError('INVALID_TOKENIZER', `tokenizer.json model.vocab gives ${JSON.stringify(piece).slice(0, 40)} the id ${JSON.stringify(id)}: ids are whole numbers from 0 to ${MAX_TOKEN_ID}`);
+      }
+    } else {
+      throw new EngineError('INVALID_TOKENIZER', 'tokenizer.json model.vocab must be an object (piece → id) or a list of [piece, score]');
+    }
+  }
+  for (const token of addedTokens) {
+    if (!isPlainObject(token) || !isId(token.id) || typeof token.content !== 'string') {
+      throw new EngineError('INVALID_TOKENIZER', `tokenizer.json added_tokens entry ${JSON.stringify(token)?.slice(0, 60)} needs an id (a whole number from 0 to ${MAX_TOKEN_ID}) and a string content`);
+    }
+  }
 }

@@ -127,7 +127,7 @@ export interface NativeStepPlan {
 }
 
 export interface NativeStepResult {
-  /** One sampled token per sequence. */
+  /** One sampled token per sequence; -1 where the sequence's logits were not all finite (nothing drawn). */
   tokens: Int32Array;
   /** logitsRows x vocabSize, when asked for. */
   logits: Float32Array | null;
