@@ -372,7 +372,10 @@ export class Engine {
       this.kv.pendingCopies.unshift(...begun.copy);
       this.kv.pendingSwapIn.unshift(...begun.prefetch);
       this.lastStepFailed = true; // a copy-only step is not retried on its own
-      for (const run of decision.runs) this.failSegment(run.record, error as Error);
+      // Whatever the backend threw, its callers get an EngineError with a code (a bug in a
+      // backend is INTERNAL, with what was thrown in the message).
+      const failure = error instanceof EngineError ? error : new EngineError('INTERNAL', `step failed: ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`);
+      for (const run of decision.runs) this.failSegment(run.record, failure);
       return;
     }
     this.lastStepFailed = false;
