@@ -1,14 +1,18 @@
 /**
- * Rendering of Hugging Face chat templates (Jinja) with @huggingface/jinja.
+ * Rendering of Hugging Face chat templates (Jinja) with @huggingface/jinja's parser and an
+ * interpreter corrected to Python Jinja2's behaviour where real templates need it
+ * (./chat-template-interpreter.ts).
  *
  * The render context follows transformers' `apply_chat_template`: `messages`, `tools` (null when
- * none were given), `add_generation_prompt`, `bos_token`, `eos_token`, plus `raise_exception`.
+ * none were given), `add_generation_prompt`, `bos_token`, `eos_token`, plus `raise_exception`,
+ * `strftime_now` and `range`.
  * Parse and render failures become EngineError('INVALID_TEMPLATE'); a template that calls
  * `raise_exception(...)` on purpose is rejecting the conversation, not broken, so that becomes
  * EngineError('INVALID_ARGUMENT') carrying the template's message.
  */
 import { Template } from '@huggingface/jinja';
 import { EngineError } from '../errors.js';
+import { renderParsed } from './chat-template-interpreter.js';
 
 export interface ChatTemplateRenderContext {
   messages: readonly unknown[];
@@ -26,20 +30,12 @@ export type ChatTemplateSpec = string | { name: string; template: string }[];
 const CACHE_LIMIT = 16;
 const compiled = new Map<string, Template>();
 
-/**
- * @huggingface/jinja declares its own `raise_exception` global and refuses to let render() items
- * redeclare it, so the template is compiled behind one `set` that rebinds the name to ours. The
- * newline after the tag is eaten by trim_blocks, so the template's own text is untouched.
- */
-const RAISE_HOOK = '_astraea_raise_exception';
-const TEMPLATE_PREFIX = `{% set raise_exception = ${RAISE_HOOK} %}\n`;
-
 function compile(template: string): Template {
   const hit = compiled.get(template);
   if (hit) return hit;
   let parsed: Template;
   try {
-    parsed = new Template(TEMPLATE_PREFIX + template);
+    parsed = new Template(template);
   } catch (err) {
     throw new EngineError('INVALID_TEMPLATE', `chat template failed to parse: ${errorMessage(err)}`);
   }
@@ -66,7 +62,7 @@ export function renderChatTemplate(template: string, ctx: ChatTemplateRenderCont
     add_generation_prompt: ctx.addGenerationPrompt,
     bos_token: ctx.bosToken ?? '',
     eos_token: ctx.eosToken ?? '',
-    [RAISE_HOOK]: (message: unknown): never => {
+    raise_exception: (message: unknown): never => {
       throw new EngineError(
         'INVALID_ARGUMENT',
         `chat template rejected the conversation: ${String(message)}`,
@@ -75,7 +71,7 @@ export function renderChatTemplate(template: string, ctx: ChatTemplateRenderCont
   };
   let out: unknown;
   try {
-    out = tpl.render(items);
+    out = renderParsed(tpl, items);
   } catch (err) {
     if (err instanceof EngineError) throw err;
     throw new EngineError('INVALID_TEMPLATE', `chat template failed to render: ${errorMessage(err)}`);
