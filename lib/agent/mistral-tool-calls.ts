@@ -1,7 +1,8 @@
 /**
  * Mistral's tool-call form: the control token `[TOOL_CALLS]` (it reaches the parser as text: the
- * engine decodes with special tokens kept), then the calls, to the end of the output. Text before
- * the first marker is content. Two spellings, by tokenizer version:
+ * engine decodes with special tokens kept, and the server drops special tokens from the reply only
+ * after parsing, lib/server/special-tokens.ts), then the calls, to the end of the output. Text
+ * before the first marker is content. Two spellings, by tokenizer version:
  *
  * - v3 (Mistral 7B Instruct v0.3, Mixtral 8x22B Instruct, Mistral Nemo): one JSON array,
  *   `[TOOL_CALLS] [{"name": "f", "arguments": {...}}, ...]`.

@@ -6,7 +6,7 @@
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { TokenConstraint } from './constraint.js';
 import { GrammarConstraint } from './grammar-constraint.js';
-import { toolCallSchema, wrapToolCallGrammar, WRAPPED_ROOT, type ForcedTool, type ForcedToolFormat } from './tool-call-grammar.js';
+import { toolCallSchema, wrapToolCallGrammar, WRAPPED_ROOT, type ForcedToolCall } from './tool-call-grammar.js';
 import { constraintVocabulary, type ConstraintVocabulary } from './vocabulary.js';
 import { xgrammar } from './xgrammar-load.js';
 
@@ -14,7 +14,7 @@ export type ConstraintSpec =
   | { kind: 'json_object' }
   /** The schema must be in the supported subset (./schema-subset.ts): xgrammar aborts on others. */
   | { kind: 'json_schema'; schema: object }
-  | { kind: 'tool_call'; format: ForcedToolFormat; tools: ForcedTool[] };
+  | ({ kind: 'tool_call' } & ForcedToolCall);
 
 const ANY_OBJECT = { type: 'object', additionalProperties: true };
 const COMPACT: [string, string] = [',', ':'];
@@ -48,7 +48,7 @@ async function compile(spec: ConstraintSpec, { compiler }: ConstraintVocabulary)
   const ebnf = withJsonStrings(await schemaGrammar(schema));
   if (spec.kind !== 'tool_call') return compiler.compileGrammar(ebnf, 'root');
   const call = spec.format === 'hermes' ? withoutRawAngle(ebnf) : ebnf;
-  return compiler.compileGrammar(wrapToolCallGrammar(call, spec.format), WRAPPED_ROOT);
+  return compiler.compileGrammar(wrapToolCallGrammar(call, spec.format, spec.parallel), WRAPPED_ROOT);
 }
 
 const JSON_STRING_CHAR = String.raw`[^\0-\x1f\"\\\r\n]`;

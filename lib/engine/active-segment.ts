@@ -1,6 +1,11 @@
 /**
  * The engine's state for one segment while it queues and runs: what it generates, how it
  * decodes text, and when it stops (end of sequence, length, a stop string, a tool call).
+ *
+ * A constrained segment (spec.constraint: structured output, a forced tool call) ends where its
+ * grammar does, by end of sequence or length: stop strings are not applied to it (a stop string
+ * inside the JSON would cut it into invalid JSON), and a complete Hermes block does not end it
+ * (the grammar may admit further calls, and allows end of sequence only once the output is whole).
  */
 import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
 import type { TokenConstraint } from '../constrain/constraint.js';
@@ -37,6 +42,8 @@ export class ActiveSegment {
   private readonly decoder: StreamDecoder | null;
   private readonly toolCalls: ToolCallStream;
   cachedPromptTokens = 0;
+  /** The stop strings this segment applies: none under a constraint, whose grammar decides the end. */
+  private readonly stop: readonly string[];
 
   constructor(
     readonly index: number,
@@ -48,6 +55,7 @@ export class ActiveSegment {
   ) {
     this.decoder = tokenizer ? tokenizer.createStreamDecoder() : null;
     this.toolCalls = createToolCallStream('auto', idPrefix);
+    this.stop = spec.constraint ? [] : spec.stop;
   }
 
   /** Records a sampled token; returns the finish reason if the segment ends with it. */
@@ -64,15 +72,15 @@ export class ActiveSegment {
     this.text += delta;
     this.handle.push({ type: 'token', token, text: delta, ...withLogprobs });
     const { toolCallComplete } = this.toolCalls.push(delta);
-    if (toolCallComplete) return 'tool_call';
-    if (this.spec.stop.length > 0 && this.stopStringIndex() >= 0) return 'stop';
+    if (toolCallComplete && !this.spec.constraint) return 'tool_call';
+    if (this.stop.length > 0 && this.stopStringIndex() >= 0) return 'stop';
     if (this.generated.length >= this.spec.maxTokens) return this.spec.endsWithToolCall ? 'tool_call' : 'length';
     return null;
   }
 
   private stopStringIndex(): number {
     let first = -1;
-    for (const s of this.spec.stop) {
+    for (const s of this.stop) {
       const i = this.text.indexOf(s);
       if (i >= 0 && (first < 0 || i < first)) first = i;
     }
@@ -81,7 +89,7 @@ export class ActiveSegment {
 
   result(reason: FinishReason): SegmentResult {
     let text = this.text + (this.decoder ? this.decoder.flush() : '');
-    const stopAt = this.spec.stop.length > 0 ? this.stopStringIndex() : -1;
+    const stopAt = this.stop.length > 0 ? this.stopStringIndex() : -1;
     if (stopAt >= 0) text = text.slice(0, stopAt);
     const parsed = this.toolCalls.finish();
     // A model that ends with a Llama-3 style JSON call (found only at the end) also made a tool call.

@@ -7,13 +7,16 @@
  * - legacy completions: `{ tokens, token_logprobs, top_logprobs: [{ text: logprob }], text_offset }`.
  *
  * A token's text is its own bytes decoded alone, so a byte that only starts a multi-byte character
- * reads U+FFFD while `bytes` holds the byte, as OpenAI gives it. Without a tokenizer a token reads
+ * reads U+FFFD while `bytes` holds the byte, as OpenAI gives it. A special token is listed with its
+ * own text (`<|im_end|>`) although the reply's text drops it (./special-tokens.ts): its
+ * log-probability is the model's as any other's. Without a tokenizer a token reads
  * `token_id:<id>` (vLLM's spelling) and has no bytes.
  */
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { SampledLogprobs } from '../step.js';
 import type { SegmentResult } from '../engine/types.js';
 import { coveredRange, TokenSpans } from './content-tokens.js';
+import type { SpecialTextRanges } from './special-tokens.js';
 
 export interface TokenText {
   text: string;
@@ -54,12 +57,18 @@ export interface CoveredLogprobs {
   textOffsets: number[];
 }
 
-/** Tokens [from, to) of a segment, offsets counted from `contentStart` in its raw output. */
-export function coveredLogprobs(ids: readonly number[], logprobs: readonly SampledLogprobs[], spans: TokenSpans, from: number, to: number, contentStart: number): CoveredLogprobs {
+/**
+ * Tokens [from, to) of a segment, offsets counted from `contentStart` in its raw output, in the
+ * returned text's characters: `visible` maps a raw position past the special tokens' text that
+ * the reply drops (./special-tokens.ts).
+ */
+export function coveredLogprobs(ids: readonly number[], logprobs: readonly SampledLogprobs[], spans: TokenSpans, from: number, to: number, contentStart: number, visible: SpecialTextRanges | null = null): CoveredLogprobs {
   const out: CoveredLogprobs = { tokens: [], textOffsets: [] };
+  const position = (raw: number) => (visible ? visible.visiblePosition(raw) : raw);
+  const start = position(contentStart);
   for (let i = from; i < to; i++) {
     out.tokens.push({ id: ids[i], logprobs: logprobs[i] });
-    out.textOffsets.push(Math.max(0, spans.start(i) - contentStart));
+    out.textOffsets.push(Math.max(0, position(spans.start(i)) - start));
   }
   return out;
 }
@@ -109,10 +118,10 @@ export function legacyLogprobs(tokens: readonly TokenLogprobs[], texts: TokenTex
  * text): the tokens it covers (./content-tokens.ts), from the texts the tokens released. Null when
  * the segment has none (the call did not ask).
  */
-export function segmentLogprobs(result: SegmentResult, tokenTexts: readonly string[], content: string): CoveredLogprobs | null {
+export function segmentLogprobs(result: SegmentResult, tokenTexts: readonly string[], content: string, visible: SpecialTextRanges | null = null): CoveredLogprobs | null {
   if (!result.logprobs) return null;
   const spans = TokenSpans.of(tokenTexts);
   const output = tokenTexts.join('');
   const range = coveredRange(spans, result.text.length > output.length ? result.text : output, content);
-  return coveredLogprobs(result.tokens, result.logprobs, spans, range.from, range.to, range.contentStart);
+  return coveredLogprobs(result.tokens, result.logprobs, spans, range.from, range.to, range.contentStart, visible);
 }

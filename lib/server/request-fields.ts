@@ -22,6 +22,7 @@ export interface SamplingFields {
   n?: number | null;
   logit_bias?: Record<string, number> | null;
   store?: boolean | null;
+  skip_special_tokens?: boolean | null;
 }
 
 export interface ChatOnlyFields {
@@ -72,8 +73,6 @@ export function checkChatFields(body: SamplingFields & ChatOnlyFields): void {
     if ((body as Record<string, unknown>)[field] != null) throw unsupported(field, why);
   }
   if (body.modalities != null && body.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'text only');
-  // false promises at most one tool call, which nothing here enforces; true is what happens.
-  if (body.parallel_tool_calls === false) throw unsupported('parallel_tool_calls', 'false (at most one call) is not enforced; send true or leave it out');
   if ((body.top_logprobs ?? 0) > 0 && body.logprobs !== true) throw badRequest('top_logprobs needs logprobs: true', 'top_logprobs', 'invalid_value');
 }
 
@@ -102,6 +101,14 @@ export function samplingOptions(body: SamplingFields, logprobs: { topLogprobs: n
     sampling.topLogprobs = logprobs.topLogprobs;
   }
   return sampling;
+}
+
+/**
+ * vLLM's `skip_special_tokens` (both routes; the schema has checked it is a boolean or null):
+ * absent or null is true, the reply's text then has no special token's (./special-tokens.ts).
+ */
+export function skipsSpecialTokens(body: SamplingFields): boolean {
+  return body.skip_special_tokens ?? true;
 }
 
 /**

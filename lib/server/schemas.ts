@@ -83,6 +83,8 @@ const Common = {
   safety_identifier: Nullable(Type.String()),
   /** Only false: nothing is stored. */
   store: Nullable(Type.Boolean()),
+  /** vLLM's extension: false keeps special tokens' text in the reply (default true: ./special-tokens.ts). */
+  skip_special_tokens: Nullable(Type.Boolean()),
   /** vLLM's extension: keep generating past end-of-sequence (benchmarks force lengths). */
   ignore_eos: Type.Optional(Type.Boolean()),
   /**
@@ -109,7 +111,7 @@ export const ChatCompletionBody = Type.Object({
   top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
   /** Only ["text"]. */
   modalities: Nullable(Type.Array(Type.String())),
-  /** Only true (several calls are what the parser returns anyway). */
+  /** False: at most one tool call (a forced one by its grammar, else the first the model wrote). */
   parallel_tool_calls: Nullable(Type.Boolean()),
   /** Accepted and ignored: no retention policy to choose here. */
   prompt_cache_retention: Nullable(Type.String()),

@@ -7,11 +7,13 @@ import type { ServerResponse } from 'node:http';
 import { createToolCallStream, type ToolCallStream } from '../agent/tool-calls.js';
 import type { Segment } from '../engine/segment.js';
 import type { SegmentResult, TokenEvent } from '../engine/types.js';
+import type { Tokenizer } from '../model/tokenizer.js';
 import type { SampledLogprobs } from '../step.js';
 import { callTiming, cancelOnDisconnect, type RunResult } from './call-segment.js';
 import { coveredRange, TokenSpans } from './content-tokens.js';
 import { coveredLogprobs, type CoveredLogprobs } from './logprobs-shapes.js';
 import { withSummedUsage } from './openai-shapes.js';
+import { SpecialTextRanges } from './special-tokens.js';
 
 /** What a streamed call sends, in its route's chunk format; `index` is the choice's. */
 export interface StreamFormat {
@@ -31,10 +33,13 @@ export interface StreamOptions {
   includeUsage: boolean;
   /** Stop strings: text that may be the start of one waits until it is known not to be. */
   stop: readonly string[];
-  /** Parse tool calls out of the stream (chat) or send the text as it is (completions). */
+  /** Parse tool calls out of the stream (chat) or send the text as it is (completions, a response_format reply). */
   toolCalls: boolean;
   /** The call asked for logprobs. */
   logprobs: boolean;
+  /** The model's tokenizer (which ids are special), and whether their text leaves the reply (./special-tokens.ts). */
+  tokenizer: Tokenizer | null;
+  skipSpecialTokens: boolean;
   headers: Record<string, string>;
 }
 
@@ -71,16 +76,22 @@ export function stopSafeLength(raw: string, stop: readonly string[], from = 0): 
  * only starts a character, a possible stop string or tool-call markup — comes with the chunk that
  * finally carries that text, and tokens whose text never becomes content (markup, a stop string,
  * end of sequence) never come; so the chunks' logprobs add up to the whole call's.
+ *
+ * Everything above is decided on the engine's text, special tokens included (what the stop
+ * strings and the tool-call parser read); only the text a chunk carries loses the special tokens'
+ * (./special-tokens.ts). A piece that was nothing but special tokens sends nothing: its tokens'
+ * logprobs go with the next chunk.
  */
 class ChoiceStream {
   private readonly filter: ToolCallStream | null;
   private readonly spans = new TokenSpans();
+  private readonly specials: SpecialTextRanges;
   private readonly ids: number[] = [];
   private readonly logprobs: SampledLogprobs[] = [];
   readonly tokenTexts: string[] = [];
   private output = ''; // the raw text the tokens released
   private passed = 0; // output[0, passed) went through the stop check
-  private sent = '';
+  private sent = ''; // the engine's text of the content sent so far (special tokens included)
   // Where the content starts in the output: the tool-call parser drops leading whitespace.
   private contentStart: number | null;
   private coveredTo = 0; // tokens whose logprobs were sent
@@ -92,10 +103,12 @@ class ChoiceStream {
   ) {
     this.filter = options.toolCalls ? createToolCallStream('auto') : null;
     this.contentStart = this.filter ? null : 0;
+    this.specials = new SpecialTextRanges(options.tokenizer, options.skipSpecialTokens);
   }
 
   event(event: TokenEvent): void {
     this.spans.push(event.text);
+    this.specials.push(event.token, event.text);
     this.ids.push(event.token);
     this.tokenTexts.push(event.text);
     if (event.logprobs) this.logprobs.push(event.logprobs);
@@ -110,8 +123,10 @@ class ChoiceStream {
       this.contentStart = this.output.length - this.output.trimStart().length;
       this.coveredTo = this.spans.firstCovered(this.contentStart);
     }
+    const visible = this.specials.strip(out, this.contentStart + this.sent.length);
     this.sent += out;
-    this.send(this.options.format.content(out, this.take(this.spans.coveredEnd(this.contentStart + this.sent.length)), this.index));
+    if (visible.length === 0) return;
+    this.send(this.options.format.content(visible, this.take(this.spans.coveredEnd(this.contentStart + this.sent.length)), this.index));
   }
 
   /** The rest of the content, the tool calls and the finish chunk. */
@@ -126,14 +141,15 @@ class ChoiceStream {
       this.coveredTo = range.from;
     }
     const lastLogprobs = this.take(range.to);
-    if (rest.length > 0 || (lastLogprobs !== null && lastLogprobs.tokens.length > 0)) this.send(format.content(rest, lastLogprobs, this.index));
+    const visibleRest = this.specials.strip(rest, (this.contentStart ?? range.contentStart) + this.sent.length);
+    if (visibleRest.length > 0 || (lastLogprobs !== null && lastLogprobs.tokens.length > 0)) this.send(format.content(visibleRest, lastLogprobs, this.index));
     for (const chunk of format.toolCalls(result, this.index)) this.send(chunk);
     this.send(format.finish(result, this.index));
   }
 
   private take(to: number): CoveredLogprobs | null {
     if (!this.options.logprobs) return null;
-    const covered = coveredLogprobs(this.ids, this.logprobs, this.spans, this.coveredTo, Math.max(this.coveredTo, to), this.contentStart ?? 0);
+    const covered = coveredLogprobs(this.ids, this.logprobs, this.spans, this.coveredTo, Math.max(this.coveredTo, to), this.contentStart ?? 0, this.specials);
     this.coveredTo = Math.max(this.coveredTo, to);
     return covered;
   }

@@ -1,7 +1,8 @@
 /**
  * What a chat call's `response_format` and `tool_choice` ask the output to be, as a constraint
  * spec for constrained decoding (lib/constrain), or null when they ask nothing. Every problem is a
- * 400 naming the field. A forced tool call (`"required"`, or a named function) wins over
+ * 400 naming the field. A forced tool call (`"required"`: one or more calls, exactly one with
+ * `parallel_tool_calls: false`; a named function: exactly one) wins over
  * `response_format`: the output is then the call. `json_schema` is enforced whether or not
  * `strict` is true (OpenAI enforces it only when strict; a schema is worth keeping to either way).
  */
@@ -17,6 +18,7 @@ export interface StructuredFields {
   response_format?: unknown;
   tool_choice?: 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
   tools?: { type: 'function'; function: { name: string; parameters?: object } }[];
+  parallel_tool_calls?: boolean | null;
   ignore_eos?: boolean;
 }
 
@@ -46,7 +48,9 @@ function forcedToolCall(body: StructuredFields, tokenizer: Tokenizer | null): Co
     }
     return { name: tool.function.name, parameters: tool.function.parameters };
   });
-  return { kind: 'tool_call', format: toolCallFormatOf(templateText(tokenizer)), tools: forced };
+  // "required" admits several calls unless parallel_tool_calls is false; a named function is one call.
+  const parallel = choice === 'required' && body.parallel_tool_calls !== false;
+  return { kind: 'tool_call', format: toolCallFormatOf(templateText(tokenizer)), tools: forced, parallel };
 }
 
 /** The chat template's text (a named list's templates together: the markers are what matters). */

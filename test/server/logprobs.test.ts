@@ -70,6 +70,26 @@ function bytesOf(id: number): number[] {
 }
 const textOf = (id: number) => new TextDecoder().decode(Uint8Array.from(bytesOf(id)));
 
+/**
+ * A reply's text by hand (skip_special_tokens, the default): the byte tokens' bytes through one
+ * UTF-8 decoder; an added token ends a held, unfinished character (U+FFFD, as the engine's decoder
+ * does) and adds its content unless the tokenizer flags it special.
+ */
+function replyText(ids: readonly number[]): string {
+  const utf8 = new TextDecoder('utf-8');
+  let out = '';
+  for (const id of ids) {
+    if (id < 256) {
+      out += utf8.decode(Uint8Array.of(id), { stream: true });
+    } else {
+      out += utf8.decode();
+      if (!engine.tokenizer!.isSpecialId(id)) out += textOf(id);
+    }
+  }
+  return out + utf8.decode();
+}
+const isSpecialEntry = (e: { token: string }) => engine.tokenizer!.isSpecialId(engine.tokenizer!.tokenId(e.token) ?? -1);
+
 const chatPrompt = (content: string) =>
   engine.tokenizer!.encode(engine.tokenizer!.applyChatTemplate([{ role: 'user', content }], { addGenerationPrompt: true }), { addSpecialTokens: false });
 
@@ -87,8 +107,10 @@ describe('chat logprobs', () => {
       ...({ ignore_eos: true } as Extra),
     });
     const content = r.choices[0].logprobs!.content!;
-    // The reply is plain text (no leading whitespace, no tool markup), so every token is content.
-    expect(r.choices[0].message.content).toBe(engine.tokenizer!.decode(expected.map((s) => s.token)));
+    // The reply is plain text (no leading whitespace, no tool markup), so every token is content,
+    // special ones too: their entries keep their text, which the content itself drops.
+    expect(r.choices[0].message.content).toBe(replyText(expected.map((s) => s.token)));
+    expect(expected.some((s) => engine.tokenizer!.isSpecialId(s.token))).toBe(true); // so the above dropped some
     expect(content).toHaveLength(8);
     content.forEach((entry, k) => {
       const { token, logprobs, top } = expected[k];
@@ -116,8 +138,9 @@ describe('chat logprobs', () => {
       const choice = chunk.choices[0];
       if (!choice) continue;
       const entries = choice.logprobs?.content ?? [];
-      // A chunk's tokens' bytes decode to the text it carries (this reply has no split characters).
-      if (entries.length > 0) expect(Buffer.from(entries.flatMap((e) => e.bytes!)).toString('utf8')).toBe(choice.delta.content);
+      // A chunk's tokens' bytes, less the special ones', decode to the text it carries (this reply
+      // has no split characters).
+      if (entries.length > 0) expect(Buffer.from(entries.filter((e) => !isSpecialEntry(e)).flatMap((e) => e.bytes!)).toString('utf8')).toBe(choice.delta.content ?? '');
       streamed.push(...entries);
       text += choice.delta.content ?? '';
     }
@@ -150,15 +173,19 @@ describe('completion logprobs (the legacy shape)', () => {
       expect(Object.keys(top).sort()).toEqual([...want.keys()].sort());
       for (const [key, value] of want) expect(top[key]).toBeCloseTo(value, 4);
     });
-    expect(r.choices[0].text).toBe(engine.tokenizer!.decode(expected.map((s) => s.token)));
+    expect(r.choices[0].text).toBe(replyText(expected.map((s) => s.token)));
     // Each token's text starts where the text released before it ends (a UTF-8 decoder fed the
-    // bytes one token at a time): a byte that only starts a character starts where it does.
+    // bytes one token at a time): a byte that only starts a character starts where it does. The
+    // offsets count characters of the returned text, which has no special token's: a special one
+    // releases only the character it interrupted.
     const utf8 = new TextDecoder('utf-8');
     let released = 0;
     expected.forEach((s, k) => {
       expect(lp.text_offset![k]).toBe(released);
-      released += utf8.decode(Uint8Array.from(bytesOf(s.token)), { stream: true }).length;
+      if (s.token < 256) released += utf8.decode(Uint8Array.of(s.token), { stream: true }).length;
+      else released += utf8.decode().length + (engine.tokenizer!.isSpecialId(s.token) ? 0 : textOf(s.token).length);
     });
+    expect(expected.some((s, k) => k < 5 && engine.tokenizer!.isSpecialId(s.token))).toBe(true); // so offsets after it moved
     closeAndCheck();
   });
 
@@ -188,7 +215,7 @@ describe('sampling fields', () => {
     const penalised = { ...plain, presence_penalty: 1, frequency_penalty: 1.5, top_k: 20, min_p: 0.05 };
     const expectedPlain = await referenceRun(prompt, plain, 10, 0);
     const expectedPenalised = await referenceRun(prompt, { ...plain, presencePenalty: 1, frequencyPenalty: 1.5, topK: 20, minP: 0.05 }, 10, 0);
-    const decode = (steps: ReferenceStep[]) => engine.tokenizer!.decode(steps.map((s) => s.token));
+    const decode = (steps: ReferenceStep[]) => replyText(steps.map((s) => s.token));
     expect(decode(expectedPenalised)).not.toBe(decode(expectedPlain));
     const a = await client.completions.create({ model: 'tiny', prompt, max_tokens: 10, ...plain, ...({ ignore_eos: true } as Extra) });
     const b = await client.completions.create({ model: 'tiny', prompt, max_tokens: 10, ...penalised, ...({ ignore_eos: true } as Extra) });
@@ -219,7 +246,7 @@ describe('n choices (completions)', () => {
     expect(after.tokens.prefill - before.tokens.prefill).toBeLessThanOrEqual(40 + 2 * 8);
     for (const [i, c] of r.choices.entries()) {
       const expected = await referenceRun(prompt, { temperature: 1, seed: 7 + i }, 6, 1);
-      expect(c.text).toBe(engine.tokenizer!.decode(expected.map((s) => s.token)));
+      expect(c.text).toBe(replyText(expected.map((s) => s.token)));
       c.logprobs!.token_logprobs!.forEach((v, k) => expect(v).toBeCloseTo(expected[k].logprobs.get(expected[k].token)!, 4));
     }
     expect(r.usage).toMatchObject({ prompt_tokens: prompt.length, completion_tokens: 18, total_tokens: prompt.length + 18 });
@@ -291,7 +318,7 @@ describe('n choices (chat)', () => {
     for (const [i, c] of r.choices.entries()) {
       const expected = await referenceRun(chatPrompt('Tell me a story.'), { temperature: 1, seed: 3 + i }, 6, 0);
       expect(c.logprobs!.content!.map((e) => e.bytes)).toEqual(expected.map((s) => bytesOf(s.token)));
-      expect(c.message.content).toBe(engine.tokenizer!.decode(expected.map((s) => s.token)));
+      expect(c.message.content).toBe(replyText(expected.map((s) => s.token)) || null);
     }
     expect(r.choices[0].message.content).not.toBe(r.choices[1].message.content);
     expect(r.usage).toMatchObject({ prompt_tokens: chatPrompt('Tell me a story.').length, completion_tokens: 12 });

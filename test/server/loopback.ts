@@ -4,6 +4,7 @@
  */
 import OpenAI from 'openai';
 import { Engine } from '../../lib/engine/engine.js';
+import type { Tokenizer } from '../../lib/model/tokenizer.js';
 import type { PolicyName } from '../../lib/sched/registry.js';
 import { buildServer, type AstraeaServer } from '../../lib/server/app.js';
 import { ScriptedChatBackend } from './scripted-backend.js';
@@ -20,8 +21,8 @@ export interface Loopback {
   close(): Promise<void>;
 }
 
-export async function scriptedLoopback(reply: (prompt: string) => string, options: { policy?: PolicyName; kvBlocks?: number } = {}): Promise<Loopback> {
-  const engine = Engine.withBackend(new ScriptedChatBackend({ reply }), { kvBlocks: options.kvBlocks ?? 512, policy: options.policy ?? 'astraea' });
+export async function scriptedLoopback(reply: (prompt: string) => string, options: { policy?: PolicyName; kvBlocks?: number; tokenizer?: Tokenizer } = {}): Promise<Loopback> {
+  const engine = Engine.withBackend(new ScriptedChatBackend({ reply, tokenizer: options.tokenizer }), { kvBlocks: options.kvBlocks ?? 512, policy: options.policy ?? 'astraea' });
   const server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key' });
   const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
   const baseURL = `${address}/v1`;

@@ -15,6 +15,7 @@ let client: OpenAI;
 
 beforeAll(async () => {
   loopback = await scriptedLoopback((prompt) => {
+    if (prompt.includes('two calls')) return '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]';
     if (prompt.includes('weather')) return '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>';
     return prompt.includes('stop test') ? 'abcENDxyz' : 'Hello there';
   });
@@ -46,7 +47,6 @@ describe('chat fields', () => {
     ['reasoning_effort', { reasoning_effort: 'low' }],
     ['verbosity', { verbosity: 'low' }],
     ['store', { store: true }],
-    ['parallel_tool_calls', { parallel_tool_calls: false }],
     ['top_logprobs', { top_logprobs: 3 }],
     ['logprobs', { logprobs: true }], // the scripted model, like the simulator, has no logits
   ])('%s: a 400 naming it', async (field, extra) => {
@@ -80,7 +80,7 @@ describe('chat fields', () => {
   it('fields that change nothing here are accepted, and the reply is the same', async () => {
     const r = await client.chat.completions.create({
       ...chatBase,
-      user: 'u-1', metadata: { run: '7' }, store: false, service_tier: 'auto', safety_identifier: 'hash', parallel_tool_calls: true,
+      user: 'u-1', metadata: { run: '7' }, store: false, service_tier: 'auto', safety_identifier: 'hash', parallel_tool_calls: true, skip_special_tokens: true,
       logit_bias: {}, modalities: ['text'], n: 1, logprobs: false, top_logprobs: 0, prompt_cache_retention: 'in_memory',
       stream_options: null, seed: 3, top_p: 0.9, presence_penalty: 0, frequency_penalty: 0,
       ...({ top_k: -1, min_p: 0 } as object),
@@ -131,6 +131,32 @@ describe('n choices with tool calls', () => {
     expect(calls).toEqual([['get_weather'], ['get_weather']]);
     loopback.closeAllJobs();
     expectNoLeaks(loopback.engine);
+  });
+});
+
+describe('parallel_tool_calls', () => {
+  const tools: OpenAI.Chat.ChatCompletionTool[] = [
+    { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+    { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } },
+  ];
+  const messages = [{ role: 'user' as const, content: 'Make two calls.' }];
+
+  async function streamedNames(extra: object): Promise<string[]> {
+    const stream = await client.chat.completions.create({ model: 'scripted', messages, tools, stream: true, ...extra });
+    const names: string[] = [];
+    for await (const chunk of stream) for (const t of chunk.choices[0]?.delta.tool_calls ?? []) names[t.index] = t.function!.name!;
+    return names;
+  }
+
+  it('the model writes two calls: both come back by default, the first alone with false, streamed and not', async () => {
+    const names = (r: OpenAI.Chat.ChatCompletion) => (r.choices[0].message.tool_calls as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[]).map((c) => c.function.name);
+    expect(names(await client.chat.completions.create({ model: 'scripted', messages, tools }))).toEqual(['get_weather', 'get_time']);
+    const one = await client.chat.completions.create({ model: 'scripted', messages, tools, parallel_tool_calls: false });
+    expect(names(one)).toEqual(['get_weather']);
+    expect(one.choices[0].finish_reason).toBe('tool_calls');
+    expect(await streamedNames({})).toEqual(['get_weather', 'get_time']);
+    expect(await streamedNames({ parallel_tool_calls: false })).toEqual(['get_weather']);
+    loopback.closeAllJobs();
   });
 });
 

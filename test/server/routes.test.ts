@@ -68,7 +68,8 @@ describe('HTTP routes', () => {
   it('a chat completion: OpenAI shape, usage counted from the template, the same tokens as the Node API', async () => {
     const { app, engine } = await server();
     const messages = [{ role: 'system', content: 'Be brief.' }, user('Name a city.')];
-    const res = await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages, max_tokens: 6 }) });
+    // skip_special_tokens false: the text as the Node API decodes it (special tokens kept).
+    const res = await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages, max_tokens: 6, skip_special_tokens: false }) });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     const promptTokens = engine.tokenizer!.encode(engine.tokenizer!.applyChatTemplate(messages as never, { addGenerationPrompt: true }), { addSpecialTokens: false }).length;
@@ -83,6 +84,10 @@ describe('HTTP routes', () => {
     const expected = await direct.generate({ messages: messages as never, maxTokens: 6, ignoreEos: true }).done;
     direct.close();
     expect(body.choices[0].message.content).toBe(expected.content);
+    // By default the reply has no special token's text (greedy, this one is six reserved tokens:
+    // nothing is left, and an empty content is null).
+    const skipped = (await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ messages, max_tokens: 6 }) })).json();
+    expect(skipped.choices[0].message.content).toBe(engine.tokenizer!.decode(expected.tokens, { skipSpecialTokens: true }) || null);
     expectClean(engine);
   });
 

@@ -24,6 +24,11 @@ export interface ScriptedChatBackendOptions {
   reply: (contextText: string) => string;
   /** Vocabulary size of the byte-level tokenizer (default 512; at least 263). */
   vocabSize?: number;
+  /**
+   * Another tokenizer instead of the byte-level one (a real one, or one with other special
+   * tokens); its template must write ChatML's generation prompt, and its eos_token ends the turn.
+   */
+  tokenizer?: Tokenizer;
   /** Default 4096. */
   maxPositionEmbeddings?: number;
   /** Tokens per KV block; must equal the engine's `blockSize` option (both default 16). */
@@ -57,9 +62,14 @@ export class ScriptedChatBackend implements EngineBackend {
   private readonly replies = new Map<string, number[]>();
 
   constructor(options: ScriptedChatBackendOptions) {
-    const vocabSize = options.vocabSize ?? 512;
-    const files = buildByteLevelTokenizer({ vocabSize });
-    this.tokenizer = Tokenizer.fromJson(files.tokenizerJson, files.tokenizerConfigJson);
+    let vocabSize = options.vocabSize ?? 512;
+    if (options.tokenizer) {
+      this.tokenizer = options.tokenizer;
+      vocabSize = options.tokenizer.vocabSize;
+    } else {
+      const files = buildByteLevelTokenizer({ vocabSize });
+      this.tokenizer = Tokenizer.fromJson(files.tokenizerJson, files.tokenizerConfigJson);
+    }
     // The engine stops on tokenizer.eosIds and info.eosTokenIds together; for this tokenizer both
     // are just `<|im_end|>` (the config's eos_token), which also closes a turn in the template.
     this.info = {

@@ -68,7 +68,7 @@ describe('constraint masks on a hand-made vocabulary', () => {
     //              0              1     2               3                 4     5    6               7        8    9
     const spellings = ['<tool_call>', '\n', '{"name":"f"', ',"arguments":', '{}', '}', '</tool_call>', '<eos>', '<', '{'];
     const vocab = await vocabularyFromSpellings(spellings, 'raw', spellings.length, [7]);
-    const c = await constraintOver({ kind: 'tool_call', format: 'hermes', tools: [{ name: 'f', parameters: { type: 'object', properties: {} } }] }, vocab);
+    const c = await constraintOver({ kind: 'tool_call', format: 'hermes', parallel: false, tools: [{ name: 'f', parameters: { type: 'object', properties: {} } }] }, vocab);
     const masks = await walk(c, [0, 1, 2, 3, 4, 5, 1, 6]);
     expect(masks).toEqual([[0, 8], [1], [2, 9], [3], [4, 9], [5], [1], [6, 8], [7]]);
   });
@@ -78,7 +78,7 @@ describe('constraint masks on a hand-made vocabulary', () => {
     const spellings = ['<tool_call>', '\n', '{"name":"f","arguments":{"q":"', 'a', '<', '"', '}}', '</tool_call>', '<eos>'];
     const vocab = await vocabularyFromSpellings(spellings, 'raw', spellings.length, [8]);
     const parameters = { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] };
-    const hermes = await constraintOver({ kind: 'tool_call', format: 'hermes', tools: [{ name: 'f', parameters }] }, vocab);
+    const hermes = await constraintOver({ kind: 'tool_call', format: 'hermes', parallel: false, tools: [{ name: 'f', parameters }] }, vocab);
     // In the string: 'a', the closing quote or '}}' (string text too), never '<' nor '</tool_call>'.
     expect(await walk(hermes, [0, 1, 2])).toEqual([[0, 4], [1], [2], [3, 5, 6]]);
   });
@@ -87,11 +87,52 @@ describe('constraint masks on a hand-made vocabulary', () => {
     const spellings = ['[TOOL_CALLS]', '[', '{"name":"f",', '"arguments":', '"parameters":', '{}', '}', ']', '<eos>'];
     const vocab = await vocabularyFromSpellings(spellings, 'raw', spellings.length, [8]);
     const tools = [{ name: 'f', parameters: { type: 'object', properties: {} } }];
-    const mistral = await constraintOver({ kind: 'tool_call', format: 'mistral', tools }, vocab);
+    const mistral = await constraintOver({ kind: 'tool_call', format: 'mistral', parallel: false, tools }, vocab);
     // '[' alone also starts "[TOOL_CALLS][": the grammar is over characters, not tokens.
     expect(await walk(mistral, [0, 1, 2, 3, 5, 6, 7])).toEqual([[0, 1], [1], [2], [3], [5], [6], [7], [8]]);
-    const llama = await constraintOver({ kind: 'tool_call', format: 'llama3', tools }, vocab);
+    const llama = await constraintOver({ kind: 'tool_call', format: 'llama3', parallel: false, tools }, vocab);
     expect(await walk(llama, [2, 4, 5, 6])).toEqual([[2], [4], [5], [6], [8]]);
+  });
+
+  it('parallel Hermes calls: after a closed block, end of sequence or a newline and the next block', async () => {
+    //                 0              1     2             3                 4     5    6               7        8
+    const spellings = ['<tool_call>', '\n', '{"name":"f"', ',"arguments":', '{}', '}', '</tool_call>', '<eos>', '\n<tool_call>'];
+    const vocab = await vocabularyFromSpellings(spellings, 'raw', spellings.length, [7]);
+    const tools = [{ name: 'f', parameters: { type: 'object', properties: {} } }];
+    const block = [0, 1, 2, 3, 4, 5, 1, 6];
+    const parallel = await constraintOver({ kind: 'tool_call', format: 'hermes', parallel: true, tools }, vocab);
+    const masks = await walk(parallel, [...block, 1, ...block]);
+    // After the first '</tool_call>' (mask 8): end, '\n' alone, or '\n<tool_call>' in one token.
+    expect(masks[8]).toEqual([1, 7, 8]);
+    // After that '\n' only the next block's tag may follow (not a second newline, not the end).
+    expect(masks[9]).toEqual([0]);
+    expect(masks[17]).toEqual([1, 7, 8]); // the second block closed: the same choice again
+    // Exactly one call: after the block only the end.
+    const single = await constraintOver({ kind: 'tool_call', format: 'hermes', parallel: false, tools }, vocab);
+    expect((await walk(single, block))[8]).toEqual([7]);
+  });
+
+  it('parallel Mistral calls are more objects in the list; parallel Llama 3 calls are separated by ";"', async () => {
+    //                 0               1    2               3               4                 5     6    7    8    9        10
+    const spellings = ['[TOOL_CALLS]', '[', '{"name":"f",', '"arguments":', '"parameters":', '{}', '}', ']', ',', '<eos>', ';'];
+    const vocab = await vocabularyFromSpellings(spellings, 'raw', spellings.length, [9]);
+    const tools = [{ name: 'f', parameters: { type: 'object', properties: {} } }];
+    const call = (key: number) => [2, key, 5, 6];
+    const mistral = await constraintOver({ kind: 'tool_call', format: 'mistral', parallel: true, tools }, vocab);
+    const m = await walk(mistral, [0, 1, ...call(3), 8, ...call(3), 7]);
+    expect(m[6]).toEqual([7, 8]); // after the first object: close the list or a comma
+    expect(m[7]).toEqual([2]); // after the comma: the next object
+    expect(m[11]).toEqual([7, 8]);
+    expect(m[12]).toEqual([9]); // the list closed: only the end
+    const mistralOne = await constraintOver({ kind: 'tool_call', format: 'mistral', parallel: false, tools }, vocab);
+    expect((await walk(mistralOne, [0, 1, ...call(3)]))[6]).toEqual([7]);
+    const llama = await constraintOver({ kind: 'tool_call', format: 'llama3', parallel: true, tools }, vocab);
+    const l = await walk(llama, [...call(4), 10, ...call(4)]);
+    expect(l[4]).toEqual([9, 10]); // after an object: the end or ';'
+    expect(l[5]).toEqual([2]); // after ';': the next object
+    expect(l[9]).toEqual([9, 10]);
+    const llamaOne = await constraintOver({ kind: 'tool_call', format: 'llama3', parallel: false, tools }, vocab);
+    expect((await walk(llamaOne, call(4)))[4]).toEqual([9]);
   });
 
   it('the mask covers the model vocabulary: padded ids are never allowed', async () => {

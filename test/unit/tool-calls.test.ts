@@ -425,3 +425,24 @@ describe('createToolCallStream', () => {
     expect(() => s.push('x')).toThrow(EngineError);
   });
 });
+
+describe('the parallel calls a forced tool_choice writes (lib/constrain/tool-call-grammar.ts), as the parsers read them', () => {
+  // The grammars' exact spellings: compact JSON, Hermes blocks separated by "\n", Mistral's list
+  // entries by ",", Llama 3 objects by ";".
+  const CASES: [string, string, ToolCall[]][] = [
+    [
+      'hermes',
+      '<tool_call>\n{"name":"f","arguments":{"a":1}}\n</tool_call>\n<tool_call>\n{"name":"g","arguments":{}}\n</tool_call>',
+      [call(0, 'f', '{"a":1}', 'p'), call(1, 'g', '{}', 'p')],
+    ],
+    ['mistral', '[TOOL_CALLS][{"name":"f","arguments":{"a":1}},{"name":"g","arguments":{}}]', [mcall(0, 'f', '{"a":1}', 'p'), mcall(1, 'g', '{}', 'p')]],
+    ['llama3', '{"name":"f","parameters":{"a":1}};{"name":"g","parameters":{}}', [call(0, 'f', '{"a":1}', 'p'), call(1, 'g', '{}', 'p')]],
+  ];
+
+  it.each(CASES)('%s: every call, no content, whole or streamed one character at a time', (_format, text, calls) => {
+    expect(parseToolCalls(text, 'auto', 'p')).toEqual({ content: null, toolCalls: calls });
+    const { streamed, fin } = streamChunks([...text], 'auto', 'p');
+    expect(streamed).toBe('');
+    expect(fin).toEqual({ content: null, toolCalls: calls, flushed: '' });
+  });
+});

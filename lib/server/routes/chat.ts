@@ -5,20 +5,21 @@
  * finish_reason "tool_calls".
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { GenerateOptions, SegmentResult } from '../../engine/types.js';
+import type { GenerateOptions } from '../../engine/types.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
 import { badRequest, HttpError } from '../errors.js';
 import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegments, type StreamFormat } from '../sse-writer.js';
-import { finishReason, usage, withSummedUsage } from '../openai-shapes.js';
-import { checkChatFields, choiceSeeds, samplingOptions, wantedLogprobs } from '../request-fields.js';
+import { usage, withSummedUsage } from '../openai-shapes.js';
+import { checkChatFields, choiceSeeds, samplingOptions, skipsSpecialTokens, wantedLogprobs } from '../request-fields.js';
 import { startChoiceForks, type ChoiceForks } from '../choice-forks.js';
 import { chatLogprobs, segmentLogprobs, TokenTexts, type CoveredLogprobs } from '../logprobs-shapes.js';
 import type { ServerContext } from '../context.js';
 import { constraintSpecOf, startConstrained } from '../structured-output.js';
 import type { CallBinding } from '../job-table.js';
+import { assistantMessage, replyFinishReason, replyToolCalls, type ReplyRules } from '../reply-text.js';
 
 type Body = ChatCompletionBody;
 type InMessage = Body['messages'][number];
@@ -55,12 +56,6 @@ function binding(request: FastifyRequest<{ Body: Body }>, messages: ChatMessage[
   };
 }
 
-export function assistantMessage(result: SegmentResult): ChatMessage {
-  const message: ChatMessage = { role: 'assistant', content: result.content };
-  if (result.toolCalls.length > 0) message.tool_calls = result.toolCalls;
-  return message;
-}
-
 export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: Body }>('/v1/chat/completions', { schema: { body: ChatCompletionBody } }, async (request, reply: FastifyReply) => {
     const startedMs = performance.now();
@@ -74,6 +69,13 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
     const logprobs = wantedLogprobs(body.logprobs === true, body.top_logprobs ?? 0, ctx.engine.backendKind);
     const messages = toChatMessages(body.messages);
     const hints = callHints(body);
+    const rules: ReplyRules = {
+      tokenizer: ctx.engine.tokenizer,
+      skipSpecialTokens: skipsSpecialTokens(body),
+      parallelToolCalls: body.parallel_tool_calls !== false,
+      // response_format's JSON is the content, never a call (a forced call is a tool_call spec).
+      toolCalls: constraintSpec === null || constraintSpec.kind === 'tool_call',
+    };
     const tools = choice === 'none' || !body.tools || body.tools.length === 0 ? undefined : body.tools;
     const options: GenerateOptions = {
       messages,
@@ -116,14 +118,24 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       const format: StreamFormat = {
         start: (choiceIndex) => chunk({ role: 'assistant', content: '' }, null, null, choiceIndex),
         content: (text, covered, choiceIndex) => chunk({ content: text }, null, covered, choiceIndex),
-        toolCalls: (r, choiceIndex) => r.toolCalls.map((c, index) => chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: c.function }] }, null, null, choiceIndex)),
-        finish: (r, choiceIndex) => chunk({}, finishReason(r), null, choiceIndex),
+        toolCalls: (r, choiceIndex) => replyToolCalls(r, rules).map((c, index) => chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: c.function }] }, null, null, choiceIndex)),
+        finish: (r, choiceIndex) => chunk({}, replyFinishReason(r, rules), null, choiceIndex),
         usage: (r) => ({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage(r) }),
       };
 
       if (body.stream) {
         reply.hijack();
-        const streamed = await streamSegments(reply.raw, segments, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop: options.stop!, toolCalls: true, logprobs: logprobs !== null, headers }).catch(
+        const streamed = await streamSegments(reply.raw, segments, startedMs, {
+          format,
+          includeUsage: body.stream_options?.include_usage ?? false,
+          // A structured output ends where its grammar does: stop strings are not applied to it.
+          stop: constraintSpec ? [] : options.stop!,
+          toolCalls: rules.toolCalls,
+          logprobs: logprobs !== null,
+          tokenizer: rules.tokenizer,
+          skipSpecialTokens: rules.skipSpecialTokens,
+          headers,
+        }).catch(
           (error: unknown) => {
             request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
             return null;
@@ -131,7 +143,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
         );
         if (streamed === null) return reply;
         for (const run of streamed) ctx.metrics.observeCall(run.result, run.timing);
-        if (streamed[0].result.finishReason !== 'cancelled') conversation = [...messages, assistantMessage(streamed[0].result)];
+        if (streamed[0].result.finishReason !== 'cancelled') conversation = [...messages, assistantMessage(streamed[0].result, streamed[0].tokenTexts, rules)];
         return reply;
       }
       const runs = await Promise.all(segments.map((s) => awaitSegment(reply.raw, s, startedMs)));
@@ -140,12 +152,14 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
         if (runs.some((run) => run.disconnected)) return reply;
         throw new HttpError(409, `job ${job.id} was closed while this call ran`, 'invalid_request_error', 'job_closed');
       }
-      conversation = [...messages, assistantMessage(runs[0].result)];
+      // The job keeps choice 0's message as the client gets it, so sending it back extends the job.
+      const replies = runs.map(({ result, tokenTexts }) => assistantMessage(result, tokenTexts, rules));
+      conversation = [...messages, replies[0]];
       reply.headers(headers);
       return {
         id, object: 'chat.completion', created, model: body.model, job_id: job.id,
         choices: runs.map(({ result, tokenTexts }, index) => ({
-          index, message: assistantMessage(result), finish_reason: finishReason(result), logprobs: shaped(segmentLogprobs(result, tokenTexts, result.content ?? '')),
+          index, message: replies[index], finish_reason: replyFinishReason(result, rules), logprobs: shaped(segmentLogprobs(result, tokenTexts, (rules.toolCalls ? result.content : result.text) ?? '')),
         })),
         usage: usage(withSummedUsage(runs.map((run) => run.result))),
       };

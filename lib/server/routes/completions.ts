@@ -10,9 +10,10 @@ import { awaitSegment } from '../call-segment.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegments, type StreamFormat } from '../sse-writer.js';
 import { finishReason, usage, withSummedUsage } from '../openai-shapes.js';
-import { checkCompletionFields, choiceSeeds, samplingOptions, wantedLogprobs } from '../request-fields.js';
+import { checkCompletionFields, choiceSeeds, samplingOptions, skipsSpecialTokens, wantedLogprobs } from '../request-fields.js';
 import { legacyLogprobs, segmentLogprobs, TokenTexts, type CoveredLogprobs } from '../logprobs-shapes.js';
 import type { ServerContext } from '../context.js';
+import { completionText, specialRanges, type ReplyRules } from '../reply-text.js';
 
 export function registerCompletions(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: CompletionBody }>('/v1/completions', { schema: { body: CompletionBody } }, async (request, reply) => {
@@ -36,6 +37,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
     const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
     const hints = callHints(body);
     const headers = skippedHintsHeader(hints, request.log);
+    const rules: ReplyRules = { tokenizer: ctx.engine.tokenizer, skipSpecialTokens: skipsSpecialTokens(body), parallelToolCalls: true, toolCalls: false };
     const options: GenerateOptions = {
       tokens,
       maxTokens: body.max_tokens ?? ctx.defaultMaxTokens,
@@ -72,7 +74,16 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
           usage: (r) => ({ id, object: 'text_completion', created, model: body.model, choices: [], usage: usage(r) }),
         };
         reply.hijack();
-        const runs = await streamSegments(reply.raw, segments, startedMs, { format, includeUsage: body.stream_options?.include_usage ?? false, stop, toolCalls: false, logprobs: logprobs !== null, headers }).catch(
+        const runs = await streamSegments(reply.raw, segments, startedMs, {
+          format,
+          includeUsage: body.stream_options?.include_usage ?? false,
+          stop,
+          toolCalls: false,
+          logprobs: logprobs !== null,
+          tokenizer: rules.tokenizer,
+          skipSpecialTokens: rules.skipSpecialTokens,
+          headers,
+        }).catch(
           (error: unknown) => {
             request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
             return null;
@@ -90,7 +101,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
       reply.headers(headers);
       return {
         id, object: 'text_completion', created, model: body.model,
-        choices: runs.map((run, index) => choice(index, run.result.text, finishReason(run.result), segmentLogprobs(run.result, run.tokenTexts, run.result.text))),
+        choices: runs.map((run, index) => choice(index, completionText(run.result, run.tokenTexts, rules), finishReason(run.result), segmentLogprobs(run.result, run.tokenTexts, run.result.text, specialRanges(run.result, run.tokenTexts, rules)))),
         usage: usage(withSummedUsage(runs.map((run) => run.result))),
       };
     } finally {
