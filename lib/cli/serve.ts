@@ -1,6 +1,8 @@
 /**
  * `astraea serve`: the OpenAI-compatible HTTP server (lib/server) on one engine. SIGINT or
- * SIGTERM stops taking calls, lets those in flight finish, then closes the engine.
+ * SIGTERM drains it: no new calls (`/health` answers 503), the calls in flight finish for up to
+ * `--drain-timeout-s`, the rest are cut with a `server_shutting_down` error, then the engine
+ * closes and the process exits 0. A second signal cuts at once.
  */
 import { basename } from 'node:path';
 import { Command } from 'commander';
@@ -21,7 +23,8 @@ interface ServeFlags extends ModelFlags {
   maxWaiting: string;
   jobIdleS: string;
   autoBind: boolean;
-  log?: boolean;
+  drainTimeoutS: string;
+  log: boolean;
 }
 
 export function serveCommand(): Command {
@@ -37,7 +40,8 @@ export function serveCommand(): Command {
     .option('--max-waiting <n>', 'requests queued before new ones get 429', '256')
     .option('--job-idle-s <s>', 'close an agent job idle this long', '600')
     .option('--no-auto-bind', 'do not bind follow-up calls to a job by their conversation prefix')
-    .option('--log', 'log each request')
+    .option('--drain-timeout-s <s>', 'on SIGTERM, let calls in flight finish this long, then cut them', '30')
+    .option('--no-log', 'do not log a JSON line per call (outcome, job, status, tokens, duration)')
     .action(runServe);
 }
 
@@ -54,22 +58,24 @@ async function runServe(values: ServeFlags): Promise<void> {
   const modelName = values.servedModelName ?? (values.model ? basename(values.model) : model);
   const jobIdleS = Number(values.jobIdleS);
   if (!(jobIdleS > 0)) throw new EngineError('INVALID_ARGUMENT', '--job-idle-s must be a number of seconds > 0');
+  const drainTimeoutS = Number(values.drainTimeoutS);
+  if (!(drainTimeoutS >= 0)) throw new EngineError('INVALID_ARGUMENT', '--drain-timeout-s must be a number of seconds >= 0');
   // fastify takes most of a second to import: only this command pays it.
   const { buildServer } = await import('../server/app.js');
-  const { app } = buildServer(engine, {
+  const server = buildServer(engine, {
     modelName,
     apiKey,
     protectMetrics: values.protectMetrics ?? false,
     maxWaiting: integerOption(values.maxWaiting, 'max-waiting', 256, 1),
     jobIdleS,
     autoBind: values.autoBind,
-    logger: values.log ?? false,
+    logger: values.log,
   });
   const port = integerOption(values.port, 'port', 8000);
   const host = values.host ?? '127.0.0.1';
   let address: string;
   try {
-    address = await app.listen({ port, host });
+    address = await server.app.listen({ port, host });
   } catch (error) {
     await engine.close();
     throw new EngineError('INVALID_ARGUMENT', `cannot listen on ${host}:${port}: ${(error as Error).message}`);
@@ -78,11 +84,26 @@ async function runServe(values: ServeFlags): Promise<void> {
   process.stdout.write(`astraea serve: model "${modelName}" (${engine.backendKind}), policy ${policy}, ${address}/v1\n`);
 
   await new Promise<void>((resolve) => {
+    let draining = false;
     const stop = (signal: string) => {
-      process.stdout.write(`astraea serve: ${signal}, finishing calls in flight\n`);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void app.close().then(() => engine.close()).then(resolve);
+      if (draining) {
+        process.stdout.write(`astraea serve: ${signal} again, cutting the calls in flight now\n`);
+        void server.drain(0);
+        return;
+      }
+      draining = true;
+      process.stdout.write(`astraea serve: ${signal}, draining: calls in flight have ${drainTimeoutS} s to finish\n`);
+      void server
+        .drain(drainTimeoutS)
+        .then(({ cut }) => {
+          process.stdout.write(`astraea serve: drained${cut > 0 ? `, ${cut} call(s) cut at the deadline` : ''}\n`);
+          return engine.close();
+        })
+        .then(() => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -182,6 +182,21 @@ export class Engine {
     if (this.groups.leave(record)) this.policy.onGroupClosed?.(record.group.id);
   }
 
+  /**
+   * Cancels every segment in progress, queued or running (a server draining past its deadline):
+   * each ends with finish reason 'cancelled' and its job is closed, freeing its KV. Returns how
+   * many were cancelled. The engine stays open.
+   */
+  cancelAll(): number {
+    let cancelled = 0;
+    for (const record of [...this.jobs.values()]) {
+      if (!record.active) continue;
+      this.cancelSegment(record);
+      cancelled++;
+    }
+    return cancelled;
+  }
+
   /** Segments waiting to be scheduled (as stats().jobs.waiting, without the rest of stats()). */
   get waitingCount(): number {
     let n = 0;

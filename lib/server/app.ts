@@ -3,16 +3,21 @@
  * the server's own and fastify's (a bad body, a body too large), leaves in OpenAI's error shape.
  * `close()` stops taking calls, lets the ones in flight finish, then closes every job.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.js';
-import { HttpError, toHttpError } from './errors.js';
+import { HttpError, shuttingDown, toHttpError } from './errors.js';
 import { protectRoutes } from './auth.js';
+import { callRoute, logEveryCall, noteCall } from './call-log.js';
+import { CallsInFlight } from './in-flight.js';
 import { JobTable } from './job-table.js';
 import { ServerMetrics } from './metrics.js';
 import { ServerContext } from './context.js';
 import { registerAdmin } from './routes/admin.js';
 import { registerChat } from './routes/chat.js';
 import { registerCompletions } from './routes/completions.js';
+
+/** How long cut responses, and connections left open after a drain, get before they are closed. */
+const CUT_GRACE_MS = 1000;
 
 export interface ServerOptions {
   /** The name clients give as `model` (default 'astraea'). */
@@ -40,18 +45,33 @@ export interface ServerOptions {
    * cannot change an output, which depends only on the messages — it only moves KV).
    */
   autoBind?: boolean;
-  /** fastify's logger (default off). */
-  logger?: boolean;
+  /**
+   * fastify's pino logger (default off): one line per call (./call-log.ts). `{ stream }` writes
+   * the JSON lines there instead of stdout (tests read them).
+   */
+  logger?: boolean | { stream: { write(line: string): void } };
 }
 
 export interface AstraeaServer {
   app: FastifyInstance;
   context: ServerContext;
+  /**
+   * Stops taking calls (`/health` and any new call get a 503 at once), lets the calls in flight
+   * finish for up to `timeoutS` seconds, then cuts the rest — each ends with a
+   * `server_shutting_down` error (a 503, or an error event before a stream's `[DONE]`) and its KV
+   * is freed — and closes the server and every job. The engine stays the caller's to close.
+   * Resolves with how many calls were cut. A second call shortens the deadline to its own.
+   */
+  drain(timeoutS: number): Promise<{ cut: number }>;
 }
 
 export function buildServer(engine: Engine, options: ServerOptions = {}): AstraeaServer {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: typeof options.logger === 'object' ? { level: 'info', stream: options.logger.stream } : (options.logger ?? false),
+    // One line per call instead (./call-log.ts): fastify's own are two per request, without the job.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Calls that arrive while the server drains get our 503 (OpenAI's error shape), not fastify's.
+    return503OnClosing: false,
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
     // Validation as JSON Schema says, no silent coercion: "max_tokens": "12" is a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -65,10 +85,17 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
   });
   const context = new ServerContext(engine, jobs, metrics, options.modelName ?? 'astraea', options.defaultMaxTokens ?? 256, options.maxWaiting ?? 256);
 
+  // First of all hooks, so every call gets its line, even one refused by the key or a drain.
+  logEveryCall(app);
+  const inFlight = new CallsInFlight();
+  app.addHook('onRequest', async (request, reply) => {
+    if (callRoute(request.url) !== null) inFlight.enter(reply.raw);
+  });
+
   // Before any route exists: the key is checked on every route as the router matched it.
   const auth = options.apiKey === undefined ? null : protectRoutes(app, options.apiKey);
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     let http: HttpError;
     if (error.validation) {
       const first = error.validation[0];
@@ -89,22 +116,29 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
       http = toHttpError(error);
     }
     if (http.status === 429) reply.header('retry-after', '1');
+    noteCall(request, { error: http.message, code: http.code });
     reply.status(http.status).send(http.body());
   });
   app.setNotFoundHandler(auth === null ? {} : { preHandler: auth.notFoundPreHandler }, (request, reply) => {
     reply.status(404).send(new HttpError(404, `no route ${request.method} ${request.url}`, 'invalid_request_error', 'unknown_route').body());
   });
 
-  // Draining: once close() begins, a keep-alive connection is ended as soon as its response is
-  // done, or its idle socket would hold close() open for good.
-  let closing = false;
+  // Draining (`drain`, or close()): the server still listens, so a load balancer's probe of
+  // /health gets a 503 and sends no more, and a call that still arrives gets a 503 to retry
+  // elsewhere; a keep-alive connection is ended as soon as its response is done, or its idle
+  // socket would hold close() open for good.
   app.addHook('preClose', async () => {
-    closing = true;
+    context.draining = true;
   });
   app.addHook('onRequest', async (request, reply) => {
+    if (context.draining) {
+      reply.header('connection', 'close');
+      if (request.url === '/health') return reply.status(503).send({ status: 'draining' });
+      return reply.status(503).send(shuttingDown().body());
+    }
     reply.raw.on('finish', () => {
       const socket = request.raw.socket;
-      if (closing && typeof socket?.end === 'function') socket.end(); // (inject's fake socket has none)
+      if (context.draining && typeof socket?.end === 'function') socket.end(); // (inject's fake socket has none)
     });
   });
 
@@ -112,5 +146,34 @@ export function buildServer(engine: Engine, options: ServerOptions = {}): Astrae
   registerCompletions(app, context);
   registerAdmin(app, context, { startedS: Math.floor(Date.now() / 1000), metricsPublic: !(options.protectMetrics ?? false) });
   app.addHook('onClose', async () => jobs.dispose());
-  return { app, context };
+
+  let drained: Promise<void> | null = null;
+  let deadline: NodeJS.Timeout | null = null;
+  let hardStop: NodeJS.Timeout | null = null;
+  let cut = 0;
+  const drain = async (timeoutS: number): Promise<{ cut: number }> => {
+    context.draining = true;
+    if (deadline) clearTimeout(deadline);
+    deadline = setTimeout(() => {
+      cut += engine.cancelAll();
+      // A cut response ends at once unless its client stopped reading (its socket is full): such
+      // connections are closed after a grace, or one slow reader would hold the drain open.
+      hardStop ??= setTimeout(() => app.server.closeAllConnections(), CUT_GRACE_MS);
+    }, Math.max(0, timeoutS) * 1000);
+    // The listener stays open until the calls are done (new ones meanwhile get a 503). Then
+    // connections that carry no call (a client's spare one) get a grace before they are closed,
+    // or they would hold close() until the client drops them.
+    drained ??= inFlight.idle().then(() => {
+      const sweep = setTimeout(() => app.server.closeAllConnections(), CUT_GRACE_MS);
+      return app.close().finally(() => clearTimeout(sweep));
+    });
+    try {
+      await drained;
+    } finally {
+      clearTimeout(deadline);
+      if (hardStop) clearTimeout(hardStop);
+    }
+    return { cut };
+  };
+  return { app, context, drain };
 }

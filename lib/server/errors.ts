@@ -25,6 +25,8 @@ export class HttpError extends Error {
 export const badRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new HttpError(400, message, 'invalid_request_error', code, param);
 export const notFound = (message: string, code: string) => new HttpError(404, message, 'invalid_request_error', code);
+/** The server is draining (SIGTERM): this replica takes no new calls; a client retries elsewhere. */
+export const shuttingDown = (message = 'the server is shutting down: it takes no new calls') => new HttpError(503, message, 'server_error', 'server_shutting_down');
 
 /** Engine error codes and the statuses they become; anything else is a server error. */
 const ENGINE_STATUS: Record<string, [status: number, type: string]> = {

@@ -10,6 +10,7 @@ import type { SegmentResult, TokenEvent } from '../engine/types.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { SampledLogprobs } from '../step.js';
 import { callTiming, cancelOnDisconnect, type RunResult } from './call-segment.js';
+import type { HttpError } from './errors.js';
 import { coveredRange, TokenSpans } from './content-tokens.js';
 import { coveredLogprobs, type CoveredLogprobs } from './logprobs-shapes.js';
 import { withSummedUsage } from './openai-shapes.js';
@@ -41,6 +42,11 @@ export interface StreamOptions {
   tokenizer: Tokenizer | null;
   skipSpecialTokens: boolean;
   headers: Record<string, string>;
+  /**
+   * The error a stream ends with when the server, not its client, cancelled it (its job closed, a
+   * drain's deadline): sent as an error event before `[DONE]`, so the client knows it was cut.
+   */
+  cutError: () => HttpError;
 }
 
 /**
@@ -179,7 +185,8 @@ export async function streamSegments(raw: ServerResponse, segments: readonly Seg
       choice.event(event);
     }
     const result = await segment.done;
-    if (!disconnected()) choice.end(result);
+    // A cut choice has no finish chunk: the stream ends with the cut's error event instead.
+    if (!disconnected() && result.finishReason !== 'cancelled') choice.end(result);
     return { result, timing: callTiming(startedMs, firstMs), disconnected: disconnected(), tokenTexts: choice.tokenTexts };
   };
   let runs: RunResult[];
@@ -196,9 +203,18 @@ export async function streamSegments(raw: ServerResponse, segments: readonly Seg
     throw error;
   }
   if (!disconnected()) {
-    if (options.includeUsage) send(options.format.usage(withSummedUsage(runs.map((r) => r.result))));
+    if (runs.some((run) => run.result.finishReason === 'cancelled')) {
+      // Cut by the server (a job close, a drain): an error event, as a failure mid-stream sends.
+      send(options.cutError().body());
+    } else if (options.includeUsage) {
+      send(options.format.usage(withSummedUsage(runs.map((r) => r.result))));
+    }
     send('[DONE]');
     raw.end();
+  } else {
+    // Its client went away: nothing more can reach it, and a half-open connection (some clients
+    // abort a fetch without closing the socket) would hold a server's close() open.
+    raw.destroy();
   }
   return runs.map((run) => ({ ...run, disconnected: disconnected() }));
 }

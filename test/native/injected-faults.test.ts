@@ -6,11 +6,12 @@
  * the real native backend (tiny model, greedy), so everything else is production code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackendStep, BackendStepResult, EngineBackend } from '../../lib/engine/backend.js';
+import type { BackendStep } from '../../lib/engine/backend.js';
 import { Engine } from '../../lib/engine/engine.js';
 import { NativeBackend } from '../../lib/engine/native-backend.js';
 import { EngineError } from '../../lib/errors.js';
 import { loadModel } from '../../lib/model/load.js';
+import { WrappedBackend } from '../wrapped-backend.js';
 import { makeFixture, removeDir } from './fixtures.js';
 
 const BLOCKS = 32;
@@ -19,43 +20,6 @@ const B_PROMPT = [20, 21, 22];
 const WAITER_PROMPT = [30, 31, 32, 33];
 const TOOL_RESULT = [40, 41, 42];
 const LATE_PROMPT = [50, 51];
-
-/** The real backend, except that one step throws what `fault` returns for it. */
-class FaultyBackend implements EngineBackend {
-  steps = 0;
-  failed = 0;
-  constructor(
-    private readonly inner: NativeBackend,
-    private readonly fault: (step: BackendStep) => Error | null,
-  ) {}
-  get kind() {
-    return this.inner.kind;
-  }
-  get info() {
-    return this.inner.info;
-  }
-  get tokenizer() {
-    return this.inner.tokenizer;
-  }
-  get blockBytes() {
-    return this.inner.blockBytes;
-  }
-  get swapBytesPerS() {
-    return this.inner.swapBytesPerS;
-  }
-  async step(step: BackendStep): Promise<BackendStepResult> {
-    this.steps++;
-    const error = this.fault(step);
-    if (error) {
-      this.failed++;
-      throw error;
-    }
-    return this.inner.step(step);
-  }
-  dispose(): void {
-    this.inner.dispose();
-  }
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -77,7 +41,7 @@ interface Outcome {
  */
 async function scenario(fault: (step: BackendStep) => Error | null): Promise<Outcome> {
   const model = await loadModel({ model: dir });
-  const backend = new FaultyBackend(await NativeBackend.open(model, { blockSize: 16, deviceBlocks: BLOCKS, hostBlocks: BLOCKS }), fault);
+  const backend = new WrappedBackend(await NativeBackend.open(model, { blockSize: 16, deviceBlocks: BLOCKS, hostBlocks: BLOCKS }), { fault });
   const engine = Engine.withBackend(backend, { kvBlocks: BLOCKS, policy: 'astraea' });
   try {
     const greedy = { ignoreEos: true } as const;

@@ -12,6 +12,8 @@ export interface ServeProcess {
   baseURL: string;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
+  /** Everything the process wrote to stdout so far. */
+  stdout(): string;
   /** SIGTERM, then the exit code once it has drained. */
   stop(): Promise<number | null>;
 }
@@ -48,6 +50,7 @@ export async function startServe(args: string[], timeoutMs = 60_000): Promise<Se
   return {
     baseURL,
     stderr: () => stderr,
+    stdout: () => stdout,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;

@@ -6,7 +6,8 @@ import OpenAI from 'openai';
 import { Engine } from '../../lib/engine/engine.js';
 import type { Tokenizer } from '../../lib/model/tokenizer.js';
 import type { PolicyName } from '../../lib/sched/registry.js';
-import { buildServer, type AstraeaServer } from '../../lib/server/app.js';
+import { buildServer, type AstraeaServer, type ServerOptions } from '../../lib/server/app.js';
+import { WrappedBackend, type WrapOptions } from '../wrapped-backend.js';
 import { ScriptedChatBackend } from './scripted-backend.js';
 
 export interface Loopback {
@@ -19,11 +20,25 @@ export interface Loopback {
   /** Closes every job the server keeps between calls (as idle expiry would). */
   closeAllJobs(): void;
   close(): Promise<void>;
+  /** http://127.0.0.1:port (without /v1). */
+  address: string;
 }
 
-export async function scriptedLoopback(reply: (prompt: string) => string, options: { policy?: PolicyName; kvBlocks?: number; tokenizer?: Tokenizer } = {}): Promise<Loopback> {
-  const engine = Engine.withBackend(new ScriptedChatBackend({ reply, tokenizer: options.tokenizer }), { kvBlocks: options.kvBlocks ?? 512, policy: options.policy ?? 'astraea' });
-  const server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key' });
+export interface LoopbackOptions {
+  policy?: PolicyName;
+  kvBlocks?: number;
+  tokenizer?: Tokenizer;
+  /** Delay and faults injected into the scripted backend's steps (../wrapped-backend.ts). */
+  wrap?: WrapOptions;
+  /** The server's logger (ServerOptions.logger). */
+  logger?: ServerOptions['logger'];
+}
+
+export async function scriptedLoopback(reply: (prompt: string) => string, options: LoopbackOptions = {}): Promise<Loopback> {
+  const scripted = new ScriptedChatBackend({ reply, tokenizer: options.tokenizer });
+  const backend = options.wrap ? new WrappedBackend(scripted, options.wrap) : scripted;
+  const engine = Engine.withBackend(backend, { kvBlocks: options.kvBlocks ?? 512, policy: options.policy ?? 'astraea' });
+  const server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key', logger: options.logger });
   const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
   const baseURL = `${address}/v1`;
   return {
@@ -39,9 +54,12 @@ export async function scriptedLoopback(reply: (prompt: string) => string, option
     },
     closeAllJobs: () => server.context.jobs.expire(Infinity),
     async close() {
-      await server.app.close();
+      // A drain, not a bare close(): a connection a client left open (some abort a fetch without
+      // closing it) is closed after a second instead of holding close() until the client drops it.
+      await server.drain(1);
       await engine.close();
     },
+    address,
   };
 }
 

@@ -10,6 +10,7 @@ import type { ChatMessage } from '../../model/tokenizer.js';
 import { badRequest, HttpError } from '../errors.js';
 import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
+import { noteCall, resultNote } from '../call-log.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegments, type StreamFormat } from '../sse-writer.js';
 import { usage, withSummedUsage } from '../openai-shapes.js';
@@ -94,6 +95,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
     const seeds = choiceSeeds(body.seed, body.n ?? 1);
     options.sampling = { ...options.sampling, seed: seeds[0] };
     const job = ctx.jobs.acquire(binding(request, messages));
+    noteCall(request, { job: job.id });
     let conversation: ChatMessage[] | null = null;
     let forks: ChoiceForks | null = null;
     try {
@@ -135,23 +137,27 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
           tokenizer: rules.tokenizer,
           skipSpecialTokens: rules.skipSpecialTokens,
           headers,
-        }).catch(
-          (error: unknown) => {
-            request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
-            return null;
-          },
-        );
+          cutError: () => ctx.cutError(jobClosed(job.id)),
+        }).catch((error: unknown) => {
+          // The stream has ended with the error's event; the call's log line says why.
+          noteCall(request, { job: job.id, error: (error as Error)?.message ?? String(error), code: (error as { code?: string }).code?.toLowerCase() ?? null });
+          return null;
+        });
         if (streamed === null) return reply;
+        noteCall(request, { ...resultNote(job.id, streamed.map((run) => run.result)), cut: streamed.some((run) => run.result.finishReason === 'cancelled' && !run.disconnected) });
         for (const run of streamed) ctx.metrics.observeCall(run.result, run.timing);
         if (streamed[0].result.finishReason !== 'cancelled') conversation = [...messages, assistantMessage(streamed[0].result, streamed[0].tokenTexts, rules)];
         return reply;
       }
       const runs = await Promise.all(segments.map((s) => awaitSegment(reply.raw, s, startedMs)));
       for (const run of runs) ctx.metrics.observeCall(run.result, run.timing);
-      if (runs.some((run) => run.result.finishReason === 'cancelled')) {
+      const results = runs.map((run) => run.result);
+      if (results.some((result) => result.finishReason === 'cancelled')) {
         if (runs.some((run) => run.disconnected)) return reply;
-        throw new HttpError(409, `job ${job.id} was closed while this call ran`, 'invalid_request_error', 'job_closed');
+        noteCall(request, { ...resultNote(job.id, results), cut: true });
+        throw ctx.cutError(jobClosed(job.id));
       }
+      noteCall(request, resultNote(job.id, results));
       // The job keeps choice 0's message as the client gets it, so sending it back extends the job.
       const replies = runs.map(({ result, tokenTexts }) => assistantMessage(result, tokenTexts, rules));
       conversation = [...messages, replies[0]];
@@ -168,4 +174,9 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       ctx.jobs.release(job, conversation);
     }
   });
+}
+
+/** What a call gets when its job is closed under it (POST /v1/jobs/{id}/close). */
+function jobClosed(jobId: string): HttpError {
+  return new HttpError(409, `job ${jobId} was closed while this call ran`, 'invalid_request_error', 'job_closed');
 }

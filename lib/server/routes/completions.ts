@@ -7,6 +7,7 @@ import type { GenerateOptions } from '../../engine/types.js';
 import { badRequest, HttpError } from '../errors.js';
 import { CompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
+import { noteCall, resultNote } from '../call-log.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegments, type StreamFormat } from '../sse-writer.js';
 import { finishReason, usage, withSummedUsage } from '../openai-shapes.js';
@@ -50,6 +51,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
     // copy-on-write instead of computing it again; each draws with its own seed.
     const seeds = choiceSeeds(body.seed, body.n ?? 1);
     const jobs = [ctx.engine.createJob({ cacheSalt: body.cache_salt })];
+    noteCall(request, { job: jobs[0].id });
     try {
       const segments = seeds.map((seed, i) => {
         if (i > 0) jobs.push(ctx.engine.createJob({ cacheSalt: body.cache_salt, forkOf: jobs[0].id }));
@@ -83,21 +85,25 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
           tokenizer: rules.tokenizer,
           skipSpecialTokens: rules.skipSpecialTokens,
           headers,
-        }).catch(
-          (error: unknown) => {
-            request.log.error({ err: error }, 'a streamed call failed after its headers were sent');
-            return null;
-          },
-        );
+          cutError: () => ctx.cutError(cancelled()),
+        }).catch((error: unknown) => {
+          // The stream has ended with the error's event; the call's log line says why.
+          noteCall(request, { job: jobs[0].id, error: (error as Error)?.message ?? String(error), code: (error as { code?: string }).code?.toLowerCase() ?? null });
+          return null;
+        });
+        if (runs) noteCall(request, { ...resultNote(jobs[0].id, runs.map((run) => run.result)), cut: runs.some((run) => run.result.finishReason === 'cancelled' && !run.disconnected) });
         for (const run of runs ?? []) ctx.metrics.observeCall(run.result, run.timing);
         return reply;
       }
       const runs = await Promise.all(segments.map((segment) => awaitSegment(reply.raw, segment, startedMs)));
       for (const run of runs) ctx.metrics.observeCall(run.result, run.timing);
-      if (runs.some((run) => run.result.finishReason === 'cancelled')) {
+      const results = runs.map((run) => run.result);
+      if (results.some((result) => result.finishReason === 'cancelled')) {
         if (runs.some((run) => run.disconnected)) return reply;
-        throw new HttpError(409, 'the call was cancelled', 'invalid_request_error', 'cancelled');
+        noteCall(request, { ...resultNote(jobs[0].id, results), cut: true });
+        throw ctx.cutError(cancelled());
       }
+      noteCall(request, resultNote(jobs[0].id, results));
       reply.headers(headers);
       return {
         id, object: 'text_completion', created, model: body.model,
@@ -108,4 +114,9 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
       for (const job of jobs) job.close();
     }
   });
+}
+
+/** What a completion cancelled by the server (not its client) gets outside a drain. */
+function cancelled(): HttpError {
+  return new HttpError(409, 'the call was cancelled', 'invalid_request_error', 'cancelled');
 }
