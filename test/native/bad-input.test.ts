@@ -5,13 +5,13 @@
 import { cpSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError } from '../../lib/errors.js';
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { native } from '../../lib/native/index.js';
 import { buildStepPlan, type PlannedStep } from '../../lib/native/plan.js';
 import type { NativeKvCache, NativeStepPlan } from '../../lib/native/types.js';
 import { expectCodeAsync } from '../unit/expect-code.js';
 import { makeFixture, removeDir, tempDir } from './fixtures.js';
+import { expectLoadError } from './load-error.js';
 
 let pristine: string;
 
@@ -39,18 +39,6 @@ function rewriteHeader(dir: string, mutate: (header: Record<string, any>) => voi
   writeFileSync(path, Buffer.concat([head, json, bytes.subarray(8 + length)]));
 }
 
-async function expectLoadError(dir: string, code: string, message: RegExp): Promise<void> {
-  const error = await loadModel({ model: dir }).then(
-    (m) => {
-      m.dispose();
-      return null;
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EngineError);
-  expect((error as EngineError).code).toBe(code);
-  expect((error as EngineError).message).toMatch(message);
-}
 
 describe('malformed model directories', () => {
   const cases: [string, (dir: string) => void, string, RegExp][] = [

@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
 import { EngineError } from '../../lib/errors.js';
-import { loadModel } from '../../lib/model/load.js';
 import { writeSafetensors } from '../../lib/model/safetensors-writer.js';
 import { native } from '../../lib/native/index.js';
 import { buildStepPlan } from '../../lib/native/plan.js';
 import { referenceConfigFromHf, referenceLogits } from '../reference/llama-reference.js';
 import { readSafetensors, type SafetensorsTensor } from '../reference/safetensors-read.js';
 import { makeFixture, removeDir, tempDir } from './fixtures.js';
+import { expectLoadError, loadError } from './load-error.js';
 
 const VOCAB = 384;
 /** The embedding row the NaN goes into, and the id the gapped tokenizer leaves out. */
@@ -128,18 +128,6 @@ describe('non-finite logits', () => {
 });
 
 describe('refused at load', () => {
-  async function loadError(dir: string, dummy = false): Promise<EngineError> {
-    const error = await loadModel({ model: dir, dummy }).then(
-      (m) => {
-        m.dispose();
-        return null;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(EngineError);
-    return error as EngineError;
-  }
-
   it('a NaN in a norm gain (read whole at load: INVALID_WEIGHTS naming it)', async () => {
     const dir = copyOfModel();
     rewriteWeights(dir, (t) => (t.get('model.layers.1.post_attention_layernorm.weight')!.values[7] = NaN));
@@ -153,7 +141,7 @@ describe('refused at load', () => {
     const file = join(dir, 'config.json');
     // 64 layers of 3 × 65,536 × 262,144 F32 feed-forward weights alone: 12 TiB.
     writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), hidden_size: 65536, intermediate_size: 262144, num_hidden_layers: 64 }));
-    const error = await loadError(dir, true);
+    const error = await loadError(dir, { dummy: true });
     expect(error.code).toBe('OUT_OF_MEMORY');
     expect(error.message).toMatch(/random weights for this config\.json need \d+ MiB, more than this machine's \d+ MiB/);
   });
@@ -209,16 +197,7 @@ describe('a broken vocabulary', () => {
   ])('%s is refused at load (INVALID_TOKENIZER)', async (_label, edit, message) => {
     const dir = copyOfModel();
     editTokenizer(dir, edit);
-    const error = await loadModel({ model: dir }).then(
-      (m) => {
-        m.dispose();
-        return null;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(EngineError);
-    expect((error as EngineError).code).toBe('INVALID_TOKENIZER');
-    expect((error as EngineError).message).toMatch(message);
+    await expectLoadError(dir, 'INVALID_TOKENIZER', message);
   });
 });
 

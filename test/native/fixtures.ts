@@ -103,3 +103,18 @@ export function argmax(values: ArrayLike<number>): number {
 export function testIds(count: number, vocab: number, salt = 1): number[] {
   return Array.from({ length: count }, (_, i) => (i * 97 + salt * 31 + 5) % vocab);
 }
+
+/**
+ * A small model of the Llama / Mistral / Qwen2 architectures around a real family's vocabulary:
+ * the tests that serve a real tokenizer (real-model-*.test.ts) add the vocabulary and the family.
+ */
+export const SMALL_SHAPE_FOR_REAL_VOCABULARY = {
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  max_position_embeddings: 4096,
+  hidden_act: 'silu',
+  tie_word_embeddings: true,
+};

@@ -22,23 +22,14 @@ import { realTokenizerFiles, writeRealTokenizer, type FamilyName } from '../fixt
 import { LLAMA3_WEATHER_PROMPT, QWEN3_WEATHER_PROMPT, WEATHER_TOOLS, weatherConversation } from '../fixtures/weather-conversation.js';
 import { referenceConfigFromHf, referenceLogits, type ReferenceWeight } from '../reference/llama-reference.js';
 import { readSafetensors } from '../reference/safetensors-read.js';
-import { removeDir, tempDir } from './fixtures.js';
+import { removeDir, SMALL_SHAPE_FOR_REAL_VOCABULARY, tempDir } from './fixtures.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 
 const SEED = 11;
 const MAX_TOKENS = 6;
 
 /** A small model of each family's architecture; the vocabulary is the family's real one. */
-const SHAPE = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  intermediate_size: 128,
-  max_position_embeddings: 4096,
-  hidden_act: 'silu',
-  tie_word_embeddings: true,
-};
+const SHAPE = SMALL_SHAPE_FOR_REAL_VOCABULARY;
 
 interface Family {
   name: FamilyName;

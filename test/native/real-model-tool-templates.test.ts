@@ -32,22 +32,14 @@ import { asClientSends, realChatTemplate, referenceRendering, templateCases, tok
 import { realTokenizerFiles, writeRealTokenizer } from '../fixtures/real-tokenizers.js';
 import { referenceConfigFromHf, referenceLogits, type ReferenceWeight } from '../reference/llama-reference.js';
 import { readSafetensors } from '../reference/safetensors-read.js';
-import { removeDir, tempDir } from './fixtures.js';
+import { removeDir, SMALL_SHAPE_FOR_REAL_VOCABULARY, tempDir } from './fixtures.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 
 const SEED = 5;
 const TOP_LOGPROBS = 5;
 
-const SHAPE = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  intermediate_size: 128,
-  max_position_embeddings: 4096,
-  hidden_act: 'silu',
-  tie_word_embeddings: true,
-};
+/** A small model of each family's architecture; the vocabulary is the family's real one. */
+const SHAPE = SMALL_SHAPE_FOR_REAL_VOCABULARY;
 
 /**
  * The forced call's tool. The city is an enum so that a random model's constrained string ends

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendStep } from '../../lib/engine/backend.js';
 import { EngineError } from '../../lib/errors.js';
-import { scriptedLoopback, until, type Loopback } from './loopback.js';
+import { callerOf, scriptedLoopback, until, type Loopback } from './loopback.js';
 import { readBody, readUntil, sseEvents } from './sse-events.js';
 
 /** A marker a prompt carries to make its steps fail (a control character no other prompt has). */
@@ -22,8 +22,8 @@ afterEach(async () => {
 });
 
 function caller(loopback: Loopback) {
-  const headers = { 'content-type': 'application/json', authorization: 'Bearer test-key' };
-  return (body: Record<string, unknown>) => fetch(`${loopback.baseURL}/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'scripted', max_tokens: 3000, temperature: 0, ...body }) });
+  const post = callerOf(loopback, { model: 'scripted', max_tokens: 3000, temperature: 0 });
+  return (body: Record<string, unknown>) => post('chat/completions', body);
 }
 
 describe('a backend step that fails, through HTTP', () => {
@@ -71,12 +71,7 @@ describe('a client that stops reading its stream', () => {
     lb = await scriptedLoopback(reply, { wrap: { delayMs: 1 } });
     const call = caller(lb);
     const controller = new AbortController();
-    const stalled = await fetch(`${lb.baseURL}/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' },
-      body: JSON.stringify({ model: 'scripted', max_tokens: 3000, stream: true, messages: [{ role: 'user', content: 'LONG' }] }),
-      signal: controller.signal,
-    });
+    const stalled = await callerOf(lb, { model: 'scripted', max_tokens: 3000 })('chat/completions', { stream: true, messages: [{ role: 'user', content: 'LONG' }] }, controller.signal);
     // Read a little, then stop: from here on the server's writes to it only queue up.
     const { rest } = await readUntil(stalled, (t) => (t.match(/"content":"[^"]/g) ?? []).length >= 4);
     rest.catch(() => undefined); // ends in an AbortError below

@@ -7,7 +7,7 @@
  * The scripted model waits 2 ms per step here, so a 3,000-token call outlasts any deadline below.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { scriptedLoopback, until, type Loopback } from './loopback.js';
+import { callerOf, scriptedLoopback, until, type Loopback } from './loopback.js';
 import { readBody, readUntil, sseEvents } from './sse-events.js';
 
 const LONG_TOKENS = 3000;
@@ -21,11 +21,7 @@ afterEach(async () => {
   lb = null;
 });
 
-function caller(loopback: Loopback) {
-  const headers = { 'content-type': 'application/json', authorization: 'Bearer test-key' };
-  return (route: 'chat/completions' | 'completions', body: Record<string, unknown>) =>
-    fetch(`${loopback.baseURL}/${route}`, { method: 'POST', headers, body: JSON.stringify({ model: 'scripted', max_tokens: LONG_TOKENS, ...body }) });
-}
+const caller = (loopback: Loopback) => callerOf(loopback, { model: 'scripted', max_tokens: LONG_TOKENS });
 
 /** Four content deltas have arrived (the scripted model streams a character per token). */
 const someContent = (text: string) => (text.match(/"content":"[^"]/g) ?? []).length >= 4;

@@ -70,3 +70,10 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** POSTs JSON to a route of the loopback server with its key, `defaults` under each body. */
+export function callerOf(loopback: Loopback, defaults: Record<string, unknown>) {
+  const headers = { 'content-type': 'application/json', authorization: 'Bearer test-key' };
+  return (route: 'chat/completions' | 'completions', body: Record<string, unknown>, signal?: AbortSignal) =>
+    fetch(`${loopback.baseURL}/${route}`, { method: 'POST', headers, body: JSON.stringify({ ...defaults, ...body }), signal });
+}

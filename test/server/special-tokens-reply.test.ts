@@ -13,6 +13,7 @@ import { buildByteLevelTokenizer } from '../../lib/model/byte-tokenizer-files.js
 import { Tokenizer } from '../../lib/model/tokenizer.js';
 import { expectNoLeaks } from '../expect-no-leaks.js';
 import { realTokenizerFiles } from '../fixtures/real-tokenizers.js';
+import { collectChatStream } from './openai-stream.js';
 import { scriptedLoopback, type Loopback } from './loopback.js';
 
 const SCRIPTS: Record<string, string> = {
@@ -65,15 +66,7 @@ async function chat(loopback: Loopback, name: string, extra: object = {}): Promi
 /** The streamed reply, and every content delta (none may hold a special token's text). */
 async function chatStream(loopback: Loopback, name: string, extra: object = {}): Promise<Reply & { deltas: string[] }> {
   const stream = await loopback.client.chat.completions.create({ model: 'scripted', messages: [{ role: 'user', content: `Run script ${name}.` }], tools, stream: true, ...extra } as OpenAI.Chat.ChatCompletionCreateParamsStreaming);
-  const deltas: string[] = [];
-  const calls: { name: string; arguments: string }[] = [];
-  let finish: string | null = null;
-  for await (const chunk of stream) {
-    const delta = chunk.choices[0]?.delta;
-    if (delta?.content) deltas.push(delta.content);
-    for (const c of delta?.tool_calls ?? []) calls[c.index] = { name: c.function!.name!, arguments: c.function!.arguments! };
-    finish = chunk.choices[0]?.finish_reason ?? finish;
-  }
+  const { deltas, calls, finish } = await collectChatStream(stream);
   return { deltas, content: deltas.length > 0 ? deltas.join('') : null, calls: calls.map((c) => ({ name: c.name, arguments: JSON.parse(c.arguments) })), finish };
 }
 

@@ -7,6 +7,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectChatStream } from './openai-stream.js';
 import { scriptedLoopback, type Loopback } from './loopback.js';
 
 interface Sample {
@@ -86,19 +87,7 @@ describe.each(SAMPLES)('tool calls in the $format format', (sample) => {
   it('streamed: the same content and calls, and no markup in any content delta', async () => {
     loopback.closeAllJobs();
     const stream = await loopback.client.chat.completions.create({ model: 'scripted', messages: ask(sample), tools, stream: true });
-    const deltas: string[] = [];
-    const calls: { name: string; arguments: string }[] = [];
-    let finish: string | null = null;
-    for await (const chunk of stream) {
-      const delta = chunk.choices[0]?.delta;
-      if (delta?.content) deltas.push(delta.content);
-      for (const c of delta?.tool_calls ?? []) {
-        calls[c.index] ??= { name: '', arguments: '' };
-        calls[c.index].name += c.function?.name ?? '';
-        calls[c.index].arguments += c.function?.arguments ?? '';
-      }
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
+    const { deltas, calls, finish } = await collectChatStream(stream);
     expect(finish).toBe('tool_calls');
     expect(deltas.join('')).toBe(sample.content ?? '');
     for (const markup of ['<tool_call>', '[TOOL_CALLS]', '[ARGS]', '<|python_tag|>', '"name"']) {
