@@ -10,6 +10,7 @@
  * Driven by bench/server/soak.ts (minutes to hours) and test/server/soak.test.ts (seconds).
  */
 import { Engine } from '../../lib/engine/engine.js';
+import type { PolicyName } from '../../lib/sched/registry.js';
 import { buildServer } from '../../lib/server/app.js';
 import { hashString, mulberry32, type Rng } from '../../lib/workload/random.js';
 
@@ -25,6 +26,10 @@ export interface SoakOptions {
   seed: number;
   /** Largest max_tokens a call asks for. */
   maxTokens: number;
+  /** Longest tool call between a job's calls, ms (each draws uniformly up to it; default 0). */
+  toolMs?: number;
+  /** The scheduling policy (default the engine's). */
+  policy?: PolicyName;
   /** Called every second with the RSS sample. */
   onSample?: (sample: RssSample) => void;
 }
@@ -53,6 +58,8 @@ export interface SoakReport {
   rss: RssSample[];
   /** After every job was closed. */
   end: { ownedBlocks: number; hostOwned: number; runningJobs: number; openJobs: number; waiting: number };
+  /** What the tight pool made the engine do: the pool was small enough to matter. */
+  pressure: { preemptions: number; swappedToolWaits: number; discardedToolWaits: number; recomputedPrefillTokens: number; swapOutBytes: number };
   /** Responses that broke the rules (5xx, a non-OpenAI error body, a reply without choices). */
   violations: string[];
 }
@@ -113,7 +120,7 @@ function quantile(sorted: number[], q: number): number {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const model = 'tiny';
-  const engine = await Engine.create({ model, kvBlocks: options.kvBlocks, hostBlocks: options.kvBlocks });
+  const engine = await Engine.create({ model, kvBlocks: options.kvBlocks, hostBlocks: options.kvBlocks, ...(options.policy ? { policy: options.policy } : {}) });
   const { app, context } = buildServer(engine, { modelName: model, maxWaiting: 4 * options.concurrency });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `${base}/v1/chat/completions`;
@@ -213,6 +220,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const reply = await call(jobId, messages, fault);
         if (reply) messages.push(reply);
       }
+      // The tool runs: while it does, the job waits and the policy keeps, swaps or drops its KV.
+      if (options.toolMs) await new Promise((resolve) => setTimeout(resolve, rng() * options.toolMs!));
       const last = messages.at(-1) as { tool_calls?: { id: string }[] };
       if (last.tool_calls?.length) for (const c of last.tool_calls) messages.push({ role: 'tool', tool_call_id: c.id, content: 'exit 0' });
       else messages.push({ role: 'user', content: `Output of turn ${turn}: ${'x'.repeat(Math.floor(rng() * 200))}` });
@@ -234,9 +243,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (let i = 0; i < 100 && engine.stats().kv.ownedBlocks > 0; i++) await new Promise((r) => setTimeout(r, 20));
   const stats = engine.stats();
   const end = { ownedBlocks: stats.kv.ownedBlocks, hostOwned: stats.kv.hostOwned, runningJobs: stats.jobs.running, openJobs: stats.jobs.open, waiting: stats.jobs.waiting };
+  const pressure = {
+    preemptions: stats.preemptions,
+    swappedToolWaits: stats.kvActions.swap,
+    discardedToolWaits: stats.kvActions.discard,
+    recomputedPrefillTokens: stats.kvTraffic.recomputedPrefillTokens,
+    swapOutBytes: stats.kvTraffic.swapOutBytes,
+  };
   engine.checkInvariants();
   await app.close();
   await engine.close();
   const sorted = [...latencies].sort((a, b) => a - b);
-  return { jobs, calls, seconds: elapsedS(), statuses, errorCodes, faults, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), rss, end, violations };
+  return { jobs, calls, seconds: elapsedS(), statuses, errorCodes, faults, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), rss, end, pressure, violations };
 }

@@ -2,9 +2,10 @@
  * The soak as a script (bench/server/soak-run.ts says what it does): prints RSS each ten seconds,
  * then the report. Exit status 1 if a response broke the rules or anything was left at the end.
  *
- *   npm run build:ts && node dist/bench/server/soak.js [--minutes 10] [--concurrency 16] [--kv-blocks 48] [--seed 1] [--max-tokens 48]
+ *   npm run build:ts && node dist/bench/server/soak.js [--minutes 10] [--concurrency 16] [--kv-blocks 48] [--seed 1] [--max-tokens 48] [--tool-ms 200] [--policy astraea]
  */
 import { parseArgs } from 'node:util';
+import type { PolicyName } from '../../lib/sched/registry.js';
 import { runSoak } from './soak-run.js';
 
 const { values } = parseArgs({
@@ -14,6 +15,8 @@ const { values } = parseArgs({
     'kv-blocks': { type: 'string', default: '48' },
     seed: { type: 'string', default: '1' },
     'max-tokens': { type: 'string', default: '48' },
+    'tool-ms': { type: 'string', default: '200' },
+    policy: { type: 'string', default: 'astraea' },
   },
 });
 
@@ -23,6 +26,8 @@ const report = await runSoak({
   kvBlocks: Number(values['kv-blocks']),
   seed: Number(values.seed),
   maxTokens: Number(values['max-tokens']),
+  toolMs: Number(values['tool-ms']),
+  policy: values.policy as PolicyName,
   onSample: (s) => {
     if (s.atS % 10 === 0) console.log(`${s.atS} s: ${s.calls} calls, RSS ${s.rssMiB} MiB`);
   },

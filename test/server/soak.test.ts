@@ -11,7 +11,7 @@ import { runSoak } from '../../bench/server/soak-run.js';
 
 describe('soak', () => {
   it('a minute of faulty agent traffic: every response by the rules, nothing left at the end', async () => {
-    const report = await runSoak({ durationS: 60, concurrency: 8, kvBlocks: 48, seed: 1, maxTokens: 48 });
+    const report = await runSoak({ durationS: 60, concurrency: 8, kvBlocks: 48, seed: 1, maxTokens: 48, toolMs: 200 });
     expect(report.violations).toEqual([]);
     expect(report.end).toEqual({ ownedBlocks: 0, hostOwned: 0, runningJobs: 0, openJobs: 0, waiting: 0 });
     // Every kind of fault was exercised, and the traffic was real: most calls completed.
@@ -19,5 +19,8 @@ describe('soak', () => {
     expect(report.statuses['200']).toBeGreaterThan(report.calls / 2);
     expect(report.statuses['409']).toBeGreaterThan(0); // two calls at once on a named job
     expect(Object.keys(report.statuses).filter((s) => /^5/.test(s))).toEqual([]);
+    // The pool was tight enough to matter: jobs were preempted, or their KV swapped or dropped.
+    const { preemptions, swappedToolWaits, discardedToolWaits } = report.pressure;
+    expect(preemptions + swappedToolWaits + discardedToolWaits).toBeGreaterThan(0);
   }, 180_000);
 });
