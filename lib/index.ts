@@ -62,3 +62,6 @@ export type { JctBreakdown } from './workload/replay.js';
 export { comparisonTable } from './bench/table.js';
 export { calibrate } from './sim/calibrate.js';
 export { loadProfile, parseProfile } from './sim/profile-file.js';
+export { openKvEvents } from './kv-events/lazy.js';
+export type { KvEventsOptions } from './kv-events/open-kv-events.js';
+export type { KvEventsSink } from './kv-events/sink.js';

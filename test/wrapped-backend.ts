@@ -15,6 +15,8 @@ export interface WrapOptions {
 export class WrappedBackend implements EngineBackend {
   steps = 0;
   failed = 0;
+  /** While set, the next step waits for `resume` (a test freezes the engine to read its state). */
+  private paused: { promise: Promise<void>; release: () => void } | null = null;
 
   constructor(
     private readonly inner: EngineBackend,
@@ -37,7 +39,21 @@ export class WrappedBackend implements EngineBackend {
     return this.inner.swapBytesPerS;
   }
 
+  /** Holds every step from the next one on until `resume`. */
+  pause(): void {
+    if (this.paused) return;
+    let release = () => {};
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.paused = { promise, release };
+  }
+
+  resume(): void {
+    this.paused?.release();
+    this.paused = null;
+  }
+
   async step(step: BackendStep): Promise<BackendStepResult> {
+    while (this.paused) await this.paused.promise;
     this.steps++;
     if (this.options.delayMs) await new Promise((resolve) => setTimeout(resolve, this.options.delayMs));
     const error = this.options.fault?.(step) ?? null;

@@ -7,8 +7,11 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { Engine } from '../engine/engine.js';
+import type { KvEventsSink } from '../kv-events/sink.js';
 import { EngineError } from '../errors.js';
 import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
+import type { AstraeaServer } from '../server/app.js';
+import { respondWhileLoading, type LoadingResponder } from '../server/loading-responder.js';
 import { addModelOptions, integerOption, loadOptions, type ModelFlags } from './args.js';
 
 interface ServeFlags extends ModelFlags {
@@ -25,6 +28,8 @@ interface ServeFlags extends ModelFlags {
   autoBind: boolean;
   drainTimeoutS: string;
   log: boolean;
+  kvEvents?: string;
+  kvEventsTopic: string;
 }
 
 export function serveCommand(): Command {
@@ -42,6 +47,8 @@ export function serveCommand(): Command {
     .option('--no-auto-bind', 'do not bind follow-up calls to a job by their conversation prefix')
     .option('--drain-timeout-s <s>', 'on SIGTERM, let calls in flight finish this long, then cut them', '30')
     .option('--no-log', 'do not log a JSON line per call (outcome, job, status, tokens, duration)')
+    .option('--kv-events <endpoint>', "publish vLLM's KV events on a ZeroMQ PUB socket (tcp://*:5557 binds; needs the optional zeromq and @msgpack/msgpack)")
+    .option('--kv-events-topic <topic>', 'the topic frame of each KV-event message (llm-d: kv@<pod>@<model>)', '')
     .action(runServe);
 }
 
@@ -53,28 +60,51 @@ async function runServe(values: ServeFlags): Promise<void> {
   const apiKey = values.apiKey ?? process.env.ASTRAEA_API_KEY;
   if (apiKey !== undefined && apiKey.length === 0) throw new EngineError('INVALID_ARGUMENT', 'the API key must not be empty');
   if (values.protectMetrics && apiKey === undefined) throw new EngineError('INVALID_ARGUMENT', '--protect-metrics needs an API key (--api-key or ASTRAEA_API_KEY)');
-  const load = loadOptions({ ...values, model });
-  const engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1) });
-  const modelName = values.servedModelName ?? (values.model ? basename(values.model) : model);
   const jobIdleS = Number(values.jobIdleS);
   if (!(jobIdleS > 0)) throw new EngineError('INVALID_ARGUMENT', '--job-idle-s must be a number of seconds > 0');
   const drainTimeoutS = Number(values.drainTimeoutS);
   if (!(drainTimeoutS >= 0)) throw new EngineError('INVALID_ARGUMENT', '--drain-timeout-s must be a number of seconds >= 0');
-  // fastify takes most of a second to import: only this command pays it.
-  const { buildServer } = await import('../server/app.js');
-  const server = buildServer(engine, {
-    modelName,
-    apiKey,
-    protectMetrics: values.protectMetrics ?? false,
-    maxWaiting: integerOption(values.maxWaiting, 'max-waiting', 256, 1),
-    jobIdleS,
-    autoBind: values.autoBind,
-    logger: values.log,
-  });
-  const port = integerOption(values.port, 'port', 8000);
   const host = values.host ?? '127.0.0.1';
+  // The port answers at once: /health is 503 "loading" until the model is in (./loading-responder.ts).
+  let loading: LoadingResponder;
+  try {
+    loading = await respondWhileLoading(host, integerOption(values.port, 'port', 8000));
+  } catch (error) {
+    throw new EngineError('INVALID_ARGUMENT', `cannot listen on ${host}:${values.port}: ${(error as Error).message}`);
+  }
+  const port = loading.port; // the one the system chose, for --port 0
+  process.stdout.write(`astraea serve: loading "${model}"; http://${host}:${port}/health answers 503 until it is ready\n`);
+  let engine: Engine;
+  try {
+    const load = loadOptions({ ...values, model });
+    const kvEvents = await openKvEventsFlag(values);
+    engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1), kvEvents });
+  } catch (error) {
+    await loading.close();
+    throw error;
+  }
+  const modelName = values.servedModelName ?? (values.model ? basename(values.model) : model);
+  let server: AstraeaServer;
+  try {
+    // fastify takes most of a second to import: only this command pays it.
+    const { buildServer } = await import('../server/app.js');
+    server = buildServer(engine, {
+      modelName,
+      apiKey,
+      protectMetrics: values.protectMetrics ?? false,
+      maxWaiting: integerOption(values.maxWaiting, 'max-waiting', 256, 1),
+      jobIdleS,
+      autoBind: values.autoBind,
+      logger: values.log,
+    });
+  } catch (error) {
+    await Promise.all([loading.close(), engine.close()]);
+    throw error;
+  }
   let address: string;
   try {
+    // The server proper takes the port over from the loading responder (a gap of a millisecond or two).
+    await loading.close();
     address = await server.app.listen({ port, host });
   } catch (error) {
     await engine.close();
@@ -108,4 +138,17 @@ async function runServe(values: ServeFlags): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/**
+ * `--kv-events`: vLLM's KV events on a ZeroMQ PUB socket (docs/server.md, "KV events"), loaded
+ * only when asked for, with their optional packages. NONE_HASH's seed is PYTHONHASHSEED, as in
+ * vLLM, so a router configured for vLLM computes the same block hashes.
+ */
+async function openKvEventsFlag(values: ServeFlags): Promise<KvEventsSink | undefined> {
+  if (values.kvEvents === undefined) return undefined;
+  const { openKvEvents } = await import('../kv-events/open-kv-events.js');
+  const sink = await openKvEvents({ endpoint: values.kvEvents, topic: values.kvEventsTopic, hashSeed: process.env.PYTHONHASHSEED ?? '' });
+  process.stdout.write(`astraea serve: KV events on ${values.kvEvents}${values.kvEventsTopic ? `, topic "${values.kvEventsTopic}"` : ''}\n`);
+  return sink;
 }

@@ -15,6 +15,7 @@ import { systemClock, type Clock } from '../agent/clock.js';
 import { JobStateMachine } from '../agent/job-state.js';
 import { EngineError } from '../errors.js';
 import { BlockManager } from '../kv/block-manager.js';
+import type { KvEventsSink } from '../kv-events/sink.js';
 import { saltRoot } from '../kv/prefix-hash.js';
 import { loadModel } from '../model/load.js';
 import type { Tokenizer } from '../model/tokenizer.js';
@@ -54,6 +55,8 @@ export class Engine {
   private readonly predictors = new Predictors();
   private readonly accounts: EngineAccounts;
   private readonly kv: JobKv;
+  /** Publishes the block manager's content as vLLM's KV events (EngineOptions.kvEvents), or null. */
+  private kvEvents: KvEventsSink | null = null;
 
   private constructor(
     private readonly backend: EngineBackend,
@@ -101,7 +104,12 @@ export class Engine {
       }
       const clock = options.clock ?? systemClock;
       const blocks = new BlockManager({ deviceBlocks: kvBlocks, hostBlocks, blockSize, prefixCaching: options.prefixCaching ?? true, nowS: () => clock.now() });
-      return new Engine(backend, blocks, options, clock, limits);
+      const engine = new Engine(backend, blocks, options, clock, limits);
+      if (options.kvEvents !== undefined) {
+        options.kvEvents.attach(blocks);
+        engine.kvEvents = options.kvEvents;
+      }
+      return engine;
     } catch (error) {
       backend.dispose();
       throw error;
@@ -111,6 +119,11 @@ export class Engine {
   /** The model's shape as the engine sees it (vocabulary, context length, KV bytes per token). */
   get modelInfo(): BackendModelInfo {
     return this.backend.info;
+  }
+
+  /** Tokens per KV block (vLLM's `block_size`). */
+  get blockSize(): number {
+    return this.blocks.blockSize;
   }
 
   /** The model's tokenizer, or null (token jobs only). */
@@ -139,6 +152,7 @@ export class Engine {
     if (this.jobs.has(id)) throw new EngineError('DUPLICATE_JOB', `a job with id "${id}" is already open`);
     checkJobNaming(options);
     const root = options.cacheSalt === undefined ? null : saltRoot(options.cacheSalt);
+    if (root !== null) this.kvEvents?.noteSalt(root, options.cacheSalt as string);
     const parent = options.forkOf === undefined ? null : checkForkParent(this.jobs.get(options.forkOf), options, root);
     const state = new JobStateMachine(id, this.clock);
     const group = this.groups.join(parent?.group.id ?? options.group ?? id, state.arrivalTime);
@@ -220,6 +234,7 @@ export class Engine {
     while (this.loopRunning) await this.loopRunning;
     for (const record of [...this.jobs.values()]) this._close(record);
     this.backend.dispose();
+    await this.kvEvents?.close();
   }
 
   private checkOpen(record: JobRecord): void {

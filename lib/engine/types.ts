@@ -14,6 +14,7 @@ export type { PolicyName } from '../sched/registry.js';
 export type { CachePriority, RetainRange } from './job-hints.js';
 import type { PolicyName } from '../sched/registry.js';
 import type { WorkloadScale } from '../workload/generators/types.js';
+import type { KvEventsSink } from '../kv-events/sink.js';
 
 export interface EngineOptions {
   /** A Hugging Face model directory, or a preset ('tiny', 'small'). */
@@ -52,6 +53,11 @@ export interface EngineOptions {
   prefetchSwapIns?: boolean;
   /** Time source, for tests (default: the system clock). */
   clock?: Clock;
+  /**
+   * Publish the prefix cache's content as vLLM's KV events (lib/kv-events: `openKvEvents` for a
+   * ZeroMQ PUB socket). The engine attaches it to its block manager and closes it when it closes.
+   */
+  kvEvents?: KvEventsSink;
 }
 
 export interface JobOptions {

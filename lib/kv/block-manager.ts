@@ -29,6 +29,7 @@
 import { EngineError } from '../errors.js';
 import type { BlockPair } from '../step.js';
 import { BlockRetention } from './block-retention.js';
+import type { CacheObserver } from './cache-observer.js';
 import { PrefixCache } from './prefix-cache.js';
 import { hashBlock, type BlockHash } from './prefix-hash.js';
 
@@ -157,6 +158,8 @@ export class BlockManager {
   private readonly views = new Map<string, { state: OwnerState | undefined }>();
   private prefixHitTokens = 0;
   private prefixQueryTokens = 0;
+  /** Told what content is stored and removed, on the device and the host (KV events); null: nobody. */
+  private observer: CacheObserver | null = null;
 
   constructor(options: BlockManagerOptions) {
     checkCount('deviceBlocks', options.deviceBlocks, 0);
@@ -173,6 +176,15 @@ export class BlockManager {
     // Pushed in reverse so ids are handed out 0, 1, 2, ... (predictable plans and tests).
     for (let id = n - 1; id >= 0; id--) this.freeStack.push(id);
     for (let id = options.hostBlocks - 1; id >= 0; id--) this.hostFreeStack.push(id);
+  }
+
+  /**
+   * Reports content stored and removed to `observer` from now on (null: to nobody). Attach it
+   * before the first allocation: a listener attached later never hears of content already held.
+   */
+  observe(observer: CacheObserver | null): void {
+    this.observer = observer;
+    this.cache.observer = observer;
   }
 
   table(owner: string): readonly number[] {
@@ -298,7 +310,7 @@ export class BlockManager {
       state.hashes.push(key);
       // A block already hashed is a prefix hit; a key already present means another sequence
       // computed the same content first: keep theirs, this block stays anonymous (freed, not cached).
-      this.cache.register(state.device[i], key, parent, tokens, start);
+      this.cache.register(state.device[i], key, parent, tokens, start, state.root);
     }
   }
 
@@ -326,6 +338,7 @@ export class BlockManager {
     this.releaseDevice(state.device);
     if (state.host !== null) {
       for (let i = state.host.length - 1; i >= 0; i--) this.hostFreeStack.push(state.host[i]);
+      if (state.hashes.length > 0) this.observer?.hostRemoved(state.hashes);
     }
     this.setOwner(owner, undefined);
   }
@@ -365,6 +378,7 @@ export class BlockManager {
     }
     state.device = [];
     state.host = host;
+    if (state.hashes.length > 0) this.observer?.hostStored(state.hashes);
     return pairs;
   }
 
@@ -413,6 +427,7 @@ export class BlockManager {
     this.releaseDevice(state.device);
     state.device = [];
     state.host = host;
+    if (state.hashes.length > 0) this.observer?.hostStored(state.hashes);
     return { pairs, toVacated };
   }
 
@@ -566,6 +581,7 @@ export class BlockManager {
     if (options.deferRelease) this.hostInFlight.push(...released);
     else for (let i = released.length - 1; i >= 0; i--) this.hostFreeStack.push(released[i]);
     state.host = null;
+    if (state.hashes.length > 0) this.observer?.hostRemoved(state.hashes);
     // The fresh blocks carry no keys until their copy lands: `restoreKeys` (or the next
     // markComputed) rehashes from block 0 and registers whichever keys the cache lacks.
     state.hashes = [];
@@ -583,6 +599,32 @@ export class BlockManager {
     const state = this.owners.get(owner);
     if (state === undefined || state.host !== null || state.hashes.length >= Math.floor(state.computed / this.blockSize)) return;
     this.markComputed(owner, tokens, state.computed);
+  }
+
+  /**
+   * vLLM's reset_prefix_cache: forgets every cached block's content (an observer hears one
+   * `cleared()`). Only when nothing is held — no owner, no swap or copy in flight — else false
+   * and nothing changes: owned content cannot be forgotten, and a listener told "all cleared"
+   * must not still be owed removals.
+   */
+  resetPrefixCache(): boolean {
+    if (this.owners.size > 0 || this.inFlight.length > 0 || this.copyHolds.length > 0 || this.hostInFlight.length > 0) return false;
+    for (const id of this.cache.clearCached()) {
+      this.retention.clear(id);
+      this.freeStack.push(id);
+    }
+    return true;
+  }
+
+  /**
+   * The content this manager can serve (tests compare a KV-event mirror with it): the keys
+   * indexed on the device, owned or cached, and the keys of which some swapped-out owner holds a
+   * host copy (each once).
+   */
+  storedContent(): { device: BlockHash[]; host: BlockHash[] } {
+    const host = new Set<BlockHash>();
+    for (const state of this.owners.values()) if (state.host !== null) for (const key of state.hashes) host.add(key);
+    return { device: this.cache.indexedKeys(), host: [...host] };
   }
 
   stats(): BlockManagerStats {

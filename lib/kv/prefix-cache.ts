@@ -5,6 +5,7 @@
  * first. It decides nothing about owners; the block manager asks it what a prefix would hit,
  * parks a block when its last reference goes, and takes the oldest when it needs room.
  */
+import type { CacheObserver } from './cache-observer.js';
 import { hashBlock, type BlockHash } from './prefix-hash.js';
 
 /** Marks the end of the LRU list (block ids are >= 0). */
@@ -23,6 +24,8 @@ interface LookupHints {
 export class PrefixCache {
   /** Cumulative cached blocks evicted to make room. */
   evictions = 0;
+  /** Told when content enters or leaves the index (KV events); null: nobody listens. */
+  observer: CacheObserver | null = null;
   private readonly blockHash: (BlockHash | null)[];
   private readonly blockParent: (BlockHash | null)[];
   private readonly blockTokens: (number[] | null)[];
@@ -62,14 +65,16 @@ export class PrefixCache {
   /**
    * Indexes block `id` as holding `tokens[start, start + blockSize)` under `key` (whose parent is
    * `parent`), unless it is indexed already or another block holds that key: then the first
-   * computed copy stays the one the cache serves, and this block stays anonymous.
+   * computed copy stays the one the cache serves, and this block stays anonymous. `root` is the
+   * chain's root (null or a salt root), for the observer only.
    */
-  register(id: number, key: BlockHash, parent: BlockHash | null, tokens: readonly number[], start: number): void {
+  register(id: number, key: BlockHash, parent: BlockHash | null, tokens: readonly number[], start: number, root: BlockHash | null = null): void {
     if (this.blockHash[id] !== null || this.byHash.has(key)) return;
     this.blockHash[id] = key;
     this.blockParent[id] = parent;
     this.blockTokens[id] = tokens.slice(start, start + this.blockSize);
     this.byHash.set(key, id);
+    this.observer?.deviceStored(key, parent, root, tokens, start);
   }
 
   /** A block whose last reference went: cached if it holds content (true), else it is empty (false). */
@@ -110,12 +115,44 @@ export class PrefixCache {
     const id = priorityOf === undefined ? this.lruHead : this.lowestPriority(priorityOf);
     if (id === NONE) return null;
     this.revive(id);
-    this.byHash.delete(this.blockHash[id] as BlockHash);
+    this.forget(id);
+    this.evictions++;
+    return id;
+  }
+
+  /**
+   * Forgets every cached block's content at once (vLLM's reset_prefix_cache), tells the observer
+   * `cleared()` and returns their ids, to go back to the free stack. Only when no block is owned:
+   * the caller checks, as the index would otherwise keep owned content the observer was told is gone.
+   */
+  clearCached(): number[] {
+    const ids: number[] = [];
+    for (let id = this.lruHead; id !== NONE; id = this.lruNext[id]) ids.push(id);
+    for (const id of ids) {
+      this.revive(id);
+      const key = this.blockHash[id] as BlockHash;
+      this.byHash.delete(key);
+      this.blockHash[id] = null;
+      this.blockParent[id] = null;
+      this.blockTokens[id] = null;
+    }
+    this.observer?.cleared();
+    return ids;
+  }
+
+  /** The keys of every indexed block, owned or cached (what a KV-event mirror holds as "GPU"). */
+  indexedKeys(): BlockHash[] {
+    return [...this.byHash.keys()];
+  }
+
+  /** Drops block `id`'s content from the index and tells the observer. */
+  private forget(id: number): void {
+    const key = this.blockHash[id] as BlockHash;
+    this.byHash.delete(key);
     this.blockHash[id] = null;
     this.blockParent[id] = null;
     this.blockTokens[id] = null;
-    this.evictions++;
-    return id;
+    this.observer?.deviceRemoved(key);
   }
 
   /**

@@ -54,6 +54,17 @@ export class ServerMetrics {
           for (const [labels, n] of values()) this.inc(labels, n);
         },
       });
+    // An info gauge (always 1) whose labels a router reads: the KV geometry of this replica.
+    new Gauge({
+      name: 'vllm:cache_config_info',
+      help: 'Information of the KV cache configuration.',
+      labelNames: ['block_size', 'num_gpu_blocks'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ block_size: String(engine.blockSize), num_gpu_blocks: String(stats().kv.deviceBlocks) }, 1);
+      },
+    });
     new Gauge({ name: 'vllm:num_requests_running', help: 'Calls generating now.', registers, collect() { this.set(stats().jobs.running); } });
     new Gauge({ name: 'vllm:num_requests_waiting', help: 'Calls waiting to be scheduled.', registers, collect() { this.set(stats().jobs.waiting); } });
     new Gauge({ name: 'astraea_jobs_tool_wait', help: 'Jobs waiting on a tool between calls.', registers, collect() { this.set(stats().jobs.toolWait); } });

@@ -12,6 +12,8 @@ import { ScriptedChatBackend } from './scripted-backend.js';
 
 export interface Loopback {
   engine: Engine;
+  /** The wrapper around the scripted backend, when the options asked for one. */
+  backend: WrappedBackend | null;
   server: AstraeaServer;
   client: OpenAI;
   baseURL: string;
@@ -32,17 +34,20 @@ export interface LoopbackOptions {
   wrap?: WrapOptions;
   /** The server's logger (ServerOptions.logger). */
   logger?: ServerOptions['logger'];
+  /** Other server options. */
+  server?: Omit<ServerOptions, 'logger' | 'modelName' | 'apiKey'>;
 }
 
 export async function scriptedLoopback(reply: (prompt: string) => string, options: LoopbackOptions = {}): Promise<Loopback> {
   const scripted = new ScriptedChatBackend({ reply, tokenizer: options.tokenizer });
   const backend = options.wrap ? new WrappedBackend(scripted, options.wrap) : scripted;
   const engine = Engine.withBackend(backend, { kvBlocks: options.kvBlocks ?? 512, policy: options.policy ?? 'astraea' });
-  const server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key', logger: options.logger });
+  const server = buildServer(engine, { modelName: 'scripted', apiKey: 'test-key', logger: options.logger, ...options.server });
   const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
   const baseURL = `${address}/v1`;
   return {
     engine,
+    backend: backend instanceof WrappedBackend ? backend : null,
     server,
     client: new OpenAI({ baseURL, apiKey: 'test-key', maxRetries: 0 }),
     baseURL,

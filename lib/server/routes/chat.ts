@@ -11,6 +11,7 @@ import { badRequest, HttpError } from '../errors.js';
 import { ChatCompletionBody } from '../schemas.js';
 import { awaitSegment } from '../call-segment.js';
 import { noteCall, resultNote } from '../call-log.js';
+import { readSessionCookie, sessionCookieHeader } from '../session-cookie.js';
 import { callHints, skippedHintsHeader } from '../hints.js';
 import { streamSegments, type StreamFormat } from '../sse-writer.js';
 import { usage, withSummedUsage } from '../openai-shapes.js';
@@ -42,7 +43,8 @@ function toChatMessages(messages: readonly InMessage[]): ChatMessage[] {
 
 /**
  * What a call says it belongs to: a job it names (the body's `job_id`, else Astraea's header) and
- * a group it hints at (OpenAI's `prompt_cache_key`, else the gateway's session header).
+ * a group it hints at (OpenAI's `prompt_cache_key`, else the gateway's session header, else
+ * llm-d's session cookie: ../session-cookie.ts).
  */
 function binding(request: FastifyRequest<{ Body: Body }>, messages: ChatMessage[]): CallBinding {
   const header = (name: string) => {
@@ -51,7 +53,7 @@ function binding(request: FastifyRequest<{ Body: Body }>, messages: ChatMessage[
   };
   return {
     explicitId: request.body.job_id ?? header('x-astraea-job-id'),
-    hint: request.body.prompt_cache_key ?? header('x-session-token'),
+    hint: request.body.prompt_cache_key ?? header('x-session-token') ?? readSessionCookie(request.headers.cookie),
     messages,
     cacheSalt: request.body.cache_salt ?? null,
   };
@@ -110,7 +112,9 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
       const segments = [segment, ...forks.segments];
       const id = `chatcmpl-${engineJob.id}-${engineJob.metrics().segments}`;
       const created = Math.floor(Date.now() / 1000);
-      const headers = { 'x-astraea-job-id': job.id, ...skippedHintsHeader(hints, request.log) };
+      const headers: Record<string, string> = { 'x-astraea-job-id': job.id, ...skippedHintsHeader(hints, request.log) };
+      // A cookie-based router sticks the session to this replica by it (../session-cookie.ts).
+      if (readSessionCookie(request.headers.cookie) === null) headers['set-cookie'] = sessionCookieHeader(job.id);
       const texts = new TokenTexts(ctx.engine.tokenizer);
       const shaped = (covered: CoveredLogprobs | null) => (covered === null ? null : chatLogprobs(covered.tokens, texts));
       const chunk = (delta: object, finish: string | null = null, covered: CoveredLogprobs | null = null, choiceIndex = 0) => ({
