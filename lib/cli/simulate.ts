@@ -14,6 +14,7 @@ import { comparisonTable, describeRun } from '../bench/table.js';
 import { loadProfile } from '../sim/profile-file.js';
 import { EngineError } from '../errors.js';
 import { integerOption, positiveListOption, positiveOption } from './args.js';
+import { replicaCapacityTable, replicasOption, replicaTable, routersOption, runReplicaCapacity, runReplicaSweep } from './simulate-replicas.js';
 import { addWorkloadOptions, hintsFrom, policiesFrom, policyOptionsFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
 
 interface SimulateFlags extends WorkloadFlags {
@@ -27,6 +28,8 @@ interface SimulateFlags extends WorkloadFlags {
   maxJobs: string;
   precision: string;
   bound?: boolean;
+  replicas?: string;
+  router?: string;
 }
 
 /** Realistic GPU scale: the workloads as modelled (each generator's own job count), on the H100 profile. */
@@ -46,6 +49,8 @@ export function simulateCommand(): Command {
     .option('--max-jobs <n>', 'with --capacity: jobs per probe at most; heavier loads are not probed', '5000')
     .option('--precision <ratio>', 'with --capacity: bisect until the failing load is within this ratio of the passing one', '1.05')
     .option('--bound', 'with --capacity: also the capacity no schedule exceeds, however clairvoyant (an offline bound on the cost model)')
+    .option('--replicas <list>', 'simulate N engines (each with --kv-blocks) behind a router, e.g. 1,2,4,8; loads and --jobs are then per replica')
+    .option('--router <list>', 'with --replicas: round-robin, least-queue, kv-usage, prefix, session, mix (default mix, the inference gateway\'s default profile)')
     .action(runSimulate);
 }
 
@@ -63,6 +68,8 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const policyOptions = policyOptionsFrom(values);
   const kvBlocks = values.kvBlocks === undefined ? undefined : integerOption(values.kvBlocks, 'kv-blocks', 0, 1);
   const hostBlocks = values.hostBlocks === undefined ? undefined : integerOption(values.hostBlocks, 'host-blocks', 0, 0);
+  if (values.replicas !== undefined) return runReplicas(values, { profile, kvBlocks, hostBlocks, policies, hints, policyOptions, replicas: replicasOption(values.replicas), routers: routersOption(values.router ?? 'mix') });
+  if (values.router !== undefined) throw new EngineError('INVALID_ARGUMENT', '--router routes between replicas: give --replicas with it');
   if (values.capacity) {
     if (values.loads !== undefined) throw new EngineError('INVALID_ARGUMENT', '--capacity searches the load itself: give no --loads');
     if (values.arrivals === 'burst') throw new EngineError('INVALID_ARGUMENT', '--capacity measures steady arrivals: a burst has no rate to search');
@@ -118,4 +125,31 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
     await writeChart(path, loads.length > 1 ? sweepChartSpec(summaries) : benchChartSpec(summaries));
     process.stderr.write(`chart: ${path}\n`);
   }
+}
+
+/** `--replicas`: the sweep or the capacity search over replicas × routers × policies (lib/cli/simulate-replicas.ts). */
+async function runReplicas(values: SimulateFlags, common: Parameters<typeof runReplicaSweep>[0]): Promise<void> {
+  if (values.bound) throw new EngineError('INVALID_ARGUMENT', '--bound is a single-engine figure: give no --replicas with it');
+  const workloadAt = (load: number, jobs: number | undefined) => workloadFrom({ ...values, jobs: jobs === undefined ? undefined : String(jobs) }, SIMULATE_DEFAULTS, load);
+  if (values.capacity) {
+    if (values.loads !== undefined) throw new EngineError('INVALID_ARGUMENT', '--capacity searches the load itself: give no --loads');
+    if (values.arrivals === 'burst') throw new EngineError('INVALID_ARGUMENT', '--capacity measures steady arrivals: a burst has no rate to search');
+    const objective = positiveOption(values.objective, 'objective', 2);
+    if (!(objective > 1)) throw new EngineError('INVALID_ARGUMENT', '--objective must be above 1 (a multiple of the unloaded p90)');
+    const search = {
+      objective,
+      windowS: values.windowS === undefined ? undefined : positiveOption(values.windowS, 'window-s', 600),
+      minJobs: values.jobs === undefined ? undefined : integerOption(values.jobs, 'jobs', 200, 1),
+      maxJobs: integerOption(values.maxJobs, 'max-jobs', 5000, 1),
+      precision: precisionOption(values.precision),
+    };
+    // --json: each line as its search ends, so an interrupted search keeps what it finished.
+    const results = await runReplicaCapacity(common, (load, jobs) => workloadAt(load, jobs), search, (r) => values.json && process.stdout.write(JSON.stringify(r) + '\n'));
+    if (!values.json) process.stdout.write(`\n${workloadAt(1, 1).params.name}, profile ${common.profile.costs.name}\n${replicaCapacityTable(results)}`);
+    return;
+  }
+  const loads = values.loads === undefined ? [positiveOption(values.load, 'load', 1)] : positiveListOption(values.loads, 'loads');
+  const jobsPerReplica = values.jobs === undefined ? undefined : integerOption(values.jobs, 'jobs', 0, 1);
+  const lines = await runReplicaSweep(common, loads, workloadAt, jobsPerReplica, (l) => values.json && process.stdout.write(JSON.stringify(l) + '\n'));
+  if (!values.json) process.stdout.write(`\n${replicaTable(lines)}`);
 }

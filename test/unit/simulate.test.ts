@@ -14,18 +14,10 @@ import { quantile, summarizeRun, type RunMeta } from '../../lib/bench/summary.js
 import { RunSummarySchema } from '../../lib/bench/summary-schema.js';
 import { Value } from 'typebox/value';
 import { expectCode } from './expect-code.js';
+import { ROUND_NUMBER_PROFILE } from './round-number-profile.js';
 
-// A tiny machine with round numbers. contextTokenS 0, so a step of k tokens costs
-// fixedS + k·tokenS = 0.01 + 0.001·k: a decode step 0.011 s, a prefill of N tokens 0.01 + N/1000.
-// A 16-token block is 16 × 1000 B = 16,000 B and copies in 16,000 / 1e9 = 1.6e-5 s.
-const PROFILE: SimulationProfile = {
-  model: { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 },
-  costs: { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 },
-  deviceBlocks: 64,
-  hostBlocks: 64,
-  maxBatchTokens: 512,
-  maxBatchSequences: 8,
-};
+// A step of k tokens costs 0.01 + 0.001·k seconds, nothing per context token (./round-number-profile.ts).
+const PROFILE = ROUND_NUMBER_PROFILE;
 const META: RunMeta = {
   policy: 'p',
   engine: 'sim',

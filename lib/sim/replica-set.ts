@@ -1,0 +1,177 @@
+/**
+ * N engines behind one router, seen by the workload replay as one engine: each job the replay
+ * creates is a RoutedJob, and each of its calls (first segment or resume after a tool) is routed
+ * afresh. A call that stays on the replica that ran the job's last call resumes the engine job
+ * there, exactly as a single engine would; a call routed elsewhere closes the job on the replica
+ * it leaves (as if that server expired the idle job at once, the kindest case for the router:
+ * its preserved KV goes back to that replica's prefix cache) and starts a new engine job on the
+ * new replica whose prompt is the whole conversation so far, as an OpenAI-style client resends
+ * it. That replica recomputes whatever its prefix cache lacks — a normal miss — and its policy
+ * sees a new job (no age, no history). Subagents start on their parent's replica as forks when
+ * routed there, else as plain jobs with the parent's context as their prompt.
+ *
+ * Only what the replay uses of Engine and Job is provided (modelInfo, createJob; generate, resume,
+ * close, metrics); lib/sim/simulate-replicas.ts hands the set to runWorkload through a cast.
+ */
+import type { JobMetrics } from '../agent/job-state.js';
+import type { Engine } from '../engine/engine.js';
+import type { Job } from '../engine/job.js';
+import type { Segment } from '../engine/segment.js';
+import type { GenerateOptions, JobOptions, ResumeOptions } from '../engine/types.js';
+import { EngineError } from '../errors.js';
+import type { ReplicaView, RouteRequest, Router } from './router.js';
+
+/** What routing did over a run. */
+export interface RoutingStats {
+  /** Calls routed, and those sent to another replica than the job's previous call. */
+  calls: number;
+  moves: number;
+  /** Prompt tokens of the moved calls, and of those the tokens their new replica computed (prefix-cache misses). */
+  movedPromptTokens: number;
+  movedComputedTokens: number;
+  /** Calls per replica. */
+  callsPerReplica: number[];
+}
+
+export class ReplicaSet {
+  readonly routing: RoutingStats;
+  private readonly open = new Map<string, RoutedJob>();
+
+  constructor(
+    readonly engines: readonly Engine[],
+    readonly router: Router,
+  ) {
+    if (engines.length === 0) throw new EngineError('INVALID_ARGUMENT', 'a replica set needs at least one engine');
+    this.routing = { calls: 0, moves: 0, movedPromptTokens: 0, movedComputedTokens: 0, callsPerReplica: engines.map(() => 0) };
+  }
+
+  get modelInfo(): Engine['modelInfo'] {
+    return this.engines[0].modelInfo;
+  }
+
+  createJob(options: JobOptions = {}): RoutedJob {
+    const id = options.id ?? `job-${this.open.size}`;
+    if (this.open.has(id)) throw new EngineError('DUPLICATE_JOB', `a job with id "${id}" is already open`);
+    const parent = options.forkOf === undefined ? undefined : this.open.get(options.forkOf);
+    if (options.forkOf !== undefined && parent === undefined) throw new EngineError('INVALID_ARGUMENT', `forkOf "${options.forkOf}" is not an open job`);
+    const job = new RoutedJob(this, id, options.kind ?? 'default', parent);
+    this.open.set(id, job);
+    return job;
+  }
+
+  /** The replicas' public metrics, read when a router asks (KV usage costs a stats() call). */
+  views(): ReplicaView[] {
+    return this.engines.map((engine, index) => ({
+      index,
+      waiting: engine.waitingCount,
+      get kvUsage() {
+        const kv = engine.stats().kv;
+        return kv.deviceBlocks === 0 ? 0 : kv.ownedBlocks / kv.deviceBlocks;
+      },
+    }));
+  }
+
+  /** @internal */
+  route(request: RouteRequest): number {
+    const replica = this.router.pick(request, this.views());
+    if (!(Number.isInteger(replica) && replica >= 0 && replica < this.engines.length)) throw new EngineError('INTERNAL', `router ${this.router.name} picked replica ${replica}`);
+    this.router.routed?.(request, replica);
+    this.routing.calls++;
+    this.routing.callsPerReplica[replica]++;
+    return replica;
+  }
+
+  /** @internal */
+  closed(job: RoutedJob): void {
+    this.open.delete(job.id);
+    if (job.parent === undefined) this.router.sessionEnded?.(job.sessionId);
+  }
+}
+
+const METRIC_SUMS = ['queueingS', 'toolS', 'runningS', 'segments', 'outputTokens', 'recomputedPrefillTokens', 'kvRecoveryS', 'kvRecoveryQueuedS', 'kvRecoveryRunningS'] as const;
+
+/** One replay job across replicas: an engine job on whichever replica ran its last call. */
+export class RoutedJob {
+  readonly sessionId: string;
+  private home: number | null = null;
+  private current: Job | null = null;
+  /** Every token sent and generated so far (what a moved call resends). */
+  private readonly context: number[] = [];
+  /** Metrics of the engine jobs it left behind. */
+  private readonly earlier: JobMetrics[] = [];
+
+  constructor(
+    private readonly set: ReplicaSet,
+    readonly id: string,
+    readonly kind: string,
+    readonly parent: RoutedJob | undefined,
+  ) {
+    this.sessionId = parent?.sessionId ?? id;
+  }
+
+  /** The engine job's replica (null before the first call). */
+  get replica(): number | null {
+    return this.home;
+  }
+
+  generate(options: GenerateOptions): Segment {
+    if (this.current !== null || options.tokens === undefined) throw new EngineError('INVALID_STATE', `job ${this.id}: generate is the first call, with tokens`);
+    const replica = this.set.route({ jobId: this.id, sessionId: this.sessionId, tokens: options.tokens });
+    const engine = this.set.engines[replica];
+    const fork = this.parent !== undefined && this.parent.home === replica && this.parent.current !== null;
+    this.current = engine.createJob({ id: this.id, kind: this.kind, ...(fork ? { forkOf: this.parent!.id } : {}) });
+    this.home = replica;
+    return this.track(this.current.generate(options), options.tokens, null);
+  }
+
+  resume(options: ResumeOptions): Segment {
+    if (this.current === null || options.tokens === undefined) throw new EngineError('INVALID_STATE', `job ${this.id}: resume follows a first call, with tokens`);
+    const prompt = this.context.concat(options.tokens);
+    const replica = this.set.route({ jobId: this.id, sessionId: this.sessionId, tokens: prompt });
+    if (replica === this.home) return this.track(this.current.resume(options), options.tokens, null);
+    // Moved: leave the old replica, start over on the new one with the whole conversation.
+    this.earlier.push(this.current.metrics());
+    this.current.close();
+    this.set.routing.moves++;
+    this.set.routing.movedPromptTokens += prompt.length;
+    this.current = this.set.engines[replica].createJob({ id: this.id, kind: this.kind });
+    this.home = replica;
+    const { tool: _tool, toolCallId: _callId, toolResult: _result, messages: _messages, ...rest } = options;
+    return this.track(this.current.generate({ ...rest, tokens: prompt }), options.tokens, this.set.routing);
+  }
+
+  close(): void {
+    this.current?.close();
+    this.set.closed(this);
+  }
+
+  /** The engine jobs' metrics summed (times, tokens); the first one's TTFT. */
+  metrics(): JobMetrics {
+    const now = this.current?.metrics();
+    const all = now === undefined ? this.earlier : [...this.earlier, now];
+    if (all.length === 1) return all[0];
+    // The engine jobs follow one another without a gap (the old one is closed as the new one
+    // starts), so the job's time is the sum of theirs.
+    const ended = all.every((m) => m.jctS !== null);
+    const sum = { ...all[all.length - 1], ttftS: all[0].ttftS, jctS: ended ? all.reduce((a, m) => a + m.jctS!, 0) : null };
+    for (const key of METRIC_SUMS) sum[key] = all.reduce((a, m) => a + m[key], 0);
+    return sum;
+  }
+
+  /**
+   * Keeps the context up to date as the segment ends. The reaction is attached before the
+   * replay's own await on `done`, and every job's segment gets one, so the replay's continuations
+   * keep their order (a one-replica set replays exactly as one engine: test/unit/replica-set.test.ts).
+   */
+  private track(segment: Segment, input: readonly number[], moved: RoutingStats | null): Segment {
+    for (const t of input) this.context.push(t);
+    segment.done.then(
+      (result) => {
+        for (const t of result.tokens) this.context.push(t);
+        if (moved !== null) moved.movedComputedTokens += result.usage.promptTokens - result.usage.cachedPromptTokens;
+      },
+      () => undefined,
+    );
+    return segment;
+  }
+}
