@@ -167,7 +167,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (response.status !== 200) {
       const error = (await response.json().catch(() => null)) as { error?: { message?: string; type?: string; code?: string | null } } | null;
       if (!error?.error?.message || !error.error.type) violations.push(`${fault}: ${response.status} without an OpenAI error body`);
-      else errorCodes[`${response.status} ${error.error.code ?? error.error.type} (${fault})`] = (errorCodes[`${response.status} ${error.error.code ?? error.error.type} (${fault})`] ?? 0) + 1;
+      else {
+        const key = `${response.status} ${error.error.code ?? error.error.type} (${fault})`;
+        errorCodes[key] = (errorCodes[key] ?? 0) + 1;
+      }
       return null;
     }
     try {

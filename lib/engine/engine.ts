@@ -8,12 +8,13 @@
  *
  * The step loop: plan a step, run it (an async worker: the event loop stays free), then hand each
  * sampled token to its segment. It runs while there is work and stops when there is none; new
- * work starts it again. (A little over 400 lines: the job API and the step loop share the job
- * table and the loop's state, and read best in one place.)
+ * work starts it again. (About 500 lines: the job API and the step loop share the job table and
+ * the loop's state, and read best in one place; what is not that — options, hints, accounts, KV
+ * moves, planning, a step's bookkeeping — already lives in its own file beside it.)
  */
 import { systemClock, type Clock } from '../agent/clock.js';
 import { JobStateMachine } from '../agent/job-state.js';
-import { EngineError } from '../errors.js';
+import { asEngineError, EngineError } from '../errors.js';
 import { BlockManager } from '../kv/block-manager.js';
 import type { KvEventsSink } from '../kv-events/sink.js';
 import { saltRoot } from '../kv/prefix-hash.js';
@@ -402,9 +403,7 @@ export class Engine {
       this.kv.pendingCopies.unshift(...begun.copy);
       this.kv.pendingSwapIn.unshift(...begun.prefetch);
       this.lastStepFailed = true; // a copy-only step is not retried on its own
-      // Whatever the backend threw, its callers get an EngineError with a code (a bug in a
-      // backend is INTERNAL, with what was thrown in the message).
-      const failure = error instanceof EngineError ? error : new EngineError('INTERNAL', `step failed: ${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`);
+      const failure = asEngineError(error, 'step failed'); // a bug in a backend is INTERNAL
       for (const run of decision.runs) this.failSegment(run.record, failure);
       return;
     }
@@ -441,9 +440,8 @@ export class Engine {
       try {
         reason = record.active.accept(token, result.logprobs?.[i] ?? null);
       } catch (error) {
-        // Following one sequence's token failed (its decoding, its client's stream): that
-        // sequence fails, the batch's others go on.
-        this.failSegment(record, error instanceof EngineError ? error : new EngineError('INTERNAL', `job ${record.id}: ${String(error)}`));
+        // Following one sequence's token failed (decoding, a client's stream): it alone fails.
+        this.failSegment(record, asEngineError(error, `job ${record.id}`));
         return;
       }
       if (reason) this.endSegment(record, reason);

@@ -3,8 +3,9 @@
  * frames — the topic (UTF-8, "" by default, as vLLM's), the sequence number as 8 bytes
  * big-endian (0, 1, 2, … per publisher, as vLLM's `itertools.count()`), and the msgpack batch
  * (./batch-encoding.ts). A subscriber that sees a gap knows it missed a batch (PUB drops at its
- * high-water mark or before a subscriber connects); it should then resynchronise — this
- * publisher keeps no replay buffer (vLLM's optional ROUTER replay socket is not implemented).
+ * high-water mark or before a subscriber connects); it then resynchronises from the batches that
+ * follow, as with vLLM's publisher in its default setup (its replay socket is an opt-in we do
+ * not offer: docs/server.md, "KV events").
  *
  * Batching: the events of one engine step arrive synchronously (the block manager reports as it
  * changes its record), so the batch is cut once the current turn of the event loop ends

@@ -3,11 +3,11 @@
  * and automatic prefix caching. No tensors: the addon owns the memory, this class only decides
  * which block id holds what.
  *
- * (Over 500 lines, about 720, on purpose: it is the one record of where every block is — device,
+ * (Over 500 lines, about 760, on purpose: it is the one record of where every block is — device,
  * cache, host, in flight, lent to an exchange — and allocation, prefix hits, swaps, forks and
  * their copies each move blocks between several of those lists at once; split apart, the
  * invariants checkInvariants proves would span files. The prefix index is already its own file,
- * lib/kv/prefix-cache.ts.)
+ * lib/kv/prefix-cache.ts, and what KV events need is reported through ./cache-observer.ts.)
  *
  * Modelled on vLLM v1's KVCacheManager / BlockPool:
  * - A full block whose KV has been computed is keyed by a chained hash (lib/kv/prefix-hash.ts).
