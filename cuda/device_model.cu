@@ -288,6 +288,17 @@ static std::unique_ptr<DeviceModel::Impl> start(const ModelConfig& c, const Devi
 }
 
 std::unique_ptr<DeviceModel> DeviceModel::create(const ModelConfig& c, const ModelWeights& w, const DeviceKvOptions& o) {
+  // upload_matrix widens element by element, which Q8_0 (block-scaled) has no form for; the GPU
+  // kernels are BF16. Refused before anything is allocated on the device.
+  for (const TensorSpec& t : tensor_specs(c)) {
+    const ModelWeights::ConstSlot host = w.slot(t);
+    if (host.matrix && host.matrix->dtype != DType::F32 && host.matrix->dtype != DType::F16 && host.matrix->dtype != DType::BF16)
+      throw EngineError(codes::kUnsupportedModel, std::string("the CUDA backend takes F32, F16 or BF16 weights, not ") +
+                                                      dtype_name(host.matrix->dtype) + " (" + t.name +
+                                                      "); load with dtype auto, f32, f16 or bf16");
+  }
+  if (w.lm_head.dtype == DType::Q8_0)
+    throw EngineError(codes::kUnsupportedModel, "the CUDA backend takes F32, F16 or BF16 weights, not Q8_0 (lm_head)");
   auto impl = start(c, o);
   for (const TensorSpec& t : tensor_specs(c)) {
     const ModelWeights::ConstSlot host = w.slot(t);

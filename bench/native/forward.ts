@@ -1,11 +1,14 @@
 /**
  * The native forward pass on the `small` preset (dummy weights, ~100M parameters): prefill and
- * decode tokens/s at several batch sizes, for F32 and BF16 weights, next to the memory-bandwidth
- * bound of a decode step (every weight byte read once) and llama.cpp on the same weights, shape
- * and dtype in the same run.
+ * decode tokens/s at several batch sizes, for F32 and BF16 weights (and Q8_0 with --dtypes q8),
+ * next to the memory-bandwidth bound of a decode step (every weight byte read once) and llama.cpp
+ * on the same weights, shape and dtype in the same run. For q8, llama.cpp gets a Q8_0 GGUF of the
+ * same quantized matrices, and its token embedding (which doubles as the tied LM head) quantized
+ * the same way, as llama.cpp's own Q8_0 files have it; ours keeps the embedding in F32 for the
+ * row gather and streams a Q8_0 copy as the LM head, so both stream the same bytes per step.
  *
- *   npm run build:ts && node dist/bench/native/forward.js [--dtypes f32,bf16] [--batches 1,8,32]
- *       [--prompt 128] [--decode 32] [--repeats 3] [--threads N] [--no-llamacpp] [--json FILE]
+ *   npm run build:ts && node dist/bench/native/forward.js [--dtypes f32,bf16,q8] [--batches 1,8,32]
+ *       [--prompt 128] [--decode 32] [--repeats 3] [--threads N] [--kv-dtype auto|f32|bf16] [--no-llamacpp] [--json FILE]
  *
  * Each measurement is repeated (--repeats) and the best run is reported, for us and for
  * llama.cpp alike: on a shared machine the best run is the one least disturbed by neighbours.
@@ -20,8 +23,8 @@ import { BYTE_TO_UNICODE, SPECIAL_TOKENS } from '../../lib/model/byte-tokenizer-
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { native } from '../../lib/native/index.js';
 import { buildStepPlan, type PlannedSequence } from '../../lib/native/plan.js';
-import type { WeightDtypeOption } from '../../lib/native/types.js';
-import { writeGguf, type HfTensor } from './gguf-writer.js';
+import type { KvDtypeOption, WeightDtypeOption } from '../../lib/native/types.js';
+import { quantizeQ8Planar, writeGguf, type HfTensor } from './gguf-writer.js';
 import { LlamaCppMissingError, measureLlamaCpp, type LlamaCppResult } from './llamacpp.js';
 
 interface OurResult {
@@ -32,6 +35,8 @@ interface OurResult {
 
 interface DtypeReport {
   dtype: string;
+  /** Read bandwidth, bytes/s: the best of the measurements taken beside this dtype's first batch. */
+  bandwidth: number;
   decodeStreamBytes: number;
   boundTokensPerS: number;
   ours: OurResult[];
@@ -42,6 +47,7 @@ interface DtypeReport {
 const { values } = parseArgs({
   options: {
     dtypes: { type: 'string', default: 'f32,bf16' },
+    'kv-dtype': { type: 'string', default: 'auto' },
     batches: { type: 'string', default: '1,8,32' },
     prompt: { type: 'string', default: '128' },
     decode: { type: 'string', default: '32' },
@@ -65,7 +71,7 @@ function ids(count: number, salt: number, vocab: number): number[] {
 async function measureOurs(model: LoadedModel, batch: number): Promise<OurResult> {
   const blockSize = 16;
   const blocksPerSeq = Math.ceil((promptTokens + decodeTokens + 1) / blockSize);
-  const cache = model.native.createKvCache({ blockSize, deviceBlocks: blocksPerSeq * batch });
+  const cache = model.native.createKvCache({ blockSize, deviceBlocks: blocksPerSeq * batch, dtype: values['kv-dtype'] as KvDtypeOption });
   const vocab = model.info.vocabSize;
   try {
     const tables = Array.from({ length: batch }, (_, s) => Array.from({ length: blocksPerSeq }, (_, b) => s * blocksPerSeq + b));
@@ -97,7 +103,15 @@ async function exportGguf(model: LoadedModel, path: string): Promise<void> {
   const tokens = Array.from({ length: vocab }, (_, i) =>
     i < 256 ? BYTE_TO_UNICODE[i] : i < 256 + SPECIAL_TOKENS.length ? SPECIAL_TOKENS[i - 256] : `<|reserved_${i}|>`,
   );
-  const tensors: HfTensor[] = model.native.tensors().map((t) => ({ ...t, data: model.native.tensorData(t.name) }));
+  const q8 = model.info.weightDtype === 'Q8_0';
+  const tensors: HfTensor[] = model.native.tensors().map((t) => {
+    const data = model.native.tensorData(t.name);
+    if (q8 && t.name === 'model.embed_tokens.weight' && t.dtype === 'F32') {
+      const values = new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+      return { ...t, dtype: 'Q8_0' as const, data: quantizeQ8Planar(values, t.shape[0], t.shape[1]) };
+    }
+    return { ...t, data };
+  });
   await writeGguf(path, { config: model.config, tensors, vocab: { tokens, bosTokenId: 256, eosTokenId: 259 } });
 }
 
@@ -129,15 +143,21 @@ function row(cells: (string | number)[]): string {
 
 async function main(): Promise<void> {
   const backend = native().backendInfo();
-  const bandwidth = await native().measureReadBandwidth({ threads, megabytes: 1024 });
+  // The VM's read bandwidth moves by tens of percent from one minute to the next (neighbours), so
+  // each dtype's bound uses the bandwidth measured beside its own decode runs: one measurement
+  // before every repeat, the best of them, as the decode figure is the best of its repeats.
   const reports: DtypeReport[] = [];
   for (const dtype of values.dtypes.split(',') as WeightDtypeOption[]) {
     const model = await loadModel({ model: 'small', dtype, threads });
     try {
       const ours: OurResult[] = [];
+      let bandwidth = 0;
       for (const batch of batches) {
         const runs: OurResult[] = [];
-        for (let r = 0; r < repeats; r++) runs.push(await measureOurs(model, batch));
+        for (let r = 0; r < repeats; r++) {
+          if (batch === batches[0]) bandwidth = Math.max(bandwidth, await native().measureReadBandwidth({ threads, megabytes: 1024 }));
+          runs.push(await measureOurs(model, batch));
+        }
         ours.push({
           batch,
           prefillTokensPerS: Math.max(...runs.map((x) => x.prefillTokensPerS)),
@@ -148,6 +168,7 @@ async function main(): Promise<void> {
       reports.push({
         dtype,
         decodeStreamBytes: model.info.decodeStreamBytes,
+        bandwidth,
         boundTokensPerS: bandwidth / model.info.decodeStreamBytes,
         ours,
         llamaCpp: llama.result,
@@ -159,8 +180,8 @@ async function main(): Promise<void> {
   }
 
   const lines: string[] = [];
-  lines.push(`machine: ${backend.hardwareThreads} hardware threads, SIMD ${backend.simd}, read bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s (measured)`);
-  lines.push(`model: small preset (dummy weights), prompt ${promptTokens} tokens, ${decodeTokens} decode steps, best of ${repeats} runs`);
+  lines.push(`machine: ${backend.hardwareThreads} hardware threads, SIMD ${backend.simd}, read bandwidth ${reports.map((r) => `${(r.bandwidth / 1e9).toFixed(1)} GB/s beside ${r.dtype}`).join(', ')} (measured, best of ${repeats})`);
+  lines.push(`model: small preset (dummy weights), prompt ${promptTokens} tokens, ${decodeTokens} decode steps, best of ${repeats} runs; our KV cache: ${values['kv-dtype']} (auto: F32 under F32 weights, else BF16); llama.cpp's: F16`);
   lines.push('');
   lines.push(row(['weights', 'batch', 'prefill tok/s', 'decode tok/s', 'decode / bandwidth bound', 'llama.cpp prefill tok/s', 'llama.cpp decode tok/s', 'decode ours / llama.cpp']));
   lines.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
@@ -194,7 +215,7 @@ async function main(): Promise<void> {
     if (r.llamaCpp) lines.push(`${r.dtype}: llama.cpp ${r.llamaCpp.llamaCpp} via node-llama-cpp ${r.llamaCpp.nodeLlamaCppVersion}, ${r.llamaCpp.threads} threads`);
   }
   process.stdout.write(lines.join('\n') + '\n');
-  if (values.json) writeFileSync(values.json, JSON.stringify({ backend, bandwidth, promptTokens, decodeTokens, reports }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ backend, promptTokens, decodeTokens, reports }, null, 2));
 }
 
 await main();

@@ -41,7 +41,12 @@ export interface HfLlamaConfig {
   [key: string]: unknown;
 }
 
-export type GgufSourceDtype = 'F32' | 'F16' | 'BF16';
+/**
+ * Q8_0 input is the engine's planar layout (tensorData of a model loaded with dtype 'q8'): the
+ * int8 quants [rows][cols], then the F16 scales [rows][cols/32]. The file gets GGUF's own Q8_0
+ * layout: per row, 34-byte blocks {F16 scale, 32 int8 quants}; the numbers are the same.
+ */
+export type GgufSourceDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
 export interface HfTensor {
   /** Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
@@ -49,7 +54,7 @@ export interface HfTensor {
   dtype: GgufSourceDtype;
   /** Row-major Hugging Face shape, e.g. [out_features, in_features]. */
   shape: number[];
-  /** Little-endian element bytes, product(shape) * sizeof(dtype) long. */
+  /** Little-endian element bytes, product(shape) * sizeof(dtype) long (Q8_0: 34 bytes per 32). */
   data: Uint8Array;
 }
 
@@ -109,10 +114,83 @@ const enum KvType {
 }
 
 /** ggml tensor types for the dtypes we write. */
-const GGML_TYPE: Record<GgufSourceDtype, number> = { F32: 0, F16: 1, BF16: 30 };
-const DTYPE_BYTES: Record<GgufSourceDtype, number> = { F32: 4, F16: 2, BF16: 2 };
-/** `general.file_type` (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16. */
-const FILE_TYPE: Record<GgufSourceDtype, number> = { F32: 0, F16: 1, BF16: 32 };
+const GGML_TYPE: Record<GgufSourceDtype, number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8 };
+/** `general.file_type` (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16, MOSTLY_Q8_0. */
+const FILE_TYPE: Record<GgufSourceDtype, number> = { F32: 0, F16: 1, BF16: 32, Q8_0: 7 };
+const Q8_BLOCK = 32;
+
+/** Bytes of `count` elements (Q8_0: a 2-byte scale per 32 one-byte quants, in either layout). */
+function tensorBytes(dtype: GgufSourceDtype, count: number): number {
+  if (dtype === 'Q8_0') {
+    if (count % Q8_BLOCK !== 0) throw new Error(`gguf-writer: Q8_0 needs a multiple of ${Q8_BLOCK} elements, got ${count}`);
+    return count + (count / Q8_BLOCK) * 2;
+  }
+  return count * { F32: 4, F16: 2, BF16: 2 }[dtype];
+}
+
+/**
+ * F32 values [rows][cols] quantized to the planar Q8_0 layout described at GgufSourceDtype, with
+ * GGUF's numbers (d = max|w|/127 as F16, q = round-half-away(w / d)); for tensors the engine keeps
+ * in 16/32 bits (the token embedding), so that llama.cpp can be given an all-Q8_0 model.
+ */
+export function quantizeQ8Planar(values: Float32Array, rows: number, cols: number): Uint8Array {
+  const count = rows * cols;
+  const out = new Uint8Array(tensorBytes('Q8_0', count));
+  const quants = new Int8Array(out.buffer, 0, count);
+  const scales = new DataView(out.buffer, count);
+  const half = new DataView(new ArrayBuffer(4));
+  for (let b = 0; b < count / Q8_BLOCK; b++) {
+    let amax = 0;
+    for (let i = 0; i < Q8_BLOCK; i++) amax = Math.max(amax, Math.abs(values[b * Q8_BLOCK + i]));
+    const d = Math.fround(amax / 127);
+    const inv = d === 0 ? 0 : Math.fround(1 / d);
+    for (let i = 0; i < Q8_BLOCK; i++) {
+      const v = Math.fround(values[b * Q8_BLOCK + i] * inv);
+      quants[b * Q8_BLOCK + i] = Math.sign(v) * Math.round(Math.abs(v));
+    }
+    half.setFloat32(0, d, true);
+    scales.setUint16(b * 2, floatBitsToHalf(half.getUint32(0, true)), true);
+  }
+  return out;
+}
+
+/** F32 bits -> F16 bits, round to nearest even (finite inputs). */
+function floatBitsToHalf(bits: number): number {
+  const sign = (bits >>> 16) & 0x8000;
+  const abs = bits & 0x7fffffff;
+  if (abs >= 0x477ff000) return sign | 0x7c00; // overflow
+  if (abs < 0x38800000) {
+    // subnormal or zero: shift the 24-bit significand into place, round half to even
+    if (abs < 0x33000000) return sign;
+    const mant = (abs & 0x7fffff) | 0x800000;
+    const shift = 126 - (abs >>> 23);
+    const halfBits = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (rem > mid || (rem === mid && halfBits & 1) ? halfBits + 1 : halfBits);
+  }
+  let h = (abs - 0x38000000) >>> 13;
+  const rem = abs & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+/** Planar Q8_0 rows -> GGUF blocks: per row, per block, the F16 scale then the 32 quants. */
+function interleaveQ8(planar: Uint8Array, rows: number, cols: number): Uint8Array {
+  const blocksPerRow = cols / Q8_BLOCK;
+  const out = new Uint8Array(planar.length);
+  const scalesAt = rows * cols;
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < blocksPerRow; b++) {
+      const dst = (r * blocksPerRow + b) * (Q8_BLOCK + 2);
+      const s = scalesAt + (r * blocksPerRow + b) * 2;
+      out[dst] = planar[s];
+      out[dst + 1] = planar[s + 1];
+      out.set(planar.subarray(r * cols + b * Q8_BLOCK, r * cols + (b + 1) * Q8_BLOCK), dst + 2);
+    }
+  }
+  return out;
+}
 
 const TOKEN_TYPE_NORMAL = 1;
 const TOKEN_TYPE_CONTROL = 3;
@@ -316,13 +394,14 @@ function plan(t: HfTensor, g: Geometry): PlannedTensor | null {
   const name = ggufTensorName(t.name, g.tied);
   if (name === null) return null;
   const count = t.shape.reduce((a, b) => a * b, 1);
-  const expected = count * DTYPE_BYTES[t.dtype];
+  const expected = tensorBytes(t.dtype, count);
   if (t.data.length !== expected) {
     throw new Error(`gguf-writer: ${t.name} has ${t.data.length} bytes, expected ${expected} for ${t.dtype}[${t.shape.join(', ')}]`);
   }
+  if (t.dtype === 'Q8_0' && t.shape.length !== 2) throw new Error(`gguf-writer: Q8_0 tensor ${t.name} must be a matrix`);
   // 1-D tensors (norms, biases) are stored as F32, as llama.cpp's own converter does.
   const dtype: GgufSourceDtype = t.shape.length === 1 ? 'F32' : t.dtype;
-  return { name, dtype, dims: [...t.shape].reverse(), nbytes: count * DTYPE_BYTES[dtype] };
+  return { name, dtype, dims: [...t.shape].reverse(), nbytes: tensorBytes(dtype, count) };
 }
 
 /** The bytes a HF tensor contributes to the data section. */
@@ -336,8 +415,19 @@ function convert(t: HfTensor, g: Geometry): Uint8Array {
     if (rows !== heads * g.headDim) {
       throw new Error(`gguf-writer: ${t.name} has ${rows} rows, expected ${heads} heads x ${g.headDim}`);
     }
-    data = permuteRopeRows(data, heads, g.headDim, data.length / rows);
+    if (t.dtype === 'Q8_0') {
+      // Both planes hold one row per output row: permute each like a plain matrix.
+      const cols = t.shape[1];
+      const quants = permuteRopeRows(data.subarray(0, rows * cols), heads, g.headDim, cols);
+      const scales = permuteRopeRows(data.subarray(rows * cols), heads, g.headDim, (cols / Q8_BLOCK) * 2);
+      data = new Uint8Array(data.length);
+      data.set(quants, 0);
+      data.set(scales, rows * cols);
+    } else {
+      data = permuteRopeRows(data, heads, g.headDim, data.length / rows);
+    }
   }
+  if (t.dtype === 'Q8_0') data = interleaveQ8(data, t.shape[0], t.shape[1]);
   return data;
 }
 

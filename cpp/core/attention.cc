@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/kernels/attention_block.h"
+#include "core/kernels/vec.h"
 #include "core/thread_pool.h"
 
 namespace astraea {
@@ -27,11 +28,17 @@ void write_kv(const float* k, const float* v, const int64_t* slots, int64_t num_
   const int64_t hd = cache.head_dim(), kvh = cache.num_kv_heads(), bs = cache.block_size();
   for (int64_t t = 0; t < num_tokens; ++t) {
     const int64_t block = slots[t] / bs, slot = slots[t] % bs;
-    float* k_dst = cache.keys(block, layer) + slot * hd;
-    float* v_dst = cache.values(block, layer) + slot * hd;
     for (int64_t g = 0; g < kvh; ++g) {
-      std::memcpy(k_dst + g * cache.head_stride(), k + (t * kvh + g) * hd, size_t(hd) * 4);
-      std::memcpy(v_dst + g * cache.head_stride(), v + (t * kvh + g) * hd, size_t(hd) * 4);
+      const int64_t offset = g * cache.head_stride() + slot * hd;
+      const float* k_src = k + (t * kvh + g) * hd;
+      const float* v_src = v + (t * kvh + g) * hd;
+      if (cache.dtype() == DType::BF16) {
+        narrow_bf16(k_src, static_cast<uint16_t*>(cache.keys(block, layer, offset)), hd);
+        narrow_bf16(v_src, static_cast<uint16_t*>(cache.values(block, layer, offset)), hd);
+      } else {
+        std::memcpy(cache.keys(block, layer, offset), k_src, size_t(hd) * 4);
+        std::memcpy(cache.values(block, layer, offset), v_src, size_t(hd) * 4);
+      }
     }
   }
 }
@@ -44,11 +51,17 @@ struct GroupAttention {
   int64_t group, hd, bs;
   float scale;
   std::vector<float> scores, max_score, denom, acc;
+  std::vector<float> wide_keys, wide_values;  // a BF16 block's rows, widened once for the whole group
 
-  GroupAttention(int64_t group_size, int64_t head_dim, int64_t block_size)
+  GroupAttention(int64_t group_size, int64_t head_dim, int64_t block_size, DType kv_dtype)
       : group(group_size), hd(head_dim), bs(block_size), scale(float(1.0 / std::sqrt(double(head_dim)))),
         scores(size_t(group_size * block_size)), max_score(size_t(group_size)), denom(size_t(group_size)),
-        acc(size_t(group_size * head_dim)) {}
+        acc(size_t(group_size * head_dim)) {
+    if (kv_dtype == DType::BF16) {
+      wide_keys.resize(size_t(block_size * head_dim));
+      wide_values.resize(size_t(block_size * head_dim));
+    }
+  }
 
   void run(const float* q /* [group][hd] */, int64_t first_pos, int64_t last_pos, const int32_t* blocks,
            KvCache& cache, int64_t layer, int64_t kv_head, float* out /* [group][hd] */) {
@@ -61,7 +74,17 @@ struct GroupAttention {
       const int64_t slot0 = pos % bs;
       const int64_t n = std::min(bs - slot0, last_pos - pos + 1);
       const int64_t offset = kv_head * cache.head_stride() + slot0 * hd;
-      attend_block(q, group, hd, cache.keys(block, layer) + offset, cache.values(block, layer) + offset, n, scale,
+      const void* keys = cache.keys(block, layer, offset);
+      const void* values = cache.values(block, layer, offset);
+      if (cache.dtype() == DType::BF16) {
+        // Widened into L1-sized scratch (one block: at most block_size x head_dim), so the
+        // kernels stay F32 and each BF16 element is widened once for every head of the group.
+        widen_bf16(static_cast<const uint16_t*>(keys), wide_keys.data(), n * hd);
+        widen_bf16(static_cast<const uint16_t*>(values), wide_values.data(), n * hd);
+        keys = wide_keys.data();
+        values = wide_values.data();
+      }
+      attend_block(q, group, hd, static_cast<const float*>(keys), static_cast<const float*>(values), n, scale,
                    scores.data(), state);
       pos += n;
     }
@@ -85,7 +108,7 @@ void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_
   const int64_t items = total_tokens * kvh;
   const int64_t grain = std::max<int64_t>(1, items / (int64_t(pool.size()) * 8));
   pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    GroupAttention attend(group, hd, cache.block_size());
+    GroupAttention attend(group, hd, cache.block_size(), cache.dtype());
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / kvh, g = item % kvh;
       const AttentionSequence& seq = seqs[seq_of_token[size_t(t)]];

@@ -1,21 +1,48 @@
 // Element types of weights and activations, and the scalar conversions between them.
 // Kernels widen F16/BF16 to F32 in registers; these scalar forms are for loading and tests.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
 namespace astraea {
 
-enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
+// Q8_0 is a block-quantized matrix format (GGUF's Q8_0 numbers, our own planar layout; see
+// core/kernels/matmul_q8.h): every 32 consecutive weights of a row share one F16 scale d and
+// are stored as int8 q with w ≈ d·q. It exists only for matrices, never for single elements, so
+// element-wise helpers below do not apply to it.
+enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3 };
 
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+// Weights per Q8_0 block (one scale each), as in GGUF.
+inline constexpr int64_t kQ8BlockSize = 32;
+
+// Bytes of one element of a tensor's main array. For Q8_0 that is the int8 quant alone: the
+// per-block scales come on top, so size matrices with matrix_bytes(), not with this.
+inline size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F16: return 2;
+    case DType::BF16: return 2;
+    case DType::Q8_0: return 1;
+  }
+  return 0;
+}
+
+// Bytes a [rows][cols] matrix occupies, Q8_0 scales included (cols must then be a multiple of
+// kQ8BlockSize: rows*cols int8 quants followed by rows*cols/32 F16 scales).
+inline size_t matrix_bytes(DType t, int64_t rows, int64_t cols) {
+  const size_t elements = size_t(rows) * size_t(cols);
+  if (t == DType::Q8_0) return elements + elements / size_t(kQ8BlockSize) * 2;
+  return elements * dtype_size(t);
+}
 
 inline const char* dtype_name(DType t) {
   switch (t) {
     case DType::F32: return "F32";
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
+    case DType::Q8_0: return "Q8_0";
   }
   return "?";
 }
@@ -92,12 +119,15 @@ inline uint16_t f32_to_f16(float f) {
   return uint16_t(sign | h);
 }
 
-// One element of a tensor in any supported dtype, as F32 (unaligned sources are fine).
+// One element of a tensor in F32, F16 or BF16, as F32 (unaligned sources are fine). Q8_0 has no
+// element-wise form (an element needs its block's scale): callers must not pass it; store does
+// nothing and load returns 0 for it.
 inline void store_element(void* dst, DType dtype, size_t i, float value) {
   switch (dtype) {
     case DType::F32: static_cast<float*>(dst)[i] = value; break;
     case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(value); break;
     case DType::BF16: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(value); break;
+    case DType::Q8_0: break;
   }
 }
 
@@ -115,6 +145,7 @@ inline float load_element(const void* src, DType dtype, size_t i) {
     case DType::BF16:
       std::memcpy(&h, static_cast<const uint8_t*>(src) + 2 * i, 2);
       return bf16_to_f32(h);
+    case DType::Q8_0: return 0;
   }
   return 0;
 }

@@ -13,19 +13,22 @@ KvCache::KvCache(const ModelConfig& c, const KvCacheOptions& o)
       host_blocks_(o.host_blocks),
       num_layers_(c.num_layers),
       num_kv_heads_(c.num_kv_heads),
-      head_dim_(c.head_dim) {
+      head_dim_(c.head_dim),
+      dtype_(o.dtype) {
+  if (o.dtype != DType::F32 && o.dtype != DType::BF16)
+    throw EngineError(codes::kInvalidArgument, std::string("the KV cache holds F32 or BF16, not ") + dtype_name(o.dtype));
   if (o.block_size < 1 || o.block_size > 1024)
     throw EngineError(codes::kInvalidArgument, "blockSize must be between 1 and 1024, got " + std::to_string(o.block_size));
   if (o.device_blocks < 1) throw EngineError(codes::kInvalidArgument, "deviceBlocks must be at least 1");
   if (o.host_blocks < 0) throw EngineError(codes::kInvalidArgument, "hostBlocks must not be negative");
-  layer_half_floats_ = size_t(num_kv_heads_ * block_size_ * head_dim_);
-  block_floats_ = size_t(num_layers_) * 2 * layer_half_floats_;
-  const double total = double(block_floats_) * 4.0 * double(device_blocks_ + host_blocks_);
+  layer_half_elements_ = size_t(num_kv_heads_ * block_size_ * head_dim_);
+  block_elements_ = size_t(num_layers_) * 2 * layer_half_elements_;
+  const double total = double(block_bytes()) * double(device_blocks_ + host_blocks_);
   if (total > double(size_t(1) << 46))
     throw EngineError(codes::kOutOfMemory, "the KV pools would need " + std::to_string(uint64_t(total) >> 30) + " GiB");
-  device_ = std::make_unique<AnonymousMemory>(block_floats_ * 4 * size_t(device_blocks_), "the device KV pool");
+  device_ = std::make_unique<AnonymousMemory>(block_bytes() * size_t(device_blocks_), "the device KV pool");
   if (host_blocks_ > 0)
-    host_ = std::make_unique<AnonymousMemory>(block_floats_ * 4 * size_t(host_blocks_), "the host swap pool");
+    host_ = std::make_unique<AnonymousMemory>(block_bytes() * size_t(host_blocks_), "the host swap pool");
 }
 
 namespace {
@@ -104,33 +107,32 @@ void KvCache::copy(const BlockPairs& p) {
   }
 }
 
-void KvCache::stage_device_blocks(const BlockPairs& p, std::vector<float>& staged) const {
+void KvCache::stage_device_blocks(const BlockPairs& p, std::vector<uint8_t>& staged) const {
   check_swap_out(p);
-  staged.resize(size_t(p.count) * block_floats_);
   const size_t bytes = block_bytes();
+  staged.resize(size_t(p.count) * bytes);
   for (int64_t i = 0; i < p.count; ++i)
-    std::memcpy(staged.data() + size_t(i) * block_floats_, device_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
+    std::memcpy(staged.data() + size_t(i) * bytes, device_->data() + size_t(p.ids[2 * i]) * bytes, bytes);
 }
 
-void KvCache::write_staged_to_host(const BlockPairs& p, const std::vector<float>& staged) {
+void KvCache::write_staged_to_host(const BlockPairs& p, const std::vector<uint8_t>& staged) {
   check_swap_out(p);
-  if (staged.size() != size_t(p.count) * block_floats_)
+  const size_t bytes = block_bytes();
+  if (staged.size() != size_t(p.count) * bytes)
     throw EngineError(codes::kInternal, "the staged blocks do not match the pairs they were staged for");
-  const size_t bytes = block_bytes();
   for (int64_t i = 0; i < p.count; ++i)
-    std::memcpy(host_->data() + size_t(p.ids[2 * i + 1]) * bytes, staged.data() + size_t(i) * block_floats_, bytes);
+    std::memcpy(host_->data() + size_t(p.ids[2 * i + 1]) * bytes, staged.data() + size_t(i) * bytes, bytes);
 }
 
-const float* KvCache::device_block(int64_t block) const {
-  if (block < 0 || block >= device_blocks_)
-    throw EngineError(codes::kInvalidArgument, "device block " + std::to_string(block) + " is out of range");
-  return reinterpret_cast<const float*>(device_->data()) + size_t(block) * block_floats_;
-}
-
-const float* KvCache::host_block(int64_t block) const {
-  if (block < 0 || block >= host_blocks_)
-    throw EngineError(codes::kInvalidArgument, "host block " + std::to_string(block) + " is out of range");
-  return reinterpret_cast<const float*>(host_->data()) + size_t(block) * block_floats_;
+std::vector<float> KvCache::read_block(bool host_pool, int64_t block) const {
+  const int64_t limit = host_pool ? host_blocks_ : device_blocks_;
+  if (block < 0 || block >= limit)
+    throw EngineError(codes::kInvalidArgument, std::string(host_pool ? "host" : "device") + " block " + std::to_string(block) +
+                                                   " is out of range");
+  const uint8_t* src = (host_pool ? host_ : device_)->data() + size_t(block) * block_bytes();
+  std::vector<float> out(block_elements_);
+  for (size_t i = 0; i < block_elements_; ++i) out[i] = load_element(src, dtype_, i);
+  return out;
 }
 
 }  // namespace astraea

@@ -2,13 +2,15 @@
 // separate host swap pool. Block ids are chosen by the control plane's block manager; this class
 // only owns the memory and executes block operations, after checking every id.
 //
-// Layout of one block: [layer][K|V][kv_head][slot][head_dim] in F32, so a block is one
-// contiguous span (a swap is one memcpy) and attention reads each head's keys contiguously.
+// Layout of one block: [layer][K|V][kv_head][slot][head_dim] in the cache's element type (F32, or
+// BF16 for half the bytes per token), so a block is one contiguous span (a swap is one memcpy,
+// whatever the type) and attention reads each head's keys contiguously.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/mapped_file.h"
 #include "core/model_config.h"
 
@@ -18,6 +20,7 @@ struct KvCacheOptions {
   int64_t block_size = 16;     // tokens per block
   int64_t device_blocks = 0;   // blocks in the pool the forward pass reads
   int64_t host_blocks = 0;     // blocks in the swap pool
+  DType dtype = DType::F32;    // F32 or BF16: keys and values are rounded to it when written
 };
 
 // A batch of (source, destination) block id pairs, borrowed from the caller.
@@ -52,13 +55,16 @@ class KvCache {
   int64_t num_layers() const { return num_layers_; }
   int64_t num_kv_heads() const { return num_kv_heads_; }
   int64_t head_dim() const { return head_dim_; }
-  size_t block_bytes() const { return block_floats_ * sizeof(float); }
+  DType dtype() const { return dtype_; }
+  size_t element_bytes() const { return dtype_size(dtype_); }
+  size_t block_bytes() const { return block_elements_ * element_bytes(); }
   KvShape shape() const { return {block_size_, device_blocks_, host_blocks_, num_layers_, num_kv_heads_, head_dim_}; }
 
-  // Keys (or values) of one layer in one device block: [kv_head][slot][head_dim].
-  float* keys(int64_t block, int64_t layer) { return layer_base(block, layer); }
-  float* values(int64_t block, int64_t layer) { return layer_base(block, layer) + layer_half_floats_; }
-  int64_t head_stride() const { return block_size_ * head_dim_; }
+  // Keys (or values) of one layer in one device block, [kv_head][slot][head_dim], from element
+  // `offset` on: F32 or BF16 elements as dtype() says.
+  void* keys(int64_t block, int64_t layer, int64_t offset = 0) { return element(block, layer, 0, offset); }
+  void* values(int64_t block, int64_t layer, int64_t offset = 0) { return element(block, layer, 1, offset); }
+  int64_t head_stride() const { return block_size_ * head_dim_; }  // elements
 
   // See the free functions above.
   void check_swap_out(const BlockPairs& device_to_host) const { astraea::check_swap_out(shape(), device_to_host); }
@@ -69,21 +75,22 @@ class KvCache {
   void copy(const BlockPairs& device_to_device);
   // The two halves of StepPlan::swap_out_to_vacated: the device sources read into `staged` before
   // the step's swaps, the host destinations written from it after them.
-  void stage_device_blocks(const BlockPairs& device_to_host, std::vector<float>& staged) const;
-  void write_staged_to_host(const BlockPairs& device_to_host, const std::vector<float>& staged);
+  void stage_device_blocks(const BlockPairs& device_to_host, std::vector<uint8_t>& staged) const;
+  void write_staged_to_host(const BlockPairs& device_to_host, const std::vector<uint8_t>& staged);
 
-  // Raw bytes of one block, for tests and debugging.
-  const float* device_block(int64_t block) const;
-  const float* host_block(int64_t block) const;
+  // One block widened to F32, for tests and debugging.
+  std::vector<float> read_block(bool host_pool, int64_t block) const;
 
  private:
-  float* layer_base(int64_t block, int64_t layer) {
-    return reinterpret_cast<float*>(device_->data()) + size_t(block) * block_floats_ + size_t(layer) * 2 * layer_half_floats_;
+  void* element(int64_t block, int64_t layer, int64_t half, int64_t offset) {
+    const size_t index = size_t(block) * block_elements_ + size_t(2 * layer + half) * layer_half_elements_ + size_t(offset);
+    return device_->data() + index * element_bytes();
   }
   int64_t block_size_, device_blocks_, host_blocks_;
   int64_t num_layers_, num_kv_heads_, head_dim_;
-  size_t layer_half_floats_;  // kv_heads * block_size * head_dim
-  size_t block_floats_;
+  DType dtype_;
+  size_t layer_half_elements_;  // kv_heads * block_size * head_dim
+  size_t block_elements_;
   std::unique_ptr<AnonymousMemory> device_, host_;
 };
 

@@ -75,6 +75,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) {
   const int64_t dim = table.cols;
+  // The embedding is gathered, not streamed: it keeps its 16- or 32-bit dtype under 8-bit weights.
+  if (table.dtype == DType::Q8_0) throw EngineError(codes::kInternal, "the token embedding is not expected in Q8_0");
   for (int64_t t = 0; t < n; ++t) {
     const uint8_t* row = static_cast<const uint8_t*>(table.data) + size_t(ids[t]) * size_t(dim) * dtype_size(table.dtype);
     float* o = out + t * dim;
@@ -84,6 +86,7 @@ void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* o
         case DType::F32: std::memcpy(&o[i], row + 4 * i, 4); break;
         case DType::F16: std::memcpy(&h, row + 2 * i, 2); o[i] = f16_to_f32(h); break;
         case DType::BF16: std::memcpy(&h, row + 2 * i, 2); o[i] = bf16_to_f32(h); break;
+        case DType::Q8_0: break;  // refused above
       }
     }
   }
@@ -119,6 +122,11 @@ std::unique_ptr<KvCache> Model::create_kv_cache(const KvCacheOptions& options) c
   return std::make_unique<KvCache>(config_, options);
 }
 
+DType Model::default_kv_dtype() const {
+  const bool f32_weights = weights_->layers.empty() || weights_->layers[0].q.dtype == DType::F32;
+  return f32_weights ? DType::F32 : DType::BF16;
+}
+
 StepResult Model::step(KvCache& cache, const StepPlan& plan) {
   std::lock_guard<std::mutex> lock(step_mutex_);
   validate_plan(plan, config_, cache);
@@ -126,7 +134,7 @@ StepResult Model::step(KvCache& cache, const StepPlan& plan) {
   try {
     const SwapSchedule swaps = schedule_swaps(plan, cache.device_blocks(), cache.host_blocks());
     const auto blocking_start = std::chrono::steady_clock::now();
-    std::vector<float> exchanged;
+    std::vector<uint8_t> exchanged;
     if (plan.swap_out_to_vacated.count > 0) cache.stage_device_blocks(plan.swap_out_to_vacated, exchanged);
     cache.swap_out(swaps.blocking_out.view());
     cache.swap_in(swaps.blocking_in.view());
@@ -196,9 +204,8 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
   for (int64_t layer = 0; layer < c.num_layers; ++layer) {
     const LayerWeights& L = weights_->layers[size_t(layer)];
     rms_norm(x_.data(), T, H, L.attn_norm.data(), c.rms_norm_eps, xn_.data(), pool_);
-    matmul(xn_.data(), T, L.q, bias(L.q_bias), q_.data(), pool_);
-    matmul(xn_.data(), T, L.k, bias(L.k_bias), k_.data(), pool_);
-    matmul(xn_.data(), T, L.v, bias(L.v_bias), v_.data(), pool_);
+    const MatmulOutput qkv[3] = {{&L.q, bias(L.q_bias), q_.data()}, {&L.k, bias(L.k_bias), k_.data()}, {&L.v, bias(L.v_bias), v_.data()}};
+    matmul_fused(xn_.data(), T, qkv, 3, pool_);
     apply_rope(q_.data(), T, c.num_heads, hd, rope_cos_.data(), rope_sin_.data());
     apply_rope(k_.data(), T, c.num_kv_heads, hd, rope_cos_.data(), rope_sin_.data());
     write_kv(k_.data(), v_.data(), slots.data(), T, cache, layer);
@@ -207,8 +214,8 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
     add_rows(xn_.data(), T, H, x_.data(), pool_);
 
     rms_norm(x_.data(), T, H, L.ffn_norm.data(), c.rms_norm_eps, xn_.data(), pool_);
-    matmul(xn_.data(), T, L.gate, nullptr, gate_.data(), pool_);
-    matmul(xn_.data(), T, L.up, nullptr, up_.data(), pool_);
+    const MatmulOutput gate_up[2] = {{&L.gate, nullptr, gate_.data()}, {&L.up, nullptr, up_.data()}};
+    matmul_fused(xn_.data(), T, gate_up, 2, pool_);
     const int64_t inter = c.intermediate_size;
     pool_.parallel_for(T, 4, [&](int64_t b, int64_t e) {
       silu_mul_f32(gate_.data() + b * inter, up_.data() + b * inter, (e - b) * inter);

@@ -39,6 +39,11 @@ class Model {
 
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheOptions& options) const;
 
+  // The KV cache's element type when the user does not choose: BF16 under 16- or 8-bit weights,
+  // whose own rounding already exceeds what BF16 keys and values add; F32 under F32 weights, which
+  // ask for full precision.
+  DType default_kv_dtype() const;
+
   // Checks the whole plan first (INVALID_PLAN names the first problem; nothing runs then), applies
   // its block operations (background swaps beside the forward pass, see above), runs the forward
   // pass and samples one token per sequence. An error on the copy thread is rethrown here as an

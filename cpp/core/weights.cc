@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/errors.h"
+#include "core/quantize.h"
 #include "core/random.h"
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
@@ -24,16 +25,40 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 
 
 
+// Bytes the loaded matrices take when `dtype` is applied to weights stored as `stored`.
+size_t loaded_matrix_bytes(const TensorSpec& t, WeightDType dtype, DType stored) {
+  if (dtype == WeightDType::Q8_0 && t.slot != WeightSlot::Embed) return matrix_bytes(DType::Q8_0, t.rows, t.cols);
+  switch (dtype) {
+    case WeightDType::Auto: case WeightDType::Q8_0: return matrix_bytes(stored, t.rows, t.cols);
+    case WeightDType::F32: return matrix_bytes(DType::F32, t.rows, t.cols);
+    case WeightDType::F16: return matrix_bytes(DType::F16, t.rows, t.cols);
+    case WeightDType::BF16: return matrix_bytes(DType::BF16, t.rows, t.cols);
+  }
+  return matrix_bytes(stored, t.rows, t.cols);
+}
+
 // Random weights are written, not mapped: a config.json whose sizes ask for more than the machine
 // has would fault pages in until the kernel kills the process. Refused before the first byte.
-void check_dummy_fits(const ModelConfig& c, size_t element_bytes) {
+void check_dummy_fits(const ModelConfig& c, WeightDType dtype) {
   double bytes = 0;
-  for (const TensorSpec& t : tensor_specs(c)) bytes += double(t.rows) * double(std::max<int64_t>(t.cols, 1)) * double(element_bytes);
+  for (const TensorSpec& t : tensor_specs(c)) {
+    bytes += t.cols > 0 ? double(loaded_matrix_bytes(t, dtype, DType::F32)) : double(t.rows) * 4;
+    // A tied head quantized to Q8_0 is a second copy of the embedding.
+    if (t.slot == WeightSlot::Embed && c.tie_word_embeddings && dtype == WeightDType::Q8_0)
+      bytes += double(matrix_bytes(DType::Q8_0, t.rows, t.cols));
+  }
   const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
   if (physical > 0 && bytes > physical)
     throw EngineError(codes::kOutOfMemory, "random weights for this config.json need " + std::to_string(int64_t(bytes / double(1 << 20))) +
                                                " MiB, more than this machine's " + std::to_string(int64_t(physical / double(1 << 20))) +
                                                " MiB of memory");
+}
+
+// Element i of a dummy tensor (see DummyDraw).
+inline float dummy_value(const DummyDraw& draw, int64_t i) {
+  const uint64_t r = mix64(draw.tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
+  const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
+  return draw.center + draw.amplitude * (2.0f * unit - 1.0f);
 }
 
 }  // namespace
@@ -47,6 +72,7 @@ class WeightBinder {
   }
 
   WeightView matrix(const TensorSpec& t) {
+    if (source_.dtype == WeightDType::Q8_0 && t.slot != WeightSlot::Embed) return quantized(t);
     const std::string& name = t.name;
     const int64_t rows = t.rows, cols = t.cols;
     const std::vector<int64_t> shape{rows, cols};
@@ -94,17 +120,53 @@ class WeightBinder {
 
   bool has_file_tensor(const std::string& name) const { return files_ && files_->find(name); }
 
-  // Bytes per element of a matrix the dummy generator writes.
-  size_t dummy_element_bytes() const { return dtype_size(target_dtype(DType::F32)); }
+  // A Q8_0 copy of a matrix already loaded (the tied LM head from the embedding). Not exported:
+  // it is derived, and the checkpoint does not list it.
+  WeightView quantized_copy(const WeightView& src, const std::string& name) {
+    require_q8_0_shape(src.cols, "tensor \"" + name + "\"");
+    uint8_t* dst = static_cast<uint8_t*>(allocate(matrix_bytes(DType::Q8_0, src.rows, src.cols), name));
+    int8_t* quants = reinterpret_cast<int8_t*>(dst);
+    uint16_t* scales = reinterpret_cast<uint16_t*>(dst + src.rows * src.cols);
+    quantize_matrix_q8_0(src.data, src.dtype, src.rows, src.cols, quants, scales, pool_, "tensor \"" + name + "\"");
+    return WeightView{quants, DType::Q8_0, src.rows, src.cols, scales};
+  }
 
   void finish() {
     if (files_ && keep_files_) w_.files_ = files_->take_files();
   }
 
  private:
+  // Q8_0 matrices are built by quantized(); what is left under Q8_0 (the embedding) stays as stored.
+  WeightView quantized(const TensorSpec& t) {
+    const std::string what = "tensor \"" + t.name + "\"";
+    require_q8_0_shape(t.cols, what);  // before reading or allocating anything
+    const std::vector<int64_t> shape{t.rows, t.cols};
+    const size_t bytes = matrix_bytes(DType::Q8_0, t.rows, t.cols);
+    uint8_t* dst = static_cast<uint8_t*>(allocate(bytes, t.name));
+    int8_t* quants = reinterpret_cast<int8_t*>(dst);
+    uint16_t* scales = reinterpret_cast<uint16_t*>(dst + t.rows * t.cols);
+    if (source_.dummy) {
+      // The same values an F32 dummy load holds, generated a row at a time.
+      const DummyDraw draw = dummy_draw(source_.seed, t);
+      const int64_t cols = t.cols;
+      pool_.parallel_for(t.rows, std::max<int64_t>(1, (int64_t(1) << 16) / cols), [&](int64_t b, int64_t e) {
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t r = b; r < e; ++r) {
+          for (int64_t k = 0; k < cols; ++k) row[size_t(k)] = dummy_value(draw, r * cols + k);
+          quantize_row_q8_0(row.data(), cols, quants + r * cols, scales + r * (cols / kQ8BlockSize));  // always finite
+        }
+      });
+    } else {
+      const TensorView& f = from_file(t.name, shape);
+      quantize_matrix_q8_0(f.data, f.dtype, t.rows, t.cols, quants, scales, pool_, f.file + ": " + what);
+    }
+    w_.tensors.push_back({t.name, DType::Q8_0, shape, dst, bytes});
+    return WeightView{quants, DType::Q8_0, t.rows, t.cols, scales};
+  }
+
   DType target_dtype(DType stored) const {
     switch (source_.dtype) {
-      case WeightDType::Auto: return stored;
+      case WeightDType::Auto: case WeightDType::Q8_0: return stored;
       case WeightDType::F32: return DType::F32;
       case WeightDType::F16: return DType::F16;
       case WeightDType::BF16: return DType::BF16;
@@ -137,11 +199,7 @@ class WeightBinder {
   }
 
   void fill_random(void* dst, DType dtype, size_t count, const DummyDraw& draw) {
-    auto value = [=](int64_t i) {
-      const uint64_t r = mix64(draw.tensor_seed + uint64_t(i) * 0xD1B54A32D192ED03ull);
-      const float unit = float(r >> 40) * (1.0f / 16777216.0f);  // [0, 1) from 24 bits
-      return draw.center + draw.amplitude * (2.0f * unit - 1.0f);
-    };
+    auto value = [&draw](int64_t i) { return dummy_value(draw, i); };
     pool_.parallel_for(int64_t(count), 1 << 16, [&](int64_t b, int64_t e) {
       // One loop per dtype so the conversion is inlined rather than switched per element.
       switch (dtype) {
@@ -153,6 +211,8 @@ class WeightBinder {
           break;
         case DType::BF16:
           for (int64_t i = b; i < e; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(value(i));
+          break;
+        case DType::Q8_0:  // quantized() generates Q8_0 matrices
           break;
       }
     });
@@ -229,7 +289,12 @@ ModelWeights::Slot ModelWeights::slot(const TensorSpec& t) {
 std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const WeightSource& source, ThreadPool& pool) {
   auto w = std::make_unique<ModelWeights>();
   WeightBinder bind(*w, c, source, pool);
-  if (source.dummy) check_dummy_fits(c, bind.dummy_element_bytes());
+  if (source.dtype == WeightDType::Q8_0) {  // every shape checked before anything is read or allocated
+    for (const TensorSpec& t : tensor_specs(c))
+      if (t.cols > 0 && (t.slot != WeightSlot::Embed || c.tie_word_embeddings))
+        require_q8_0_shape(t.cols, "tensor \"" + t.name + "\"" + (t.slot == WeightSlot::Embed ? " (the tied LM head)" : ""));
+  }
+  if (source.dummy) check_dummy_fits(c, source.dtype);
 
   w->layers.resize(size_t(c.num_layers));
   for (const TensorSpec& t : tensor_specs(c)) {
@@ -237,7 +302,9 @@ std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const Wei
     if (slot.matrix) *slot.matrix = bind.matrix(t);
     else bind.small(t, *slot.vector);
   }
-  if (c.tie_word_embeddings) w->lm_head = w->embed;
+  if (c.tie_word_embeddings)
+    w->lm_head = source.dtype == WeightDType::Q8_0 ? bind.quantized_copy(w->embed, "lm_head.weight (tied to model.embed_tokens.weight)")
+                                                   : w->embed;
 
   // The small tensors live in vectors that no longer move: export them now.
   auto export_small = [&](const std::string& name, const std::vector<float>& v) {
@@ -254,7 +321,7 @@ std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const Wei
     export_small(p + "self_attn.o_proj.bias", L.o_bias);
   }
   export_small("model.norm.weight", w->final_norm);
-  auto bytes = [](const WeightView& m) { return size_t(m.rows * m.cols) * dtype_size(m.dtype); };
+  auto bytes = [](const WeightView& m) { return matrix_bytes(m.dtype, m.rows, m.cols); };
   for (const LayerWeights& L : w->layers)
     w->decode_stream_bytes += bytes(L.q) + bytes(L.k) + bytes(L.v) + bytes(L.o) + bytes(L.gate) + bytes(L.up) + bytes(L.down);
   w->decode_stream_bytes += bytes(w->lm_head);

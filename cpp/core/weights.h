@@ -1,6 +1,6 @@
 // The weights of a Llama-family model, bound to the names Hugging Face uses. Matrices stay in
-// their stored dtype (F32/F16/BF16) and are widened inside the kernels; norms and biases are
-// small and kept as F32.
+// their stored dtype (F32/F16/BF16) and are widened inside the kernels, or are quantized to Q8_0
+// at load when asked; norms and biases are small and kept as F32.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -23,6 +23,8 @@ struct LayerWeights {
 };
 
 // One tensor as the model holds it, for export (make-model, GGUF conversion) and inspection.
+// A Q8_0 matrix is one contiguous buffer: the int8 quants [rows][cols], then immediately the F16
+// scales [rows][cols/32] (nbytes = matrix_bytes(Q8_0, rows, cols)); shape is [rows, cols].
 struct NamedTensor {
   std::string name;
   DType dtype;
@@ -31,7 +33,11 @@ struct NamedTensor {
   size_t nbytes;
 };
 
-enum class WeightDType { Auto, F32, F16, BF16 };  // Auto: as stored (dummy loads: F32)
+// Auto: as stored (dummy loads: F32). Q8_0: every matrix a decode step streams (q, k, v, o, gate,
+// up, down, the LM head) quantized at load from its stored dtype; the token embedding, whose rows
+// are gathered rather than streamed, stays as stored, and a tied LM head becomes a quantized copy
+// of it (not listed in `tensors`: Hugging Face checkpoints do not list it either).
+enum class WeightDType { Auto, F32, F16, BF16, Q8_0 };
 
 struct WeightSource {
   std::string dir;             // safetensors directory (ignored for dummy loads)
@@ -78,6 +84,7 @@ class ModelWeights {
   std::vector<LayerWeights> layers;
   std::vector<NamedTensor> tensors;  // every tensor, under its Hugging Face name
   size_t decode_stream_bytes = 0;    // matrix bytes one decode step must read: layers + LM head
+                                     // (Q8_0: quants and scales)
 
   // Where `tensor` lives here: exactly one of the two is set.
   struct Slot {

@@ -369,6 +369,13 @@ int main(int argc, char** argv) {
   for (SimdLevel l : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512})
     if (int(l) <= int(detected)) levels.push_back(l);
   for (SimdLevel l : levels) run_checks(l, pool1, pool2);
+  if (cpu_has_avx512_bf16()) {
+    // The BF16 GEMV uses AVX-512 BF16 where the CPU has it; check the plain AVX-512 path too.
+    allow_avx512_bf16_for_testing(false);
+    std::printf("without AVX-512 BF16:\n");
+    run_checks(SimdLevel::Avx512, pool1, pool2);
+    allow_avx512_bf16_for_testing(true);
+  }
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
 
   if (!quick) {

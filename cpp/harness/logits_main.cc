@@ -3,7 +3,7 @@
 // decodes the rest one token at a time through the paged cache, and prints the logits at every
 // position as a JSON array, the same output as `astraea logits --json`.
 //
-//   astraea-logits --model DIR [--dummy] [--seed N] [--dtype auto|f32|f16|bf16]
+//   astraea-logits --model DIR [--dummy] [--seed N] [--dtype auto|f32|f16|bf16|q8]
 //                  --ids 5,17,3,99 [--split K] [--block-size 16] [--threads N]
 #include <cstdio>
 #include <cstdlib>
@@ -62,7 +62,8 @@ astraea::WeightDType parse_dtype(const std::string& s) {
   if (s == "f32") return astraea::WeightDType::F32;
   if (s == "f16") return astraea::WeightDType::F16;
   if (s == "bf16") return astraea::WeightDType::BF16;
-  if (s != "auto") usage("--dtype must be auto, f32, f16 or bf16");
+  if (s == "q8") return astraea::WeightDType::Q8_0;
+  if (s != "auto") usage("--dtype must be auto, f32, f16, bf16 or q8");
   return astraea::WeightDType::Auto;
 }
 

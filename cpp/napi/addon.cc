@@ -31,7 +31,8 @@ WeightDType parse_weight_dtype(const std::string& s) {
   if (s == "f32") return WeightDType::F32;
   if (s == "f16") return WeightDType::F16;
   if (s == "bf16") return WeightDType::BF16;
-  throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16; got \"" + s + "\"");
+  if (s == "q8") return WeightDType::Q8_0;
+  throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16, q8; got \"" + s + "\"");
 }
 
 // loadModel({ dir?, configJson?, dummy?, seed?, dtype?, threads? }) -> Promise<NativeModel>

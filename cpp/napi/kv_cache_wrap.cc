@@ -42,6 +42,7 @@ Napi::Value KvCacheWrap::info(const Napi::CallbackInfo& info) {
     o.Set("deviceBlocks", double(shape.device_blocks));
     o.Set("hostBlocks", double(shape.host_blocks));
     o.Set("blockBytes", double(cache->block_bytes()));
+    o.Set("dtype", dtype_name(cache->dtype()));
     return o;
   });
 }

@@ -14,10 +14,8 @@ class CpuKvStore final : public KvStore {
   explicit CpuKvStore(std::shared_ptr<KvCache> cache) : cache_(std::move(cache)) {}
   KvShape shape() const override { return cache_->shape(); }
   size_t block_bytes() const override { return cache_->block_bytes(); }
-  std::vector<float> read_block(bool host_pool, int64_t block) const override {
-    const float* src = host_pool ? cache_->host_block(block) : cache_->device_block(block);
-    return std::vector<float>(src, src + cache_->block_bytes() / sizeof(float));
-  }
+  DType dtype() const override { return cache_->dtype(); }
+  std::vector<float> read_block(bool host_pool, int64_t block) const override { return cache_->read_block(host_pool, block); }
   StepResult step(Model& model, const StepPlan& plan) override { return model.step(*cache_, plan); }
 
  private:
@@ -33,6 +31,7 @@ class GpuKvStore final : public KvStore {
     const KvShape k = gpu_->kv_shape();
     return size_t(k.num_layers * 2 * k.num_kv_heads * k.block_size * k.head_dim) * 2;  // BF16
   }
+  DType dtype() const override { return DType::BF16; }
   std::vector<float> read_block(bool host_pool, int64_t block) const override { return gpu_->read_block(host_pool, block); }
   StepResult step(Model&, const StepPlan& plan) override { return gpu_->step(plan); }
 

@@ -15,6 +15,7 @@ class KvStore {
   virtual ~KvStore() = default;
   virtual KvShape shape() const = 0;
   virtual size_t block_bytes() const = 0;  // one block, in the pool's own dtype
+  virtual DType dtype() const = 0;
   virtual std::vector<float> read_block(bool host_pool, int64_t block) const = 0;
   virtual StepResult step(Model& model, const StepPlan& plan) = 0;
 };

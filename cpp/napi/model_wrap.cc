@@ -34,6 +34,25 @@ std::shared_ptr<Model> ModelWrap::live() const {
   return model_;
 }
 
+namespace {
+
+// The GPU's pools are BF16 only; the CPU's follow the weights unless asked (Model::default_kv_dtype).
+DType default_kv_dtype(const Model& model) {
+  std::string gpu;
+  return gpu_in_use(gpu) ? DType::BF16 : model.default_kv_dtype();
+}
+
+DType kv_dtype_option(const Model& model, const std::string& s) {
+  if (s == "auto") return default_kv_dtype(model);
+  if (s == "bf16") return DType::BF16;
+  if (s != "f32") throw EngineError(codes::kInvalidArgument, "the KV cache dtype must be one of auto, f32, bf16; got \"" + s + "\"");
+  std::string gpu;
+  if (gpu_in_use(gpu)) throw EngineError(codes::kInvalidArgument, "the CUDA backend's KV cache is BF16 only; ask for dtype 'bf16' or 'auto'");
+  return DType::F32;
+}
+
+}  // namespace
+
 Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -56,13 +75,20 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < c.eos_token_ids.size(); ++i) eos.Set(uint32_t(i), double(c.eos_token_ids[i]));
     o.Set("eosTokenIds", eos);
     o.Set("bosTokenId", c.bos_token_id >= 0 ? Napi::Value(Napi::Number::New(env, double(c.bos_token_id))) : env.Null());
-    std::string gpu;
-    o.Set("kvBytesPerToken", double(c.num_layers * 2 * c.kv_dim() * (gpu_in_use(gpu) ? 2 : 4)));  // BF16 on the GPU, F32 here
+    const DType kv_dtype = default_kv_dtype(*model);
+    o.Set("kvBytesPerToken", double(c.num_layers * 2 * c.kv_dim() * int64_t(dtype_size(kv_dtype))));
+    o.Set("kvDtype", dtype_name(kv_dtype));
     o.Set("decodeStreamBytes", double(model->weights().decode_stream_bytes));
     o.Set("weightDtype", dtype_name(model->weights().layers.empty() ? DType::F32 : model->weights().layers[0].q.dtype));
     o.Set("threads", double(model->threads()));
+    // Counted from shapes, not bytes: a Q8_0 tensor's bytes include its scales. (A tied LM head's
+    // Q8_0 copy is not a tensor of its own, so it is not counted twice.)
     size_t params = 0;
-    for (const NamedTensor& t : model->weights().tensors) params += t.nbytes / dtype_size(t.dtype);
+    for (const NamedTensor& t : model->weights().tensors) {
+      size_t n = 1;
+      for (int64_t d : t.shape) n *= size_t(d);
+      params += n;
+    }
     o.Set("parameters", double(params));
     return o;
   });
@@ -77,6 +103,7 @@ Napi::Value ModelWrap::create_kv_cache(const Napi::CallbackInfo& info) {
     o.device_blocks = int_field(opts, "deviceBlocks", 0);
     o.host_blocks = int_field(opts, "hostBlocks", 0);
     auto model = live();
+    o.dtype = kv_dtype_option(*model, string_field(opts, "dtype", "auto"));
     std::shared_ptr<KvStore> gpu = gpu_kv_store(*model, o);
     return KvCacheWrap::wrap(env, gpu ? gpu : cpu_kv_store(std::shared_ptr<KvCache>(model->create_kv_cache(o))));
   });
@@ -114,7 +141,8 @@ const NamedTensor& find_tensor(const Model& model, const std::string& name) {
 
 }  // namespace
 
-// [{ name, dtype, shape }] for every tensor, under its Hugging Face name.
+// [{ name, dtype, shape }] for every tensor, under its Hugging Face name. A Q8_0 tensor's shape is
+// its logical [rows, cols]; its tensorData is the quants then the scales (see NamedTensor).
 Napi::Value ModelWrap::tensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -136,6 +164,7 @@ Napi::Value ModelWrap::tensors(const Napi::CallbackInfo& info) {
 }
 
 // A copy of one tensor's bytes: the weights may be a read-only mapping that JS must not write.
+// Q8_0: rows·cols int8 quants (row-major), then rows·cols/32 F16 block scales (row-major).
 Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { EngineError } from '../errors.js';
-import type { WeightDtypeOption } from '../native/index.js';
+import type { KvDtypeOption, WeightDtypeOption } from '../native/index.js';
 import type { LoadModelOptions } from '../model/load.js';
 
 /** The options every command that loads a model takes. */
@@ -21,9 +21,11 @@ export function addModelOptions(command: Command, modelHelp = 'a Hugging Face mo
     .option('--model <dir|preset>', modelHelp)
     .option('--dummy', "load the directory's config with seeded random weights instead of its weight files")
     .option('--seed <n>', 'seed of random weights (presets, --dummy)')
-    .option('--dtype <auto|f32|f16|bf16>', 'weight type in memory')
+    .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory (q8: 8-bit, quantized at load)')
     .option('--threads <n>', 'CPU threads (default: one per core)');
 }
+
+export const KV_DTYPE_HELP = 'KV cache element type (auto: bf16 under 16/8-bit weights and on the GPU, f32 under f32 weights)';
 
 export function integerOption(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
@@ -57,7 +59,17 @@ export function listOption<T extends string>(value: string | undefined, name: st
   return items as T[];
 }
 
-const DTYPES: readonly WeightDtypeOption[] = ['auto', 'f32', 'f16', 'bf16'];
+const DTYPES: readonly WeightDtypeOption[] = ['auto', 'f32', 'f16', 'bf16', 'q8'];
+const KV_DTYPES: readonly KvDtypeOption[] = ['auto', 'f32', 'bf16'];
+
+/** `--kv-dtype`: the KV cache's element type. */
+export function kvDtypeOption(value: string | undefined): KvDtypeOption {
+  if (value === undefined) return 'auto';
+  if (!(KV_DTYPES as readonly string[]).includes(value)) {
+    throw new EngineError('INVALID_ARGUMENT', `--kv-dtype must be one of ${KV_DTYPES.join(', ')}`);
+  }
+  return value as KvDtypeOption;
+}
 
 export function dtypeOption(value: string | undefined, fallback: WeightDtypeOption): WeightDtypeOption {
   if (value === undefined) return fallback;

@@ -8,7 +8,7 @@ import { progress } from '../bench/progress.js';
 import { calibrate, DEFAULT_PROBES, type WorkloadReplay } from '../sim/calibrate.js';
 import { writeProfile } from '../sim/profile-file.js';
 import { resolveWorkload } from '../bench/workload-source.js';
-import { dtypeOption, integerOption, positiveOption } from './args.js';
+import { dtypeOption, integerOption, KV_DTYPE_HELP, kvDtypeOption, positiveOption } from './args.js';
 
 interface CalibrateFlags {
   workload: string;
@@ -19,6 +19,7 @@ interface CalibrateFlags {
   load: string;
   model?: string;
   dtype?: string;
+  kvDtype?: string;
   threads?: string;
   kvBlocks: string;
   longReplay: boolean;
@@ -30,7 +31,8 @@ export function calibrateCommand(): Command {
   return new Command('calibrate')
     .description('measure the real engine (step time by batch and context, control-plane time, swap bandwidth) and write a simulator profile')
     .option('--model <dir|preset>', 'model to measure (default: the embedded bench model)')
-    .option('--dtype <auto|f32|f16|bf16>', 'weight type in memory')
+    .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory')
+    .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--threads <n>', 'CPU threads (default: one per core)')
     .option('--kv-blocks <n>', 'device KV blocks of 16 tokens (the pool the profile simulates)', String(DEFAULT_BENCH.kvBlocks))
     .option('--workload <file|name|none>', 'also replay this workload and fit its steps (default: the bench workload, seed 2, so a bench on seed 1 validates out of sample)', DEFAULT_BENCH.workload)
@@ -71,6 +73,7 @@ export function calibrateCommand(): Command {
       let replaying = -1;
       const { profile } = await calibrate({
         model: { model, dtype: dtypeOption(values.dtype, 'auto'), threads: integerOption(values.threads, 'threads', 0) },
+        kvDtype: kvDtypeOption(values.kvDtype),
         name: values.name,
         // Room for the largest probe batch and the long-context replay, whatever pool the
         // profile is for.

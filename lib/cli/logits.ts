@@ -3,12 +3,13 @@ import { Command } from 'commander';
 import { EngineError } from '../errors.js';
 import { positionLogits } from '../model/logits.js';
 import { loadModel } from '../model/load.js';
-import { addModelOptions, integerOption, loadOptions, type ModelFlags } from './args.js';
+import { addModelOptions, integerOption, KV_DTYPE_HELP, kvDtypeOption, loadOptions, type ModelFlags } from './args.js';
 
 interface LogitsFlags extends ModelFlags {
   ids?: string;
   split?: string;
   blockSize?: string;
+  kvDtype?: string;
   json?: boolean;
 }
 
@@ -17,6 +18,7 @@ export function logitsCommand(): Command {
     .option('--ids <list>', 'token ids, e.g. 5,17,3 (required)')
     .option('--split <k>', 'ids prefilled in the first step (default: all)')
     .option('--block-size <n>', 'KV block size in tokens', '16')
+    .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--json', 'print every row as JSON')
     .action(async (values: LogitsFlags) => {
       if (!values.ids) throw new EngineError('INVALID_ARGUMENT', '--ids is required, e.g. --ids 5,17,3,99');
@@ -31,6 +33,7 @@ export function logitsCommand(): Command {
           ids,
           split: integerOption(values.split, 'split', ids.length, 1),
           blockSize: integerOption(values.blockSize, 'block-size', 16, 1),
+          kvDtype: kvDtypeOption(values.kvDtype),
         });
         if (values.json) {
           process.stdout.write(JSON.stringify(rows.map((r) => Array.from(r))) + '\n');

@@ -16,7 +16,9 @@ export function makeModelCommand(): Command {
       if (!isPresetName(values.preset)) throw new EngineError('INVALID_ARGUMENT', '--preset must be tiny or small');
       if (!values.out) throw new EngineError('INVALID_ARGUMENT', '--out DIR is required');
       const dtype = dtypeOption(values.dtype, 'f32');
-      if (dtype === 'auto') throw new EngineError('INVALID_ARGUMENT', '--dtype must be f32, f16 or bf16');
+      if (dtype === 'auto' || dtype === 'q8') {
+        throw new EngineError('INVALID_ARGUMENT', '--dtype must be f32, f16 or bf16 (8-bit weights are made at load: serve or bench a model with --dtype q8)');
+      }
       const made = await makeModel({ preset: values.preset, outDir: values.out, seed: integerOption(values.seed, 'seed', 0), dtype });
       process.stdout.write(`wrote ${made.dir} (${values.preset}, ${(made.parameters / 1e6).toFixed(2)}M parameters, ${dtype})\n`);
     });

@@ -12,7 +12,7 @@ import { EngineError } from '../errors.js';
 import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
 import type { AstraeaServer } from '../server/app.js';
 import { respondWhileLoading, type LoadingResponder } from '../server/loading-responder.js';
-import { addModelOptions, integerOption, loadOptions, type ModelFlags } from './args.js';
+import { addModelOptions, integerOption, KV_DTYPE_HELP, kvDtypeOption, loadOptions, type ModelFlags } from './args.js';
 
 interface ServeFlags extends ModelFlags {
   preset?: string;
@@ -23,6 +23,7 @@ interface ServeFlags extends ModelFlags {
   protectMetrics?: boolean;
   servedModelName?: string;
   kvBlocks: string;
+  kvDtype?: string;
   maxWaiting: string;
   jobIdleS: string;
   autoBind: boolean;
@@ -42,6 +43,7 @@ export function serveCommand(): Command {
     .option('--protect-metrics', 'with an API key, /metrics needs it too')
     .option('--served-model-name <name>', 'the model name clients use')
     .option('--kv-blocks <n>', 'device KV blocks of 16 tokens', '1024')
+    .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--max-waiting <n>', 'requests queued before new ones get 429', '256')
     .option('--job-idle-s <s>', 'close an agent job idle this long', '600')
     .option('--no-auto-bind', 'do not bind follow-up calls to a job by their conversation prefix')
@@ -78,7 +80,7 @@ async function runServe(values: ServeFlags): Promise<void> {
   try {
     const load = loadOptions({ ...values, model });
     const kvEvents = await openKvEventsFlag(values);
-    engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1), kvEvents });
+    engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1), kvDtype: kvDtypeOption(values.kvDtype), kvEvents });
   } catch (error) {
     await loading.close();
     throw error;

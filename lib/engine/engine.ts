@@ -79,7 +79,7 @@ export class Engine {
     const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, threads: options.threads });
     let backend: NativeBackend;
     try {
-      backend = await NativeBackend.open(model, { blockSize, deviceBlocks: kvBlocks, hostBlocks });
+      backend = await NativeBackend.open(model, { blockSize, deviceBlocks: kvBlocks, hostBlocks, dtype: options.kvDtype ?? 'auto' });
     } catch (error) {
       model.dispose();
       throw error;

@@ -23,6 +23,8 @@ const NO_HOST_POOL_SWAP_BYTES_PER_S = 25e9;
 
 export class NativeBackend implements EngineBackend {
   readonly blockBytes: number;
+  /** The model's info, with the KV figures of this backend's cache (its dtype may not be the model's default). */
+  readonly info: LoadedModel['info'];
   /** null, or a mask of the ids the tokenizer can spell when some id below its size has no token. */
   private readonly spellable: Uint32Array | null;
 
@@ -33,7 +35,9 @@ export class NativeBackend implements EngineBackend {
     /** Device↔host block copies, bytes per second, one direction, as measured at start-up. */
     readonly swapBytesPerS: number,
   ) {
-    this.blockBytes = cache.info().blockBytes;
+    const { blockBytes, blockSize, dtype } = cache.info();
+    this.blockBytes = blockBytes;
+    this.info = { ...model.info, kvBytesPerToken: blockBytes / blockSize, kvDtype: dtype };
     this.spellable = spellableMask(model);
   }
 
@@ -54,10 +58,6 @@ export class NativeBackend implements EngineBackend {
       cache.dispose();
       throw error;
     }
-  }
-
-  get info() {
-    return this.model.info;
   }
 
   get tokenizer() {

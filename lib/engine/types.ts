@@ -1,7 +1,7 @@
 /** The public types of the engine's Node API. */
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { SampledLogprobs, SamplingOptions } from '../step.js';
-import type { WeightDtypeOption } from '../native/types.js';
+import type { KvDtypeOption, WeightDtypeOption } from '../native/types.js';
 import type { ToolCall } from '../agent/tool-calls.js';
 import type { TokenConstraint } from '../constrain/constraint.js';
 import type { JobMetrics } from '../agent/job-state.js';
@@ -23,6 +23,11 @@ export interface EngineOptions {
   seed?: number;
   dtype?: WeightDtypeOption;
   threads?: number;
+  /**
+   * The KV cache's element type: 'auto' (default) is BF16 under 16- or 8-bit weights and on the
+   * GPU, F32 under F32 weights; 'bf16' holds twice the tokens per byte of 'f32'.
+   */
+  kvDtype?: KvDtypeOption;
   /** Scheduling policy: a name (default 'fcfs') or an object implementing lib/sched/policy.ts. */
   policy?: PolicyName | Policy;
   /** Options of a named policy, over the engine's defaults (for ablations; see lib/sched). */

@@ -4,7 +4,7 @@
  * at a time. The basis of `astraea logits`, a debugging tool users and tests rely on.
  */
 import { EngineError } from '../errors.js';
-import type { NativeModel } from '../native/index.js';
+import type { KvDtypeOption, NativeModel } from '../native/index.js';
 import { blocksFor, buildStepPlan } from '../native/plan.js';
 
 export interface LogitsOptions {
@@ -12,6 +12,8 @@ export interface LogitsOptions {
   /** How many ids the first (prefill) chunk takes; 1..ids.length. Default: all. */
   split?: number;
   blockSize?: number;
+  /** The KV cache's element type; default 'auto' (the model's default, as the engine's). */
+  kvDtype?: KvDtypeOption;
 }
 
 /** One Float32Array of vocabSize logits per position. */
@@ -27,7 +29,7 @@ export async function positionLogits(model: NativeModel, options: LogitsOptions)
   // Blocks in reverse order, so a paging bug (a table read as if contiguous) cannot go unnoticed.
   const blockCount = blocksFor(ids.length, blockSize);
   const blocks = Array.from({ length: blockCount }, (_, i) => blockCount - 1 - i);
-  const cache = model.createKvCache({ blockSize, deviceBlocks: blockCount });
+  const cache = model.createKvCache({ blockSize, deviceBlocks: blockCount, dtype: options.kvDtype ?? 'auto' });
   try {
     const rows: Float32Array[] = [];
     const run = async (start: number, end: number) => {

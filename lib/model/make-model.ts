@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { native } from '../native/index.js';
-import type { TensorDtype, WeightDtypeOption } from '../native/index.js';
+import type { WeightDtypeOption } from '../native/index.js';
 import { buildByteLevelTokenizer } from './byte-tokenizer-files.js';
 import { presetConfig, type HfConfig, type PresetName } from './presets.js';
 import { writeSafetensors } from './safetensors-writer.js';
@@ -18,8 +18,11 @@ export interface MakeModelOptions {
   config?: HfConfig;
   outDir: string;
   seed?: number;
-  /** Stored dtype of the matrices (norms and biases are always F32). Default f32. */
-  dtype?: Exclude<WeightDtypeOption, 'auto'>;
+  /**
+   * Stored dtype of the matrices (norms and biases are always F32). Default f32. 8-bit weights
+   * are not written: any of these loads as Q8_0 with the load option dtype 'q8'.
+   */
+  dtype?: FileDtype;
 }
 
 export interface MadeModel {
@@ -28,7 +31,8 @@ export interface MadeModel {
   parameters: number;
 }
 
-const TORCH_DTYPE: Record<TensorDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+type FileDtype = Exclude<WeightDtypeOption, 'auto' | 'q8'>;
+const TORCH_DTYPE: Record<Uppercase<FileDtype>, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
 export async function makeModel(options: MakeModelOptions): Promise<MadeModel> {
   const base = options.config ?? presetConfig(options.preset ?? 'tiny');
@@ -40,7 +44,7 @@ export async function makeModel(options: MakeModelOptions): Promise<MadeModel> {
     ...base,
     bos_token_id: bos,
     eos_token_id: eos,
-    torch_dtype: TORCH_DTYPE[dtype.toUpperCase() as TensorDtype],
+    torch_dtype: TORCH_DTYPE[dtype.toUpperCase() as Uppercase<FileDtype>],
   };
 
   const model = await native().loadModel({

@@ -4,6 +4,8 @@
  * Tensors are streamed one by one; the file is never held in memory whole.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { EngineError } from '../errors.js';
+import type { TensorDtype } from '../native/types.js';
 
 export interface TensorToWrite {
   name: string;
@@ -20,13 +22,18 @@ const BYTES_PER_ELEMENT = { F32: 4, F16: 2, BF16: 2 } as const;
  */
 export function writeSafetensors(
   path: string,
-  headerTensors: { name: string; dtype: TensorToWrite['dtype']; shape: number[] }[],
+  headerTensors: { name: string; dtype: TensorDtype; shape: number[] }[],
   readTensor: (name: string) => Uint8Array,
   metadata: Record<string, string> = {},
 ): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of headerTensors) {
+    if (t.dtype === 'Q8_0') {
+      // A model quantized at load holds Q8_0 matrices; safetensors has no such type (write the
+      // model in its own dtype and load it with dtype 'q8' again).
+      throw new EngineError('INVALID_ARGUMENT', `tensor ${t.name} is Q8_0, which a safetensors file cannot hold`);
+    }
     const bytes = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -42,7 +49,7 @@ export function writeSafetensors(
     writeSync(fd, json);
     for (const t of headerTensors) {
       const data = readTensor(t.name);
-      const expected = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
+      const expected = t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype as TensorToWrite['dtype']];
       if (data.byteLength !== expected) {
         throw new Error(`tensor ${t.name}: ${data.byteLength} bytes given, ${expected} expected`);
       }

@@ -3,8 +3,14 @@
  * shapes here match cpp/napi/ exactly. Every rejection and throw is an EngineError.
  */
 
-export type WeightDtypeOption = 'auto' | 'f32' | 'f16' | 'bf16';
-export type TensorDtype = 'F32' | 'F16' | 'BF16';
+export type WeightDtypeOption = 'auto' | 'f32' | 'f16' | 'bf16' | 'q8';
+export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
+/**
+ * Element type of the KV cache's pools. 'auto': BF16 when the weights are 16-bit or 8-bit (their
+ * own rounding already exceeds BF16's) and on the GPU, F32 when the weights are F32.
+ */
+export type KvDtypeOption = 'auto' | 'f32' | 'bf16';
+export type KvDtype = 'F32' | 'BF16';
 
 export interface NativeLoadOptions {
   /** Hugging Face model directory (config.json, *.safetensors). */
@@ -35,8 +41,10 @@ export interface NativeModelInfo {
   tieWordEmbeddings: boolean;
   eosTokenIds: number[];
   bosTokenId: number | null;
-  /** KV cache bytes one token occupies (all layers, K and V, F32). */
+  /** KV cache bytes one token occupies (all layers, K and V) in a cache of the 'auto' dtype. */
   kvBytesPerToken: number;
+  /** The dtype createKvCache gives a cache by default ('auto'). */
+  kvDtype: KvDtype;
   /** Weight bytes a decode step must stream: every layer matrix plus the LM head. */
   decodeStreamBytes: number;
   weightDtype: TensorDtype;
@@ -50,6 +58,8 @@ export interface NativeKvCacheOptions {
   deviceBlocks: number;
   /** Blocks in the host swap pool; default 0. */
   hostBlocks?: number;
+  /** Element type of both pools; default 'auto' (see KvDtypeOption). */
+  dtype?: KvDtypeOption;
 }
 
 export interface NativeKvCacheInfo {
@@ -57,6 +67,7 @@ export interface NativeKvCacheInfo {
   deviceBlocks: number;
   hostBlocks: number;
   blockBytes: number;
+  dtype: KvDtype;
 }
 
 /**
@@ -170,7 +181,7 @@ export interface NativeTensorInfo {
 
 export interface NativeKvCache {
   info(): NativeKvCacheInfo;
-  /** A copy of one block's contents (F32), for tests and debugging. */
+  /** A copy of one block's contents, widened to F32, for tests and debugging. */
   readBlock(pool: 'device' | 'host', id: number): Float32Array;
   /** Frees the pools (once no step still uses them). */
   dispose(): void;
@@ -182,7 +193,10 @@ export interface NativeModel {
   step(cache: NativeKvCache, plan: NativeStepPlan): Promise<NativeStepResult>;
   /** Every tensor the model holds (norms and biases as F32). */
   tensors(): NativeTensorInfo[];
-  /** A copy of one tensor's bytes, little-endian. */
+  /**
+   * A copy of one tensor's bytes, little-endian. A Q8_0 matrix [rows, cols] (dtype 'q8'): its int8
+   * quants [rows][cols], then its F16 scales [rows][cols / 32] (one per block of 32 along a row).
+   */
   tensorData(name: string): Uint8Array;
   /** Frees the weights (once no step still uses them). Later calls fail with code DISPOSED. */
   dispose(): void;

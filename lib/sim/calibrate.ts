@@ -21,6 +21,7 @@ import type { BackendStep, BackendStepResult, EngineBackend } from '../engine/ba
 import { Engine } from '../engine/engine.js';
 import { NativeBackend } from '../engine/native-backend.js';
 import { loadModel, type LoadModelOptions } from '../model/load.js';
+import type { KvDtypeOption } from '../native/types.js';
 import { runWorkload, wallTimers } from '../workload/replay.js';
 import type { WorkloadJob } from '../workload/format.js';
 import { mulberry32 } from '../workload/random.js';
@@ -41,6 +42,8 @@ export type WorkloadReplay = (model: { maxPositionEmbeddings: number }) => reado
 
 export interface CalibrateOptions {
   model: LoadModelOptions;
+  /** The KV cache's element type (default 'auto'). */
+  kvDtype?: KvDtypeOption;
   /** The name the profile carries (e.g. 'cpu-small'). */
   name: string;
   kvBlocks: number;
@@ -125,7 +128,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const model = await loadModel(options.model);
   let native: NativeBackend;
   try {
-    native = await NativeBackend.open(model, { blockSize, deviceBlocks: options.kvBlocks, hostBlocks });
+    native = await NativeBackend.open(model, { blockSize, deviceBlocks: options.kvBlocks, hostBlocks, dtype: options.kvDtype ?? 'auto' });
   } catch (error) {
     model.dispose();
     throw error;

@@ -100,6 +100,23 @@ describe('engine loop', () => {
     expectNoLeaks(e);
   });
 
+  it('a BF16 cache holds a token in half the bytes, and swaps and preemption keep its outputs exact', async () => {
+    const solo = await engine({ kvDtype: 'bf16' });
+    const f32 = await engine();
+    expect(solo.backendKind).toBe('cpu');
+    // tiny: 2 layers x K and V x 2 KV heads x head_dim 32 elements per token (presets.ts).
+    expect(f32.modelInfo.kvBytesPerToken).toBe(2 * 2 * 2 * 32 * 4);
+    expect(solo.modelInfo.kvBytesPerToken).toBe(2 * 2 * 2 * 32 * 2);
+    const alone: number[][][] = [];
+    for (const s of scripts) alone.push(await runScript(solo, s));
+    const swapping: Policy = { ...new FcfsPolicy(), name: 'swap-all', preemption: 'swap', order: new FcfsPolicy().order, onToolWait: () => 'swap' };
+    const e = await engine({ kvDtype: 'bf16', kvBlocks: 14, hostBlocks: 64, policy: swapping });
+    const together = await Promise.all(scripts.map((s) => runScript(e, s)));
+    expect(together).toEqual(alone);
+    expect(e.stats().preemptions).toBeGreaterThan(0);
+    expectNoLeaks(e);
+  });
+
   it('KV brought back from the host before a tool returns (prefetch) keeps the outputs exact', async () => {
     const solo = await engine();
     const alone: number[][][] = [];

@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { makeModel } from '../../lib/model/make-model.js';
 import { presetConfig, type HfConfig } from '../../lib/model/presets.js';
-import { referenceConfigFromHf, referenceLogits } from '../reference/llama-reference.js';
+import { referenceConfigFromHf, referenceLogits, type ReferenceOptions } from '../reference/llama-reference.js';
 import { readSafetensors } from '../reference/safetensors-read.js';
 
 const tiny = presetConfig('tiny');
@@ -73,12 +73,12 @@ export function useFixtureModel(name: keyof typeof CONFIGS): () => LoadedModel {
 }
 
 /** Logits at every position from the plain-TypeScript reference, reading the directory's files itself. */
-export function referenceForDir(dir: string, ids: number[]): Float64Array[] {
+export function referenceForDir(dir: string, ids: number[], options: ReferenceOptions = {}): Float64Array[] {
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.safetensors'))
     .map((f) => join(dir, f));
-  return referenceLogits(referenceConfigFromHf(config), readSafetensors(files), ids);
+  return referenceLogits(referenceConfigFromHf(config), readSafetensors(files), ids, options);
 }
 
 /** max |a - b| / max |b|: the error relative to the reference's scale at one position. */

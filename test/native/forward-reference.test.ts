@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { positionLogits } from '../../lib/model/logits.js';
+import { roundToBf16 } from '../reference/llama-reference.js';
 import { CONFIGS, makeFixture, referenceForDir, relativeError, removeDir, testIds } from './fixtures.js';
 
 const IDS = testIds(23, 384);
@@ -84,7 +85,8 @@ describe('stored dtypes', () => {
       expect(model.info.weightDtype).toBe(dtype.toUpperCase());
       const ids = IDS.slice(0, 12);
       const reference = referenceForDir(dir, ids);
-      const rows = await positionLogits(model.native, { ids, split: 5, blockSize: 4 });
+      // An F32 cache: this checks the weights alone (the default cache under 16-bit weights is BF16, below).
+      const rows = await positionLogits(model.native, { ids, split: 5, blockSize: 4, kvDtype: 'f32' });
       rows.forEach((row, p) => expect(relativeError(row, reference[p]), `position ${p}`).toBeLessThan(1e-4));
     } finally {
       model.dispose();
@@ -129,6 +131,71 @@ describe('stored dtypes', () => {
       fromFiles.dispose();
       dummy.dispose();
       otherSeed.dispose();
+      removeDir(dir);
+    }
+  });
+});
+
+describe.each(Object.keys(CONFIGS))('BF16 KV cache, %s config', (name) => {
+  let dir: string;
+  let model: LoadedModel;
+  const ids = IDS.slice(0, 40);
+
+  beforeAll(async () => {
+    dir = await makeFixture(name);
+    model = await loadModel({ model: dir });
+  });
+  afterAll(() => {
+    model.dispose();
+    removeDir(dir);
+  });
+
+  it('matches the reference that rounds every stored key and value to BF16, through paging and decode', async () => {
+    const rounded = referenceForDir(dir, ids, { roundKv: roundToBf16 });
+    const rows = await positionLogits(model.native, { ids, split: 9, blockSize: 4, kvDtype: 'bf16' });
+    // Only the F32 arithmetic differs (a key whose F32 and double values round to different BF16
+    // neighbours moves one score by a BF16 step: rare, and within this bound).
+    rows.forEach((row, p) => expect(relativeError(row, rounded[p]), `position ${p}`).toBeLessThan(2e-4));
+  });
+
+  it('stays within BF16 rounding of the exact (double, unrounded) reference', async () => {
+    const exact = referenceForDir(dir, ids);
+    const rows = await positionLogits(model.native, { ids, split: 9, blockSize: 4, kvDtype: 'bf16' });
+    const errors = rows.map((row, p) => relativeError(row, exact[p]));
+    // Keys and values keep 8 significant bits (relative rounding 2^-9 = 0.2%); the logits inherit
+    // an error of that order, not more.
+    expect(Math.max(...errors)).toBeLessThan(0.01);
+    expect(Math.max(...errors.slice(1))).toBeGreaterThan(1e-6); // really rounded (position 0 attends to itself only)
+  });
+});
+
+describe('the KV cache dtype', () => {
+  it("'auto' is F32 under F32 weights and BF16 under 16-bit ones, at half the bytes per token", async () => {
+    const dir = await makeFixture('qwen2');
+    const f32 = await loadModel({ model: dir });
+    const bf16 = await loadModel({ model: dir, dtype: 'bf16' });
+    try {
+      // qwen2 fixture: 2 layers x K and V x 1 KV head x head_dim 32 (presets.ts's tiny) elements per token.
+      const { numLayers, numKvHeads, headDim } = f32.info;
+      const elements = numLayers * 2 * numKvHeads * headDim;
+      expect(f32.info.kvDtype).toBe('F32');
+      expect(f32.info.kvBytesPerToken).toBe(elements * 4);
+      expect(bf16.info.kvDtype).toBe('BF16');
+      expect(bf16.info.kvBytesPerToken).toBe(elements * 2);
+      for (const [model, dtype, bytes] of [[f32, 'F32', 4], [bf16, 'BF16', 2]] as const) {
+        const cache = model.native.createKvCache({ blockSize: 16, deviceBlocks: 2 });
+        expect(cache.info()).toMatchObject({ dtype, blockBytes: 16 * elements * bytes });
+        cache.dispose();
+      }
+      const asked = f32.native.createKvCache({ blockSize: 16, deviceBlocks: 2, dtype: 'bf16' });
+      expect(asked.info()).toMatchObject({ dtype: 'BF16', blockBytes: 16 * elements * 2 });
+      asked.dispose();
+      expect(() => f32.native.createKvCache({ blockSize: 16, deviceBlocks: 2, dtype: 'f16' as 'f32' })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('auto, f32, bf16') }),
+      );
+    } finally {
+      f32.dispose();
+      bf16.dispose();
       removeDir(dir);
     }
   });

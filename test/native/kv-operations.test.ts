@@ -28,18 +28,34 @@ async function decodeNext(cache: NativeKvCache, blocks: number[], firstOps?: Par
   return rows;
 }
 
-describe('KV block operations', () => {
+// The same operations on both cache dtypes: swaps and copies move bytes, whatever they hold.
+describe.each(['f32', 'bf16'] as const)('KV block operations, %s cache', (dtype) => {
   let baseline: Float32Array[];
 
   beforeAll(async () => {
-    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, dtype });
     await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
     baseline = await decodeNext(cache, [0, 1, 2, 3]);
     cache.dispose();
   });
 
+  it('holds what it is asked to: BF16 blocks hold only BF16 values', async () => {
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, dtype });
+    try {
+      expect(cache.info().dtype).toBe(dtype.toUpperCase());
+      await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
+      const block = cache.readBlock('device', 0);
+      const lowBits = new Uint32Array(block.buffer, block.byteOffset, block.length).map((bits) => bits & 0xffff);
+      expect(block.some((v) => v !== 0)).toBe(true);
+      // A BF16 element widened is an F32 whose low 16 bits are zero; F32 keys almost never are.
+      expect(lowBits.every((b) => b === 0)).toBe(dtype === 'bf16');
+    } finally {
+      cache.dispose();
+    }
+  });
+
   it('swap out, overwrite the device blocks, swap in elsewhere: bit-identical later logits', async () => {
-    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 6 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 6, dtype });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       const before = [0, 1, 2].map((b) => cache.readBlock('device', b));
@@ -62,7 +78,7 @@ describe('KV block operations', () => {
     // brings A back into B's device blocks and sends B's KV into A's host blocks, and decodes A's
     // first token there: each block is read before it is written, so A decodes as if never moved
     // and the host holds exactly what B's device blocks held.
-    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 3 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 3, dtype });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       await fixture().native.step(cache, buildStepPlan({ sequences: [], swapOut: [[0, 0], [1, 1], [2, 2]] }));
@@ -81,7 +97,7 @@ describe('KV block operations', () => {
     // Device block 0 (job W) goes to host block 1 and straight back to device block 2 (a round
     // trip through the host); then device block 3 (job V) is exchanged into host block 1. Each
     // write lands after the reads of the block it overwrites: W's bytes reach block 2, V's host 1.
-    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 2 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, hostBlocks: 2, dtype });
     try {
       await run(cache, { tokens: PROMPT.slice(0, 4), startPosition: 0, blocks: [0] });
       await run(cache, { tokens: testIds(4, 384, 8), startPosition: 0, blocks: [3] });
@@ -96,7 +112,7 @@ describe('KV block operations', () => {
   });
 
   it('discard, then recompute by prefill: equal logits within tolerance', async () => {
-    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, dtype });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       await run(cache, { tokens: testIds(16, 384, 5), startPosition: 0, blocks: [0, 1, 2, 3] }); // overwritten
@@ -112,7 +128,7 @@ describe('KV block operations', () => {
   });
 
   it('copy forks a prefix: both branches continue like the original', async () => {
-    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8 });
+    const cache = fixture().native.createKvCache({ blockSize: BS, deviceBlocks: 8, dtype });
     try {
       await run(cache, { tokens: PROMPT, startPosition: 0, blocks: [0, 1, 2, 3] });
       // Share full blocks 0 and 1, copy the partly filled block 2 (copy-on-write of the tail).

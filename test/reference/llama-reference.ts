@@ -188,12 +188,37 @@ function silu(z: number): number {
 // ---------------------------------------------------------------------------
 // Forward pass
 
+export interface ReferenceOptions {
+  /**
+   * Applied to every key (after RoPE) and value element as it is stored, as a KV cache of a
+   * narrower type rounds it (e.g. roundToBf16). Default: kept in double.
+   */
+  roundKv?: (x: number) => number;
+}
+
+/**
+ * x rounded to BF16 (through F32, as an engine computing in F32 stores it): to nearest, ties to
+ * even, by arithmetic on the F32 bit pattern.
+ */
+export function roundToBf16(x: number): number {
+  const f = new Float32Array([x]);
+  const bits = new Uint32Array(f.buffer);
+  if (!Number.isFinite(f[0])) return f[0];
+  const low = bits[0] & 0xffff;
+  let high = bits[0] >>> 16;
+  if (low > 0x8000 || (low === 0x8000 && (high & 1) === 1)) high += 1;
+  bits[0] = (high << 16) >>> 0;
+  return f[0];
+}
+
 /** Logits for every position of `ids` (positions 0..n-1), causal attention. */
 export function referenceLogits(
   cfg: ReferenceConfig,
   weights: Map<string, ReferenceWeight>,
   ids: number[],
+  options: ReferenceOptions = {},
 ): Float64Array[] {
+  const store = (row: Float64Array): Float64Array => (options.roundKv ? row.map(options.roundKv) : row);
   const { hiddenSize: H, numHeads, numKvHeads, headDim: D, intermediateSize: I, vocabSize: V } = cfg;
   if (numHeads % numKvHeads !== 0) throw new Error(`numHeads ${numHeads} is not a multiple of numKvHeads ${numKvHeads}`);
   if (D % 2 !== 0) throw new Error(`headDim ${D} must be even for RoPE`);
@@ -245,8 +270,8 @@ export function referenceLogits(
     for (let pos = 0; pos < n; pos++) {
       const xn = rmsNorm(xs[pos], inputNorm, cfg.rmsNormEps);
       qs.push(ropeAllHeads(linear(wq, xn, bq), numHeads, D, pos, invFreq));
-      ks.push(ropeAllHeads(linear(wk, xn, bk), numKvHeads, D, pos, invFreq));
-      vs.push(linear(wv, xn, bv));
+      ks.push(store(ropeAllHeads(linear(wk, xn, bk), numKvHeads, D, pos, invFreq)));
+      vs.push(store(linear(wv, xn, bv)));
     }
 
     const scale = 1 / Math.sqrt(D);

@@ -60,6 +60,36 @@ SimdLevel simd_level() {
 
 SimdLevel simd_level_detected() { return detected_level(); }
 
+bool cpu_has_avx512_vnni() {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return detected_level() == SimdLevel::Avx512 && __builtin_cpu_supports("avx512vnni");
+  }();
+  return vnni;
+#else
+  return false;
+#endif
+}
+
+namespace {
+std::atomic<bool> bf16_allowed{true};
+}  // namespace
+
+bool cpu_has_avx512_bf16() {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  static const bool bf16 = [] {
+    __builtin_cpu_init();
+    return detected_level() == SimdLevel::Avx512 && __builtin_cpu_supports("avx512bf16");
+  }();
+  return bf16 && bf16_allowed.load(std::memory_order_relaxed) && simd_level() == SimdLevel::Avx512;
+#else
+  return false;
+#endif
+}
+
+void allow_avx512_bf16_for_testing(bool allowed) { bf16_allowed.store(allowed, std::memory_order_relaxed); }
+
 const char* simd_level_name(SimdLevel level) {
   switch (level) {
     case SimdLevel::Scalar: return "scalar";

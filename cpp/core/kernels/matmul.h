@@ -13,11 +13,15 @@ namespace astraea {
 
 // A row-major weight matrix [rows][cols] as stored by Hugging Face nn.Linear ([out][in]).
 // data may be unaligned (it can point into a memory-mapped safetensors file).
+// For DType::Q8_0, data is the int8 quants [rows][cols] and scales the F16 block scales
+// [rows][cols/32] (cols a multiple of 32; see core/kernels/matmul_q8.h); other dtypes leave
+// scales null.
 struct WeightView {
   const void* data;
   DType dtype;
   int64_t rows;
   int64_t cols;
+  const uint16_t* scales = nullptr;
 };
 
 // y[t*rows + r] = sum_k x[t*cols + k] * w[r][k] (+ bias[r] if bias != nullptr), for t < T, r < rows.
@@ -27,5 +31,18 @@ struct WeightView {
 // Throws EngineError(INVALID_ARGUMENT) on negative sizes or null pointers for non-empty inputs.
 void matmul(const float* x, int64_t T, const WeightView& w, const float* bias, float* y,
             ThreadPool& pool);
+
+// One product of a fused call: y = x · wᵀ (+ bias).
+struct MatmulOutput {
+  const WeightView* w;
+  const float* bias;  // may be null
+  float* y;
+};
+
+// Several products of the same x in one fork-join: q, k and v, or gate and up. The weights must
+// share cols and dtype (else INVALID_ARGUMENT). Each y is exactly what matmul() gives alone; the
+// threads share one pool of row chunks over all the weights, so a decode step forks and joins once
+// where it would three times, and no thread idles at the end of each small matrix.
+void matmul_fused(const float* x, int64_t T, const MatmulOutput* outputs, int count, ThreadPool& pool);
 
 }  // namespace astraea

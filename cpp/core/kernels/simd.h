@@ -14,6 +14,7 @@
 #pragma GCC diagnostic pop
 #define ASTRAEA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 #define ASTRAEA_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define ASTRAEA_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")))
 
 namespace astraea {
 

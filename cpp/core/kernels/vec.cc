@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/dtype.h"
 #include "core/kernels/cpu_features.h"
 
 #include "core/kernels/simd.h"
@@ -141,6 +142,24 @@ ASTRAEA_AVX512 void silu_mul_avx512(float* gate, const float* up, int64_t n) {
   }
 }
 
+// BF16 is the top half of an F32: widening is a 16-bit shift per element.
+ASTRAEA_AVX512 void widen_bf16_avx512(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
+  }
+}
+
+ASTRAEA_AVX2 void widen_bf16_avx2(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
+    _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16)));
+  }
+  for (; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+}
+
 #endif  // ASTRAEA_X86_SIMD
 
 }  // namespace
@@ -183,6 +202,22 @@ void silu_mul_f32(float* gate, const float* up, int64_t n) {
   if (simd_level() == SimdLevel::Avx512) return silu_mul_avx512(gate, up, n);
 #endif
   silu_mul_scalar(gate, up, n);
+}
+
+void widen_bf16(const uint16_t* src, float* dst, int64_t n) {
+#ifdef ASTRAEA_X86_SIMD
+  switch (simd_level()) {
+    case SimdLevel::Avx512: return widen_bf16_avx512(src, dst, n);
+    case SimdLevel::Avx2: return widen_bf16_avx2(src, dst, n);
+    case SimdLevel::Scalar: break;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+}
+
+// Scalar: it runs on the few new keys and values of a step, never on the context.
+void narrow_bf16(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
 }
 
 }  // namespace astraea

@@ -14,5 +14,9 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n);
 void scale_f32(float alpha, float* y, int64_t n);
 // gate = silu(gate) * up, the SwiGLU activation: silu(g) = g / (1 + e^-g).
 void silu_mul_f32(float* gate, const float* up, int64_t n);
+// dst = src widened from BF16 (exact).
+void widen_bf16(const uint16_t* src, float* dst, int64_t n);
+// dst = src rounded to BF16, to nearest even (NaN stays NaN), as f32_to_bf16 in core/dtype.h.
+void narrow_bf16(const float* src, uint16_t* dst, int64_t n);
 
 }  // namespace astraea
