@@ -77,10 +77,16 @@ struct GroupAttention {
       const void* keys = cache.keys(block, layer, offset);
       const void* values = cache.values(block, layer, offset);
       if (cache.dtype() == DType::BF16) {
-        // Widened into L1-sized scratch (one block: at most block_size x head_dim), so the
-        // kernels stay F32 and each BF16 element is widened once for every head of the group.
-        widen_bf16(static_cast<const uint16_t*>(keys), wide_keys.data(), n * hd);
-        widen_bf16(static_cast<const uint16_t*>(values), wide_values.data(), n * hd);
+        const auto* k16 = static_cast<const uint16_t*>(keys);
+        const auto* v16 = static_cast<const uint16_t*>(values);
+        if (attend_block_bf16(q, group, hd, k16, v16, n, scale, scores.data(), state)) {
+          pos += n;
+          continue;
+        }
+        // No kernel for BF16 here: widened into L1-sized scratch (one block: at most block_size x
+        // head_dim), so each element is widened once for every head of the group.
+        widen_bf16(k16, wide_keys.data(), n * hd);
+        widen_bf16(v16, wide_values.data(), n * hd);
         keys = wide_keys.data();
         values = wide_values.data();
       }

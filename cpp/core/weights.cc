@@ -68,10 +68,13 @@ class WeightBinder {
  public:
   WeightBinder(ModelWeights& w, const ModelConfig& c, const WeightSource& src, ThreadPool& pool)
       : w_(w), config_(c), source_(src), pool_(pool) {
-    if (!src.dummy) files_.emplace(SafetensorsSet::open_dir(src.dir));
+    if (src.dummy) return;
+    if (!src.gguf_path.empty()) gguf_ = GgufFile::open(src.gguf_path, src.gguf_tensors);
+    else files_.emplace(SafetensorsSet::open_dir(src.dir));
   }
 
   WeightView matrix(const TensorSpec& t) {
+    if (gguf_) return gguf_matrix(t);
     if (source_.dtype == WeightDType::Q8_0 && t.slot != WeightSlot::Embed) return quantized(t);
     const std::string& name = t.name;
     const int64_t rows = t.rows, cols = t.cols;
@@ -106,14 +109,22 @@ class WeightBinder {
     if (source_.dummy) {
       fill_random(out.data(), DType::F32, out.size(), dummy_draw(source_.seed, spec));
     } else {
-      const TensorView& t = from_file(spec.name, {spec.rows});
-      for (size_t i = 0; i < out.size(); ++i) out[i] = load_element(t.data, t.dtype, i);
+      std::string file;
+      if (gguf_) {
+        const GgufTensor& g = from_gguf(spec.name, {spec.rows});  // 1-D, so never Q8_0 (GgufFile::open)
+        gguf_read_float(g, DType::F32, out.data(), pool_);
+        file = gguf_->path();
+      } else {
+        const TensorView& t = from_file(spec.name, {spec.rows});
+        for (size_t i = 0; i < out.size(); ++i) out[i] = load_element(t.data, t.dtype, i);
+        file = t.file;
+      }
       // These are read whole anyway, so a NaN or an infinity costs nothing to find here; one would
       // make every output of the model NaN. (The matrices are not scanned: a non-finite value
       // there shows up as a sequence's non-finite logits, which the sampler reports.)
       for (size_t i = 0; i < out.size(); ++i)
         if (!std::isfinite(out[i]))
-          throw EngineError(codes::kInvalidWeights, t.file + ": tensor \"" + spec.name + "\" holds " + std::to_string(out[i]) +
+          throw EngineError(codes::kInvalidWeights, file + ": tensor \"" + spec.name + "\" holds " + std::to_string(out[i]) +
                                                         " at element " + std::to_string(i) + " (weights must be finite)");
     }
   }
@@ -131,11 +142,82 @@ class WeightBinder {
     return WeightView{quants, DType::Q8_0, src.rows, src.cols, scales};
   }
 
+  // Whether the tied LM head should be the GGUF file's Q8_0 embedding, split rather than
+  // dequantized and quantized again.
+  bool gguf_head_from_q8_embed() const {
+    if (!gguf_ || source_.dtype == WeightDType::F32 || source_.dtype == WeightDType::F16 || source_.dtype == WeightDType::BF16) return false;
+    const GgufTensor* e = gguf_->find("model.embed_tokens.weight");
+    return e && e->entry.dtype == DType::Q8_0;
+  }
+
+  // The tied LM head in Q8_0 from the file's Q8_0 embedding. Not exported (see quantized_copy).
+  WeightView gguf_tied_head_q8(const TensorSpec& embed) {
+    return gguf_q8(from_gguf(embed.name, {embed.rows, embed.cols}), "lm_head.weight (tied to model.embed_tokens.weight)", false);
+  }
+
   void finish() {
     if (files_ && keep_files_) w_.files_ = files_->take_files();
+    if (gguf_ && keep_files_) w_.files_.push_back(gguf_->take_file());
   }
 
  private:
+  // A matrix from the GGUF file. Q8_0 when asked for, or under Auto when stored so (the embedding
+  // excepted: it is gathered, and the gather reads 16- or 32-bit rows); otherwise a float dtype,
+  // used in place when nothing about it changes.
+  WeightView gguf_matrix(const TensorSpec& t) {
+    const GgufTensor& g = from_gguf(t.name, {t.rows, t.cols});
+    const DType stored = g.entry.dtype;
+    const bool embed = t.slot == WeightSlot::Embed;
+    if (!embed && (source_.dtype == WeightDType::Q8_0 || (source_.dtype == WeightDType::Auto && stored == DType::Q8_0)))
+      return gguf_q8(g, t.name, true);
+    DType to = target_dtype(stored);
+    if (to == DType::Q8_0) to = DType::F32;  // d·q exactly: an F16 d times an int8 fits F32's mantissa
+    WeightView view{nullptr, to, t.rows, t.cols};
+    if (to == stored && g.entry.rope_heads == 0 && g.entry.offset % dtype_size(to) == 0) {
+      view.data = g.data;  // in place from the mapping
+      keep_files_ = true;
+    } else {
+      void* dst = allocate(matrix_bytes(to, t.rows, t.cols), t.name);
+      gguf_read_float(g, to, dst, pool_);
+      view.data = dst;
+    }
+    w_.tensors.push_back({t.name, to, {t.rows, t.cols}, view.data, matrix_bytes(to, t.rows, t.cols)});
+    return view;
+  }
+
+  // A Q8_0 matrix from the file: stored Q8_0 blocks split into the planar layout, float values
+  // quantized (after their rows are put in order).
+  WeightView gguf_q8(const GgufTensor& g, const std::string& name, bool record) {
+    const std::string what = gguf_->path() + ": tensor \"" + name + "\"";
+    require_q8_0_shape(g.cols, what);
+    const size_t bytes = matrix_bytes(DType::Q8_0, g.rows, g.cols);
+    uint8_t* dst = static_cast<uint8_t*>(allocate(bytes, name));
+    int8_t* quants = reinterpret_cast<int8_t*>(dst);
+    uint16_t* scales = reinterpret_cast<uint16_t*>(dst + g.rows * g.cols);
+    const DType stored = g.entry.dtype;
+    if (stored == DType::Q8_0) {
+      gguf_split_q8_0(g, quants, scales, pool_);
+    } else if (g.entry.rope_heads == 0) {
+      quantize_matrix_q8_0(g.data, stored, g.rows, g.cols, quants, scales, pool_, what);
+    } else {
+      std::vector<uint8_t> ordered(matrix_bytes(stored, g.rows, g.cols));
+      gguf_read_float(g, stored, ordered.data(), pool_);
+      quantize_matrix_q8_0(ordered.data(), stored, g.rows, g.cols, quants, scales, pool_, what);
+    }
+    if (record) w_.tensors.push_back({name, DType::Q8_0, {g.rows, g.cols}, dst, bytes});
+    return WeightView{quants, DType::Q8_0, g.rows, g.cols, scales};
+  }
+
+  const GgufTensor& from_gguf(const std::string& name, const std::vector<int64_t>& shape) {
+    const GgufTensor* t = gguf_->find(name);
+    if (!t) throw EngineError(codes::kInvalidWeights, gguf_->path() + ": missing tensor \"" + name + "\"");
+    if (t->entry.shape != shape)
+      throw EngineError(codes::kInvalidWeights, gguf_->path() + ": tensor \"" + name + "\" has shape " +
+                                                    shape_string(t->entry.shape) + " but the model's config implies " +
+                                                    shape_string(shape));
+    return *t;
+  }
+
   // Q8_0 matrices are built by quantized(); what is left under Q8_0 (the embedding) stays as stored.
   WeightView quantized(const TensorSpec& t) {
     const std::string what = "tensor \"" + t.name + "\"";
@@ -223,6 +305,7 @@ class WeightBinder {
   const WeightSource& source_;
   ThreadPool& pool_;
   std::optional<SafetensorsSet> files_;
+  std::unique_ptr<GgufFile> gguf_;
   bool keep_files_ = false;
 };
 
@@ -302,9 +385,24 @@ std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const Wei
     if (slot.matrix) *slot.matrix = bind.matrix(t);
     else bind.small(t, *slot.vector);
   }
-  if (c.tie_word_embeddings)
-    w->lm_head = source.dtype == WeightDType::Q8_0 ? bind.quantized_copy(w->embed, "lm_head.weight (tied to model.embed_tokens.weight)")
-                                                   : w->embed;
+  if (c.tie_word_embeddings) {
+    if (bind.gguf_head_from_q8_embed()) w->lm_head = bind.gguf_tied_head_q8(tensor_specs(c).front());
+    else if (source.dtype == WeightDType::Q8_0) w->lm_head = bind.quantized_copy(w->embed, "lm_head.weight (tied to model.embed_tokens.weight)");
+    else w->lm_head = w->embed;
+  }
+
+  // A GGUF file may mix types between tensors; the fused q/k/v and gate/up products need one per
+  // group. Refused here, where it can be named, rather than at the first step.
+  if (!source.gguf_path.empty() && source.dtype == WeightDType::Auto) {
+    for (size_t i = 0; i < w->layers.size(); ++i) {
+      const LayerWeights& L = w->layers[i];
+      const bool qkv = L.q.dtype == L.k.dtype && L.q.dtype == L.v.dtype, gate_up = L.gate.dtype == L.up.dtype;
+      if (!qkv || !gate_up)
+        throw EngineError(codes::kUnsupportedModel, source.gguf_path + ": layer " + std::to_string(i) + " stores " +
+                                                        (qkv ? "gate and up" : "q, k and v") +
+                                                        " in different types; load it with a dtype (f32, f16, bf16 or q8) to give them one");
+    }
+  }
 
   // The small tensors live in vectors that no longer move: export them now.
   auto export_small = [&](const std::string& name, const std::vector<float>& v) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/gguf_source.h"
 #include "core/kernels/matmul.h"
 #include "core/mapped_file.h"
 #include "core/model_config.h"
@@ -44,6 +45,12 @@ struct WeightSource {
   bool dummy = false;          // seeded random values instead of files
   uint64_t seed = 0;           // for dummy loads
   WeightDType dtype = WeightDType::Auto;
+  // A GGUF file instead of the safetensors directory: the path and its tensors under their
+  // Hugging Face names. Stored Q8_0 matrices stay Q8_0 under Auto and Q8_0 (the token embedding,
+  // which is gathered, is dequantized to F32; a tied LM head then stays Q8_0), and are
+  // dequantized under F32/F16/BF16.
+  std::string gguf_path;
+  std::vector<GgufTensorEntry> gguf_tensors;
 };
 
 // How a dummy load spreads a tensor's values: matrices keep activations at unit scale (std

@@ -2,6 +2,7 @@
 // to the core; no policy lives in the addon.
 #include <napi.h>
 
+#include <cmath>
 #include <thread>
 
 #include "core/bandwidth.h"
@@ -35,7 +36,42 @@ WeightDType parse_weight_dtype(const std::string& s) {
   throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16, q8; got \"" + s + "\"");
 }
 
-// loadModel({ dir?, configJson?, dummy?, seed?, dtype?, threads? }) -> Promise<NativeModel>
+// One entry of ggufTensors: { name, dtype: 'F32'|'F16'|'BF16'|'Q8_0', shape, offset, ropeHeads }.
+GgufTensorEntry parse_gguf_tensor(const Napi::Value& v, size_t index) {
+  const std::string where = "ggufTensors[" + std::to_string(index) + "]";
+  if (!v.IsObject()) throw EngineError(codes::kInvalidArgument, where + " must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  GgufTensorEntry e;
+  e.name = string_field(o, "name", "");
+  if (e.name.empty()) throw EngineError(codes::kInvalidArgument, where + ".name must be a non-empty string");
+  const std::string dtype = string_field(o, "dtype", "");
+  if (dtype == "F32") e.dtype = DType::F32;
+  else if (dtype == "F16") e.dtype = DType::F16;
+  else if (dtype == "BF16") e.dtype = DType::BF16;
+  else if (dtype == "Q8_0") e.dtype = DType::Q8_0;
+  else throw EngineError(codes::kInvalidArgument, where + ".dtype must be one of F32, F16, BF16, Q8_0; got \"" + dtype + "\"");
+  Napi::Value shape = o.Get("shape");
+  if (!shape.IsArray()) throw EngineError(codes::kInvalidArgument, where + ".shape must be an array");
+  Napi::Array dims = shape.As<Napi::Array>();
+  if (dims.Length() < 1 || dims.Length() > 2) throw EngineError(codes::kInvalidArgument, where + ".shape must have 1 or 2 dimensions");
+  for (uint32_t i = 0; i < dims.Length(); ++i) {
+    Napi::Value d = dims.Get(i);
+    const double n = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 1 && n <= 9007199254740991.0 && n == std::floor(n)))
+      throw EngineError(codes::kInvalidArgument, where + ".shape must hold positive integers");
+    e.shape.push_back(int64_t(n));
+  }
+  const int64_t offset = int_field(o, "offset", -1);
+  const int64_t rope_heads = int_field(o, "ropeHeads", 0);
+  if (offset < 0) throw EngineError(codes::kInvalidArgument, where + ".offset must be a non-negative integer");
+  if (rope_heads < 0) throw EngineError(codes::kInvalidArgument, where + ".ropeHeads must be a non-negative integer");
+  e.offset = uint64_t(offset);
+  e.rope_heads = rope_heads;
+  return e;
+}
+
+// loadModel({ dir?, configJson?, dummy?, seed?, dtype?, threads?, ggufPath?, ggufTensors? })
+//   -> Promise<NativeModel>
 Napi::Value load_model(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return rejecting(env, [&]() -> Napi::Value {
@@ -51,6 +87,18 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     const int64_t threads = int_field(opts, "threads", 0);
     if (threads < 0 || threads > 1024) throw EngineError(codes::kInvalidArgument, "threads must be between 0 and 1024");
     o.threads = int(threads);
+    const std::string gguf_path = string_field(opts, "ggufPath", "");
+    const bool has_tensors = !opts.Get("ggufTensors").IsUndefined() && !opts.Get("ggufTensors").IsNull();
+    if (!gguf_path.empty() || has_tensors) {
+      if (gguf_path.empty() || !has_tensors || !opts.Get("ggufTensors").IsArray())
+        throw EngineError(codes::kInvalidArgument, "a GGUF load needs both ggufPath and the ggufTensors array");
+      if (o.config_json.empty() || !o.dir.empty() || o.weights.dummy)
+        throw EngineError(codes::kInvalidArgument, "a GGUF load takes configJson, and neither dir nor dummy");
+      Napi::Array tensors = opts.Get("ggufTensors").As<Napi::Array>();
+      for (uint32_t i = 0; i < tensors.Length(); ++i) o.weights.gguf_tensors.push_back(parse_gguf_tensor(tensors.Get(i), i));
+      o.weights.gguf_path = gguf_path;
+      o.dir = gguf_path;  // the model's source (Model::load wants one for a non-dummy load)
+    }
     auto* worker = new LoadModelWorker(env, std::move(o));
     Napi::Promise promise = worker->promise();
     worker->Queue();

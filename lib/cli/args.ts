@@ -16,9 +16,9 @@ export interface ModelFlags {
   threads?: string;
 }
 
-export function addModelOptions(command: Command, modelHelp = 'a Hugging Face model directory, or a preset (tiny, small)'): Command {
+export function addModelOptions(command: Command, modelHelp = 'a Hugging Face model directory, a .gguf file, or a preset (tiny, small)'): Command {
   return command
-    .option('--model <dir|preset>', modelHelp)
+    .option('--model <dir|file.gguf|preset>', modelHelp)
     .option('--dummy', "load the directory's config with seeded random weights instead of its weight files")
     .option('--seed <n>', 'seed of random weights (presets, --dummy)')
     .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory (q8: 8-bit, quantized at load)')

@@ -22,8 +22,8 @@ function program(): Command {
     .showSuggestionAfterError()
     .addHelpText(
       'after',
-      '\nA model is a Hugging Face directory (Llama, Mistral, Qwen2; safetensors F32/F16/BF16) or a\n' +
-        'preset (tiny, small) with seeded random weights. `astraea <command> --help` for its options.',
+      '\nA model is a Hugging Face directory (Llama, Mistral, Qwen2; safetensors F32/F16/BF16), a GGUF\n' +
+        'file (F32/F16/BF16/Q8_0) or a preset (tiny, small) with seeded random weights. `astraea <command> --help` for its options.',
     );
   for (const command of [benchCommand(), simulateCommand(), calibrateCommand(), serveCommand(), makeModelCommand(), logitsCommand(), infoCommand(), microCommand()]) {
     // Settings are copied to a subcommand only when it is created by .command(); these are built apart.

@@ -3,10 +3,12 @@
  * checkpoint of the same model would have, and, for each tensor, its Hugging Face name and how
  * its rows must be reordered to get there.
  *
- * llama.cpp's converter stores q_proj and k_proj (weights and biases) with the rows of every head
- * reordered for llama.cpp's RoPE, which turns dimensions (2i, 2i+1) together where Hugging Face's
- * rotate_half turns (i, i + d/2): GGUF row 2i + a is Hugging Face row a·d/2 + i. The loader puts
- * them back (`ropeHeads`), so the engine runs a GGUF file exactly as the checkpoint it came from.
+ * For the Llama architecture (llama.cpp's "normal" RoPE, which turns dimensions (2i, 2i+1) together
+ * where Hugging Face's rotate_half turns (i, i + d/2)), llama.cpp's converter stores q_proj and
+ * k_proj (weights and biases) with the rows of every head reordered: GGUF row 2i + a is Hugging Face
+ * row a·d/2 + i. The loader puts them back (`ropeHeads`), so the engine runs a GGUF file exactly as
+ * the checkpoint it came from. Qwen2 runs llama.cpp's "NeoX" RoPE, the Hugging Face pairing, and is
+ * stored unpermuted (llama.cpp's llama_model_rope_type lists qwen2 under NEOX).
  */
 import { EngineError } from '../errors.js';
 import type { HfConfig } from './presets.js';
@@ -23,10 +25,10 @@ export interface GgufTensorBinding {
 }
 
 /** The architectures whose GGUF layout is the Llama one this engine runs. */
-const ARCHITECTURES: Record<string, { architecture: string; modelType: HfConfig['model_type'] }> = {
-  llama: { architecture: 'LlamaForCausalLM', modelType: 'llama' },
-  mistral: { architecture: 'MistralForCausalLM', modelType: 'mistral' },
-  qwen2: { architecture: 'Qwen2ForCausalLM', modelType: 'qwen2' },
+const ARCHITECTURES: Record<string, { architecture: string; modelType: HfConfig['model_type']; permutedRope: boolean }> = {
+  llama: { architecture: 'LlamaForCausalLM', modelType: 'llama', permutedRope: true },
+  mistral: { architecture: 'MistralForCausalLM', modelType: 'mistral', permutedRope: true },
+  qwen2: { architecture: 'Qwen2ForCausalLM', modelType: 'qwen2', permutedRope: false },
 };
 
 const LAYER_TENSORS: Record<string, string> = {
@@ -118,13 +120,15 @@ export function ggufHfConfig(header: GgufHeader): HfConfig {
 /** Every tensor the engine uses, with its Hugging Face name and shape; others are left out. */
 export function ggufTensorBindings(header: GgufHeader, config: HfConfig): GgufTensorBinding[] {
   const bindings: GgufTensorBinding[] = [];
+  const arch = header.metadata.get('general.architecture');
+  const permuted = typeof arch === 'string' && ARCHITECTURES[arch] ? ARCHITECTURES[arch].permutedRope : true;
   for (const info of header.tensors) {
     const hfName = hfTensorName(info.name);
     if (hfName === null) continue;
     if (info.typeName === null) {
       throw new EngineError('UNSUPPORTED_MODEL', `${info.name} is of ggml type ${info.type}; the engine loads F32, F16, BF16 and Q8_0`);
     }
-    const rope = /\.self_attn\.(q|k)_proj\./.exec(hfName);
+    const rope = permuted ? /\.self_attn\.(q|k)_proj\./.exec(hfName) : null;
     const ropeHeads = rope ? (rope[1] === 'q' ? config.num_attention_heads : config.num_key_value_heads ?? config.num_attention_heads) : 0;
     bindings.push({ info, hfName, shape: [...info.dims].reverse(), ropeHeads });
   }

@@ -24,6 +24,24 @@ export interface NativeLoadOptions {
   dtype?: WeightDtypeOption;
   /** Kernel threads; 0 or absent: one per hardware thread. */
   threads?: number;
+  /** A GGUF file to read the weights from (with configJson and ggufTensors; no dir). */
+  ggufPath?: string;
+  /** The file's tensors the model uses, under their Hugging Face names. */
+  ggufTensors?: NativeGgufTensor[];
+}
+
+/** One tensor of a GGUF file, as the native loader takes it (see lib/model/gguf-config.ts). */
+export interface NativeGgufTensor {
+  /** Hugging Face name. */
+  name: string;
+  /** As stored; Q8_0 in GGUF's 34-byte blocks. */
+  dtype: 'F32' | 'F16' | 'BF16' | 'Q8_0';
+  /** Hugging Face shape, outermost first. */
+  shape: number[];
+  /** Absolute byte offset in the file. */
+  offset: number;
+  /** Heads whose rows are in llama.cpp's RoPE order; 0 for other tensors. */
+  ropeHeads: number;
 }
 
 export interface NativeModelInfo {
