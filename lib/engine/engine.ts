@@ -212,6 +212,21 @@ export class Engine {
     return cancelled;
   }
 
+  /**
+   * The fraction of device KV blocks in use, as `vllm:kv_cache_usage_perc` tells a router: blocks
+   * held by jobs, less those held only by jobs waiting on tools. That KV is kept by choice and
+   * given back when running jobs need room; a vLLM server would hold none of it (its request has
+   * ended), so counting it made a KV-keeping replica look full and the gateway's KV-usage scorer
+   * send a job's next call away from its own context (docs/scale-out.md).
+   */
+  get kvUsage(): number {
+    const kv = this.blocks.stats();
+    if (kv.deviceBlocks === 0) return 0;
+    let reclaimable = 0;
+    for (const r of this.jobs.values()) if (r.state.state === 'tool_wait' && r.placement === 'device') reclaimable += this.blocks.exclusiveDeviceBlocks(r.id);
+    return (kv.ownedBlocks - reclaimable) / kv.deviceBlocks;
+  }
+
   /** Segments waiting to be scheduled (as stats().jobs.waiting, without the rest of stats()). */
   get waitingCount(): number {
     let n = 0;

@@ -70,11 +70,10 @@ export class ServerMetrics {
     new Gauge({ name: 'astraea_jobs_tool_wait', help: 'Jobs waiting on a tool between calls.', registers, collect() { this.set(stats().jobs.toolWait); } });
     new Gauge({
       name: 'vllm:kv_cache_usage_perc',
-      help: 'Fraction of device KV blocks in use (1 = full).',
+      help: 'Fraction of device KV blocks in use (1 = full); KV kept only for jobs waiting on tools counts as free.',
       registers,
       collect() {
-        const kv = stats().kv;
-        this.set(kv.deviceBlocks === 0 ? 0 : kv.ownedBlocks / kv.deviceBlocks);
+        this.set(engine.kvUsage);
       },
     });
     // The engine's running totals, exposed as counters: each scrape sets them to the engine's figure.

@@ -65,8 +65,7 @@ export class ReplicaSet {
       index,
       waiting: engine.waitingCount,
       get kvUsage() {
-        const kv = engine.stats().kv;
-        return kv.deviceBlocks === 0 ? 0 : kv.ownedBlocks / kv.deviceBlocks;
+        return engine.kvUsage;
       },
     }));
   }

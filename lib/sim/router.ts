@@ -16,7 +16,10 @@ export interface ReplicaView {
   readonly index: number;
   /** Requests waiting to be scheduled (vllm:num_requests_waiting). */
   readonly waiting: number;
-  /** Device KV blocks held by requests over the pool (vllm:kv_cache_usage_perc; cached-but-free blocks are free). */
+  /**
+   * Device KV blocks held by requests over the pool, as the engine's vllm:kv_cache_usage_perc says
+   * (Engine.kvUsage): cached-but-free blocks and blocks kept only for jobs waiting on tools are free.
+   */
   readonly kvUsage: number;
 }
 
