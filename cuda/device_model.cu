@@ -1,7 +1,8 @@
 // DeviceModel: the CPU backend's forward pass (core/model.cc) with the CUDA kernels. Per layer:
 // residual + RMSNorm → q/k/v products → RoPE written into the paged cache → paged attention →
 // o product → residual + RMSNorm → gate/up products → SiLU·mul → down product; the last layer's
-// residual is added in the final norm, and the LM head runs only on the rows asked for.
+// residual is added in the final norm, and the LM head runs only on the rows asked for. (Just over
+// 500 lines: the upload, the pools and the step share the device buffers this one class owns.)
 #include "cuda/device_model.h"
 
 #include <algorithm>

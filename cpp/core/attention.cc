@@ -51,17 +51,12 @@ struct GroupAttention {
   int64_t group, hd, bs;
   float scale;
   std::vector<float> scores, max_score, denom, acc;
-  std::vector<float> wide_keys, wide_values;  // a BF16 block's rows, widened once for the whole group
+  std::vector<float> wide_keys, wide_values;  // a BF16 block's rows, widened once for the whole group (fallback)
 
-  GroupAttention(int64_t group_size, int64_t head_dim, int64_t block_size, DType kv_dtype)
+  GroupAttention(int64_t group_size, int64_t head_dim, int64_t block_size)
       : group(group_size), hd(head_dim), bs(block_size), scale(float(1.0 / std::sqrt(double(head_dim)))),
         scores(size_t(group_size * block_size)), max_score(size_t(group_size)), denom(size_t(group_size)),
-        acc(size_t(group_size * head_dim)) {
-    if (kv_dtype == DType::BF16) {
-      wide_keys.resize(size_t(block_size * head_dim));
-      wide_values.resize(size_t(block_size * head_dim));
-    }
-  }
+        acc(size_t(group_size * head_dim)) {}
 
   void run(const float* q /* [group][hd] */, int64_t first_pos, int64_t last_pos, const int32_t* blocks,
            KvCache& cache, int64_t layer, int64_t kv_head, float* out /* [group][hd] */) {
@@ -85,6 +80,8 @@ struct GroupAttention {
         }
         // No kernel for BF16 here: widened into L1-sized scratch (one block: at most block_size x
         // head_dim), so each element is widened once for every head of the group.
+        wide_keys.resize(size_t(bs * hd));  // only where no kernel reads BF16 itself
+        wide_values.resize(size_t(bs * hd));
         widen_bf16(k16, wide_keys.data(), n * hd);
         widen_bf16(v16, wide_values.data(), n * hd);
         keys = wide_keys.data();
@@ -114,7 +111,7 @@ void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_
   const int64_t items = total_tokens * kvh;
   const int64_t grain = std::max<int64_t>(1, items / (int64_t(pool.size()) * 8));
   pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    GroupAttention attend(group, hd, cache.block_size(), cache.dtype());
+    GroupAttention attend(group, hd, cache.block_size());
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / kvh, g = item % kvh;
       const AttentionSequence& seq = seqs[seq_of_token[size_t(t)]];

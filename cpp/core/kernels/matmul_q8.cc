@@ -1,4 +1,6 @@
-// Q8_0 matmul kernels: AVX-512 VNNI, AVX2, scalar. Layout and error: see matmul_q8.h.
+// Q8_0 matmul kernels: AVX-512 VNNI, AVX2, scalar. Layout and error: see matmul_q8.h. Over 500
+// lines on purpose, like matmul.cc: the three paths share the activation layout, the job split and
+// the dispatch — one algorithm in three instruction sets.
 //
 // Each path has two halves: an activation quantizer (x -> int8 per 32-block) and a micro-kernel
 // computing an R-rows x TT-tokens block of y. The driver at the bottom is shared: it quantizes all
