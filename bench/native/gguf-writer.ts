@@ -16,6 +16,7 @@
 // engine runs to llama.cpp.
 
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { BLOCK_TYPES, type BlockTypeName, floatBitsToHalf, halfToFloat } from './ggml-blocks.js';
 
 /** The subset of a Hugging Face Llama `config.json` that the writer reads. */
 export interface HfLlamaConfig {
@@ -42,11 +43,13 @@ export interface HfLlamaConfig {
 }
 
 /**
+ * A block type other than Q8_0 (Q4_0 … Q6_K, bench/native/ggml-blocks.ts) is given in the file's
+ * own layout, rows in Hugging Face order, and written as it is (q/k rows permuted for RoPE).
  * Q8_0 input is the engine's planar layout (tensorData of a model loaded with dtype 'q8'): the
  * int8 quants [rows][cols], then the F16 scales [rows][cols/32]. The file gets GGUF's own Q8_0
  * layout: per row, 34-byte blocks {F16 scale, 32 int8 quants}; the numbers are the same.
  */
-export type GgufSourceDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
+export type GgufSourceDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0' | BlockTypeName;
 
 export interface HfTensor {
   /** Hugging Face name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
@@ -114,9 +117,13 @@ const enum KvType {
 }
 
 /** ggml tensor types for the dtypes we write. */
-const GGML_TYPE: Record<GgufSourceDtype, number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8 };
-/** `general.file_type` (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16, MOSTLY_Q8_0. */
-const FILE_TYPE: Record<GgufSourceDtype, number> = { F32: 0, F16: 1, BF16: 32, Q8_0: 7 };
+const GGML_TYPE: Record<GgufSourceDtype, number> = {
+  F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14,
+};
+/** `general.file_type` (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16, MOSTLY_Q8_0, …, MOSTLY_Q4_K_M, … */
+const FILE_TYPE: Record<GgufSourceDtype, number> = {
+  F32: 0, F16: 1, BF16: 32, Q8_0: 7, Q4_0: 2, Q4_1: 3, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12, Q4_K: 15, Q5_K: 17, Q6_K: 18,
+};
 const Q8_BLOCK = 32;
 
 /** Bytes of `count` elements (Q8_0: a 2-byte scale per 32 one-byte quants, in either layout). */
@@ -125,7 +132,12 @@ function tensorBytes(dtype: GgufSourceDtype, count: number): number {
     if (count % Q8_BLOCK !== 0) throw new Error(`gguf-writer: Q8_0 needs a multiple of ${Q8_BLOCK} elements, got ${count}`);
     return count + (count / Q8_BLOCK) * 2;
   }
-  return count * { F32: 4, F16: 2, BF16: 2 }[dtype];
+  if (dtype in BLOCK_TYPES) {
+    const { values, bytes } = BLOCK_TYPES[dtype as BlockTypeName];
+    if (count % values !== 0) throw new Error(`gguf-writer: ${dtype} needs a multiple of ${values} elements, got ${count}`);
+    return (count / values) * bytes;
+  }
+  return count * { F32: 4, F16: 2, BF16: 2 }[dtype as 'F32' | 'F16' | 'BF16'];
 }
 
 /**
@@ -152,27 +164,6 @@ export function quantizeQ8Planar(values: Float32Array, rows: number, cols: numbe
     scales.setUint16(b * 2, floatBitsToHalf(half.getUint32(0, true)), true);
   }
   return out;
-}
-
-/** F32 bits -> F16 bits, round to nearest even (finite inputs). */
-function floatBitsToHalf(bits: number): number {
-  const sign = (bits >>> 16) & 0x8000;
-  const abs = bits & 0x7fffffff;
-  if (abs >= 0x477ff000) return sign | 0x7c00; // overflow
-  if (abs < 0x38800000) {
-    // subnormal or zero: shift the 24-bit significand into place, round half to even
-    if (abs < 0x33000000) return sign;
-    const mant = (abs & 0x7fffff) | 0x800000;
-    const shift = 126 - (abs >>> 23);
-    const halfBits = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (rem > mid || (rem === mid && halfBits & 1) ? halfBits + 1 : halfBits);
-  }
-  let h = (abs - 0x38000000) >>> 13;
-  const rem = abs & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
 }
 
 /** Planar Q8_0 rows -> GGUF blocks: per row, per block, the F16 scale then the 32 quants. */
@@ -289,6 +280,7 @@ export function ggufTensorName(hfName: string, tied: boolean): string | null {
   if (hfName === 'model.norm.weight') return 'output_norm.weight';
   if (hfName === 'lm_head.weight') return tied ? null : 'output.weight';
   if (hfName.endsWith('.rotary_emb.inv_freq')) return null; // recomputed by llama.cpp
+  if (hfName === 'rope_freqs.weight') return hfName; // extraTensors' own, already named as GGUF names it
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hfName);
   if (m) {
     const suffix = LAYER_SUFFIXES[m[2]];
@@ -357,15 +349,6 @@ function toF32Bytes(data: Uint8Array, dtype: GgufSourceDtype): Uint8Array {
   return out;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 interface Geometry {
   nHeads: number;
   nKvHeads: number;
@@ -398,7 +381,7 @@ function plan(t: HfTensor, g: Geometry): PlannedTensor | null {
   if (t.data.length !== expected) {
     throw new Error(`gguf-writer: ${t.name} has ${t.data.length} bytes, expected ${expected} for ${t.dtype}[${t.shape.join(', ')}]`);
   }
-  if (t.dtype === 'Q8_0' && t.shape.length !== 2) throw new Error(`gguf-writer: Q8_0 tensor ${t.name} must be a matrix`);
+  if ((t.dtype === 'Q8_0' || t.dtype in BLOCK_TYPES) && t.shape.length !== 2) throw new Error(`gguf-writer: ${t.dtype} tensor ${t.name} must be a matrix`);
   // 1-D tensors (norms, biases) are stored as F32, as llama.cpp's own converter does.
   const dtype: GgufSourceDtype = t.shape.length === 1 ? 'F32' : t.dtype;
   return { name, dtype, dims: [...t.shape].reverse(), nbytes: tensorBytes(dtype, count) };

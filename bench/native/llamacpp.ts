@@ -191,8 +191,8 @@ export async function loadNodeLlamaCpp(installDir = llamaCppInstallDir()): Promi
   return { module, version };
 }
 
-/** Deterministic pseudo-random token ids in [lo, hi). */
-function randomTokens(n: number, lo: number, hi: number, seed: number): Token[] {
+/** The prompt ids measureLlamaCpp feeds sequence i (seed + i): xorshift32 in [lo, hi). */
+export function randomTokens(n: number, lo: number, hi: number, seed: number): Token[] {
   let s = seed >>> 0 || 1;
   const out: Token[] = [];
   for (let i = 0; i < n; i++) {

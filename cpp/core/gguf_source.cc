@@ -4,13 +4,13 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/quantize.h"
 #include "core/thread_pool.h"
 
 namespace astraea {
 
 namespace {
 
-constexpr size_t kQ8BlockBytes = 2 + size_t(kQ8BlockSize);  // F16 d, then 32 int8 q
 constexpr int64_t kMaxDim = int64_t(1) << 40;
 
 [[noreturn]] void bad(const std::string& path, const std::string& name, const std::string& why) {
@@ -23,15 +23,10 @@ inline uint16_t read_u16(const uint8_t* p) {
   return v;
 }
 
-// Bytes of one stored row.
-size_t row_bytes(DType dtype, int64_t cols) { return gguf_bytes(dtype, 1, cols); }
+// Rows per parallel chunk: about 64K values each.
+int64_t rows_per_chunk(int64_t cols) { return std::max<int64_t>(1, (int64_t(1) << 16) / cols); }
 
 }  // namespace
-
-size_t gguf_bytes(DType dtype, int64_t rows, int64_t cols) {
-  if (dtype == DType::Q8_0) return size_t(rows) * size_t(cols / kQ8BlockSize) * kQ8BlockBytes;
-  return size_t(rows) * size_t(cols) * dtype_size(dtype);
-}
 
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, std::vector<GgufTensorEntry> entries) {
   auto f = std::unique_ptr<GgufFile>(new GgufFile());
@@ -46,12 +41,14 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, std::vector<Gg
     t.rows = e.shape[0];
     t.cols = e.shape.size() == 2 ? e.shape[1] : 1;
     if (double(t.rows) * double(t.cols) > double(size)) bad(path, name, "has more elements than the file has bytes");
-    if (e.dtype == DType::Q8_0 && (e.shape.size() != 2 || t.cols % kQ8BlockSize != 0))
-      bad(path, name, "is Q8_0 but not a matrix whose rows are whole 32-value blocks");
+    const int64_t block = ggml_block_values(e.type);
+    if (block > 1 && (e.shape.size() != 2 || t.cols % block != 0))
+      bad(path, name, std::string("is ") + ggml_type_name(e.type) + " but not a matrix whose rows are whole " +
+                          std::to_string(block) + "-value blocks");
     if (e.rope_heads < 0) bad(path, name, "has a negative head count");
     if (e.rope_heads > 0 && (t.rows % e.rope_heads != 0 || (t.rows / e.rope_heads) % 2 != 0))
       bad(path, name, "has " + std::to_string(t.rows) + " rows, not " + std::to_string(e.rope_heads) + " heads of an even size");
-    t.nbytes = gguf_bytes(e.dtype, t.rows, t.cols);
+    t.nbytes = size_t(t.rows) * ggml_row_bytes(e.type, t.cols);
     if (e.offset > size || t.nbytes > size - e.offset)
       bad(path, name, "runs past the end of the file (offset " + std::to_string(e.offset) + ", " + std::to_string(t.nbytes) +
                           " bytes, file " + std::to_string(size) + " bytes; truncated?)");
@@ -78,41 +75,44 @@ int64_t gguf_source_row(const GgufTensor& t, int64_t row) {
 
 void gguf_read_float(const GgufTensor& t, DType to, void* dst, ThreadPool& pool) {
   const int64_t cols = t.cols;
-  const DType from = t.entry.dtype;
-  const size_t stride = row_bytes(from, cols);
-  pool.parallel_for(t.rows, std::max<int64_t>(1, (int64_t(1) << 16) / cols), [&](int64_t b, int64_t e) {
+  const GgmlType from = t.entry.type;
+  const size_t stride = ggml_row_bytes(from, cols);
+  const bool same = ggml_engine_dtype(from) == to;
+  pool.parallel_for(t.rows, rows_per_chunk(cols), [&](int64_t b, int64_t e) {
+    std::vector<float> row(same ? 0 : size_t(cols));
     for (int64_t r = b; r < e; ++r) {
       const uint8_t* src = t.data + size_t(gguf_source_row(t, r)) * stride;
       const size_t base = size_t(r) * size_t(cols);
-      if (from == DType::Q8_0) {
-        for (int64_t blk = 0; blk < cols / kQ8BlockSize; ++blk) {
-          const uint8_t* block = src + size_t(blk) * kQ8BlockBytes;
-          const float d = f16_to_f32(read_u16(block));
-          const int8_t* q = reinterpret_cast<const int8_t*>(block + 2);
-          for (int64_t k = 0; k < kQ8BlockSize; ++k)
-            store_element(dst, to, base + size_t(blk * kQ8BlockSize + k), d * float(q[k]));
-        }
-      } else if (from == to) {
+      if (same) {
         std::memcpy(static_cast<uint8_t*>(dst) + base * dtype_size(to), src, stride);
-      } else {
-        for (int64_t k = 0; k < cols; ++k) store_element(dst, to, base + size_t(k), load_element(src, from, size_t(k)));
+        continue;
       }
+      ggml_decode_row(from, src, cols, row.data());
+      for (int64_t k = 0; k < cols; ++k) store_element(dst, to, base + size_t(k), row[size_t(k)]);
     }
   });
 }
 
 void gguf_split_q8_0(const GgufTensor& t, int8_t* quants, uint16_t* scales, ThreadPool& pool) {
   const int64_t cols = t.cols, blocks = cols / kQ8BlockSize;
-  const size_t stride = row_bytes(DType::Q8_0, cols);
-  pool.parallel_for(t.rows, std::max<int64_t>(1, (int64_t(1) << 16) / cols), [&](int64_t b, int64_t e) {
+  const size_t stride = ggml_row_bytes(GgmlType::Q8_0, cols), block_bytes = ggml_block_bytes(GgmlType::Q8_0);
+  pool.parallel_for(t.rows, rows_per_chunk(cols), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const uint8_t* src = t.data + size_t(gguf_source_row(t, r)) * stride;
       for (int64_t blk = 0; blk < blocks; ++blk) {
-        const uint8_t* block = src + size_t(blk) * kQ8BlockBytes;
+        const uint8_t* block = src + size_t(blk) * block_bytes;
         scales[r * blocks + blk] = read_u16(block);
         std::memcpy(quants + r * cols + blk * kQ8BlockSize, block + 2, size_t(kQ8BlockSize));
       }
     }
+  });
+}
+
+void gguf_quantize_q8_0(const GgufTensor& t, int8_t* quants, uint16_t* scales, ThreadPool& pool, const std::string& what) {
+  const size_t stride = ggml_row_bytes(t.entry.type, t.cols);
+  quantize_rows_q8_0(t.rows, t.cols, quants, scales, pool, what, [&](int64_t r, float* scratch) -> const float* {
+    ggml_decode_row(t.entry.type, t.data + size_t(gguf_source_row(t, r)) * stride, t.cols, scratch);
+    return scratch;
   });
 }
 

@@ -4,9 +4,10 @@
 // against the mapping, and reads a tensor into the engine's layouts:
 //   - rows put back in Hugging Face order for q/k (llama.cpp's converter stores each head's rows
 //     as GGUF row 2i + a = HF row a·d/2 + i, d the head dim),
-//   - F32/F16/BF16 converted to another float dtype, Q8_0 dequantized (d·q) to one,
+//   - any stored type (core/ggml_types.h) decoded to a float dtype,
 //   - Q8_0's 34-byte blocks {F16 d, 32 int8 q} split into the planar layout of
-//     core/kernels/matmul_q8.h (quants [rows][cols], then scales [rows][cols/32]).
+//     core/kernels/matmul_q8.h (quants [rows][cols], then scales [rows][cols/32]); any other type
+//     decoded row by row and quantized into that layout.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/ggml_types.h"
 #include "core/mapped_file.h"
 
 namespace astraea {
@@ -24,7 +26,7 @@ class ThreadPool;
 // One tensor as the caller names it (from the header TypeScript read).
 struct GgufTensorEntry {
   std::string name;             // Hugging Face name
-  DType dtype = DType::F32;     // as stored (Q8_0: GGUF's 34-byte blocks)
+  GgmlType type = GgmlType::F32;  // as stored
   std::vector<int64_t> shape;   // Hugging Face shape, outermost first
   uint64_t offset = 0;          // absolute byte offset in the file
   int64_t rope_heads = 0;       // > 0: rows interleaved for llama.cpp's RoPE, in this many heads
@@ -39,8 +41,8 @@ struct GgufTensor {
 
 class GgufFile {
  public:
-  // Maps `path` and checks every entry: a known dtype, a shape of 1 or 2 positive dims, Q8_0 rows a
-  // whole number of blocks, rope rows divisible into heads of even size, and bytes inside the file.
+  // Maps `path` and checks every entry: a shape of 1 or 2 positive dims, a block type only for a
+  // matrix whose rows are whole blocks, rope rows divisible into heads of even size, and bytes inside the file.
   // Throws EngineError INVALID_WEIGHTS (MODEL_NOT_FOUND / IO_ERROR from the mapping).
   static std::unique_ptr<GgufFile> open(const std::string& path, std::vector<GgufTensorEntry> entries);
 
@@ -54,8 +56,6 @@ class GgufFile {
   std::map<std::string, GgufTensor> tensors_;
 };
 
-// Bytes of a GGUF tensor of `rows` × `cols` stored as `dtype` (Q8_0: 34 bytes per 32 values).
-size_t gguf_bytes(DType dtype, int64_t rows, int64_t cols);
 
 // The stored row that holds Hugging Face row `row` (identity when rope_heads == 0).
 int64_t gguf_source_row(const GgufTensor& t, int64_t row);
@@ -65,5 +65,10 @@ void gguf_read_float(const GgufTensor& t, DType to, void* dst, ThreadPool& pool)
 
 // A Q8_0 tensor, rows in Hugging Face order, into the planar layout (quants, then F16 scales).
 void gguf_split_q8_0(const GgufTensor& t, int8_t* quants, uint16_t* scales, ThreadPool& pool);
+
+// A tensor of any other type, rows in Hugging Face order, decoded and quantized into the planar
+// Q8_0 layout (core/quantize.h's numbers). Throws EngineError INVALID_WEIGHTS naming `what` when
+// a value is not finite, UNSUPPORTED_MODEL when cols is not a multiple of 32.
+void gguf_quantize_q8_0(const GgufTensor& t, int8_t* quants, uint16_t* scales, ThreadPool& pool, const std::string& what);
 
 }  // namespace astraea

@@ -77,9 +77,19 @@ void read_rope_scaling(const ConfigReader& r, const Json* scaling, ModelConfig& 
     c.rope_original_max_positions = s.optional_int("original_max_position_embeddings", 8192, 1);
     if (!(c.rope_high_freq_factor > c.rope_low_freq_factor))
       r.fail(codes::kInvalidConfig, "rope_scaling: high_freq_factor must exceed low_freq_factor");
+  } else if (name == "frequency_factors") {
+    c.rope_scaling = RopeScaling::Factors;
+    const Json* factors = scaling->find("factors");
+    if (!factors || !factors->is_array() || int64_t(factors->array().size()) != c.head_dim / 2)
+      r.fail(codes::kInvalidConfig, "rope_scaling.factors must list head_dim / 2 = " + std::to_string(c.head_dim / 2) + " numbers");
+    for (const Json& f : factors->array()) {
+      if (!f.is_number() || !(f.number() > 0) || !std::isfinite(f.number()))
+        r.fail(codes::kInvalidConfig, "rope_scaling.factors must be positive finite numbers");
+      c.rope_freq_factors.push_back(f.number());
+    }
   } else {
     r.fail(codes::kUnsupportedModel, "rope_scaling type \"" + name +
-                                         "\" is not supported (supported: linear, llama3)");
+                                         "\" is not supported (supported: linear, llama3, frequency_factors)");
   }
   c.rope_factor = s.optional_number("factor", 1.0);
   if (!(c.rope_factor > 0)) r.fail(codes::kInvalidConfig, "rope_scaling.factor must be positive");
@@ -185,6 +195,8 @@ std::vector<double> rope_inverse_frequencies(const ModelConfig& c) {
                         (c.rope_high_freq_factor - c.rope_low_freq_factor);
         f = (1.0 - smooth) * f / c.rope_factor + smooth * f;
       }
+    } else if (c.rope_scaling == RopeScaling::Factors) {
+      f /= c.rope_freq_factors[size_t(j)];
     }
     inv[size_t(j)] = f;
   }

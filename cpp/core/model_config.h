@@ -9,7 +9,10 @@
 
 namespace astraea {
 
-enum class RopeScaling { None, Linear, Llama3 };
+// Factors: each rotary pair's frequency divided by its own factor (a GGUF file's rope_freqs.weight,
+// llama.cpp's form of Llama 3.1's scaling; lib/model/gguf-config.ts writes it into the config as
+// rope_scaling {"rope_type": "frequency_factors", "factors": [...]}).
+enum class RopeScaling { None, Linear, Llama3, Factors };
 
 struct ModelConfig {
   std::string architecture;  // e.g. "LlamaForCausalLM"
@@ -29,6 +32,7 @@ struct ModelConfig {
   double rope_low_freq_factor = 1.0;
   double rope_high_freq_factor = 4.0;
   int64_t rope_original_max_positions = 0;
+  std::vector<double> rope_freq_factors;  // Factors: head_dim / 2 of them
   bool tie_word_embeddings = false;
   bool qkv_bias = false;  // Qwen2, or Llama with attention_bias
   bool o_bias = false;    // Llama with attention_bias

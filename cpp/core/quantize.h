@@ -5,6 +5,7 @@
 // GGUF's reference quantizer does, so a file quantized either way holds the same bytes.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/dtype.h"
@@ -23,6 +24,15 @@ bool quantize_row_q8_0(const float* src, int64_t n, int8_t* quants, uint16_t* sc
 // is not finite; `what` names the tensor in the message.
 void quantize_matrix_q8_0(const void* src, DType dtype, int64_t rows, int64_t cols, int8_t* quants, uint16_t* scales,
                           ThreadPool& pool, const std::string& what);
+
+// Row r of a matrix as F32: the callback returns a pointer to its values, its own or written into
+// `scratch` (cols floats).
+using Q8RowSource = std::function<const float*(int64_t r, float* scratch)>;
+
+// rows × cols values, given a row at a time by `row_values`, quantized as quantize_matrix_q8_0 does
+// (same checks, same errors), split over `pool`.
+void quantize_rows_q8_0(int64_t rows, int64_t cols, int8_t* quants, uint16_t* scales, ThreadPool& pool,
+                        const std::string& what, const Q8RowSource& row_values);
 
 // The check quantize_matrix_q8_0 makes first, for callers that want to fail before doing work.
 void require_q8_0_shape(int64_t cols, const std::string& what);

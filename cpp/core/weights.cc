@@ -111,7 +111,7 @@ class WeightBinder {
     } else {
       std::string file;
       if (gguf_) {
-        const GgufTensor& g = from_gguf(spec.name, {spec.rows});  // 1-D, so never Q8_0 (GgufFile::open)
+        const GgufTensor& g = from_gguf(spec.name, {spec.rows});  // 1-D, so never a block type (GgufFile::open)
         gguf_read_float(g, DType::F32, out.data(), pool_);
         file = gguf_->path();
       } else {
@@ -142,15 +142,16 @@ class WeightBinder {
     return WeightView{quants, DType::Q8_0, src.rows, src.cols, scales};
   }
 
-  // Whether the tied LM head should be the GGUF file's Q8_0 embedding, split rather than
-  // dequantized and quantized again.
-  bool gguf_head_from_q8_embed() const {
+  // Whether the tied LM head should be built from the GGUF file's quantized embedding: its Q8_0
+  // blocks split rather than dequantized and quantized again, another block type's rows decoded
+  // straight into Q8_0 rather than through the 16-bit embedding the gather reads.
+  bool gguf_head_from_quantized_embed() const {
     if (!gguf_ || source_.dtype == WeightDType::F32 || source_.dtype == WeightDType::F16 || source_.dtype == WeightDType::BF16) return false;
     const GgufTensor* e = gguf_->find("model.embed_tokens.weight");
-    return e && e->entry.dtype == DType::Q8_0;
+    return e && ggml_block_values(e->entry.type) > 1;
   }
 
-  // The tied LM head in Q8_0 from the file's Q8_0 embedding. Not exported (see quantized_copy).
+  // The tied LM head in Q8_0 from the file's quantized embedding. Not exported (see quantized_copy).
   WeightView gguf_tied_head_q8(const TensorSpec& embed) {
     return gguf_q8(from_gguf(embed.name, {embed.rows, embed.cols}), "lm_head.weight (tied to model.embed_tokens.weight)", false);
   }
@@ -161,19 +162,21 @@ class WeightBinder {
   }
 
  private:
-  // A matrix from the GGUF file. Q8_0 when asked for, or under Auto when stored so (the embedding
-  // excepted: it is gathered, and the gather reads 16- or 32-bit rows); otherwise a float dtype,
+  // A matrix from the GGUF file. Q8_0 when asked for, or under Auto when stored in a block type
+  // (Q8_0 kept, the others quantized to it: the 8-bit kernels are the engine's fastest, and Q8_0
+  // holds a 2–6-bit type's values more finely than the type itself does). The embedding is
+  // excepted: it is gathered, and the gather reads 16- or 32-bit rows. Otherwise a float dtype,
   // used in place when nothing about it changes.
   WeightView gguf_matrix(const TensorSpec& t) {
     const GgufTensor& g = from_gguf(t.name, {t.rows, t.cols});
-    const DType stored = g.entry.dtype;
+    const GgmlType stored = g.entry.type;
     const bool embed = t.slot == WeightSlot::Embed;
-    if (!embed && (source_.dtype == WeightDType::Q8_0 || (source_.dtype == WeightDType::Auto && stored == DType::Q8_0)))
+    const bool blocks = ggml_block_values(stored) > 1;
+    if (!embed && (source_.dtype == WeightDType::Q8_0 || (source_.dtype == WeightDType::Auto && blocks)))
       return gguf_q8(g, t.name, true);
-    DType to = target_dtype(stored);
-    if (to == DType::Q8_0) to = DType::F32;  // d·q exactly: an F16 d times an int8 fits F32's mantissa
+    const DType to = gguf_float_dtype(stored);
     WeightView view{nullptr, to, t.rows, t.cols};
-    if (to == stored && g.entry.rope_heads == 0 && g.entry.offset % dtype_size(to) == 0) {
+    if (ggml_engine_dtype(stored) == to && g.entry.rope_heads == 0 && g.entry.offset % dtype_size(to) == 0) {
       view.data = g.data;  // in place from the mapping
       keep_files_ = true;
     } else {
@@ -194,16 +197,8 @@ class WeightBinder {
     uint8_t* dst = static_cast<uint8_t*>(allocate(bytes, name));
     int8_t* quants = reinterpret_cast<int8_t*>(dst);
     uint16_t* scales = reinterpret_cast<uint16_t*>(dst + g.rows * g.cols);
-    const DType stored = g.entry.dtype;
-    if (stored == DType::Q8_0) {
-      gguf_split_q8_0(g, quants, scales, pool_);
-    } else if (g.entry.rope_heads == 0) {
-      quantize_matrix_q8_0(g.data, stored, g.rows, g.cols, quants, scales, pool_, what);
-    } else {
-      std::vector<uint8_t> ordered(matrix_bytes(stored, g.rows, g.cols));
-      gguf_read_float(g, stored, ordered.data(), pool_);
-      quantize_matrix_q8_0(ordered.data(), stored, g.rows, g.cols, quants, scales, pool_, what);
-    }
+    if (g.entry.type == GgmlType::Q8_0) gguf_split_q8_0(g, quants, scales, pool_);
+    else gguf_quantize_q8_0(g, quants, scales, pool_, what);
     if (record) w_.tensors.push_back({name, DType::Q8_0, {g.rows, g.cols}, dst, bytes});
     return WeightView{quants, DType::Q8_0, g.rows, g.cols, scales};
   }
@@ -244,6 +239,21 @@ class WeightBinder {
     }
     w_.tensors.push_back({t.name, DType::Q8_0, shape, dst, bytes});
     return WeightView{quants, DType::Q8_0, t.rows, t.cols, scales};
+  }
+
+  // The float dtype a GGUF tensor stored as `stored` is read as, when it is not kept in Q8_0.
+  DType gguf_float_dtype(GgmlType stored) const {
+    switch (source_.dtype) {
+      case WeightDType::F32: return DType::F32;
+      case WeightDType::F16: return DType::F16;
+      case WeightDType::BF16: return DType::BF16;
+      case WeightDType::Auto: case WeightDType::Q8_0: break;
+    }
+    if (stored == GgmlType::Q8_0) return DType::F32;  // d·q exactly: an F16 d times an int8 fits F32's mantissa
+    // The other block types' values carry 2–6 bits of their own; BF16's 8 add little and take half
+    // of F32's bytes (the embedding is the largest matrix of a small model).
+    if (ggml_block_values(stored) > 1) return DType::BF16;
+    return *ggml_engine_dtype(stored);
   }
 
   DType target_dtype(DType stored) const {
@@ -386,7 +396,7 @@ std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const Wei
     else bind.small(t, *slot.vector);
   }
   if (c.tie_word_embeddings) {
-    if (bind.gguf_head_from_q8_embed()) w->lm_head = bind.gguf_tied_head_q8(tensor_specs(c).front());
+    if (bind.gguf_head_from_quantized_embed()) w->lm_head = bind.gguf_tied_head_q8(tensor_specs(c).front());
     else if (source.dtype == WeightDType::Q8_0) w->lm_head = bind.quantized_copy(w->embed, "lm_head.weight (tied to model.embed_tokens.weight)");
     else w->lm_head = w->embed;
   }

@@ -36,7 +36,7 @@ WeightDType parse_weight_dtype(const std::string& s) {
   throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16, q8; got \"" + s + "\"");
 }
 
-// One entry of ggufTensors: { name, dtype: 'F32'|'F16'|'BF16'|'Q8_0', shape, offset, ropeHeads }.
+// One entry of ggufTensors: { name, dtype: a ggml type name (core/ggml_types.h), shape, offset, ropeHeads }.
 GgufTensorEntry parse_gguf_tensor(const Napi::Value& v, size_t index) {
   const std::string where = "ggufTensors[" + std::to_string(index) + "]";
   if (!v.IsObject()) throw EngineError(codes::kInvalidArgument, where + " must be an object");
@@ -45,11 +45,8 @@ GgufTensorEntry parse_gguf_tensor(const Napi::Value& v, size_t index) {
   e.name = string_field(o, "name", "");
   if (e.name.empty()) throw EngineError(codes::kInvalidArgument, where + ".name must be a non-empty string");
   const std::string dtype = string_field(o, "dtype", "");
-  if (dtype == "F32") e.dtype = DType::F32;
-  else if (dtype == "F16") e.dtype = DType::F16;
-  else if (dtype == "BF16") e.dtype = DType::BF16;
-  else if (dtype == "Q8_0") e.dtype = DType::Q8_0;
-  else throw EngineError(codes::kInvalidArgument, where + ".dtype must be one of F32, F16, BF16, Q8_0; got \"" + dtype + "\"");
+  if (!parse_ggml_type(dtype, &e.type))
+    throw EngineError(codes::kInvalidArgument, where + ".dtype must be a ggml type name the engine reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K); got \"" + dtype + "\"");
   Napi::Value shape = o.Get("shape");
   if (!shape.IsArray()) throw EngineError(codes::kInvalidArgument, where + ".shape must be an array");
   Napi::Array dims = shape.As<Napi::Array>();

@@ -18,6 +18,7 @@
  * keeps them, so a tool-call parser downstream still sees them.
  */
 import { EngineError } from '../errors.js';
+import { addedToken, bpeTokenizerJson } from './tokenizer-json.js';
 
 /** The named special tokens, in id order starting at 256. */
 export const SPECIAL_TOKENS = [
@@ -163,15 +164,7 @@ export function buildByteLevelTokenizer(opts: { vocabSize: number }): ByteLevelT
   const specialTokens: Record<string, number> = {};
   const addedTokens: object[] = [];
   const addToken = (content: string, id: number, special: boolean): void => {
-    addedTokens.push({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special,
-    });
+    addedTokens.push(addedToken(id, content, special));
   };
   SPECIAL_TOKENS.forEach((content, i) => {
     const id = BYTE_TOKEN_COUNT + i;
@@ -182,28 +175,15 @@ export function buildByteLevelTokenizer(opts: { vocabSize: number }): ByteLevelT
     addToken(`<|reserved_${n}|>`, id, true);
   }
 
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens,
+  const tokenizerJson = bpeTokenizerJson({
+    addedTokens,
     normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
+    preTokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    postProcessor: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
-  };
+    vocab,
+    merges: [],
+  });
 
   const tokenizerConfigJson = {
     tokenizer_class: 'PreTrainedTokenizerFast',

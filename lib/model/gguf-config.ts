@@ -12,7 +12,7 @@
  */
 import { EngineError } from '../errors.js';
 import type { HfConfig } from './presets.js';
-import type { GgufHeader, GgufTensorInfo, GgufValue } from './gguf-file.js';
+import { GGML_TYPES, type GgufHeader, type GgufTensorInfo, type GgufValue } from './gguf-file.js';
 
 /** One tensor of the file, as the engine's loader takes it. */
 export interface GgufTensorBinding {
@@ -68,18 +68,17 @@ function number(metadata: Map<string, GgufValue>, key: string, fallback?: number
   return n;
 }
 
-/** The config.json of the model a GGUF file holds (the keys lib/model and cpp/core read). */
-export function ggufHfConfig(header: GgufHeader): HfConfig {
+/**
+ * The config.json of the model a GGUF file holds (the keys lib/model and cpp/core read).
+ * `readVector` reads a small F32 tensor's values (readGgufVector): a file that scales RoPE by
+ * rope_freqs.weight needs it.
+ */
+export function ggufHfConfig(header: GgufHeader, readVector?: (info: GgufTensorInfo) => Float32Array): HfConfig {
   const m = header.metadata;
   const arch = m.get('general.architecture');
   const known = typeof arch === 'string' ? ARCHITECTURES[arch] : undefined;
   if (!known) {
     throw new EngineError('UNSUPPORTED_MODEL', `GGUF architecture "${String(arch)}" is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
-  }
-  if (header.tensors.some((t) => t.name === 'rope_freqs.weight')) {
-    // Llama 3.1's RoPE scaling, stored as per-dimension frequency factors rather than the
-    // parameters config.json carries; running without them would be wrong past 8K tokens.
-    throw new EngineError('UNSUPPORTED_MODEL', 'this GGUF file scales RoPE by rope_freqs.weight (Llama 3.1 style), which the engine does not read yet');
   }
   const key = (k: string) => `${arch as string}.${k}`;
   const heads = number(m, key('attention.head_count'));
@@ -108,6 +107,20 @@ export function ggufHfConfig(header: GgufHeader): HfConfig {
     if (scaling !== 'linear') throw new EngineError('UNSUPPORTED_MODEL', `GGUF RoPE scaling "${String(scaling)}" is not supported (linear is)`);
     config.rope_scaling = { rope_type: 'linear', factor: number(m, key('rope.scaling.factor')) };
   }
+  const ropeFreqs = header.tensors.find((t) => t.name === 'rope_freqs.weight');
+  if (ropeFreqs) {
+    // Llama 3.1's RoPE scaling as llama.cpp's converter stores it: one factor per rotary pair, by
+    // which that pair's frequency is divided, rather than the parameters config.json carries.
+    // Running without them would be wrong past the original context (8K for Llama 3.1).
+    if (!readVector) throw new EngineError('UNSUPPORTED_MODEL', 'this GGUF file scales RoPE by rope_freqs.weight, and its values were not read');
+    const factors = Array.from(readVector(ropeFreqs));
+    const pairs = (config.head_dim ?? hidden / heads) / 2;
+    if (factors.length !== pairs || !factors.every((f) => Number.isFinite(f) && f > 0)) {
+      throw new EngineError('INVALID_WEIGHTS', `rope_freqs.weight must hold ${pairs} positive factors (one per rotary pair), not ${factors.length} values like ${factors.slice(0, 3).join(', ')}`);
+    }
+    if (config.rope_scaling) throw new EngineError('UNSUPPORTED_MODEL', 'this GGUF file scales RoPE both by rope_freqs.weight and by rope.scaling metadata');
+    config.rope_scaling = { rope_type: 'frequency_factors', factors };
+  }
   const window = m.get(key('attention.sliding_window'));
   if (window !== undefined) config.sliding_window = number(m, key('attention.sliding_window'));
   const bos = m.get('tokenizer.ggml.bos_token_id');
@@ -126,7 +139,7 @@ export function ggufTensorBindings(header: GgufHeader, config: HfConfig): GgufTe
     const hfName = hfTensorName(info.name);
     if (hfName === null) continue;
     if (info.typeName === null) {
-      throw new EngineError('UNSUPPORTED_MODEL', `${info.name} is of ggml type ${info.type}; the engine loads F32, F16, BF16 and Q8_0`);
+      throw new EngineError('UNSUPPORTED_MODEL', `${info.name} is of ggml type ${info.type}; the engine loads ${Object.keys(GGML_TYPES).join(', ')}`);
     }
     const rope = permuted ? /\.self_attn\.(q|k)_proj\./.exec(hfName) : null;
     const ropeHeads = rope ? (rope[1] === 'q' ? config.num_attention_heads : config.num_key_value_heads ?? config.num_attention_heads) : 0;

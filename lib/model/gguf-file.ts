@@ -16,8 +16,26 @@ import { EngineError } from '../errors.js';
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
 
-/** The ggml tensor types this engine can load, by their ggml numbers. */
-export const GGML_TYPES = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
+/**
+ * The ggml tensor types this engine can load, by their ggml numbers, with the values and bytes of
+ * one block (a float type: one value). Types other than F32, F16, BF16 and Q8_0 are decoded at
+ * load (cpp/core/ggml_types.h).
+ */
+export const GGML_TYPES = {
+  F32: { id: 0, values: 1, bytes: 4 },
+  F16: { id: 1, values: 1, bytes: 2 },
+  Q4_0: { id: 2, values: 32, bytes: 18 },
+  Q4_1: { id: 3, values: 32, bytes: 20 },
+  Q5_0: { id: 6, values: 32, bytes: 22 },
+  Q5_1: { id: 7, values: 32, bytes: 24 },
+  Q8_0: { id: 8, values: 32, bytes: 34 },
+  Q2_K: { id: 10, values: 256, bytes: 84 },
+  Q3_K: { id: 11, values: 256, bytes: 110 },
+  Q4_K: { id: 12, values: 256, bytes: 144 },
+  Q5_K: { id: 13, values: 256, bytes: 176 },
+  Q6_K: { id: 14, values: 256, bytes: 210 },
+  BF16: { id: 30, values: 1, bytes: 2 },
+} as const;
 export type GgmlTypeName = keyof typeof GGML_TYPES;
 
 export interface GgufTensorInfo {
@@ -46,19 +64,11 @@ export interface GgufHeader {
 const VALUE_TYPES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64'] as const;
 /** Guards against a corrupt count asking for more than any real file holds. */
 const MAX_ITEMS = 1 << 26;
-const Q8_0_BLOCK = 32;
 
-/** Bytes of `elements` values of a ggml type (Q8_0: a 2-byte scale and 32 int8 per block). */
+/** Bytes of `elements` values of a ggml type (a whole number of its blocks). */
 export function ggmlBytes(type: GgmlTypeName, elements: number): number {
-  switch (type) {
-    case 'F32':
-      return elements * 4;
-    case 'F16':
-    case 'BF16':
-      return elements * 2;
-    case 'Q8_0':
-      return (elements / Q8_0_BLOCK) * (2 + Q8_0_BLOCK);
-  }
+  const { values, bytes } = GGML_TYPES[type];
+  return (elements / values) * bytes;
 }
 
 /** Reads a file front to back through a buffer that grows as the header needs more. */
@@ -176,14 +186,15 @@ export function readGgufHeader(path: string): GgufHeader {
       if (nDims < 1 || nDims > 4) throw bad(path, `${name} has ${nDims} dimensions`);
       const dims = Array.from({ length: nDims }, (_, d) => c.u64(`${name}'s dimension ${d}`));
       const type = c.u32(`${name}'s type`);
-      const typeName = (Object.keys(GGML_TYPES) as GgmlTypeName[]).find((k) => GGML_TYPES[k] === type) ?? null;
+      const typeName = (Object.keys(GGML_TYPES) as GgmlTypeName[]).find((k) => GGML_TYPES[k].id === type) ?? null;
       infos.push({ name, dims, type, typeName });
       relative.push(c.u64(`${name}'s offset`));
     }
     const dataOffset = Math.ceil(c.pos / alignment) * alignment;
     const tensors = infos.map((t, i): GgufTensorInfo => {
       const elements = t.dims.reduce((a, b) => a * b, 1);
-      if (t.typeName === 'Q8_0' && t.dims[0] % Q8_0_BLOCK !== 0) throw bad(path, `${t.name} is Q8_0 with rows of ${t.dims[0]}, not a multiple of ${Q8_0_BLOCK}`);
+      const block = t.typeName === null ? 1 : GGML_TYPES[t.typeName].values;
+      if (t.dims[0] % block !== 0) throw bad(path, `${t.name} is ${t.typeName} with rows of ${t.dims[0]}, not a multiple of its ${block}-value blocks`);
       const bytes = t.typeName === null ? null : ggmlBytes(t.typeName, elements);
       const offset = dataOffset + relative[i];
       if (relative[i] % alignment !== 0) throw bad(path, `${t.name}'s data is not aligned to ${alignment}`);
@@ -191,6 +202,19 @@ export function readGgufHeader(path: string): GgufHeader {
       return { ...t, offset, bytes };
     });
     return { version, metadata, tensors, alignment, dataOffset, fileBytes: size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The values of a small F32 tensor (e.g. rope_freqs.weight), read from the file at its offset. */
+export function readGgufVector(path: string, info: GgufTensorInfo): Float32Array {
+  if (info.typeName !== 'F32' || info.bytes === null) throw bad(path, `${info.name} is not an F32 tensor`);
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(info.bytes);
+    if (readSync(fd, buffer, 0, info.bytes, info.offset) !== info.bytes) throw bad(path, `${info.name}'s data runs past the end of the file`);
+    return new Float32Array(buffer.buffer, buffer.byteOffset, info.bytes / 4).slice();
   } finally {
     closeSync(fd);
   }

@@ -11,7 +11,7 @@ import { native } from '../native/index.js';
 import type { NativeModel, NativeModelInfo, WeightDtypeOption } from '../native/index.js';
 import { buildByteLevelTokenizer } from './byte-tokenizer-files.js';
 import { ggufHfConfig, ggufTensorBindings } from './gguf-config.js';
-import { readGgufHeader } from './gguf-file.js';
+import { readGgufHeader, readGgufVector } from './gguf-file.js';
 import { ggufTokenizer } from './gguf-tokenizer.js';
 import { isPresetName, presetConfig, type HfConfig } from './presets.js';
 import { Tokenizer } from './tokenizer.js';
@@ -82,7 +82,7 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   } else if (isGgufPath(options.model)) {
     dir = resolve(options.model);
     const header = readGgufHeader(dir);
-    config = ggufHfConfig(header);
+    config = ggufHfConfig(header, (info) => readGgufVector(dir!, info));
     const built = ggufTokenizer(header);
     tokenizer = built.tokenizer;
     if (built.reason) console.warn(`astraea: ${dir}: no tokenizer (${built.reason}); token ids only`);

@@ -2,6 +2,7 @@
  * The whole native surface, declared once. Nothing outside lib/native/ touches the addon; the
  * shapes here match cpp/napi/ exactly. Every rejection and throw is an EngineError.
  */
+import type { GgmlTypeName } from '../model/gguf-file.js';
 
 export type WeightDtypeOption = 'auto' | 'f32' | 'f16' | 'bf16' | 'q8';
 export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
@@ -34,8 +35,8 @@ export interface NativeLoadOptions {
 export interface NativeGgufTensor {
   /** Hugging Face name. */
   name: string;
-  /** As stored; Q8_0 in GGUF's 34-byte blocks. */
-  dtype: 'F32' | 'F16' | 'BF16' | 'Q8_0';
+  /** The ggml type it is stored as (Q8_0 in GGUF's 34-byte blocks; see GGML_TYPES). */
+  dtype: GgmlTypeName;
   /** Hugging Face shape, outermost first. */
   shape: number[];
   /** Absolute byte offset in the file. */

@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantizeQ8Planar, writeGguf, type HfTensor } from '../../bench/native/gguf-writer.js';
 import { EngineError } from '../../lib/errors.js';
 import { ggufHfConfig, ggufTensorBindings } from '../../lib/model/gguf-config.js';
-import { readGgufHeader } from '../../lib/model/gguf-file.js';
+import { readGgufHeader, readGgufVector } from '../../lib/model/gguf-file.js';
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { positionLogits } from '../../lib/model/logits.js';
 import { Tokenizer } from '../../lib/model/tokenizer.js';
 import { makeModel } from '../../lib/model/make-model.js';
 import type { HfConfig } from '../../lib/model/presets.js';
 import { native, type NativeGgufTensor, type NativeLoadOptions, type WeightDtypeOption } from '../../lib/native/index.js';
-import { CONFIGS, makeFixture, removeDir, tempDir, testIds } from './fixtures.js';
+import { CONFIGS, makeFixture, relativeError, removeDir, tempDir, testIds } from './fixtures.js';
 
 const IDS_COUNT = 12;
 
@@ -220,6 +220,58 @@ describe('a Qwen2 GGUF file (unpermuted q/k, q/k/v biases)', () => {
       } finally {
         fromGguf.dispose();
       }
+    } finally {
+      fromDir.dispose();
+      removeDir(dir);
+    }
+  });
+});
+
+describe("Llama 3.1's RoPE scaling stored as rope_freqs.weight", () => {
+  it('runs as the checkpoint with rope_scaling llama3, to F32 rounding of the factors; without them the logits differ', async () => {
+    const dir = await makeFixture('llama3');
+    const fromDir = await loadModel({ model: dir });
+    try {
+      const file = join(dir, 'model.gguf');
+      await writeModelGguf(file, fromDir, dir); // the writer stores the llama3 rule as llama.cpp's converter does: rope_freqs.weight
+      const header = readGgufHeader(file);
+      expect(header.tensors.some((t) => t.name === 'rope_freqs.weight')).toBe(true);
+      const config = ggufHfConfig(header, (info) => readGgufVector(file, info));
+      // head_dim 32, theta 500000, original context 64, factor 8, low 1, high 4: pair i's wavelength
+      // 2π·500000^(i/16) is 6.3 and 14.3 for pairs 0 and 1 (under 64/4 = 16: factor 1), 32.4 for
+      // pair 2 (between 16 and 64: smooth = (64/32.4 − 1)/3, factor 1/((1 − smooth)/8 + smooth)),
+      // and 73.6 or more from pair 3 on (over 64/1: factor 8).
+      const factors = (config.rope_scaling as { rope_type: string; factors: number[] }).factors;
+      expect((config.rope_scaling as { rope_type: string }).rope_type).toBe('frequency_factors');
+      expect(factors.length).toBe(16);
+      const wavelength = (i: number) => 2 * Math.PI * 500000 ** (i / 16);
+      const smooth = (64 / wavelength(2) - 1) / 3;
+      expect(factors.slice(0, 2)).toEqual([1, 1]);
+      expect(factors[2]).toBeCloseTo(1 / ((1 - smooth) / 8 + smooth), 6);
+      expect(factors.slice(3)).toEqual(Array(13).fill(8));
+
+      const fromGguf = await loadModel({ model: file });
+      try {
+        const ids = testIds(IDS_COUNT, fromDir.info.vocabSize);
+        const expected = await logitsOf(fromDir, ids);
+        const actual = await logitsOf(fromGguf, ids);
+        for (let i = 0; i < ids.length; i++) expect(relativeError(actual[i], expected[i])).toBeLessThan(1e-5);
+        // The same weights without the scaling (config rope_scaling removed) differ by far more.
+        const unscaledConfig = { ...ggufHfConfig(header, (info) => readGgufVector(file, info)), rope_scaling: null };
+        const tensors = ggufTensorBindings(header, unscaledConfig).map((b) => ({ name: b.hfName, dtype: b.info.typeName!, shape: b.shape, offset: b.info.offset, ropeHeads: b.ropeHeads }));
+        const unscaled = await native().loadModel({ configJson: JSON.stringify(unscaledConfig), ggufPath: file, ggufTensors: tensors });
+        try {
+          const other = await positionLogits(unscaled, { ids, split: 5 });
+          expect(Math.max(...ids.map((_, i) => relativeError(other[i], expected[i])))).toBeGreaterThan(1e-3);
+        } finally {
+          unscaled.dispose();
+        }
+      } finally {
+        fromGguf.dispose();
+      }
+      // Factors of the wrong count, or not positive, are refused.
+      expect(() => ggufHfConfig(header, () => new Float32Array(15).fill(1))).toThrow(expect.objectContaining({ code: 'INVALID_WEIGHTS' }) as never);
+      expect(() => ggufHfConfig(header, () => new Float32Array(16).fill(0))).toThrow(/positive factors/);
     } finally {
       fromDir.dispose();
       removeDir(dir);
@@ -458,7 +510,7 @@ describe('broken GGUF files and tables', () => {
 
   it('malformed tables are INVALID_ARGUMENT', async () => {
     const bad = (change: Record<string, unknown>) => nativeLoad({ ggufTensors: [{ ...table[0], ...change } as NativeGgufTensor, ...table.slice(1)] });
-    await expectRefused(bad({ dtype: 'Q4_K' }), 'INVALID_ARGUMENT', /dtype must be one of F32, F16, BF16, Q8_0/);
+    await expectRefused(bad({ dtype: 'IQ4_XS' }), 'INVALID_ARGUMENT', /dtype must be a ggml type name the engine reads/);
     await expectRefused(bad({ offset: -32 }), 'INVALID_ARGUMENT', /offset must be a non-negative integer/);
     await expectRefused(bad({ offset: 1.5 }), 'INVALID_ARGUMENT', /offset must be an integer/);
     await expectRefused(bad({ shape: [0, 64] }), 'INVALID_ARGUMENT', /shape must hold positive integers/);

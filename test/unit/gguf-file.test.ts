@@ -155,6 +155,17 @@ describe('GGUF reader', () => {
       expect(() => readGgufHeader(p)).toThrow(expect.objectContaining({ code: 'INVALID_WEIGHTS', message: expect.stringMatching(message) }));
     });
 
+    it("a block type whose rows are not whole blocks: INVALID_WEIGHTS", () => {
+      // blk.0.attn_q.weight (rows of 8 values) relabelled Q4_K (ggml type 12, 256-value blocks): the
+      // type follows the name, its dimension count (u32) and its two u64 dimensions.
+      const b = whole();
+      const name = Buffer.from('blk.0.attn_q.weight');
+      const typeAt = Buffer.from(b.buffer).indexOf(name) + name.length + 4 + 16;
+      new DataView(b.buffer).setUint32(typeAt, 12, true);
+      const p = write('q4k-rows.gguf', b);
+      expect(() => readGgufHeader(p)).toThrow(expect.objectContaining({ code: 'INVALID_WEIGHTS', message: expect.stringMatching(/blk\.0\.attn_q\.weight is Q4_K with rows of 8, not a multiple of its 256-value blocks/) }));
+    });
+
     it('a missing file is MODEL_NOT_FOUND', () => {
       expect(() => readGgufHeader(join(dir, 'absent.gguf'))).toThrow(expect.objectContaining({ code: 'MODEL_NOT_FOUND' }));
     });
