@@ -47,6 +47,9 @@ const PRE_TOKENIZERS: Record<string, PreTokenizerPlan> = {
   default: { split: GPT2, normalizer: null, ignoreMerges: false },
   gpt2: { split: GPT2, normalizer: null, ignoreMerges: false },
   'llama-bpe': { split: LLAMA3_SPLIT, normalizer: null, ignoreMerges: true },
+  // llama.cpp's other names for the same Llama 3 split.
+  llama3: { split: LLAMA3_SPLIT, normalizer: null, ignoreMerges: true },
+  'llama-v3': { split: LLAMA3_SPLIT, normalizer: null, ignoreMerges: true },
   qwen2: { split: QWEN2_SPLIT, normalizer: { type: 'NFC' }, ignoreMerges: false },
 };
 

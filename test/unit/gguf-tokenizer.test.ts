@@ -63,6 +63,7 @@ function ggufMetadataOf(name: FamilyName, pre: string, addBos: boolean): [string
 
 describe.each([
   { name: 'llama3' as const, pre: 'llama-bpe', addBos: true },
+  { name: 'llama3' as const, pre: 'llama-v3', addBos: true },
   { name: 'qwen3' as const, pre: 'qwen2', addBos: false },
 ])('the $name tokenizer from GGUF metadata (pre-tokenizer $pre)', ({ name, pre, addBos }) => {
   const metadata = ggufMetadataOf(name, pre, addBos);
