@@ -10,7 +10,7 @@ import { EngineError } from '../errors.js';
 import type { Policy } from '../sched/policy.js';
 import type { PolicyName } from '../sched/registry.js';
 import type { WorkloadJob } from '../workload/format.js';
-import { runWorkload, type JobOutcome, type RunOptions } from '../workload/replay.js';
+import { runWorkload, type JobOutcome, type RunOptions, type WorkloadTarget } from '../workload/replay.js';
 import { simulationProfile, type SimulationProfile } from './cost-model.js';
 import { SimulatedBackend, type StepObserver } from './sim-backend.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -51,11 +51,10 @@ function hostPool(profile: SimulationProfile, kvBlocks: number | undefined): num
   return Math.max(profile.hostBlocks, kvBlocks ?? 0);
 }
 
-export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOptions = {}): Promise<SimulationResult> {
-  const profile = typeof options.profile === 'object' ? options.profile : simulationProfile(options.profile ?? 'h100-llama3-8b');
-  const clock = new VirtualClock();
+/** The simulated engine simulate() runs (and simulateReplicas() runs one of per replica). */
+export function simulatedEngine(profile: SimulationProfile, clock: VirtualClock, options: SimulateOptions): Engine {
   const blockSize = 16;
-  const engine = Engine.withBackend(new SimulatedBackend(profile.model, profile.costs, blockSize, clock, options.onStep), {
+  return Engine.withBackend(new SimulatedBackend(profile.model, profile.costs, blockSize, clock, options.onStep), {
     policy: options.policy,
     policyOptions: options.policyOptions,
     workloadScale: options.workloadScale,
@@ -67,15 +66,30 @@ export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOp
     prefixCaching: options.prefixCaching,
     clock,
   });
+}
+
+/** Replays `jobs` on `target` until the virtual clock has nothing left to run; every job must end. */
+export async function replayOnClock(target: WorkloadTarget, jobs: readonly WorkloadJob[], clock: VirtualClock, options: SimulateOptions): Promise<JobOutcome[]> {
+  let finished = false;
+  const running = runWorkload(target, jobs, clock, { hints: options.hints, onJobDone: options.onJobDone }).finally(() => {
+    finished = true;
+  });
+  await clock.run();
+  await nextMacrotask();
+  if (!finished) throw new EngineError('INTERNAL', 'the simulation stalled: jobs are unfinished but nothing is scheduled');
+  return running;
+}
+
+/** The profile the options give or name (default: h100-llama3-8b). */
+export function profileOf(options: SimulateOptions): SimulationProfile {
+  return typeof options.profile === 'object' ? options.profile : simulationProfile(options.profile ?? 'h100-llama3-8b');
+}
+
+export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOptions = {}): Promise<SimulationResult> {
+  const clock = new VirtualClock();
+  const engine = simulatedEngine(profileOf(options), clock, options);
   try {
-    let finished = false;
-    const running = runWorkload(engine, jobs, clock, { hints: options.hints, onJobDone: options.onJobDone }).finally(() => {
-      finished = true;
-    });
-    await clock.run();
-    await nextMacrotask();
-    if (!finished) throw new EngineError('INTERNAL', 'the simulation stalled: jobs are unfinished but nothing is scheduled');
-    const outcomes = await running;
+    const outcomes = await replayOnClock(engine, jobs, clock, options);
     return { outcomes, stats: engine.stats(), makespanS: clock.now() };
   } finally {
     await engine.close();

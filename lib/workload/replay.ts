@@ -20,9 +20,19 @@ import { performance } from 'node:perf_hooks';
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Engine } from '../engine/engine.js';
 import type { Job } from '../engine/job.js';
+import type { JobOptions } from '../engine/types.js';
 import { EngineError } from '../errors.js';
 import type { Subagent, WorkloadJob, WorkloadSegment } from './format.js';
 import { jobSegmentTokens, segmentTokens } from './tokens.js';
+
+/** What the replay uses of a job. */
+export type ReplayJob = Pick<Job, 'id' | 'kind' | 'generate' | 'resume' | 'close' | 'metrics'>;
+
+/** What the replay drives: an Engine, or a set of them behind a router (lib/sim/replica-set.ts). */
+export interface WorkloadTarget {
+  readonly modelInfo: Pick<Engine['modelInfo'], 'vocabSize'>;
+  createJob(options: JobOptions): ReplayJob;
+}
 
 /** Where the runner's time comes from: the wall clock, or the simulator's virtual clock. */
 export interface Timers {
@@ -80,7 +90,7 @@ export function jctBreakdown(m: JobMetrics): JctBreakdown {
   };
 }
 
-export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], timers: Timers, options: RunOptions = {}): Promise<JobOutcome[]> {
+export async function runWorkload(engine: WorkloadTarget, jobs: readonly WorkloadJob[], timers: Timers, options: RunOptions = {}): Promise<JobOutcome[]> {
   const start = timers.now();
   const vocab = engine.modelInfo.vocabSize;
   const oracle = options.hints === 'oracle';
@@ -90,7 +100,7 @@ export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], 
    * Runs a chain of segments on `job`: each generates its forced length, waits out its tool call
    * (its subagents first), and the next resumes with its tokens (`tokensOf`).
    */
-  const runSegments = async (job: Job, segments: readonly WorkloadSegment[], tokensOf: (i: number) => number[]): Promise<void> => {
+  const runSegments = async (job: ReplayJob, segments: readonly WorkloadSegment[], tokensOf: (i: number) => number[]): Promise<void> => {
     // The job's context as the engine holds it, kept only when a subagent will need it.
     const context: number[] | null = segments.some((s) => s.tool?.subagents !== undefined) ? [] : null;
     for (let i = 0; i < segments.length; i++) {
@@ -119,7 +129,7 @@ export async function runWorkload(engine: Engine, jobs: readonly WorkloadJob[], 
   };
 
   /** The subagents of `parent`'s segment `at`, in parallel; resolves when the last ends, rejects if any failed. */
-  const runSubagents = async (parent: Job, at: number, subagents: readonly Subagent[], context: readonly number[]): Promise<void> => {
+  const runSubagents = async (parent: ReplayJob, at: number, subagents: readonly Subagent[], context: readonly number[]): Promise<void> => {
     // Every child is created and starts its first segment before the first await, so they
     // arrive in the engine together.
     const runs = subagents.map(async (sub, c) => {
