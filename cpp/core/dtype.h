@@ -8,8 +8,8 @@
 
 namespace astraea {
 
-// Q8_0 is a block-quantized matrix format (GGUF's Q8_0 numbers, our own planar layout; see
-// core/kernels/matmul_q8.h): every 32 consecutive weights of a row share one F16 scale d and
+// Q8_0 is a block-quantized matrix format (GGUF's Q8_0 numbers, our own layout: planar scales,
+// quants packed for the kernels; see core/kernels/matmul_q8.h): every 32 consecutive weights of a row share one F16 scale d and
 // are stored as int8 q with w ≈ d·q. It exists only for matrices, never for single elements, so
 // element-wise helpers below do not apply to it.
 enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3 };

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/errors.h"
+#include "core/kernels/matmul_q8.h"
 #include "core/quantize.h"
 #include "core/random.h"
 #include "core/safetensors.h"
@@ -413,6 +414,21 @@ std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const Wei
                                                         " in different types; load it with a dtype (f32, f16, bf16 or q8) to give them one");
     }
   }
+
+  // The Q8_0 kernels read packed quants (core/kernels/matmul_q8.h); the loaders above write
+  // planar ones, which is also what export shows (ModelWrap::tensor_data unpacks). Every Q8_0
+  // matrix is a buffer of our own here (split or quantized at load, never a file mapping), the
+  // tied LM head's copy included, so it is packed in place, once: a buffer two views shared would
+  // be scrambled by a second pass.
+  std::vector<const void*> packed;
+  auto pack = [&](const WeightView& m) {
+    if (m.dtype != DType::Q8_0 || std::find(packed.begin(), packed.end(), m.data) != packed.end()) return;
+    packed.push_back(m.data);
+    pack_q8_quants(static_cast<int8_t*>(const_cast<void*>(m.data)), m.rows, m.cols, pool);
+  };
+  for (const LayerWeights& L : w->layers)
+    for (const WeightView* m : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) pack(*m);
+  pack(w->lm_head);
 
   // The small tensors live in vectors that no longer move: export them now.
   auto export_small = [&](const std::string& name, const std::vector<float>& v) {

@@ -24,8 +24,10 @@ struct LayerWeights {
 };
 
 // One tensor as the model holds it, for export (make-model, GGUF conversion) and inspection.
-// A Q8_0 matrix is one contiguous buffer: the int8 quants [rows][cols], then immediately the F16
-// scales [rows][cols/32] (nbytes = matrix_bytes(Q8_0, rows, cols)); shape is [rows, cols].
+// A Q8_0 matrix is one contiguous buffer: the int8 quants (rows · cols bytes, packed for the
+// kernels: core/kernels/matmul_q8.h; the addon's tensorData unpacks them to [rows][cols]), then
+// immediately the F16 scales [rows][cols/32] (nbytes = matrix_bytes(Q8_0, rows, cols)); shape is
+// [rows, cols].
 struct NamedTensor {
   std::string name;
   DType dtype;

@@ -1,13 +1,20 @@
-// Correctness check (and an optional GEMV timing) of the Q8_0 matmul (single and fused) on every SIMD level this CPU
-// supports, against a double-precision reference written here from the format's definition
+// Correctness check (and optional GEMV and GEMM timings) of the Q8_0 matmul (single and fused) on every SIMD level
+// this CPU supports, against a double-precision reference written here from the format's definition
 // (core/kernels/matmul_q8.h), sharing no code with the kernels:
-//   * weights: random int8 quants in [-127, 127] and random F16 scales (some zero), stored at
-//     misaligned addresses; dequantized here as f16 scale x quant;
+//   * the packed layout: pack_q8_quants() puts every quant where the header's formula, computed
+//     here, says, for whole and partial groups; unpack_q8_quants() gives the planar rows back;
+//   * weights: random planar int8 quants in [-127, 127] and random F16 scales (some zero), stored
+//     at misaligned addresses and packed in place there, as the loader does; the reference reads
+//     a planar copy, dequantized here as f16 scale x quant;
 //   * activations: quantized here per 32-block the way the header defines it (dx = max|x|/127,
 //     q = round-half-to-even(x · (127/max|x|)) in F32), then the dot products summed in double.
 // The kernel must match to 1e-5 of sum |w·x| (F32 accumulation). The error against the exact
 // product with unquantized activations is reported, not checked tightly (it is the activation
 // quantization's, by design).
+//
+// Shapes cover whole 16-block groups (512, 1024), a trailing partial group of every kind the
+// kernels tell apart after whole ones and alone: 1, 2, 4 or 8 blocks (544, 1056; 640; 768 = 1.5
+// groups; 32, 64, 128) and any other count (96 = 3 blocks, 480, 288, 736).
 //
 //   cpp/harness/build_q8_check.sh [out-dir] && <out-dir>/q8_check [--time [--threads N]]
 #include <algorithm>
@@ -24,6 +31,7 @@
 #include "core/errors.h"
 #include "core/kernels/cpu_features.h"
 #include "core/kernels/matmul.h"
+#include "core/kernels/matmul_q8.h"
 #include "core/thread_pool.h"
 
 using namespace astraea;
@@ -41,20 +49,22 @@ struct Rng {
   int64_t range(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gen); }
 };
 
-// A Q8_0 weight in the planar layout, each array behind a deliberate misalignment.
+// A Q8_0 weight: packed quants and planar scales, each array behind a deliberate misalignment,
+// for the kernels; the planar quants for the reference.
 struct Q8Weight {
   int64_t rows = 0, cols = 0;
   std::vector<uint8_t> quant_bytes, scale_bytes;
+  std::vector<int8_t> planar;
   size_t quant_offset = 0, scale_offset = 0;
   const int8_t* quants() const { return reinterpret_cast<const int8_t*>(quant_bytes.data() + quant_offset); }
   const uint16_t* scales() const { return reinterpret_cast<const uint16_t*>(scale_bytes.data() + scale_offset); }
   WeightView view() const { return WeightView{quants(), DType::Q8_0, rows, cols, scales()}; }
   double at(int64_t r, int64_t c) const {
-    return double(f16_to_f32(scales()[r * (cols / 32) + c / 32])) * double(quants()[r * cols + c]);
+    return double(f16_to_f32(scales()[r * (cols / 32) + c / 32])) * double(planar[size_t(r * cols + c)]);
   }
 };
 
-Q8Weight make_weight(Rng& rng, int64_t rows, int64_t cols) {
+Q8Weight make_weight(Rng& rng, ThreadPool& pool, int64_t rows, int64_t cols) {
   Q8Weight w;
   w.rows = rows;
   w.cols = cols;
@@ -71,7 +81,63 @@ Q8Weight make_weight(Rng& rng, int64_t rows, int64_t cols) {
     const float d = rng.range(0, 15) == 0 ? 0.f : rng.uniform(0.0005f, 0.02f);
     s[i] = f32_to_f16(d);
   }
+  w.planar.assign(q, q + rows * cols);
+  pack_q8_quants(q, rows, cols, pool);
   return w;
+}
+
+// Where quant k of a packed row of `cols` sits, from the header's definition: groups of 16
+// blocks, the last one of g = nb - 16·group blocks when fewer remain; quant j of the group's
+// block b at (j/4)·(4g) + 4b + j mod 4.
+int64_t packed_offset(int64_t cols, int64_t k) {
+  const int64_t nb = cols / 32, block = k / 32, j = k % 32;
+  const int64_t group = block / 16, b = block % 16, g = std::min<int64_t>(16, nb - 16 * group);
+  return group * 512 + (j / 4) * (4 * g) + 4 * b + j % 4;
+}
+
+// pack_q8_quants() against packed_offset(), in place at a misaligned address; unpack_q8_quants()
+// against the original; a bad cols refused.
+void check_layout(ThreadPool& pool) {
+  Rng rng(0x1a7);
+  const int64_t shapes[][2] = {{1, 32}, {3, 96}, {2, 480}, {5, 512}, {3, 544}, {4, 768}, {2, 1024}, {7, 1056}, {67, 2080}};
+  for (const auto& shape : shapes) {
+    const int64_t rows = shape[0], cols = shape[1];
+    std::vector<int8_t> original(size_t(rows * cols));
+    for (auto& v : original) v = int8_t(rng.range(-128, 127));
+    const size_t offset = size_t(rng.range(1, 63));
+    std::vector<int8_t> buf(original.size() + offset + 64, int8_t(0x5a));
+    std::copy(original.begin(), original.end(), buf.begin() + std::ptrdiff_t(offset));
+    int8_t* packed = buf.data() + offset;
+    pack_q8_quants(packed, rows, cols, pool);
+    ++g_checks;
+    int64_t misplaced = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < cols; ++k) misplaced += packed[r * cols + packed_offset(cols, k)] != original[size_t(r * cols + k)];
+    bool guards = true;
+    for (size_t i = 0; i < offset; ++i) guards = guards && buf[i] == int8_t(0x5a);
+    for (size_t i = offset + original.size(); i < buf.size(); ++i) guards = guards && buf[i] == int8_t(0x5a);
+    if (misplaced || !guards) {
+      ++g_failures;
+      std::printf("FAIL layout rows=%lld cols=%lld: %lld quants misplaced by pack_q8_quants%s\n", (long long)rows, (long long)cols,
+                  (long long)misplaced, guards ? "" : ", bytes outside the matrix written");
+    }
+    std::vector<int8_t> back(original.size() + 1, int8_t(0x5a));
+    unpack_q8_quants(packed, rows, cols, back.data());
+    ++g_checks;
+    if (!std::equal(original.begin(), original.end(), back.begin()) || back.back() != int8_t(0x5a)) {
+      ++g_failures;
+      std::printf("FAIL layout rows=%lld cols=%lld: unpack(pack(w)) != w\n", (long long)rows, (long long)cols);
+    }
+  }
+  ++g_checks;
+  try {
+    std::vector<int8_t> q(48);
+    pack_q8_quants(q.data(), 1, 48, pool);
+    ++g_failures;
+    std::printf("FAIL layout: cols = 48 was packed, not refused\n");
+  } catch (const EngineError&) {
+  }
+  std::printf("checks layout  %s\n", g_failures == 0 ? "ok" : "FAILED");
 }
 
 // The activation quantization, from the header's definition.
@@ -95,7 +161,7 @@ void reference_quantize(const float* x, int64_t cols, std::vector<int>& q, std::
 }
 
 bool check(Rng& rng, ThreadPool& pool, int64_t T, int64_t rows, int64_t cols, bool with_bias, const char* label) {
-  const Q8Weight w = make_weight(rng, rows, cols);
+  const Q8Weight w = make_weight(rng, pool, rows, cols);
   const int64_t xoff = rng.range(0, 3);
   std::vector<float> xbuf(size_t(T * cols + xoff));
   for (auto& v : xbuf) v = rng.uniform(-1.f, 1.f);
@@ -166,7 +232,7 @@ void check_edges(ThreadPool& pool, const char* label) {
     } catch (const EngineError&) {
     }
   };
-  const Q8Weight w = make_weight(rng, 3, 64);
+  const Q8Weight w = make_weight(rng, pool, 3, 64);
   WeightView bad = w.view();
   bad.cols = 48;
   expect_throw(bad, "cols not a multiple of 32");
@@ -188,7 +254,7 @@ void check_edges(ThreadPool& pool, const char* label) {
 // mixing Q8_0 with another dtype is refused.
 void check_fused(Rng& rng, ThreadPool& pool, int64_t T, const char* label) {
   const int64_t cols = 288;
-  const Q8Weight ws[3] = {make_weight(rng, 133, cols), make_weight(rng, 40, cols), make_weight(rng, 41, cols)};
+  const Q8Weight ws[3] = {make_weight(rng, pool, 133, cols), make_weight(rng, pool, 40, cols), make_weight(rng, pool, 41, cols)};
   std::vector<float> x(size_t(T * cols));
   for (auto& v : x) v = rng.uniform(-1.f, 1.f);
   std::vector<float> bias(133);
@@ -230,7 +296,7 @@ void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
   Rng rng(0x9800 + uint64_t(level));
   const int64_t Ts[] = {1, 2, 7, 33};
   const int64_t rows_list[] = {1, 3, 5, 7, 9, 13, 31, 67};
-  const int64_t cols_list[] = {32, 64, 96, 480, 512, 544, 1056};
+  const int64_t cols_list[] = {32, 64, 96, 128, 480, 512, 544, 640, 768, 1024, 1056};
   for (int64_t T : Ts)
     for (int64_t rows : rows_list)
       for (int64_t cols : cols_list)
@@ -289,6 +355,40 @@ void time_gemv(ThreadPool& pool) {
   }
 }
 
+// Prefill-shaped GEMM timing (T = 128 tokens), Q8_0 against F32, one copy of each weight (it
+// stays in cache: this is the compute-bound side). Any finite pattern serves for the timing.
+void time_gemm(ThreadPool& pool) {
+  using Clock = std::chrono::steady_clock;
+  const int64_t T = 128;
+  const int64_t shapes[][2] = {{2048, 768}, {768, 2048}, {2304, 768}};
+  std::printf("\nGEMM (T=%lld) timing, %s, %d threads; best of many calls, weights in cache\n", (long long)T,
+              simd_level_name(simd_level()), pool.size());
+  for (const auto& s : shapes) {
+    const int64_t rows = s[0], cols = s[1];
+    Rng rng(6);
+    std::vector<float> x(size_t(T * cols)), y(size_t(T * rows));
+    for (auto& v : x) v = rng.uniform(-1.f, 1.f);
+    double best[2] = {1e9, 1e9};
+    for (int kind = 0; kind < 2; ++kind) {
+      const DType dt = kind == 0 ? DType::Q8_0 : DType::F32;
+      std::vector<uint8_t> store(matrix_bytes(dt, rows, cols));
+      for (size_t i = 0; i < store.size(); i += 2) store[i] = uint8_t(i * 37), store[i + 1] = uint8_t((i >> 7) % 60);
+      const uint16_t* scales = kind == 0 ? reinterpret_cast<const uint16_t*>(store.data() + rows * cols) : nullptr;
+      const WeightView v{store.data(), dt, rows, cols, scales};
+      matmul(x.data(), T, v, nullptr, y.data(), pool);
+      const auto start = Clock::now();
+      while (std::chrono::duration<double>(Clock::now() - start).count() < 1.0) {
+        const auto a = Clock::now();
+        matmul(x.data(), T, v, nullptr, y.data(), pool);
+        best[kind] = std::min(best[kind], std::chrono::duration<double>(Clock::now() - a).count());
+      }
+    }
+    const double macs = double(T * rows * cols);
+    std::printf("%6lldx%-5lld Q8_0 %8.1f us (%6.1f GMAC/s)   F32 %8.1f us (%6.1f GMAC/s)   Q8_0/F32 %.2fx\n", (long long)rows,
+                (long long)cols, best[0] * 1e6, macs / best[0] / 1e9, best[1] * 1e6, macs / best[1] / 1e9, best[1] / best[0]);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -302,6 +402,7 @@ int main(int argc, char** argv) {
   const SimdLevel startup = simd_level();
   std::printf("detected SIMD level: %s, AVX-512 VNNI: %s\n", simd_level_name(detected), cpu_has_avx512_vnni() ? "yes" : "no");
   ThreadPool pool1(1), pool2(2);
+  check_layout(pool2);
   for (SimdLevel l : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512})
     if (int(l) <= int(detected)) run_checks(l, pool1, pool2);
   std::printf("%d checks, %d failures; worst error against unquantized activations: %.3g of sum |w x|\n", g_checks, g_failures,
@@ -310,6 +411,7 @@ int main(int argc, char** argv) {
     force_simd_level_for_testing(startup);
     ThreadPool timing_pool(timing_threads);
     time_gemv(timing_pool);
+    time_gemm(timing_pool);
   }
   return g_failures == 0 ? 0 : 1;
 }

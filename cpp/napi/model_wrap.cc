@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/kernels/matmul_q8.h"
 #include "napi/args.h"
 #include "napi/errors.h"
 #include "napi/kv_cache_wrap.h"
@@ -164,7 +165,8 @@ Napi::Value ModelWrap::tensors(const Napi::CallbackInfo& info) {
 }
 
 // A copy of one tensor's bytes: the weights may be a read-only mapping that JS must not write.
-// Q8_0: rows·cols int8 quants (row-major), then rows·cols/32 F16 block scales (row-major).
+// Q8_0: rows·cols int8 quants (row-major, planar: the kernels' packed rows are unpacked here, see
+// core/kernels/matmul_q8.h), then rows·cols/32 F16 block scales (row-major).
 Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -173,7 +175,15 @@ Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
     auto model = live();
     const NamedTensor& t = find_tensor(*model, info[0].As<Napi::String>().Utf8Value());
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, t.nbytes);
-    std::memcpy(bytes.Data(), t.data, t.nbytes);
+    if (t.dtype == DType::Q8_0) {
+      const int64_t rows = t.shape.at(0), cols = t.shape.at(1);
+      const size_t quant_bytes = size_t(rows * cols);
+      unpack_q8_quants(static_cast<const int8_t*>(t.data), rows, cols, static_cast<int8_t*>(bytes.Data()));
+      std::memcpy(static_cast<uint8_t*>(bytes.Data()) + quant_bytes, static_cast<const uint8_t*>(t.data) + quant_bytes,
+                  t.nbytes - quant_bytes);
+    } else {
+      std::memcpy(bytes.Data(), t.data, t.nbytes);
+    }
     return Napi::Uint8Array::New(env, t.nbytes, bytes, 0);
   });
 }

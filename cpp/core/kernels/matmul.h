@@ -13,8 +13,8 @@ namespace astraea {
 
 // A row-major weight matrix [rows][cols] as stored by Hugging Face nn.Linear ([out][in]).
 // data may be unaligned (it can point into a memory-mapped safetensors file).
-// For DType::Q8_0, data is the int8 quants [rows][cols] and scales the F16 block scales
-// [rows][cols/32] (cols a multiple of 32; see core/kernels/matmul_q8.h); other dtypes leave
+// For DType::Q8_0, data is the int8 quants (rows · cols bytes, each row packed as
+// core/kernels/matmul_q8.h describes) and scales the F16 block scales [rows][cols/32] (cols a multiple of 32; see core/kernels/matmul_q8.h); other dtypes leave
 // scales null.
 struct WeightView {
   const void* data;

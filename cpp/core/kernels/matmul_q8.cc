@@ -1,20 +1,22 @@
-// Q8_0 matmul kernels: AVX-512 VNNI, AVX2, scalar. Layout and error: see matmul_q8.h. Over 500
-// lines on purpose, like matmul.cc: the three paths share the activation layout, the job split and
-// the dispatch — one algorithm in three instruction sets.
+// Q8_0 matmul kernels: AVX-512 VNNI, AVX2, scalar, on packed weights. Layout and error: see
+// matmul_q8.h. Over 500 lines on purpose, like matmul.cc: the three paths share the activation
+// layout, the job split and the dispatch — one algorithm in three instruction sets.
 //
 // Each path has two halves: an activation quantizer (x -> int8 per 32-block) and a micro-kernel
 // computing an R-rows x TT-tokens block of y. The driver at the bottom is shared: it quantizes all
 // T tokens once (once for all the products of a fused call), then splits rows into chunks (and
 // long prompts into token tiles) claimed dynamically by the pool's threads, as matmul.cc does.
 // At T=1 the GEMV streams ~1.06 bytes per weight (quant + 2/32 of a scale) instead of BF16's 2;
-// at T>1 each weight vector, loaded and prepared once, is reused for TT tokens.
+// at T>1 each weight vector, loaded once, is reused for TT tokens.
 #include "core/kernels/matmul_q8.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/errors.h"
@@ -26,23 +28,55 @@ namespace astraea {
 namespace {
 
 constexpr int64_t kBlock = kQ8BlockSize;
+constexpr int64_t kGroupBlocks = 16;                     // blocks per packed group
+constexpr int64_t kGroupBytes = kGroupBlocks * kBlock;  // 512
 
-// The quantized activations of T tokens. Rows are padded to a multiple of 64 columns (two blocks,
-// one AVX-512 step) with zero quants, zero scales and zero corrections, so the kernels never need
-// a partial x load.
+// Row `planar` (cols quants, block by block) into the packed layout of matmul_q8.h, and back.
+void pack_row(const int8_t* planar, int64_t cols, int8_t* packed) {
+  const int64_t nb = cols / kBlock;
+  for (int64_t first = 0; first < nb; first += kGroupBlocks) {
+    const int64_t g = std::min(kGroupBlocks, nb - first);
+    const int8_t* src = planar + first * kBlock;
+    int8_t* dst = packed + first * kBlock;
+    for (int64_t b = 0; b < g; ++b)
+      for (int64_t j = 0; j < kBlock; j += 4) std::memcpy(dst + j * g + 4 * b, src + b * kBlock + j, 4);
+  }
+}
+
+void unpack_row(const int8_t* packed, int64_t cols, int8_t* planar) {
+  const int64_t nb = cols / kBlock;
+  for (int64_t first = 0; first < nb; first += kGroupBlocks) {
+    const int64_t g = std::min(kGroupBlocks, nb - first);
+    const int8_t* src = packed + first * kBlock;
+    int8_t* dst = planar + first * kBlock;
+    for (int64_t b = 0; b < g; ++b)
+      for (int64_t j = 0; j < kBlock; j += 4) std::memcpy(dst + b * kBlock + j, src + j * g + 4 * b, 4);
+  }
+}
+
+// The quantized activations of T tokens. Rows are padded to whole groups (a multiple of 512
+// columns) with zero quants, zero scales and zero corrections, so that a kernel may read a whole
+// group's worth of x, or 16 scales, from any group, a trailing partial group included.
+//   * SIMD paths: q is packed exactly as a weight row is (matmul_q8.h), then zero-padded.
+//   * Scalar path: q is planar (block i at 32i).
 struct QActs {
-  int64_t T = 0, cols = 0, padded = 0;  // padded: a multiple of 64
+  int64_t T = 0, cols = 0, padded = 0;  // padded: a multiple of 512
   int8_t* q = nullptr;                  // [T][padded]
   float* d = nullptr;                   // [T][padded/32] block scales dx
   // VNNI path only: vpdpbusd multiplies unsigned by signed bytes, so the kernel feeds it
-  // (w + 128) as unsigned and starts each int32 lane at -128·(sum of the lane's 4 x quants),
-  // which cancels the offset exactly. lane_d holds each lane's block scale (8 lanes per block).
-  int32_t* corr = nullptr;  // [T][padded/4]
-  float* lane_d = nullptr;  // [T][padded/4]
+  // (w + 128) as unsigned and starts each block's int32 lane at -128·(sum of the block's 32 x
+  // quants), which cancels the offset exactly.
+  int32_t* corr = nullptr;  // [T][padded/32]
   int64_t q_stride() const { return padded; }
   int64_t d_stride() const { return padded / kBlock; }
-  int64_t lane_stride() const { return padded / 4; }
 };
+
+// Writes block b (of nb) of a packed x row: its 32 quants, given as 8 words of 4 in order.
+inline void store_block_packed(int8_t* q_token, int64_t nb, int64_t b, const int32_t* words) {
+  const int64_t first = b / kGroupBlocks * kGroupBlocks, g = std::min(kGroupBlocks, nb - first);
+  int8_t* dst = q_token + first * kBlock + 4 * (b - first);
+  for (int j = 0; j < 8; ++j) std::memcpy(dst + 4 * g * j, words + j, 4);
+}
 
 // Per-block quantization, the scalar definition every SIMD path reproduces bit for bit: the same
 // max, the same float division and product, round to nearest even.
@@ -68,7 +102,8 @@ void quantize_token_scalar(const float* x, int64_t cols, int8_t* q, float* d) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scalar kernel: one exact integer dot per block, scaled and summed in F32 in block order.
+// Scalar kernel: one exact integer dot per block (weights packed, x planar), scaled and summed in
+// F32 in block order.
 
 void rows_scalar(const QActs& a, const int8_t* W, const uint16_t* S, int64_t cols, const float* bias,
                  float* y, int64_t ldy, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
@@ -82,8 +117,12 @@ void rows_scalar(const QActs& a, const int8_t* W, const uint16_t* S, int64_t col
       const float* xd = a.d + t * a.d_stride();
       float sum = 0.f;
       for (int64_t b = 0; b < nb; ++b) {
+        const int64_t first = b / kGroupBlocks * kGroupBlocks, g = std::min(kGroupBlocks, nb - first);
+        const int8_t* wb = wr + first * kBlock + 4 * (b - first);  // quant j at (j/4)·4g + j mod 4
+        const int8_t* xb = xq + b * kBlock;
         int32_t dot = 0;
-        for (int64_t i = b * kBlock; i < (b + 1) * kBlock; ++i) dot += int32_t(wr[i]) * int32_t(xq[i]);
+        for (int64_t j = 0; j < kBlock; j += 4)
+          for (int64_t i = 0; i < 4; ++i) dot += int32_t(wb[j * g + i]) * int32_t(xb[j + i]);
         sum += float(dot) * (dw[size_t(b)] * xd[b]);
       }
       y[t * ldy + r] = sum + (bias ? bias[r] : 0.f);
@@ -94,6 +133,7 @@ void rows_scalar(const QActs& a, const int8_t* W, const uint16_t* S, int64_t col
 #ifdef ASTRAEA_X86_SIMD
 
 #define ASTRAEA_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
+#define ASTRAEA_INLINE inline __attribute__((always_inline))
 
 ASTRAEA_AVX512 inline __m128 fold_512(__m512 v) {
   const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
@@ -106,15 +146,47 @@ ASTRAEA_AVX512 inline __m128 hsum4_512(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_hadd_ps(_mm_hadd_ps(fold_512(a), fold_512(b)), _mm_hadd_ps(fold_512(c), fold_512(d)));
 }
 
-// ---------------------------------------------------------------------------------------------
-// AVX-512 VNNI. One step covers 64 columns (two blocks): vpdpbusd turns 64 byte products into
-// 16 int32 lanes, lanes 0-7 from the first block and 8-15 from the second; each lane is converted
-// to F32 and multiplied by its block's weight scale and activation scale. The 16 weight scales of
-// a 512-column stretch are loaded and widened once; each step spreads two of them over the lane
-// halves with one permute.
+// Arguments of one micro-kernel call: R weight rows from w (stride cols quants, nb scales),
+// TT tokens of the activations from token t, results to y (token stride ldy).
+struct Mk {
+  const QActs* a;
+  int64_t t;
+  const int8_t* w;
+  const uint16_t* s;
+  int64_t cols;
+  const float* bias;
+  float* y;
+  int64_t ldy;
+  // Quant bytes to software-prefetch, spread over the call's steps: the rows a few calls ahead.
+  // Rows are short (a few KB), and a new block of rows restarts every hardware prefetch stream
+  // just as it has warmed up; measured on Zen 4 in cache vs from DRAM, the GEMV lost most of its
+  // speed to that before this prefetch.
+  const char* pf_begin;
+  const char* pf_end;
+};
 
-ASTRAEA_AVX512_VNNI void quantize_token_vnni(const float* x, int64_t cols, int8_t* q, float* d,
-                                             int32_t* corr, float* lane_d) {
+// Spreads the prefetch of [pf_begin, pf_end) over a call's steps of 64 weight bytes per row.
+struct PrefetchCursor {
+  const char* at;
+  const char* end;
+  int64_t per_step;
+  PrefetchCursor(const Mk& m, int64_t steps) : at(m.pf_begin), end(m.pf_end) {
+    const int64_t lines = m.pf_end > m.pf_begin ? (m.pf_end - m.pf_begin + 63) / 64 : 0;
+    per_step = (lines + steps - 1) / std::max<int64_t>(steps, 1);
+  }
+  ASTRAEA_INLINE void step() {
+    for (int64_t i = 0; i < per_step && at < end; ++i, at += 64) _mm_prefetch(at, _MM_HINT_T0);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 VNNI. A group of 16 blocks is 8 steps of 64 bytes per row; in each, one vpdpbusd per
+// (row, token) adds 4 products of every block to that block's int32 lane, so after the 8 steps
+// lane b holds block b's exact dot product (from its correction, see QActs::corr). Then, once per
+// group, the lanes are converted to F32, multiplied by the 16 weight scales and fma'd with the 16
+// activation scales into the accumulator.
+
+ASTRAEA_AVX512_VNNI void quantize_token_vnni(const float* x, int64_t cols, int8_t* q, float* d, int32_t* corr) {
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < cols / kBlock; ++b) {
     const float* xb = x + b * kBlock;
@@ -136,91 +208,118 @@ ASTRAEA_AVX512_VNNI void quantize_token_vnni(const float* x, int64_t cols, int8_
       qb = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
       db = amax / 127.f;
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kBlock), qb);
+    alignas(32) int32_t words[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(words), qb);
+    store_block_packed(q, cols / kBlock, b, words);
     d[b] = db;
-    // Sum of each lane's 4 quants (1 x q, unsigned x signed), times -128.
+    // The block's quant sum (1 x q, unsigned x signed, 4 per lane, then the 8 lanes), times -128.
     const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, qb);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(corr + b * 8), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7)));
-    _mm256_storeu_ps(lane_d + b * 8, _mm256_set1_ps(db));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+    corr[b] = -128 * _mm_cvtsi128_si32(s4);
   }
 }
 
-// Arguments of one micro-kernel call: R weight rows from w (stride ld_w quants, ld_s scales),
-// TT tokens of the activations from token t, results to y (token stride ldy).
-struct Mk {
-  const QActs* a;
-  int64_t t;
-  const int8_t* w;
-  const uint16_t* s;
-  int64_t cols;
-  const float* bias;
-  float* y;
-  int64_t ldy;
-  // Quant bytes to software-prefetch, spread over the call's steps: the rows a few calls ahead.
-  // Rows are short (a few KB), and a new block of rows restarts every hardware prefetch stream
-  // just as it has warmed up; measured on Zen 4 in cache vs from DRAM, the GEMV lost most of its
-  // speed to that before this prefetch.
-  const char* pf_begin;
-  const char* pf_end;
-};
+// How a group is read (x is packed as the weights are, so the same offsets pair them up):
+//   kWhole:  16 blocks, 8 steps of 64 bytes; lane b of every step is block b.
+//   kFolded: a trailing group of g = 1, 2, 4 or 8 blocks, read as g/2 contiguous 64-byte steps
+//            (one of 32 for g = 1): lane l always holds 4 quants of block l mod g, so after the
+//            steps the 16/g lanes of each block are added up (log2(16/g) shuffles).
+//   kMasked: a trailing group of any other g, 8 steps 4g bytes apart under a mask, lane b block b.
+// In all three a lane past the group's blocks ends at zero: it reads w = 0 (128 after the flip)
+// against zero x quants, and its correction and scales are zero; a folded lane's duplicates meet
+// zero weight scales.
+enum class GroupKind { kWhole, kFolded, kMasked };
 
-// Cache lines to prefetch per step so that [begin, end) is covered in `steps` steps.
-inline int64_t prefetch_per_step(const Mk& m, int64_t steps) {
-  const int64_t lines = m.pf_end > m.pf_begin ? (m.pf_end - m.pf_begin + 63) / 64 : 0;
-  return (lines + steps - 1) / std::max<int64_t>(steps, 1);
+// One step of group_vnni: 64 bytes (or wmask's) at byte `at` of every row and token.
+template <int R, int TT, GroupKind kKind>
+ASTRAEA_AVX512_VNNI ASTRAEA_INLINE void step_vnni(const Mk& m, const int8_t* const* xq, int64_t at, __mmask64 wmask,
+                                                  __m512i (&isum)[R][TT], PrefetchCursor& pf) {
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  pf.step();
+  __m512i wv[R];
+  for (int r = 0; r < R; ++r) {
+    const int8_t* src = m.w + r * m.cols + at;
+    wv[r] = _mm512_xor_si512(kKind == GroupKind::kWhole ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi8(wmask, src), flip);
+  }
+  for (int t = 0; t < TT; ++t) {
+    const int8_t* src = xq[t] + at;
+    const __m512i xv = kKind == GroupKind::kMasked ? _mm512_maskz_loadu_epi8(wmask, src) : _mm512_loadu_si512(src);
+    for (int r = 0; r < R; ++r) isum[r][t] = _mm512_dpbusd_epi32(isum[r][t], wv[r], xv);
+  }
+}
+
+template <int R, int TT, GroupKind kKind>
+ASTRAEA_AVX512_VNNI ASTRAEA_INLINE void group_vnni(const Mk& m, const int8_t* const* xq, const int32_t* const* xc,
+                                                   const float* const* xd, int64_t group, int64_t g,
+                                                   __m512 (&acc)[R][TT], PrefetchCursor& pf) {
+  const int64_t nb = m.cols / kBlock;
+  const int64_t off = group * kGroupBytes;  // the groups before are whole, in w and in x alike
+  const int64_t steps = kKind == GroupKind::kWhole ? 8 : kKind == GroupKind::kFolded ? std::max<int64_t>(1, g / 2) : 8;
+  const int64_t stride = kKind == GroupKind::kMasked ? 4 * g : 64;
+  // kFolded reads 64 bytes per step but for g = 1 (32); kMasked reads 4g.
+  const __mmask64 wmask = kKind == GroupKind::kWhole    ? ~__mmask64(0)
+                          : kKind == GroupKind::kMasked ? (__mmask64(1) << (4 * g)) - 1
+                          : g == 1                      ? __mmask64(0xFFFFFFFFu)
+                                                        : ~__mmask64(0);
+  __m512i isum[R][TT];
+  for (int t = 0; t < TT; ++t) {
+    const __m512i c = _mm512_loadu_si512(xc[t] + group * kGroupBlocks);
+    for (int r = 0; r < R; ++r) isum[r][t] = c;
+  }
+  if constexpr (kKind == GroupKind::kWhole) {
+    // Unrolled: ~15% faster at T=128 on Zen 4. (Unrolling the loop below as well measured slower.)
+#pragma GCC unroll 8
+    for (int64_t k = 0; k < 8; ++k) step_vnni<R, TT, kKind>(m, xq, off + 64 * k, wmask, isum, pf);
+  } else {
+    for (int64_t k = 0; k < steps; ++k) step_vnni<R, TT, kKind>(m, xq, off + k * stride, wmask, isum, pf);
+  }
+  if (kKind == GroupKind::kFolded) {
+    for (int64_t lanes = 16; lanes > g; lanes /= 2) {
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < TT; ++t) {
+          const __m512i v = isum[r][t];
+          const __m512i other = lanes == 16 ? _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(1, 0, 3, 2))
+                                : lanes == 8 ? _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(2, 3, 0, 1))
+                                : lanes == 4 ? _mm512_shuffle_epi32(v, _MM_PERM_BADC)
+                                             : _mm512_shuffle_epi32(v, _MM_PERM_CDAB);
+          isum[r][t] = _mm512_add_epi32(v, other);
+        }
+    }
+  }
+  const __mmask16 smask = kKind == GroupKind::kWhole ? __mmask16(0xFFFF) : __mmask16((1u << unsigned(g)) - 1u);
+  for (int r = 0; r < R; ++r) {
+    const uint16_t* s = m.s + r * nb + group * kGroupBlocks;
+    const __m512 dw = _mm512_cvtph_ps(kKind == GroupKind::kWhole ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s))
+                                                                 : _mm256_maskz_loadu_epi16(smask, s));
+    for (int t = 0; t < TT; ++t)
+      acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][t]), dw),
+                                  _mm512_loadu_ps(xd[t] + group * kGroupBlocks), acc[r][t]);
+  }
 }
 
 template <int R, int TT>
 ASTRAEA_AVX512_VNNI void mk_vnni(const Mk& m) {
   const QActs& a = *m.a;
   const int64_t nb = m.cols / kBlock;
+  const int64_t whole = nb / kGroupBlocks, tail = nb % kGroupBlocks;
   const int8_t* xq[TT];
   const int32_t* xc[TT];
   const float* xd[TT];
   for (int t = 0; t < TT; ++t) {
     xq[t] = a.q + (m.t + t) * a.q_stride();
-    xc[t] = a.corr + (m.t + t) * a.lane_stride();
-    xd[t] = a.lane_d + (m.t + t) * a.lane_stride();
+    xc[t] = a.corr + (m.t + t) * a.d_stride();
+    xd[t] = a.d + (m.t + t) * a.d_stride();
   }
   __m512 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
-  const __m512i flip = _mm512_set1_epi8(char(0x80));
-  const __m512i idx0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  const __m512i two = _mm512_set1_epi32(2);
-  const char* pf = m.pf_begin;
-  const int64_t pf_step = prefetch_per_step(m, (nb + 1) / 2);
-
-  for (int64_t sb = 0; sb < nb; sb += 16) {
-    const int64_t nblk = std::min<int64_t>(16, nb - sb);
-    const __mmask16 smask = __mmask16((1u << unsigned(nblk)) - 1u);
-    __m512 sv[R];
-    for (int r = 0; r < R; ++r)
-      sv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(smask, m.s + r * nb + sb));
-    __m512i idx = idx0;
-    for (int64_t j = 0; j < nblk; j += 2, idx = _mm512_add_epi32(idx, two)) {
-      const int64_t col = (sb + j) * kBlock;
-      // A last odd block loads 32 bytes; the upper half reads as 0x80 (0 after the flip) against
-      // the zero padding of x, and its scale lane is 0.
-      const __mmask64 wmask = nblk - j >= 2 ? ~__mmask64(0) : __mmask64(0xFFFFFFFFu);
-      for (int64_t i = 0; i < pf_step && pf < m.pf_end; ++i, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
-      __m512i wv[R];
-      __m512 dw[R];
-      for (int r = 0; r < R; ++r) {
-        wv[r] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(wmask, m.w + r * m.cols + col), flip);
-        dw[r] = _mm512_permutexvar_ps(idx, sv[r]);
-      }
-      for (int t = 0; t < TT; ++t) {
-        const __m512i xv = _mm512_loadu_si512(xq[t] + col);
-        const __m512i cv = _mm512_loadu_si512(xc[t] + col / 4);
-        const __m512 dv = _mm512_loadu_ps(xd[t] + col / 4);
-        for (int r = 0; r < R; ++r) {
-          const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(cv, wv[r], xv));
-          acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dot, dw[r]), dv, acc[r][t]);
-        }
-      }
-    }
-  }
+  const bool folded = tail == 1 || tail == 2 || tail == 4 || tail == 8;
+  PrefetchCursor pf(m, 8 * whole + (tail == 0 ? 0 : folded ? std::max<int64_t>(1, tail / 2) : 8));
+  for (int64_t group = 0; group < whole; ++group) group_vnni<R, TT, GroupKind::kWhole>(m, xq, xc, xd, group, kGroupBlocks, acc, pf);
+  if (tail && folded) group_vnni<R, TT, GroupKind::kFolded>(m, xq, xc, xd, whole, tail, acc, pf);
+  else if (tail) group_vnni<R, TT, GroupKind::kMasked>(m, xq, xc, xd, whole, tail, acc, pf);
 
   for (int t = 0; t < TT; ++t) {
     float* yt = m.y + t * m.ldy;
@@ -235,27 +334,28 @@ ASTRAEA_AVX512_VNNI void mk_vnni(const Mk& m) {
 }
 
 struct Vnni {
+  // 4 x 3: 12 int32 and 12 F32 accumulators, 4 weight vectors, x and the flip constant: 30 of the
+  // 32 zmm registers.
   static constexpr int kR = 4;       // rows per block at T > 1 and in the GEMV
-  static constexpr int64_t kTT = 3;  // 12 accumulators + 4 scale, 4 weight, 4 spread-scale vectors
+  static constexpr int kTT = 3;
+  static constexpr bool kCorrections = true;
   static void quantize(const float* x, int64_t cols, QActs& a, int64_t t) {
-    quantize_token_vnni(x, cols, a.q + t * a.q_stride(), a.d + t * a.d_stride(), a.corr + t * a.lane_stride(),
-                        a.lane_d + t * a.lane_stride());
+    quantize_token_vnni(x, cols, a.q + t * a.q_stride(), a.d + t * a.d_stride(), a.corr + t * a.d_stride());
   }
-  template <int R>
-  static void mk(int64_t tt, const Mk& m) {
-    switch (tt) {
-      case 1: return mk_vnni<R, 1>(m);
-      case 2: return mk_vnni<R, 2>(m);
-      default: return mk_vnni<R, 3>(m);
-    }
+  template <int R, int TT = kTT>
+  static void mk(int64_t tt, const Mk& m) {  // tt <= kTT tokens
+    if constexpr (TT > 1)
+      if (tt < TT) return mk<R, TT - 1>(tt, m);
+    mk_vnni<R, TT>(m);
   }
 };
 
 // ---------------------------------------------------------------------------------------------
-// AVX2 (also the AVX-512 path on CPUs without VNNI). One step is one block: vpmaddubsw needs an
-// unsigned operand, so it multiplies |w| by x with w's sign moved onto it (|products| <= 128·127,
-// pairs <= 32512: no saturation), vpmaddwd with ones sums to 8 int32 lanes, and the block's
-// scales d·dx multiply their F32 conversion.
+// AVX2 (also the AVX-512 path on CPUs without VNNI). A 32-byte load covers half a group (8
+// blocks): vpmaddubsw needs an unsigned operand, so it multiplies |w| by x with w's sign moved
+// onto it (|products| <= 128·127, pairs <= 32512: no saturation), and vpmaddwd with ones sums
+// each block's 4 products into its int32 lane. 8 steps give each block of the half its exact dot;
+// then, once per half-group, F32 conversion and the scales d·dx.
 
 ASTRAEA_AVX2 void quantize_token_avx2(const float* x, int64_t cols, int8_t* q, float* d) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -286,7 +386,9 @@ ASTRAEA_AVX2 void quantize_token_avx2(const float* x, int64_t cols, int8_t* q, f
       qb = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i16a, i16b), order);
       db = amax / 127.f;
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kBlock), qb);
+    alignas(32) int32_t words[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(words), qb);
+    store_block_packed(q, cols / kBlock, b, words);
     d[b] = db;
   }
 }
@@ -298,52 +400,98 @@ ASTRAEA_AVX2 inline float hsum_256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Half `half` of a group (blocks 8·half .. 8·half + n - 1 of it) of R rows x TT tokens into acc.
+// kPartial: a trailing group of g < 16 blocks, steps 4g bytes apart, n = min(8, g - 8·half) dword
+// lanes of w loaded under a mask; the rest read w = 0, which zeroes their products whatever x
+// holds there (x is packed as w is: the same offsets pair them up), and meet zero scales.
+template <int R, int TT, bool kPartial>
+ASTRAEA_AVX2 ASTRAEA_INLINE void half_avx2(const Mk& m, const int8_t* const* xq, const float* const* xd, int64_t group,
+                                          int64_t g, int half, __m256 (&acc)[R][TT], PrefetchCursor& pf) {
+  const int64_t nb = m.cols / kBlock;
+  const int64_t off = group * kGroupBytes + 32 * half;
+  const int64_t step = kPartial ? 4 * g : 64;
+  const int64_t n = kPartial ? std::min<int64_t>(8, g - 8 * half) : 8;
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i wmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lane);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256i isum[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) isum[r][t] = _mm256_setzero_si256();
+  for (int64_t k = 0; k < 8; ++k) {
+    if (half == 0) pf.step();  // the cursor counts 64-byte steps, one per pair of halves
+    __m256i wv[R], aw[R];
+    for (int r = 0; r < R; ++r) {
+      const int8_t* src = m.w + r * m.cols + off + k * step;
+      wv[r] = kPartial ? _mm256_maskload_epi32(reinterpret_cast<const int*>(src), wmask)
+                       : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+      aw[r] = _mm256_abs_epi8(wv[r]);
+    }
+    for (int t = 0; t < TT; ++t) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + off + k * step));
+      for (int r = 0; r < R; ++r) {
+        const __m256i pairs = _mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(xv, wv[r]));
+        isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(pairs, ones16));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const uint16_t* s = m.s + r * nb + group * kGroupBlocks + 8 * half;
+    __m128i s8;
+    if (kPartial && n < 8) {
+      alignas(16) uint16_t part[8] = {};  // never read past the row's last scale
+      std::memcpy(part, s, size_t(n) * 2);
+      s8 = _mm_load_si128(reinterpret_cast<const __m128i*>(part));
+    } else {
+      s8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    }
+    const __m256 dw = _mm256_cvtph_ps(s8);
+    for (int t = 0; t < TT; ++t)
+      acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[r][t]), dw),
+                                  _mm256_loadu_ps(xd[t] + group * kGroupBlocks + 8 * half), acc[r][t]);
+  }
+}
+
 template <int R, int TT>
 ASTRAEA_AVX2 void mk_avx2(const Mk& m) {
   const QActs& a = *m.a;
   const int64_t nb = m.cols / kBlock;
+  const int64_t whole = nb / kGroupBlocks, tail = nb % kGroupBlocks;
+  const int8_t* xq[TT];
+  const float* xd[TT];
+  for (int t = 0; t < TT; ++t) {
+    xq[t] = a.q + (m.t + t) * a.q_stride();
+    xd[t] = a.d + (m.t + t) * a.d_stride();
+  }
   __m256 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  const char* pf = m.pf_begin;
-  const int64_t pf_step = prefetch_per_step(m, nb);
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int64_t i = 0; i < pf_step && pf < m.pf_end; ++i, pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
-    __m256i wv[R], aw[R];
-    float dw[R];
-    for (int r = 0; r < R; ++r) {
-      wv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.w + r * m.cols + b * kBlock));
-      aw[r] = _mm256_abs_epi8(wv[r]);
-      dw[r] = _cvtsh_ss(m.s[r * nb + b]);
-    }
-    for (int t = 0; t < TT; ++t) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q + (m.t + t) * a.q_stride() + b * kBlock));
-      const float dx = a.d[(m.t + t) * a.d_stride() + b];
-      for (int r = 0; r < R; ++r) {
-        const __m256i pairs = _mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(xv, wv[r]));
-        const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones16));
-        acc[r][t] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw[r] * dx), acc[r][t]);
-      }
-    }
+  PrefetchCursor pf(m, 8 * (whole + (tail ? 1 : 0)));
+  for (int64_t group = 0; group < whole; ++group) {
+    half_avx2<R, TT, false>(m, xq, xd, group, kGroupBlocks, 0, acc, pf);
+    half_avx2<R, TT, false>(m, xq, xd, group, kGroupBlocks, 1, acc, pf);
+  }
+  if (tail) {
+    half_avx2<R, TT, true>(m, xq, xd, whole, tail, 0, acc, pf);
+    if (tail > 8) half_avx2<R, TT, true>(m, xq, xd, whole, tail, 1, acc, pf);
   }
   for (int t = 0; t < TT; ++t)
     for (int r = 0; r < R; ++r) m.y[t * m.ldy + r] = hsum_256(acc[r][t]) + (m.bias ? m.bias[r] : 0.f);
 }
 
 struct Avx2 {
-  static constexpr int kR = 2;       // 16 registers: 6 accumulators, 2 weight and 2 |weight|
-  static constexpr int64_t kTT = 3;  // vectors, x, ones and temporaries
+  // 16 ymm registers: 6 int32 accumulators, 2 weight and 2 |weight| vectors, x, ones and a
+  // temporary in the loop; the 6 F32 accumulators, touched once per 8 steps, may live in memory.
+  static constexpr int kR = 2;
+  static constexpr int kTT = 3;
+  static constexpr bool kCorrections = false;
   static void quantize(const float* x, int64_t cols, QActs& a, int64_t t) {
     quantize_token_avx2(x, cols, a.q + t * a.q_stride(), a.d + t * a.d_stride());
   }
-  template <int R>
-  static void mk(int64_t tt, const Mk& m) {
-    switch (tt) {
-      case 1: return mk_avx2<R, 1>(m);
-      case 2: return mk_avx2<R, 2>(m);
-      default: return mk_avx2<R, 3>(m);
-    }
+  template <int R, int TT = kTT>
+  static void mk(int64_t tt, const Mk& m) {  // tt <= kTT tokens
+    if constexpr (TT > 1)
+      if (tt < TT) return mk<R, TT - 1>(tt, m);
+    mk_avx2<R, TT>(m);
   }
 };
 
@@ -406,29 +554,29 @@ void quantize_scalar(const float* x, int64_t cols, QActs& a, int64_t t) {
 struct Path {
   ItemFn item;
   QuantizeFn quantize;
-  bool lanes;  // needs QActs::corr and lane_d
+  bool corrections;  // needs QActs::corr
 };
 
 Path select_path() {
 #ifdef ASTRAEA_X86_SIMD
   const SimdLevel level = simd_level();
-  if (level == SimdLevel::Avx512 && cpu_has_avx512_vnni()) return {item_simd<Vnni>, Vnni::quantize, true};
-  if (level == SimdLevel::Avx512 || level == SimdLevel::Avx2) return {item_simd<Avx2>, Avx2::quantize, false};
+  if (level == SimdLevel::Avx512 && cpu_has_avx512_vnni()) return {item_simd<Vnni>, Vnni::quantize, Vnni::kCorrections};
+  if (level == SimdLevel::Avx512 || level == SimdLevel::Avx2) return {item_simd<Avx2>, Avx2::quantize, Avx2::kCorrections};
 #endif
   return {item_scalar, quantize_scalar, false};
 }
 
 // One buffer per calling thread, grown as needed and 64-byte aligned.
-QActs make_acts(int64_t T, int64_t cols, bool lanes) {
+QActs make_acts(int64_t T, int64_t cols, bool corrections) {
   QActs a;
   a.T = T;
   a.cols = cols;
-  a.padded = (cols + 63) / 64 * 64;
+  a.padded = (cols + kGroupBytes - 1) / kGroupBytes * kGroupBytes;
   const size_t q_bytes = size_t(T * a.padded);
   const size_t d_bytes = size_t(T * a.d_stride()) * 4;
-  const size_t lane_bytes = lanes ? size_t(T * a.lane_stride()) * 4 : 0;
+  const size_t corr_bytes = corrections ? d_bytes : 0;
   auto up64 = [](size_t n) { return (n + 63) / 64 * 64; };
-  const size_t total = up64(q_bytes) + up64(d_bytes) + 2 * up64(lane_bytes) + 64;
+  const size_t total = up64(q_bytes) + up64(d_bytes) + up64(corr_bytes) + 64;
   thread_local std::vector<uint8_t> buf;
   if (buf.size() < total) {
     buf.clear();
@@ -440,20 +588,16 @@ QActs make_acts(int64_t T, int64_t cols, bool lanes) {
   p += up64(q_bytes);
   a.d = reinterpret_cast<float*>(p);
   p += up64(d_bytes);
-  if (lanes) {
-    a.corr = reinterpret_cast<int32_t*>(p);
-    p += up64(lane_bytes);
-    a.lane_d = reinterpret_cast<float*>(p);
-  }
-  // The padding columns stay zero: the quantizers write only [0, cols).
+  if (corrections) a.corr = reinterpret_cast<int32_t*>(p);
+  // The padding stays zero: the quantizers, which run after this, write only the cols/32 blocks.
+  // A trailing partial group is cleared whole, since packed its missing blocks are interleaved
+  // with the present ones.
+  const int64_t nb = cols / kBlock, first_pad_block = nb / kGroupBlocks * kGroupBlocks;
   if (a.padded != cols) {
     for (int64_t t = 0; t < T; ++t) {
-      std::fill(a.q + t * a.padded + cols, a.q + (t + 1) * a.padded, int8_t(0));
-      std::fill(a.d + t * a.d_stride() + cols / kBlock, a.d + (t + 1) * a.d_stride(), 0.f);
-      if (lanes) {
-        std::fill(a.corr + t * a.lane_stride() + cols / 4, a.corr + (t + 1) * a.lane_stride(), 0);
-        std::fill(a.lane_d + t * a.lane_stride() + cols / 4, a.lane_d + (t + 1) * a.lane_stride(), 0.f);
-      }
+      std::fill(a.q + t * a.padded + first_pad_block * kBlock, a.q + (t + 1) * a.padded, int8_t(0));
+      std::fill(a.d + t * a.d_stride() + nb, a.d + (t + 1) * a.d_stride(), 0.f);
+      if (corrections) std::fill(a.corr + t * a.d_stride() + nb, a.corr + (t + 1) * a.d_stride(), 0);
     }
   }
   return a;
@@ -493,7 +637,7 @@ void matmul_q8_fused(const float* x, int64_t T, const MatmulOutput* outs, int co
 
   // The activations are quantized once for every product.
   const Path path = select_path();
-  QActs acts = make_acts(T, cols, path.lanes);
+  QActs acts = make_acts(T, cols, path.corrections);
   const int64_t threads = pool.size();
   if (T >= 2 * threads && threads > 1) {
     pool.parallel_for(T, 1, [&](int64_t b, int64_t e) {
@@ -541,6 +685,26 @@ void matmul_q8_fused(const float* x, int64_t T, const MatmulOutput* outs, int co
   pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) worker();
   });
+}
+
+void pack_q8_quants(int8_t* quants, int64_t rows, int64_t cols, ThreadPool& pool) {
+  if (rows < 0 || cols < 0 || cols % kBlock != 0)
+    throw EngineError(codes::kInvalidArgument, "pack_q8_quants: a Q8_0 matrix needs cols divisible by 32, got " + std::to_string(cols));
+  if (rows == 0 || cols == 0) return;
+  if (!quants) throw EngineError(codes::kInvalidArgument, "pack_q8_quants: null pointer");
+  pool.parallel_for(rows, std::max<int64_t>(1, (int64_t(1) << 16) / cols), [&](int64_t begin, int64_t end) {
+    std::vector<int8_t> row(static_cast<size_t>(cols));  // this thread's copy of the planar row
+    for (int64_t r = begin; r < end; ++r) {
+      std::memcpy(row.data(), quants + r * cols, size_t(cols));
+      pack_row(row.data(), cols, quants + r * cols);
+    }
+  });
+}
+
+void unpack_q8_quants(const int8_t* packed, int64_t rows, int64_t cols, int8_t* planar) {
+  if (rows < 0 || cols < 0 || cols % kBlock != 0)
+    throw EngineError(codes::kInvalidArgument, "unpack_q8_quants: a Q8_0 matrix needs cols divisible by 32, got " + std::to_string(cols));
+  for (int64_t r = 0; r < rows; ++r) unpack_row(packed + r * cols, cols, planar + r * cols);
 }
 
 }  // namespace astraea
