@@ -45,57 +45,82 @@ void write_kv(const float* k, const float* v, const int64_t* slots, int64_t num_
 
 namespace {
 
-// Attends the query heads that share one KV head (a GQA group) for one token, one block of keys
-// at a time, so each key and value row is read once for the whole group.
-struct GroupAttention {
+// Up to this many consecutive new tokens of one sequence are attended together, block by block:
+// each block's keys and values (a few KB for one KV head) are read from memory once for all of
+// them and stay in L1 between them. Attended one token at a time, a prompt of P tokens read every
+// block of its context P times over — most of a long prefill's time. Each token still folds the
+// same blocks in the same order with the same row counts, so its result is exactly what it was
+// alone.
+constexpr int64_t kQueryTile = 16;
+
+// Attends the query heads that share one KV head (a GQA group) for a tile of consecutive tokens of
+// one sequence, one block of keys at a time, so each key and value row is read once for the whole
+// group and the whole tile.
+struct TileAttention {
   int64_t group, hd, bs;
   float scale;
-  std::vector<float> scores, max_score, denom, acc;
-  std::vector<float> wide_keys, wide_values;  // a BF16 block's rows, widened once for the whole group (fallback)
+  std::vector<float> scores, max_score, denom, acc;  // the running softmax of each token of the tile
+  std::vector<float> wide_keys, wide_values;          // a BF16 block's rows, widened once for the tile (fallback)
 
-  GroupAttention(int64_t group_size, int64_t head_dim, int64_t block_size)
+  TileAttention(int64_t group_size, int64_t head_dim, int64_t block_size)
       : group(group_size), hd(head_dim), bs(block_size), scale(float(1.0 / std::sqrt(double(head_dim)))),
-        scores(size_t(group_size * block_size)), max_score(size_t(group_size)), denom(size_t(group_size)),
-        acc(size_t(group_size * head_dim)) {}
+        scores(size_t(group_size * block_size)), max_score(size_t(kQueryTile * group_size)),
+        denom(size_t(kQueryTile * group_size)), acc(size_t(kQueryTile * group_size * head_dim)) {}
 
-  void run(const float* q /* [group][hd] */, int64_t first_pos, int64_t last_pos, const int32_t* blocks,
-           KvCache& cache, int64_t layer, int64_t kv_head, float* out /* [group][hd] */) {
+  // Tokens i = 0..nq-1 at positions pos0 + i; token i's queries [group][hd] at q + i * stride, its
+  // output likewise at out + i * stride. window 0: no sliding window.
+  void run(const float* q, int64_t stride, int64_t nq, int64_t pos0, int64_t window, const int32_t* blocks,
+           KvCache& cache, int64_t layer, int64_t kv_head, float* out) {
     std::fill(max_score.begin(), max_score.end(), -INFINITY);
     std::fill(denom.begin(), denom.end(), 0.0f);
     std::fill(acc.begin(), acc.end(), 0.0f);
-    const OnlineSoftmax state{max_score.data(), denom.data(), acc.data()};
-    for (int64_t pos = first_pos; pos <= last_pos;) {
-      const int64_t block = blocks[pos / bs];
-      const int64_t slot0 = pos % bs;
-      const int64_t n = std::min(bs - slot0, last_pos - pos + 1);
-      const int64_t offset = kv_head * cache.head_stride() + slot0 * hd;
-      const void* keys = cache.keys(block, layer, offset);
-      const void* values = cache.values(block, layer, offset);
-      if (cache.dtype() == DType::BF16) {
-        const auto* k16 = static_cast<const uint16_t*>(keys);
-        const auto* v16 = static_cast<const uint16_t*>(values);
-        if (attend_block_bf16(q, group, hd, k16, v16, n, scale, scores.data(), state)) {
-          pos += n;
-          continue;
+    const auto first_of = [&](int64_t pos) { return window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0); };
+    const int64_t last = pos0 + nq - 1;
+    for (int64_t b = first_of(pos0) / bs; b <= last / bs; ++b) {
+      const int64_t b0 = b * bs;
+      const int64_t head = kv_head * cache.head_stride();
+      const void* keys = cache.keys(blocks[b], layer, head);
+      const void* values = cache.values(blocks[b], layer, head);
+      bool widened = false;
+      for (int64_t i = 0; i < nq; ++i) {
+        // Token i sees positions [first_of(pos), pos]: of this block, rows [s, e).
+        const int64_t pos = pos0 + i;
+        const int64_t s = std::max(b0, first_of(pos)), e = std::min(b0 + bs, pos + 1);
+        if (s >= e) continue;
+        const int64_t row = s - b0, n = e - s;
+        const OnlineSoftmax state{max_score.data() + i * group, denom.data() + i * group, acc.data() + i * group * hd};
+        const float* qi = q + i * stride;
+        if (cache.dtype() == DType::BF16 && !widened) {
+          const auto* k16 = static_cast<const uint16_t*>(keys);
+          const auto* v16 = static_cast<const uint16_t*>(values);
+          if (attend_block_bf16(qi, group, hd, k16 + row * hd, v16 + row * hd, n, scale, scores.data(), state)) continue;
+          // No kernel for BF16 here: the block's rows widened into L1-sized scratch once for the tile.
+          const int64_t rows = std::min(bs, last + 1 - b0);
+          wide_keys.resize(size_t(bs * hd));  // only where no kernel reads BF16 itself
+          wide_values.resize(size_t(bs * hd));
+          widen_bf16(k16, wide_keys.data(), rows * hd);
+          widen_bf16(v16, wide_values.data(), rows * hd);
+          keys = wide_keys.data();
+          values = wide_values.data();
+          widened = true;
         }
-        // No kernel for BF16 here: widened into L1-sized scratch (one block: at most block_size x
-        // head_dim), so each element is widened once for every head of the group.
-        wide_keys.resize(size_t(bs * hd));  // only where no kernel reads BF16 itself
-        wide_values.resize(size_t(bs * hd));
-        widen_bf16(k16, wide_keys.data(), n * hd);
-        widen_bf16(v16, wide_values.data(), n * hd);
-        keys = wide_keys.data();
-        values = wide_values.data();
+        attend_block(qi, group, hd, static_cast<const float*>(keys) + row * hd, static_cast<const float*>(values) + row * hd, n,
+                     scale, scores.data(), state);
       }
-      attend_block(q, group, hd, static_cast<const float*>(keys), static_cast<const float*>(values), n, scale,
-                   scores.data(), state);
-      pos += n;
     }
-    for (int64_t h = 0; h < group; ++h) {
-      const float inv = 1.0f / denom[size_t(h)];
-      for (int64_t d = 0; d < hd; ++d) out[h * hd + d] = acc[size_t(h * hd + d)] * inv;
-    }
+    for (int64_t i = 0; i < nq; ++i)
+      for (int64_t h = 0; h < group; ++h) {
+        const float inv = 1.0f / denom[size_t(i * group + h)];
+        for (int64_t d = 0; d < hd; ++d) out[i * stride + h * hd + d] = acc[size_t((i * group + h) * hd + d)] * inv;
+      }
   }
+};
+
+// A run of consecutive new tokens of one sequence, attended together.
+struct QueryTile {
+  int32_t seq;
+  int32_t first;  // its first token's index within the sequence's new tokens
+  int32_t count;
 };
 
 }  // namespace
@@ -103,22 +128,26 @@ struct GroupAttention {
 void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_seqs, int64_t total_tokens,
                      KvCache& cache, int64_t layer, const ModelConfig& c, float* out, ThreadPool& pool) {
   const int64_t kvh = c.num_kv_heads, group = c.num_heads / c.num_kv_heads, hd = c.head_dim;
-  // Map each flattened token to its sequence once, so work items are (token, kv head) pairs.
-  std::vector<int32_t> seq_of_token(static_cast<size_t>(total_tokens));
+  // Work items are (tile, kv head) pairs; a decode step's tiles are its sequences' single tokens.
+  std::vector<QueryTile> tiles;
   for (int64_t s = 0; s < num_seqs; ++s)
-    for (int64_t i = 0; i < seqs[s].num_tokens; ++i) seq_of_token[size_t(seqs[s].first_token + i)] = int32_t(s);
+    for (int64_t i = 0; i < seqs[s].num_tokens; i += kQueryTile)
+      tiles.push_back({int32_t(s), int32_t(i), int32_t(std::min(kQueryTile, seqs[s].num_tokens - i))});
+  (void)total_tokens;
 
-  const int64_t items = total_tokens * kvh;
+  const int64_t items = int64_t(tiles.size()) * kvh;
   const int64_t grain = std::max<int64_t>(1, items / (int64_t(pool.size()) * 8));
+  const int64_t stride = c.num_heads * hd;
   pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    GroupAttention attend(group, hd, cache.block_size());
+    TileAttention attend(group, hd, cache.block_size());
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / kvh, g = item % kvh;
-      const AttentionSequence& seq = seqs[seq_of_token[size_t(t)]];
-      const int64_t pos = seq.start_position + (t - seq.first_token);
-      const int64_t first = c.sliding_window > 0 ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
-      const int64_t offset = t * c.num_heads * hd + g * group * hd;
-      attend.run(q + offset, first, pos, seq.blocks, cache, layer, g, out + offset);
+      const QueryTile& tile = tiles[size_t(item / kvh)];
+      const int64_t g = item % kvh;
+      const AttentionSequence& seq = seqs[tile.seq];
+      const int64_t t = seq.first_token + tile.first;
+      const int64_t offset = t * stride + g * group * hd;
+      attend.run(q + offset, stride, tile.count, seq.start_position + tile.first, c.sliding_window, seq.blocks, cache, layer, g,
+                 out + offset);
     }
   });
 }

@@ -1,8 +1,9 @@
 // Decode speed of the core without Node: the `small` preset's shape with seeded random weights,
-// B sequences prefilled with 128 tokens, then decoded one token per step; prints the best and
-// mean step. What a step costs with no control plane around it (docs/performance.md).
+// B sequences prefilled with P tokens (default 128), then decoded one token per step; prints the
+// best and mean step, and the prefill's time. What a step costs with no control plane around it
+// (docs/performance.md); a long P shows what attention over a long context costs.
 //
-//   bash cpp/harness/build_decode_speed.sh && build/harness/decode_speed [f32|bf16|q8] [steps] [batch] [f32|bf16 KV]
+//   bash cpp/harness/build_decode_speed.sh && build/harness/decode_speed [f32|bf16|q8] [steps] [batch] [f32|bf16 KV] [P]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   const int steps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 100;
   const int batch = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
   const std::string kv = argc > 4 ? argv[4] : (dtype == "f32" ? "f32" : "bf16");
+  const int prompt = argc > 5 ? std::max(1, std::atoi(argv[5])) : 128;
   try {
     astraea::ModelOptions options;
     options.config_json = kSmallConfig;
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
     options.weights.seed = 1;
     options.weights.dtype = weight_dtype(dtype);
     auto model = astraea::Model::load(options);
-    const int prompt = 128, block_size = 16;
+    const int block_size = 16;
     const int per_seq = (prompt + steps + block_size) / block_size;
     astraea::KvCacheOptions cache_options;
     cache_options.block_size = block_size;
@@ -74,7 +76,9 @@ int main(int argc, char** argv) {
     };
     for (int s = 0; s < batch; ++s)
       for (int i = 0; i < prompt; ++i) tokens.push_back((i * 7919 + s * 104729 + 13) % 32000);
+    const auto prefill_start = std::chrono::steady_clock::now();
     step();
+    const double prefill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - prefill_start).count();
     std::fill(lens.begin(), lens.end(), 1);
     tokens.assign(size_t(batch), 5);
     double best = 1e9, total = 0;
@@ -88,8 +92,9 @@ int main(int argc, char** argv) {
       for (int b = 0; b < batch; ++b) tokens[size_t(b)] = r.tokens[size_t(b)] >= 0 ? r.tokens[size_t(b)] : 5;
     }
     const double stream_mb = double(model->weights().decode_stream_bytes) / 1e6;
-    std::printf("%s weights, %s KV, batch %d: best step %.3f ms (%.1f GB/s of weights), mean %.3f ms, %.1f tok/s\n", dtype.c_str(),
-                kv.c_str(), batch, best * 1e3, stream_mb / best / 1e3, total / steps * 1e3, batch * steps / total);
+    std::printf("%s weights, %s KV, batch %d, prompt %d: prefill %.1f ms; decode best step %.3f ms (%.1f GB/s of weights), mean %.3f ms, %.1f tok/s\n",
+                dtype.c_str(), kv.c_str(), batch, prompt, prefill_s * 1e3, best * 1e3, stream_mb / best / 1e3, total / steps * 1e3,
+                batch * steps / total);
   } catch (const astraea::EngineError& e) {
     std::fprintf(stderr, "decode_speed: %s [%s]\n", e.what(), e.code().c_str());
     return 1;

@@ -1,4 +1,5 @@
-// Standalone correctness check and timing table for the CPU kernels (matmul, vec helpers).
+// Standalone correctness check and timing table for the CPU kernels (matmul, vec helpers, the
+// attention block).
 // Checks every SIMD level this CPU supports against a double-precision reference, then times
 // matmul on the shapes of a small decoder. Exits non-zero on any mismatch.
 //
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/kernels/attention_block.h"
 #include "core/kernels/cpu_features.h"
 #include "core/kernels/matmul.h"
 #include "core/kernels/vec.h"
@@ -201,11 +203,64 @@ void check_vec(Rng& rng, const char* label) {
   }
 }
 
+// attend_block over two blocks of n keys (F32, and BF16 keys and values through attend_block_bf16
+// where the level has a kernel for them) against softmax(q·K / sqrt(hd))·V in double precision,
+// over the same (for BF16: rounded) keys and values.
+void check_attention(Rng& rng, const char* label) {
+  for (int64_t hd : {16, 64, 128})
+    for (int64_t group : {1, 3})
+      for (int64_t n : {1, 5, 16, 17, 32})
+        for (bool bf16 : {false, true}) {
+          std::vector<float> q(size_t(group * hd)), k(size_t(2 * n * hd)), v(size_t(2 * n * hd));
+          for (auto& x : q) x = rng.uniform(-2.f, 2.f);
+          for (auto& x : k) x = rng.uniform(-1.f, 1.f);
+          for (auto& x : v) x = rng.uniform(-1.f, 1.f);
+          std::vector<uint16_t> kb(k.size()), vb(v.size());
+          if (bf16) {
+            for (size_t i = 0; i < k.size(); ++i) k[i] = bf16_to_f32(kb[i] = f32_to_bf16(k[i]));
+            for (size_t i = 0; i < v.size(); ++i) v[i] = bf16_to_f32(vb[i] = f32_to_bf16(v[i]));
+          }
+          const float scale = 1.0f / std::sqrt(float(hd));
+          std::vector<float> max_score(size_t(group), -INFINITY), denom(size_t(group), 0.f), acc(size_t(group * hd), 0.f),
+              scores(size_t(group * n));
+          const OnlineSoftmax st{max_score.data(), denom.data(), acc.data()};
+          for (int64_t b = 0; b < 2; ++b) {
+            const size_t at = size_t(b * n * hd);
+            if (!bf16 || !attend_block_bf16(q.data(), group, hd, kb.data() + at, vb.data() + at, n, scale, scores.data(), st))
+              attend_block(q.data(), group, hd, k.data() + at, v.data() + at, n, scale, scores.data(), st);
+          }
+          bool ok = true;
+          for (int64_t h = 0; h < group; ++h) {
+            std::vector<double> p(size_t(2 * n));
+            double top = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < 2 * n; ++j) {
+              double dot = 0;
+              for (int64_t d = 0; d < hd; ++d) dot += double(q[size_t(h * hd + d)]) * k[size_t(j * hd + d)];
+              top = std::max(top, p[size_t(j)] = dot * scale);
+            }
+            for (auto& x : p) sum += (x = std::exp(x - top));
+            for (int64_t d = 0; d < hd; ++d) {
+              double want = 0;
+              for (int64_t j = 0; j < 2 * n; ++j) want += p[size_t(j)] / sum * v[size_t(j * hd + d)];
+              const double got = double(acc[size_t(h * hd + d)]) / denom[size_t(h)];
+              if (!(std::fabs(got - want) <= 1e-5 * (1 + std::fabs(want)))) ok = false;
+            }
+          }
+          ++g_checks;
+          if (!ok) {
+            ++g_failures;
+            std::printf("FAIL %-7s attention hd=%lld group=%lld n=%lld %s\n", label, (long long)hd, (long long)group,
+                        (long long)n, bf16 ? "bf16" : "f32");
+          }
+        }
+}
+
 void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
   force_simd_level_for_testing(level);
   const char* label = simd_level_name(level);
   const int before = g_failures;
   Rng rng(0x5eed + uint64_t(level));
+  check_attention(rng, label);
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
     // Tiny shapes, exhaustively: every remainder path of every micro-kernel.
     for (int64_t rows = 1; rows <= 9; ++rows)

@@ -83,27 +83,26 @@ export const H100_LLAMA3_8B: SimulationProfile = {
 };
 
 /**
- * The `small` preset (100M parameters, BF16 weights) on this project's 2-core CPU VM, as `astraea
- * calibrate` measured it (bash bench/policies/sim-validation.sh 2, round 2;
- * docs/results/sim-validation-paper/profile-2.json; docs/simulator.md): 5.6 ms per step + 0.685 ms per
- * token + 1.31 µs per context token + 0.54 µs per attention pair + 0.04 ms per sequence, plus
- * 0.30 ms of control plane per step; block copies at 13 GB/s. The pool and batch limits are the
- * bench's (256 blocks of 16 tokens, 512 tokens and 64 sequences per step). KV: 12 KiB per token,
- * the BF16 cache the engine gives BF16 weights by default since issue 23 (a block, and so a swap,
- * is half the bytes of the F32 cache the times above were calibrated with; the attention terms
- * were measured reading F32 keys and values and are, if anything, high for BF16).
+ * The `small` preset (100M parameters, BF16 weights, the BF16 KV cache the engine gives them by
+ * default) on this project's 2-core CPU VM, as `astraea calibrate` measured it on 2026-12-06
+ * (`node bin/astraea.js calibrate --seed 100 --name cpu-small --kv-blocks 256`, the machine
+ * otherwise idle; docs/results/issue-23/calibration/cpu-small-bf16kv.json; docs/simulator.md):
+ * 5.51 ms per step + 0.581 ms per token + 1.23 µs per context token + 0.584 µs per attention pair,
+ * plus 1.26 ms of control plane per step (the mean over the calibration's replays); block copies
+ * at 22.9 GB/s. KV: 12 KiB per token. The pool and batch limits are the calibration's (256 blocks
+ * of 16 tokens, 512 tokens and 64 sequences per step).
  */
 export const CPU_SMALL: SimulationProfile = {
   model: { name: 'small', vocabSize: 32000, maxPositionEmbeddings: 4096, kvBytesPerToken: 12288 },
   costs: {
     name: 'cpu-small',
-    fixedS: 5.6e-3,
-    tokenS: 0.685e-3,
-    contextTokenS: 1.31e-6,
-    attentionPairS: 0.544e-6,
-    sequenceS: 0.038e-3,
-    stepOverheadS: 0.3e-3,
-    swapBytesPerS: 13.1e9,
+    fixedS: 5.51e-3,
+    tokenS: 0.581e-3,
+    contextTokenS: 1.23e-6,
+    attentionPairS: 0.584e-6,
+    sequenceS: 0,
+    stepOverheadS: 1.26e-3,
+    swapBytesPerS: 22.9e9,
   },
   deviceBlocks: 256,
   hostBlocks: 256,
