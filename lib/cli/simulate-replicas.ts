@@ -11,7 +11,7 @@ import { EngineError } from '../errors.js';
 import type { PolicyName } from '../sched/registry.js';
 import type { SimulationProfile } from '../sim/cost-model.js';
 import { findReplicaCapacity, type ReplicaCapacityResult } from '../sim/replica-capacity.js';
-import type { RoutingStats } from '../sim/replica-set.js';
+import type { MovedCalls, RoutingStats } from '../sim/replica-set.js';
 import { ROUTER_NAMES } from '../sim/routers.js';
 import { simulateReplicas } from '../sim/simulate-replicas.js';
 import type { GeneratedWorkload } from '../workload/generators/types.js';
@@ -22,6 +22,8 @@ export interface ReplicaRunLine {
   replicas: number;
   router: string;
   load_per_replica: number;
+  /** What moved calls told their new replica. */
+  moved_calls: MovedCalls;
   routing: RoutingStats;
   summary: RunSummary;
 }
@@ -34,6 +36,11 @@ export function routersOption(text: string): string[] {
   return listOption(text, 'router', ROUTER_NAMES);
 }
 
+export function movedCallsOption(text: string): MovedCalls {
+  if (text !== 'history' && text !== 'fresh') throw new EngineError('INVALID_ARGUMENT', `--moved-calls must be history or fresh, got "${text}"`);
+  return text;
+}
+
 interface Common {
   profile: SimulationProfile;
   kvBlocks?: number;
@@ -43,6 +50,7 @@ interface Common {
   policyOptions: Partial<Record<PolicyName, Record<string, unknown>>>;
   replicas: readonly number[];
   routers: readonly string[];
+  movedCalls: MovedCalls;
 }
 
 /** Runs every replicas × router × policy at each per-replica load; `workloadAt(total load, jobs)` makes the workload. */
@@ -75,6 +83,7 @@ export async function runReplicaSweep(
             hints: common.hints,
             replicas: n,
             router,
+            movedCalls: common.movedCalls,
             onJobDone: (_o, done) => bar.update(done),
           });
           const summary = summarizeRun(
@@ -92,7 +101,7 @@ export async function runReplicaSweep(
             r.stats,
           );
           bar.stop(`${policy} ${router} ×${n} load ${load}/replica: mean JCT ${summary.jct_s.mean?.toFixed(2) ?? '–'} s, ${r.routing.moves} moves (${((Date.now() - started) / 1000).toFixed(1)} s wall)`);
-          const line = { replicas: n, router, load_per_replica: load, routing: r.routing, summary };
+          const line = { replicas: n, router, load_per_replica: load, moved_calls: common.movedCalls, routing: r.routing, summary };
           lines.push(line);
           onLine?.(line);
         }
@@ -133,6 +142,7 @@ export async function runReplicaCapacity(
           ...search,
           replicas: n,
           router,
+          movedCalls: common.movedCalls,
           hints: common.hints,
           policyOptions: common.policyOptions,
           onProbe: (_policy, p) => process.stderr.write(`${policy} ${router} ×${n} load ${p.load.toFixed(3)}/replica: p90 ${fmt(p.p90S)} s${p.failed ? `, ${p.failed} failed` : ''} → ${p.pass ? 'meets' : 'misses'} the objective\n`),

@@ -48,7 +48,7 @@ export class EngineAccounts {
 
   /** One decision about a job's KV, with the blocks it moved, in the job's current segment. */
   logKv(record: JobRecord, action: KvDecision['action'], cause: KvDecision['cause'], blocks: number): void {
-    record.kvDecisions.push({ segmentIndex: record.segmentsStarted - 1, action, cause, atS: this.clock.now(), bytes: blocks * this.blockBytes });
+    record.kvDecisions.push({ segmentIndex: record.segmentIndex, action, cause, atS: this.clock.now(), bytes: blocks * this.blockBytes });
   }
 
   /** A job closed: its recompute count and its account are kept (the last CLOSED_ACCOUNTS_KEPT). */

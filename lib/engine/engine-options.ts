@@ -43,6 +43,16 @@ export function checkJobNaming(options: { cacheSalt?: unknown; group?: unknown }
   }
 }
 
+/** A job's history (JobOptions.history), checked; none is a new job's. */
+export function checkJobHistory(history: JobOptions['history']): { segments: number; ageS: number } {
+  if (history === undefined) return { segments: 0, ageS: 0 };
+  if (typeof history !== 'object' || history === null) throw new EngineError('INVALID_ARGUMENT', 'history must be an object { segments, ageS }');
+  const { segments, ageS = 0 } = history;
+  if (!(Number.isInteger(segments) && segments >= 0)) throw new EngineError('INVALID_ARGUMENT', `history.segments must be an integer >= 0, got ${segments}`);
+  if (!(Number.isFinite(ageS) && ageS >= 0)) throw new EngineError('INVALID_ARGUMENT', `history.ageS must be a finite number >= 0, got ${ageS}`);
+  return { segments, ageS };
+}
+
 /** The job a new job forks (JobOptions.forkOf): open, with the same cache salt, and whose group it joins. */
 export function checkForkParent(parent: JobRecord | undefined, options: JobOptions, root: BlockHash | null): JobRecord {
   if (parent === undefined) throw new EngineError('UNKNOWN_JOB', `cannot fork job ${options.forkOf}: it is not open`);

@@ -27,7 +27,7 @@ import { createPolicy } from '../sched/registry.js';
 import { ActiveSegment } from './active-segment.js';
 import { NON_FINITE_LOGITS, type BackendModelInfo, type EngineBackend } from './backend.js';
 import { EngineAccounts } from './engine-accounts.js';
-import { checkForkParent, checkJobNaming, checkPolicyName, checkSegmentStart, poolsAndLimits } from './engine-options.js';
+import { checkForkParent, checkJobHistory, checkJobNaming, checkPolicyName, checkSegmentStart, poolsAndLimits } from './engine-options.js';
 import { checkSampling } from './sampling-check.js';
 import { Job } from './job.js';
 import { JobGroups } from './job-group.js';
@@ -155,9 +155,12 @@ export class Engine {
     const root = options.cacheSalt === undefined ? null : saltRoot(options.cacheSalt);
     if (root !== null) this.kvEvents?.noteSalt(root, options.cacheSalt as string);
     const parent = options.forkOf === undefined ? null : checkForkParent(this.jobs.get(options.forkOf), options, root);
+    const history = checkJobHistory(options.history);
     const state = new JobStateMachine(id, this.clock);
-    const group = this.groups.join(parent?.group.id ?? options.group ?? id, state.arrivalTime);
+    // A job with a history is ranked from when it began (its group's arrival; a fork joins its parent's).
+    const group = this.groups.join(parent?.group.id ?? options.group ?? id, state.arrivalTime - history.ageS);
     const record = new JobRecord(id, options.kind ?? 'default', state, this.blocks.watch(id), group, root, parent);
+    record.priorSegments = history.segments;
     group.add(record);
     this.jobs.set(id, record);
     return new Job(this, record);
@@ -296,7 +299,8 @@ export class Engine {
       hintedOutputTokens: hintedOutput || undefined,
       expectedToolS: options.expectedToolS,
     };
-    record.active = new ActiveSegment(record.segmentsStarted, spec, segment, this.backend.tokenizer, eos, `${record.id}_${record.segmentsStarted}`);
+    const index = record.segmentIndex + 1;
+    record.active = new ActiveSegment(index, spec, segment, this.backend.tokenizer, eos, `${record.id}_${index}`);
     if (record.segmentsStarted === 0) {
       record.state.startSegment(input.tokens.length);
     } else {

@@ -27,6 +27,8 @@ export class JobRecord {
    */
   computedHighWater = 0;
   segmentsStarted = 0;
+  /** Segments the job ran before it came to this engine (JobOptions.history). */
+  priorSegments = 0;
   closed = false;
   /** Every KV decision taken for the job while it waited on tools, in order. */
   kvDecisions: KvDecision[] = [];
@@ -50,6 +52,11 @@ export class JobRecord {
     /** The job whose KV the first segment shares (JobOptions.forkOf); null once used or if none. */
     public forkOf: JobRecord | null = null,
   ) {}
+
+  /** The index in the whole job of its latest segment here (-1 before the first). */
+  get segmentIndex(): number {
+    return this.priorSegments + this.segmentsStarted - 1;
+  }
 
   /** Where the job's KV is: nowhere, on the device, or swapped to the host. */
   get placement(): KvPlacement {

@@ -82,7 +82,7 @@ function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => Segment
     kind: r.kind,
     jobArrivalS: group.arrivalS,
     segmentQueuedS: state.currentSegmentQueuedAt ?? nowS,
-    segmentIndex: r.segmentsStarted - 1,
+    segmentIndex: r.segmentIndex,
     pendingPrefillTokens: r.tokens.length - r.computedTokens - 1,
     generatedTokens: r.active?.generated.length ?? 0,
     contextTokens: r.tokens.length,

@@ -89,6 +89,23 @@ export interface JobOptions {
    * serve its full blocks).
    */
   forkOf?: string;
+  /**
+   * What the job did before it reached this engine: a call moved here from another replica by a
+   * router, or a conversation resumed after its job was closed. The policies rank it as the job it
+   * is — `segments` already run (so this job's first segment is its segment `segments`, and the
+   * per-kind predictors of output and job length read it there) and begun `ageS` seconds ago (its
+   * arrival for the ranking) — rather than as a new job. Metrics still count from its creation
+   * here. Default: none (a new job).
+   */
+  history?: JobHistory;
+}
+
+/** JobOptions.history: the part of a job run elsewhere. */
+export interface JobHistory {
+  /** Segments (LLM calls) the job ran before this engine's first. Integer >= 0. */
+  segments: number;
+  /** Seconds since the job began. Finite, >= 0; default 0. */
+  ageS?: number;
 }
 
 export interface GenerateOptions {

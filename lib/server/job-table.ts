@@ -157,14 +157,21 @@ export class JobTable {
     return undefined;
   }
 
-  /** The engine job to run the call on: the one waiting on a tool, else a fresh one (a fork's first shares its parent's KV). */
-  engineJobFor(job: BoundJob, kind?: string): { engineJob: Job; resume: boolean } {
+  /**
+   * The engine job to run the call on: the one waiting on a tool, else a fresh one (a fork's first
+   * shares its parent's KV). A fresh one is told the job's history (JobOptions.history): the model
+   * calls its conversation already holds — one per assistant turn, whichever server made them (a
+   * call a gateway moved here from another replica brings them all) — and the time since the job's
+   * first call here, so the policy ranks it as the job it is, not as a new one.
+   */
+  engineJobFor(job: BoundJob, kind: string | undefined, messages: readonly ChatMessage[]): { engineJob: Job; resume: boolean } {
     if (job.engineJob && job.engineJob.state === 'tool_wait') return { engineJob: job.engineJob, resume: true };
     this.closeEngineJob(job);
     job.generations++;
     const parent = job.forkOf !== null && this.engine.hasJob(job.forkOf.id) ? job.forkOf.id : undefined;
     job.forkOf = null;
-    job.engineJob = this.engine.createJob({ id: `${job.id}.${job.generations}`, kind, cacheSalt: job.cacheSalt ?? undefined, group: job.groupId, forkOf: parent });
+    const history = { segments: messages.filter((m) => m.role === 'assistant').length, ageS: Math.max(0, Date.now() - job.startedMs) / 1000 };
+    job.engineJob = this.engine.createJob({ id: `${job.id}.${job.generations}`, kind, cacheSalt: job.cacheSalt ?? undefined, group: job.groupId, forkOf: parent, history });
     return { engineJob: job.engineJob, resume: false };
   }
 

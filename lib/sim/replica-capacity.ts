@@ -16,12 +16,15 @@ import type { PolicyName } from '../sched/registry.js';
 import type { GeneratedWorkload } from '../workload/generators/types.js';
 import type { SimulationProfile } from './cost-model.js';
 import { simulate } from './simulate.js';
+import type { MovedCalls } from './replica-set.js';
 import { simulateReplicas } from './simulate-replicas.js';
 
 /** The single-engine search's options (lib/bench/capacity.ts), for a set of replicas behind a router. */
 export interface ReplicaCapacityOptions extends Pick<CapacityOptions, 'objective' | 'lightLoad' | 'precision' | 'maxProbes' | 'windowS' | 'minJobs' | 'maxJobs' | 'policyOptions' | 'hints'> {
   replicas: number;
   router: string;
+  /** What a moved call tells its new replica (lib/sim/replica-set.ts). Default 'history'. */
+  movedCalls?: MovedCalls;
   onProbe?: (policy: PolicyName, probe: CapacityProbe) => void;
 }
 
@@ -69,6 +72,7 @@ export async function findReplicaCapacity(
         workloadScale: workload.params.scale,
         replicas: n,
         router: options.router,
+        movedCalls: options.movedCalls,
       });
       const p90 = jctSummary(outcomes).p90;
       const failed = outcomes.filter((o) => o.error !== null).length;

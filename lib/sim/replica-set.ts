@@ -6,12 +6,15 @@
  * it leaves (as if that server expired the idle job at once, the kindest case for the router:
  * its preserved KV goes back to that replica's prefix cache) and starts a new engine job on the
  * new replica whose prompt is the whole conversation so far, as an OpenAI-style client resends
- * it. That replica recomputes whatever its prefix cache lacks — a normal miss — and its policy
- * sees a new job (no age, no history). Subagents start on their parent's replica as forks when
+ * it. That replica recomputes whatever its prefix cache lacks — a normal miss. With
+ * `movedCalls: 'history'` (the default) the new engine job carries the job's history (the
+ * segments run so far and when it began: JobOptions.history, which a server reads off the
+ * conversation and the job's headers), so its policy ranks it as the job it is; with 'fresh' it
+ * sees a new job (no age, no segments behind it). Subagents start on their parent's replica as forks when
  * routed there, else as plain jobs with the parent's context as their prompt.
  *
  * Only what the replay uses of Engine and Job is provided (modelInfo, createJob; generate, resume,
- * close, metrics); lib/sim/simulate-replicas.ts hands the set to runWorkload through a cast.
+ * close, metrics): the replay's WorkloadTarget (lib/workload/replay.ts).
  */
 import type { JobMetrics } from '../agent/job-state.js';
 import type { Engine } from '../engine/engine.js';
@@ -33,14 +36,30 @@ export interface RoutingStats {
   callsPerReplica: number[];
 }
 
+/** What a moved call tells its new replica: the job's history, or nothing (a fresh job). */
+export type MovedCalls = 'history' | 'fresh';
+
+export interface ReplicaSetOptions {
+  /** Default 'history'. */
+  movedCalls?: MovedCalls;
+  /** The replicas' clock (seconds): when each job began, for its history. Default: none (ageS 0). */
+  now?: () => number;
+}
+
 export class ReplicaSet {
   readonly routing: RoutingStats;
+  readonly movedCalls: MovedCalls;
+  readonly now: () => number;
   private readonly open = new Map<string, RoutedJob>();
 
   constructor(
     readonly engines: readonly Engine[],
     readonly router: Router,
+    options: ReplicaSetOptions = {},
   ) {
+    this.movedCalls = options.movedCalls ?? 'history';
+    if (this.movedCalls !== 'history' && this.movedCalls !== 'fresh') throw new EngineError('INVALID_ARGUMENT', `movedCalls must be 'history' or 'fresh', got ${String(this.movedCalls)}`);
+    this.now = options.now ?? (() => 0);
     if (engines.length === 0) throw new EngineError('INVALID_ARGUMENT', 'a replica set needs at least one engine');
     this.routing = { calls: 0, moves: 0, movedPromptTokens: 0, movedComputedTokens: 0, callsPerReplica: engines.map(() => 0) };
   }
@@ -94,6 +113,9 @@ export class RoutedJob {
   readonly sessionId: string;
   private home: number | null = null;
   private current: Job | null = null;
+  /** Calls made so far (segments begun), and when the first was made. */
+  private calls = 0;
+  private startedS = 0;
   /** Every token sent and generated so far (what a moved call resends). */
   private readonly context: number[] = [];
   /** Metrics of the engine jobs it left behind. */
@@ -120,6 +142,7 @@ export class RoutedJob {
     const fork = this.parent !== undefined && this.parent.home === replica && this.parent.current !== null;
     this.current = engine.createJob({ id: this.id, kind: this.kind, ...(fork ? { forkOf: this.parent!.id } : {}) });
     this.home = replica;
+    this.startedS = this.set.now();
     return this.track(this.current.generate(options), options.tokens, null);
   }
 
@@ -133,7 +156,8 @@ export class RoutedJob {
     this.current.close();
     this.set.routing.moves++;
     this.set.routing.movedPromptTokens += prompt.length;
-    this.current = this.set.engines[replica].createJob({ id: this.id, kind: this.kind });
+    const history = this.set.movedCalls === 'history' ? { history: { segments: this.calls, ageS: this.set.now() - this.startedS } } : {};
+    this.current = this.set.engines[replica].createJob({ id: this.id, kind: this.kind, ...history });
     this.home = replica;
     const { tool: _tool, toolCallId: _callId, toolResult: _result, messages: _messages, ...rest } = options;
     return this.track(this.current.generate({ ...rest, tokens: prompt }), options.tokens, this.set.routing);
@@ -163,6 +187,7 @@ export class RoutedJob {
    * keep their order (a one-replica set replays exactly as one engine: test/unit/replica-set.test.ts).
    */
   private track(segment: Segment, input: readonly number[], moved: RoutingStats | null): Segment {
+    this.calls++;
     for (const t of input) this.context.push(t);
     segment.done.then(
       (result) => {

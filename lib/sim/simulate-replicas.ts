@@ -8,7 +8,7 @@
 import type { EngineStats } from '../engine/types.js';
 import { EngineError } from '../errors.js';
 import type { WorkloadJob } from '../workload/format.js';
-import { ReplicaSet, type RoutingStats } from './replica-set.js';
+import { ReplicaSet, type MovedCalls, type RoutingStats } from './replica-set.js';
 import type { Router } from './router.js';
 import { createRouter, type RouterOptions } from './routers.js';
 import { profileOf, replayOnClock, simulatedEngine, type SimulateOptions, type SimulationResult } from './simulate.js';
@@ -19,6 +19,8 @@ export interface ReplicaSimulateOptions extends Omit<SimulateOptions, 'onStep'> 
   /** A router's name (lib/sim/routers.ts) or a router. */
   router: string | Router;
   routerOptions?: RouterOptions;
+  /** What a call moved to another replica tells it (lib/sim/replica-set.ts). Default 'history'. */
+  movedCalls?: MovedCalls;
 }
 
 export interface ReplicaSimulationResult extends SimulationResult {
@@ -48,7 +50,7 @@ export async function simulateReplicas(jobs: readonly WorkloadJob[], options: Re
   const clock = new VirtualClock();
   const engines = Array.from({ length: options.replicas }, () => simulatedEngine(profile, clock, options));
   const router = typeof options.router === 'string' ? createRouter(options.router, options.replicas, options.routerOptions) : options.router;
-  const set = new ReplicaSet(engines, router);
+  const set = new ReplicaSet(engines, router, { movedCalls: options.movedCalls, now: () => clock.now() });
   try {
     const outcomes = await replayOnClock(set, jobs, clock, options);
     const replicaStats = engines.map((e) => e.stats());

@@ -173,6 +173,8 @@ describe('astraea CLI', () => {
       [['simulate', '--chart', 'x.png', '--jobs', '2'], /\.svg/],
       [['simulate', '--host-blocks', '-1', '--no-chart'], /--host-blocks must be an integer >= 0/],
       [['simulate', '--bound', '--no-chart'], /--bound is a capacity: give --capacity with it/],
+      [['simulate', '--moved-calls', 'fresh', '--no-chart'], /--moved-calls is about calls routed between replicas: give --replicas/],
+      [['simulate', '--replicas', '2', '--moved-calls', 'teleport', '--no-chart'], /--moved-calls must be history or fresh, got "teleport"/],
       [['simulate', '--capacity', '--precision', '1', '--no-chart'], /--precision must be above 1/],
     ];
     for (const [args, message] of cases) {

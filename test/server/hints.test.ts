@@ -3,7 +3,8 @@
  * inputs they name — seen by a recording policy — a malformed hint is a 400 naming its field,
  * and a well-formed hint this server cannot read is skipped, never refused. What each input then
  * changes is pinned in test/unit/hints-astraea.test.ts, block-retention.test.ts and
- * engine-hints.test.ts.
+ * engine-hints.test.ts. And the history a call's conversation carries (JobOptions.history): the
+ * model calls made before this server saw the job.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
@@ -193,6 +194,34 @@ describe('hints over HTTP', () => {
     const streamed = await post('s', { stream: true, ...envelope(action('kv.fetch', {})) });
     expect(streamed.statusCode).toBe(200);
     expect(streamed.headers['x-astraea-hints-skipped']).toBe('actions[0] kv.fetch@1.0');
+    done();
+  });
+});
+
+describe("a conversation's history over HTTP", () => {
+  it('a call bringing earlier assistant turns is ranked as that many segments in; a new conversation as its first', async () => {
+    const { app, candidates, done } = await server();
+    // A conversation begun elsewhere (a call a gateway moved from another replica): two model
+    // calls already made, so this one is the job's third segment (index 2).
+    const moved = [
+      { role: 'user', content: 'fix the failing test' },
+      { role: 'assistant', content: 'reading the test file' },
+      { role: 'user', content: 'here it is' },
+      { role: 'assistant', content: 'now the source' },
+      { role: 'user', content: 'here is the source' },
+    ];
+    const before = performance.now() / 1000; // the engine's clock
+    for (const [id, messages] of [['moved', moved], ['new', [{ role: 'user', content: 'hi' }]]] as const) {
+      const res = await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: id, messages }) });
+      expect(res.statusCode).toBe(200);
+    }
+    expect([candidates.get('moved.1')!.segmentIndex, candidates.get('new.1')!.segmentIndex]).toEqual([2, 0]);
+    // Its age is what this server knows: from its first call here.
+    expect(candidates.get('moved.1')!.jobArrivalS).toBeGreaterThanOrEqual(before - 1);
+    // The next call on the same job resumes its engine job: the segment after.
+    const next = await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: chat({ job_id: 'new', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'x' }, { role: 'user', content: 'more' }] }) });
+    expect(next.statusCode).toBe(200);
+    expect(candidates.get('new.1')!.segmentIndex).toBe(1);
     done();
   });
 });

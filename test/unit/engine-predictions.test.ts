@@ -1,8 +1,10 @@
 /**
  * What the engine learns and hands to the policy in each candidate: the segments a job of a
- * kind runs (from finished jobs) and the output length of a segment (per kind and index).
+ * kind runs (from finished jobs) and the output length of a segment (per kind and index); and
+ * what a job's history (JobOptions.history: segments run elsewhere, its age) changes in both.
  */
 import { describe, expect, it } from 'vitest';
+import { EngineError } from '../../lib/errors.js';
 import { Engine } from '../../lib/engine/engine.js';
 import type { Policy, SchedulingCandidate } from '../../lib/sched/policy.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
@@ -75,5 +77,47 @@ describe('predictions in the scheduling candidates', () => {
     // mean, (3 + 6 + 9) / 3 = 6. Frozen at queueing, it would still say 20.
     expect(late[0].expectedOutputTokens).toBe(20);
     expect(late.at(-1)!.expectedOutputTokens).toBe(6);
+  });
+
+  it('a job with a history is ranked, predicted and counted as the job it is', async () => {
+    const seen: SchedulingCandidate[] = [];
+    const policy: Policy = { name: 'rec', preemption: 'recompute', order: (c) => (seen.push(...c), [...c]), onToolWait: () => 'preserve' };
+    const clock = new VirtualClock();
+    const model = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 };
+    const costs = { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 };
+    const engine = Engine.withBackend(new SimulatedBackend(model, costs, 16, clock), { policy, kvBlocks: 64, clock });
+    const three = (id: string, arrivalS: number): WorkloadJob => ({
+      id,
+      arrivalS,
+      kind: 'k',
+      segments: [
+        { inputTokens: 8, outputTokens: 4, tool: { name: 't', durationS: 0.1 } },
+        { inputTokens: 2, outputTokens: 6, tool: { name: 't', durationS: 0.1 } },
+        { inputTokens: 2, outputTokens: 2, tool: null },
+      ],
+    });
+    await Promise.all([runWorkload(engine, [three('a', 0), three('b', 0)], clock), clock.run()]);
+    // A job that ran two segments elsewhere and began 4 s ago comes in: its one segment here is
+    // its third, the last of a 3-segment job as far as the predictors know.
+    const nowS = clock.now();
+    const m = engine.createJob({ id: 'm', kind: 'k', history: { segments: 2, ageS: 4 } });
+    const segment = m.generate({ tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], maxTokens: 2, ignoreEos: true });
+    await Promise.all([segment.done, clock.run()]);
+    const mc = seen.find((c) => c.jobId === 'm')!;
+    expect([mc.segmentIndex, mc.expectedFutureSegments, mc.lastSegmentChance, mc.jobArrivalS]).toEqual([2, 0, 1, nowS - 4]);
+    // Its metrics are this engine's: from its creation here, one segment.
+    expect(m.metrics().jctS).toBeCloseTo(clock.now() - nowS, 12);
+    expect(m.metrics().segments).toBe(1);
+    m.close();
+    // It finished as a 3-segment job: counts (3, 3, 3), so a new job expects 2 after its first.
+    // (Counted as the one segment it ran here, (3, 3, 1) would give (2 + 2 + 0) / 3.)
+    await Promise.all([runWorkload(engine, [three('n', 0)], clock), clock.run()]);
+    expect(seen.find((c) => c.jobId === 'n' && c.segmentIndex === 0)!.expectedFutureSegments).toBe(2);
+    // Malformed histories are refused, and no job is left behind.
+    for (const history of [{ segments: -1 }, { segments: 1.5 }, { segments: 1, ageS: Number.NaN }, { segments: 1, ageS: -2 }]) {
+      expect(() => engine.createJob({ id: 'bad', history })).toThrow(EngineError);
+      expect(engine.hasJob('bad')).toBe(false);
+    }
+    await engine.close();
   });
 });

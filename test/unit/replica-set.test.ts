@@ -6,6 +6,13 @@ import { simulationProfile } from '../../lib/sim/cost-model.js';
 import { findReplicaCapacity } from '../../lib/sim/replica-capacity.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { simulateReplicas } from '../../lib/sim/simulate-replicas.js';
+import { Engine } from '../../lib/engine/engine.js';
+import type { Policy, SchedulingCandidate } from '../../lib/sched/policy.js';
+import { ReplicaSet, type MovedCalls } from '../../lib/sim/replica-set.js';
+import { createRouter } from '../../lib/sim/routers.js';
+import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
+import { replayOnClock } from '../../lib/sim/simulate.js';
+import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import { ROUTER_NAMES } from '../../lib/sim/routers.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
@@ -52,6 +59,54 @@ describe('a job split across two replicas', () => {
     // prompt's 6 full blocks (96 tokens) and computes the other 121 − 96 = 25: 0.01 + 0.025 s.
     expect(r.outcomes[0].jctS).toBeCloseTo(1.11 + 0.035, 9);
     expect(r.replicaStats.map(computed)).toEqual([100 + 25, 0]);
+  });
+});
+
+describe('what a moved call tells its new replica', () => {
+  // Three calls, round-robin over two replicas: replica 0, then 1 (moved), then 0 (moved back).
+  const THREE_CALLS: WorkloadJob[] = [
+    {
+      id: 'j',
+      arrivalS: 5,
+      kind: 'k',
+      segments: [
+        { inputTokens: 100, outputTokens: 1, tool: { name: 't', durationS: 1 } },
+        { inputTokens: 20, outputTokens: 1, tool: { name: 't', durationS: 1 } },
+        { inputTokens: 20, outputTokens: 1, tool: null },
+      ],
+    },
+  ];
+  /** The (segment index, job arrival) each replica's policy was shown for the job's first step there. */
+  async function shown(movedCalls: MovedCalls): Promise<[number, number][]> {
+    const seen: SchedulingCandidate[][] = [[], []];
+    const clock = new VirtualClock();
+    const engines = seen.map((log) => {
+      const policy: Policy = { name: 'rec', preemption: 'recompute', order: (c) => (log.push(...c), [...c]), onToolWait: () => 'preserve' };
+      return Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), { policy, kvBlocks: 64, clock });
+    });
+    const set = new ReplicaSet(engines, createRouter('round-robin', 2), { movedCalls, now: () => clock.now() });
+    await replayOnClock(set, THREE_CALLS, clock, {});
+    for (const e of engines) await e.close();
+    // Replica 0 saw calls 1 and 3, replica 1 call 2: each call's first candidate, in call order.
+    const firsts = (log: SchedulingCandidate[]) => log.filter((c, i) => i === 0 || log[i - 1].segmentIndex !== c.segmentIndex || log[i - 1].jobArrivalS !== c.jobArrivalS);
+    const [zero, one] = seen.map(firsts);
+    return [zero[0], one[0], zero[1]].map((c) => [c.segmentIndex, c.jobArrivalS]);
+  }
+
+  it("'history': each call is the job's next segment, and the job arrived when it began", async () => {
+    expect(await shown('history')).toEqual([
+      [0, 5],
+      [1, 5],
+      [2, 5],
+    ]);
+  });
+
+  it("'fresh': each moved call is a new job's first segment, arriving as it is made", async () => {
+    const calls = await shown('fresh');
+    expect(calls.map((c) => c[0])).toEqual([0, 0, 0]);
+    // Call 2 is made when call 1 (a 100-token prefill, 0.110 s) and its 1 s tool are over.
+    expect(calls[1][1]).toBeCloseTo(5 + 1.11, 9);
+    expect(calls[2][1]).toBeGreaterThan(calls[1][1] + 1);
   });
 });
 

@@ -101,7 +101,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
     let conversation: ChatMessage[] | null = null;
     let forks: ChoiceForks | null = null;
     try {
-      const { engineJob, resume } = ctx.jobs.engineJobFor(job, body.job_kind);
+      const { engineJob, resume } = ctx.jobs.engineJobFor(job, body.job_kind, messages);
       const segment = await startConstrained(ctx.engine, constraintSpec, options, () => (resume ? engineJob.resume(options) : engineJob.generate(options)));
       forks = await startChoiceForks(ctx.engine, { id: engineJob.id, cacheSalt: body.cache_salt, kind: body.job_kind }, seeds.slice(1), options, (fork, o) =>
         startConstrained(ctx.engine, constraintSpec, o, () => fork.generate(o)),
