@@ -12,24 +12,34 @@ import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
 import { runWorkload } from '../../lib/workload/replay.js';
 
+/** An engine on a round-number simulated backend whose policy runs jobs in order and records every candidate it is shown. */
+function recordingEngine() {
+  const seen: SchedulingCandidate[] = [];
+  const policy: Policy = { name: 'rec', preemption: 'recompute', order: (c) => (seen.push(...c), [...c]), onToolWait: () => 'preserve' };
+  const clock = new VirtualClock();
+  const model = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 };
+  const costs = { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 };
+  return { seen, clock, engine: Engine.withBackend(new SimulatedBackend(model, costs, 16, clock), { policy, kvBlocks: 64, clock }) };
+}
+
+/** A job of kind 'k' with three segments (two tool calls of 0.1 s). */
+function threeSegments(id: string, arrivalS: number): WorkloadJob {
+  return {
+    id,
+    arrivalS,
+    kind: 'k',
+    segments: [
+      { inputTokens: 8, outputTokens: 4, tool: { name: 't', durationS: 0.1 } },
+      { inputTokens: 2, outputTokens: 6, tool: { name: 't', durationS: 0.1 } },
+      { inputTokens: 2, outputTokens: 2, tool: null },
+    ],
+  };
+}
+
 describe('predictions in the scheduling candidates', () => {
   it('a new job of a kind seen finishing with 3 segments expects 2 after its first', async () => {
-    const seen: SchedulingCandidate[] = [];
-    const policy: Policy = { name: 'rec', preemption: 'recompute', order: (c) => (seen.push(...c), [...c]), onToolWait: () => 'preserve' };
-    const clock = new VirtualClock();
-    const model = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 };
-    const costs = { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 };
-    const engine = Engine.withBackend(new SimulatedBackend(model, costs, 16, clock), { policy, kvBlocks: 64, clock });
-    const job = (id: string, arrivalS: number): WorkloadJob => ({
-      id,
-      arrivalS,
-      kind: 'k',
-      segments: [
-        { inputTokens: 8, outputTokens: 4, tool: { name: 't', durationS: 0.1 } },
-        { inputTokens: 2, outputTokens: 6, tool: { name: 't', durationS: 0.1 } },
-        { inputTokens: 2, outputTokens: 2, tool: null },
-      ],
-    });
+    const { seen, clock, engine } = recordingEngine();
+    const job = threeSegments;
     // Two jobs finish (well before 10 s), then a third arrives.
     const done = runWorkload(engine, [job('a', 0), job('b', 0), job('c', 10)], clock);
     await clock.run();
@@ -80,22 +90,8 @@ describe('predictions in the scheduling candidates', () => {
   });
 
   it('a job with a history is ranked, predicted and counted as the job it is', async () => {
-    const seen: SchedulingCandidate[] = [];
-    const policy: Policy = { name: 'rec', preemption: 'recompute', order: (c) => (seen.push(...c), [...c]), onToolWait: () => 'preserve' };
-    const clock = new VirtualClock();
-    const model = { name: 't', vocabSize: 1000, maxPositionEmbeddings: 4096, kvBytesPerToken: 1000 };
-    const costs = { name: 'c', fixedS: 0.01, tokenS: 0.001, contextTokenS: 0, swapBytesPerS: 1e9 };
-    const engine = Engine.withBackend(new SimulatedBackend(model, costs, 16, clock), { policy, kvBlocks: 64, clock });
-    const three = (id: string, arrivalS: number): WorkloadJob => ({
-      id,
-      arrivalS,
-      kind: 'k',
-      segments: [
-        { inputTokens: 8, outputTokens: 4, tool: { name: 't', durationS: 0.1 } },
-        { inputTokens: 2, outputTokens: 6, tool: { name: 't', durationS: 0.1 } },
-        { inputTokens: 2, outputTokens: 2, tool: null },
-      ],
-    });
+    const { seen, clock, engine } = recordingEngine();
+    const three = threeSegments;
     await Promise.all([runWorkload(engine, [three('a', 0), three('b', 0)], clock), clock.run()]);
     // A job that ran two segments elsewhere and began 4 s ago comes in: its one segment here is
     // its third, the last of a 3-segment job as far as the predictors know.
