@@ -49,7 +49,20 @@ export interface CapacityOptions {
    * last, as `BEST_POSSIBLE`.
    */
   bound?: boolean;
+  /** Probes on several engines sharing the load (lib/sim/replica-capacity.ts); default one engine. */
+  scaleOut?: ScaleOut;
   onProbe?: (policy: CapacityRow, probe: CapacityProbe) => void;
+}
+
+/**
+ * Replicas sharing the load: a probe at load L offers `replicas` × L × the base rate and runs
+ * `replicas` × minJobs jobs at least, so each replica sees what one engine's probe would; `run`
+ * simulates it. The unloaded reference stays one engine's (fcfs at the light load), so every
+ * count of replicas is held to the same seconds, and capacity is the whole set's.
+ */
+export interface ScaleOut {
+  replicas: number;
+  run: (policy: PolicyName, workload: GeneratedWorkload) => Promise<readonly JobOutcome[]>;
 }
 
 /** The row of the capacity no schedule exceeds on the simulator's cost model. */
@@ -106,25 +119,31 @@ export async function findCapacity(
   const maxProbes = options.maxProbes ?? 14;
   const minJobs = options.minJobs ?? 200;
   const maxJobs = options.maxJobs ?? 5000;
-  const rateAt = (load: number) => workloadAt(load, 1).params.arrivalRatePerS;
-  const run = async (policy: PolicyName, load: number, jobs: number) => {
-    const workload = workloadAt(load, jobs);
-    const { outcomes } = await simulate(workload.jobs, {
-      profile: target.profile,
-      workloadScale: workload.params.scale,
-      kvBlocks: target.kvBlocks,
-      hostBlocks: target.hostBlocks,
-      policy,
-      policyOptions: options.policyOptions?.[policy],
-      hints: options.hints,
-    });
-    return { p90S: p90Of(outcomes), failed: outcomes.filter((o) => o.error !== null).length };
-  };
-  const light = await run('fcfs', options.lightLoad ?? 0.1, minJobs);
+  const scaleOut = options.scaleOut;
+  if (scaleOut && options.bound) throw new EngineError('INVALID_ARGUMENT', 'capacity: the best-possible bound is one engine\'s; not with replicas');
+  const replicas = scaleOut?.replicas ?? 1;
+  /** A probe's workload: load per replica, the whole set's jobs. */
+  const probeWorkload = (load: number, jobs: number) => workloadAt(load * replicas, jobs);
+  const rateAt = (load: number) => probeWorkload(load, 1).params.arrivalRatePerS;
+  const summarize = (outcomes: readonly JobOutcome[]) => ({ p90S: p90Of(outcomes), failed: outcomes.filter((o) => o.error !== null).length });
+  const oneEngine = async (policy: PolicyName, workload: GeneratedWorkload) =>
+    (
+      await simulate(workload.jobs, {
+        profile: target.profile,
+        workloadScale: workload.params.scale,
+        kvBlocks: target.kvBlocks,
+        hostBlocks: target.hostBlocks,
+        policy,
+        policyOptions: options.policyOptions?.[policy],
+        hints: options.hints,
+      })
+    ).outcomes;
+  const run = async (policy: PolicyName, load: number, jobs: number) => summarize(await (scaleOut?.run ?? oneEngine)(policy, probeWorkload(load, jobs)));
+  const light = summarize(await oneEngine('fcfs', workloadAt(options.lightLoad ?? 0.1, minJobs)));
   if (light.p90S === null || light.failed > 0) throw new EngineError('INVALID_ARGUMENT', 'capacity: the workload does not complete even at the light load');
   const objectiveP90S = objective * light.p90S;
   const windowS = options.windowS ?? Math.max(600, 4 * light.p90S);
-  const jobsAt = (load: number) => Math.max(minJobs, Math.ceil(rateAt(load) * windowS));
+  const jobsAt = (load: number) => Math.max(minJobs * replicas, Math.ceil(rateAt(load) * windowS));
 
   // The best possible: whether the offline bound lets enough jobs finish within the objective.
   const reachable = (load: number, jobs: number) => {
