@@ -11,7 +11,7 @@ import { EngineError } from '../errors.js';
 import type { PolicyName } from '../sched/registry.js';
 import type { SimulationProfile } from '../sim/cost-model.js';
 import { findReplicaCapacity, type ReplicaCapacityResult } from '../sim/replica-capacity.js';
-import type { MovedCalls, RoutingStats } from '../sim/replica-set.js';
+import { MOVED_CALLS, type MovedCalls, type RoutingStats } from '../sim/replica-set.js';
 import { ROUTER_NAMES } from '../sim/routers.js';
 import { simulateReplicas } from '../sim/simulate-replicas.js';
 import type { GeneratedWorkload } from '../workload/generators/types.js';
@@ -37,8 +37,9 @@ export function routersOption(text: string): string[] {
 }
 
 export function movedCallsOption(text: string): MovedCalls {
-  if (text !== 'history' && text !== 'fresh') throw new EngineError('INVALID_ARGUMENT', `--moved-calls must be history or fresh, got "${text}"`);
-  return text;
+  const found = MOVED_CALLS.find((m) => m === text);
+  if (found === undefined) throw new EngineError('INVALID_ARGUMENT', `--moved-calls must be one of ${MOVED_CALLS.join(', ')}; got "${text}"`);
+  return found;
 }
 
 interface Common {

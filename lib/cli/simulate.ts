@@ -52,7 +52,7 @@ export function simulateCommand(): Command {
     .option('--bound', 'with --capacity: also the capacity no schedule exceeds, however clairvoyant (an offline bound on the cost model)')
     .option('--replicas <list>', 'simulate N engines (each with --kv-blocks) behind a router, e.g. 1,2,4,8; loads and --jobs are then per replica')
     .option('--router <list>', 'with --replicas: round-robin, least-queue, kv-usage, prefix, session, mix (default mix, the inference gateway\'s default profile)')
-    .option('--moved-calls <history|fresh>', "with --replicas: what a call routed away from its job's replica tells the new one: the job's history (segments run, age; default) or nothing (a fresh job)")
+    .option('--moved-calls <segments|history|fresh>', "with --replicas: what a call routed away from its job's replica tells the new one: the segments the job has run (default: what Astraea's server reads off the conversation), those and the job's age, or nothing (a fresh job)")
     .action(runSimulate);
 }
 
@@ -70,7 +70,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
   const policyOptions = policyOptionsFrom(values);
   const kvBlocks = values.kvBlocks === undefined ? undefined : integerOption(values.kvBlocks, 'kv-blocks', 0, 1);
   const hostBlocks = values.hostBlocks === undefined ? undefined : integerOption(values.hostBlocks, 'host-blocks', 0, 0);
-  if (values.replicas !== undefined) return runReplicas(values, { profile, kvBlocks, hostBlocks, policies, hints, policyOptions, replicas: replicasOption(values.replicas), routers: routersOption(values.router ?? 'mix'), movedCalls: movedCallsOption(values.movedCalls ?? 'history') });
+  if (values.replicas !== undefined) return runReplicas(values, { profile, kvBlocks, hostBlocks, policies, hints, policyOptions, replicas: replicasOption(values.replicas), routers: routersOption(values.router ?? 'mix'), movedCalls: movedCallsOption(values.movedCalls ?? 'segments') });
   if (values.router !== undefined) throw new EngineError('INVALID_ARGUMENT', '--router routes between replicas: give --replicas with it');
   if (values.movedCalls !== undefined) throw new EngineError('INVALID_ARGUMENT', '--moved-calls is about calls routed between replicas: give --replicas with it');
   if (values.capacity) {

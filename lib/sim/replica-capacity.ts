@@ -18,7 +18,7 @@ import { simulateReplicas } from './simulate-replicas.js';
 export interface ReplicaCapacityOptions extends Pick<CapacityOptions, 'objective' | 'lightLoad' | 'precision' | 'maxProbes' | 'windowS' | 'minJobs' | 'maxJobs' | 'policyOptions' | 'hints'> {
   replicas: number;
   router: string;
-  /** What a moved call tells its new replica (lib/sim/replica-set.ts). Default 'history'. */
+  /** What a moved call tells its new replica (lib/sim/replica-set.ts). Default 'segments'. */
   movedCalls?: MovedCalls;
   onProbe?: (policy: PolicyName, probe: Parameters<NonNullable<CapacityOptions['onProbe']>>[1]) => void;
 }

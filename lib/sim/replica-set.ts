@@ -6,11 +6,11 @@
  * it leaves (as if that server expired the idle job at once, the kindest case for the router:
  * its preserved KV goes back to that replica's prefix cache) and starts a new engine job on the
  * new replica whose prompt is the whole conversation so far, as an OpenAI-style client resends
- * it. That replica recomputes whatever its prefix cache lacks — a normal miss. With
- * `movedCalls: 'history'` (the default) the new engine job carries the job's history (the
- * segments run so far and when it began: JobOptions.history, which a server reads off the
- * conversation and the job's headers), so its policy ranks it as the job it is; with 'fresh' it
- * sees a new job (no age, no segments behind it). Subagents start on their parent's replica as forks when
+ * it. That replica recomputes whatever its prefix cache lacks — a normal miss. What the new
+ * engine job is told of the job (JobOptions.history) is `movedCalls`: 'segments' (the default) the
+ * segments it has run — what Astraea's server reads off the conversation by itself, one per
+ * assistant turn —; 'history' those and when the job began (which a server would need from the
+ * client or gateway); 'fresh' nothing, a new job. Subagents start on their parent's replica as forks when
  * routed there, else as plain jobs with the parent's context as their prompt.
  *
  * Only what the replay uses of Engine and Job is provided (modelInfo, createJob; generate, resume,
@@ -36,11 +36,12 @@ export interface RoutingStats {
   callsPerReplica: number[];
 }
 
-/** What a moved call tells its new replica: the job's history, or nothing (a fresh job). */
-export type MovedCalls = 'history' | 'fresh';
+/** What a moved call tells its new replica: the segments the job has run, those and its age, or nothing (a fresh job). */
+export type MovedCalls = 'segments' | 'history' | 'fresh';
+export const MOVED_CALLS: readonly MovedCalls[] = ['segments', 'history', 'fresh'];
 
 export interface ReplicaSetOptions {
-  /** Default 'history'. */
+  /** Default 'segments'. */
   movedCalls?: MovedCalls;
   /** The replicas' clock (seconds): when each job began, for its history. Default: none (ageS 0). */
   now?: () => number;
@@ -57,8 +58,8 @@ export class ReplicaSet {
     readonly router: Router,
     options: ReplicaSetOptions = {},
   ) {
-    this.movedCalls = options.movedCalls ?? 'history';
-    if (this.movedCalls !== 'history' && this.movedCalls !== 'fresh') throw new EngineError('INVALID_ARGUMENT', `movedCalls must be 'history' or 'fresh', got ${String(this.movedCalls)}`);
+    this.movedCalls = options.movedCalls ?? 'segments';
+    if (!MOVED_CALLS.includes(this.movedCalls)) throw new EngineError('INVALID_ARGUMENT', `movedCalls must be one of ${MOVED_CALLS.join(', ')}; got ${String(this.movedCalls)}`);
     this.now = options.now ?? (() => 0);
     if (engines.length === 0) throw new EngineError('INVALID_ARGUMENT', 'a replica set needs at least one engine');
     this.routing = { calls: 0, moves: 0, movedPromptTokens: 0, movedComputedTokens: 0, callsPerReplica: engines.map(() => 0) };
@@ -156,7 +157,8 @@ export class RoutedJob {
     this.current.close();
     this.set.routing.moves++;
     this.set.routing.movedPromptTokens += prompt.length;
-    const history = this.set.movedCalls === 'history' ? { history: { segments: this.calls, ageS: this.set.now() - this.startedS } } : {};
+    const told = this.set.movedCalls;
+    const history = told === 'fresh' ? {} : { history: { segments: this.calls, ...(told === 'history' ? { ageS: this.set.now() - this.startedS } : {}) } };
     this.current = this.set.engines[replica].createJob({ id: this.id, kind: this.kind, ...history });
     this.home = replica;
     const { tool: _tool, toolCallId: _callId, toolResult: _result, messages: _messages, ...rest } = options;

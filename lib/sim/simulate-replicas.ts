@@ -19,7 +19,7 @@ export interface ReplicaSimulateOptions extends Omit<SimulateOptions, 'onStep'> 
   /** A router's name (lib/sim/routers.ts) or a router. */
   router: string | Router;
   routerOptions?: RouterOptions;
-  /** What a call moved to another replica tells it (lib/sim/replica-set.ts). Default 'history'. */
+  /** What a call moved to another replica tells it (lib/sim/replica-set.ts). Default 'segments'. */
   movedCalls?: MovedCalls;
 }
 

@@ -174,7 +174,7 @@ describe('astraea CLI', () => {
       [['simulate', '--host-blocks', '-1', '--no-chart'], /--host-blocks must be an integer >= 0/],
       [['simulate', '--bound', '--no-chart'], /--bound is a capacity: give --capacity with it/],
       [['simulate', '--moved-calls', 'fresh', '--no-chart'], /--moved-calls is about calls routed between replicas: give --replicas/],
-      [['simulate', '--replicas', '2', '--moved-calls', 'teleport', '--no-chart'], /--moved-calls must be history or fresh, got "teleport"/],
+      [['simulate', '--replicas', '2', '--moved-calls', 'teleport', '--no-chart'], /--moved-calls must be one of segments, history, fresh; got "teleport"/],
       [['simulate', '--capacity', '--precision', '1', '--no-chart'], /--precision must be above 1/],
     ];
     for (const [args, message] of cases) {

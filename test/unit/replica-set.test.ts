@@ -101,6 +101,13 @@ describe('what a moved call tells its new replica', () => {
     ]);
   });
 
+  it("'segments' (the default, what the server infers): each call is the job's next segment, arriving as it is made", async () => {
+    const calls = await shown('segments');
+    expect(calls.map((c) => c[0])).toEqual([0, 1, 2]);
+    expect(calls[1][1]).toBeCloseTo(5 + 1.11, 9);
+    expect(calls[2][1]).toBeGreaterThan(calls[1][1] + 1);
+  });
+
   it("'fresh': each moved call is a new job's first segment, arriving as it is made", async () => {
     const calls = await shown('fresh');
     expect(calls.map((c) => c[0])).toEqual([0, 0, 0]);
