@@ -39,7 +39,8 @@ fi
 : >"$outdir/sim.jsonl"
 for seed in $(seq 1 "$seeds"); do
   [ -n "${SIM_ONLY:-}" ] || astraea bench "${workload[@]}" --seed "$seed" --json --no-chart 2>/dev/null >>"$outdir/real.jsonl"
-  astraea simulate "${workload[@]}" --seed "$seed" --profile "$outdir/profile.json" --json --no-chart 2>/dev/null >>"$outdir/sim.jsonl"
+  # The bench's host pool is as large as its device pool: simulate that, whatever pools the profile was calibrated on.
+  astraea simulate "${workload[@]}" --host-blocks "$blocks" --seed "$seed" --profile "$outdir/profile.json" --json --no-chart 2>/dev/null >>"$outdir/sim.jsonl"
 done
 node -e '
   const fs = require("fs");
