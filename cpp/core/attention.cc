@@ -125,15 +125,14 @@ struct QueryTile {
 
 }  // namespace
 
-void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_seqs, int64_t total_tokens,
-                     KvCache& cache, int64_t layer, const ModelConfig& c, float* out, ThreadPool& pool) {
+void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_seqs, KvCache& cache, int64_t layer,
+                     const ModelConfig& c, float* out, ThreadPool& pool) {
   const int64_t kvh = c.num_kv_heads, group = c.num_heads / c.num_kv_heads, hd = c.head_dim;
   // Work items are (tile, kv head) pairs; a decode step's tiles are its sequences' single tokens.
   std::vector<QueryTile> tiles;
   for (int64_t s = 0; s < num_seqs; ++s)
     for (int64_t i = 0; i < seqs[s].num_tokens; i += kQueryTile)
       tiles.push_back({int32_t(s), int32_t(i), int32_t(std::min(kQueryTile, seqs[s].num_tokens - i))});
-  (void)total_tokens;
 
   const int64_t items = int64_t(tiles.size()) * kvh;
   const int64_t grain = std::max<int64_t>(1, items / (int64_t(pool.size()) * 8));

@@ -29,7 +29,7 @@ void write_kv(const float* k, const float* v, const int64_t* slots, int64_t num_
 
 // out[token][head * head_dim] = softmax(q·K^T / sqrt(head_dim)) V over each token's visible
 // context: positions [max(0, p - window + 1), p] for a token at position p (no window: from 0).
-void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_seqs, int64_t total_tokens,
-                     KvCache& cache, int64_t layer, const ModelConfig& config, float* out, ThreadPool& pool);
+void paged_attention(const float* q, const AttentionSequence* seqs, int64_t num_seqs, KvCache& cache, int64_t layer,
+                     const ModelConfig& config, float* out, ThreadPool& pool);
 
 }  // namespace astraea

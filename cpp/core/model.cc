@@ -209,7 +209,7 @@ void Model::forward(KvCache& cache, const StepPlan& plan, StepResult& result) {
     apply_rope(q_.data(), T, c.num_heads, hd, rope_cos_.data(), rope_sin_.data());
     apply_rope(k_.data(), T, c.num_kv_heads, hd, rope_cos_.data(), rope_sin_.data());
     write_kv(k_.data(), v_.data(), slots.data(), T, cache, layer);
-    paged_attention(q_.data(), seqs.data(), plan.num_seqs, T, cache, layer, c, attn_.data(), pool_);
+    paged_attention(q_.data(), seqs.data(), plan.num_seqs, cache, layer, c, attn_.data(), pool_);
     matmul(attn_.data(), T, L.o, bias(L.o_bias), xn_.data(), pool_);
     add_rows(xn_.data(), T, H, x_.data(), pool_);
 

@@ -31,27 +31,22 @@ constexpr int64_t kBlock = kQ8BlockSize;
 constexpr int64_t kGroupBlocks = 16;                     // blocks per packed group
 constexpr int64_t kGroupBytes = kGroupBlocks * kBlock;  // 512
 
-// Row `planar` (cols quants, block by block) into the packed layout of matmul_q8.h, and back.
+// Where quants j..j+3 (j a multiple of 4) of block b, of a row of nb blocks, sit in the packed
+// layout of matmul_q8.h: in block b's group (of g ≤ 16 blocks), 4 quants of each block per 4·g bytes.
+inline int64_t packed_at(int64_t nb, int64_t b, int64_t j) {
+  const int64_t first = b / kGroupBlocks * kGroupBlocks, g = std::min(kGroupBlocks, nb - first);
+  return first * kBlock + j * g + 4 * (b - first);
+}
+
+// Row `planar` (cols quants, block by block) into the packed layout, and back.
 void pack_row(const int8_t* planar, int64_t cols, int8_t* packed) {
-  const int64_t nb = cols / kBlock;
-  for (int64_t first = 0; first < nb; first += kGroupBlocks) {
-    const int64_t g = std::min(kGroupBlocks, nb - first);
-    const int8_t* src = planar + first * kBlock;
-    int8_t* dst = packed + first * kBlock;
-    for (int64_t b = 0; b < g; ++b)
-      for (int64_t j = 0; j < kBlock; j += 4) std::memcpy(dst + j * g + 4 * b, src + b * kBlock + j, 4);
-  }
+  for (int64_t b = 0; b < cols / kBlock; ++b)
+    for (int64_t j = 0; j < kBlock; j += 4) std::memcpy(packed + packed_at(cols / kBlock, b, j), planar + b * kBlock + j, 4);
 }
 
 void unpack_row(const int8_t* packed, int64_t cols, int8_t* planar) {
-  const int64_t nb = cols / kBlock;
-  for (int64_t first = 0; first < nb; first += kGroupBlocks) {
-    const int64_t g = std::min(kGroupBlocks, nb - first);
-    const int8_t* src = packed + first * kBlock;
-    int8_t* dst = planar + first * kBlock;
-    for (int64_t b = 0; b < g; ++b)
-      for (int64_t j = 0; j < kBlock; j += 4) std::memcpy(dst + b * kBlock + j, src + j * g + 4 * b, 4);
-  }
+  for (int64_t b = 0; b < cols / kBlock; ++b)
+    for (int64_t j = 0; j < kBlock; j += 4) std::memcpy(planar + b * kBlock + j, packed + packed_at(cols / kBlock, b, j), 4);
 }
 
 // The quantized activations of T tokens. Rows are padded to whole groups (a multiple of 512
@@ -73,9 +68,7 @@ struct QActs {
 
 // Writes block b (of nb) of a packed x row: its 32 quants, given as 8 words of 4 in order.
 inline void store_block_packed(int8_t* q_token, int64_t nb, int64_t b, const int32_t* words) {
-  const int64_t first = b / kGroupBlocks * kGroupBlocks, g = std::min(kGroupBlocks, nb - first);
-  int8_t* dst = q_token + first * kBlock + 4 * (b - first);
-  for (int j = 0; j < 8; ++j) std::memcpy(dst + 4 * g * j, words + j, 4);
+  for (int j = 0; j < 8; ++j) std::memcpy(q_token + packed_at(nb, b, 4 * j), words + j, 4);
 }
 
 // Per-block quantization, the scalar definition every SIMD path reproduces bit for bit: the same
@@ -117,12 +110,12 @@ void rows_scalar(const QActs& a, const int8_t* W, const uint16_t* S, int64_t col
       const float* xd = a.d + t * a.d_stride();
       float sum = 0.f;
       for (int64_t b = 0; b < nb; ++b) {
-        const int64_t first = b / kGroupBlocks * kGroupBlocks, g = std::min(kGroupBlocks, nb - first);
-        const int8_t* wb = wr + first * kBlock + 4 * (b - first);  // quant j at (j/4)·4g + j mod 4
         const int8_t* xb = xq + b * kBlock;
         int32_t dot = 0;
-        for (int64_t j = 0; j < kBlock; j += 4)
-          for (int64_t i = 0; i < 4; ++i) dot += int32_t(wb[j * g + i]) * int32_t(xb[j + i]);
+        for (int64_t j = 0; j < kBlock; j += 4) {
+          const int8_t* wj = wr + packed_at(nb, b, j);
+          for (int64_t i = 0; i < 4; ++i) dot += int32_t(wj[i]) * int32_t(xb[j + i]);
+        }
         sum += float(dot) * (dw[size_t(b)] * xd[b]);
       }
       y[t * ldy + r] = sum + (bias ? bias[r] : 0.f);
