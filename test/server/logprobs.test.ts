@@ -88,6 +88,18 @@ function replyText(ids: readonly number[]): string {
   }
   return out + utf8.decode();
 }
+/**
+ * `expected` with every number replaced by "within float rounding of it". The forward pass is not
+ * batch-invariant (a step of one token runs the GEMV, a step of several the blocked matmul, which
+ * sums in another order), and how a call's choices share steps depends on timing: two runs of one
+ * seeded request draw the same tokens but may differ in a logprob's last float bits.
+ */
+function roundingOf<T>(expected: T): T {
+  if (typeof expected === 'number') return expect.closeTo(expected, 5) as T;
+  if (Array.isArray(expected)) return expected.map(roundingOf) as T;
+  if (expected && typeof expected === 'object') return Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, roundingOf(v)])) as T;
+  return expected;
+}
 const isSpecialEntry = (e: { token: string }) => engine.tokenizer!.isSpecialId(engine.tokenizer!.tokenId(e.token) ?? -1);
 
 const chatPrompt = (content: string) =>
@@ -145,7 +157,7 @@ describe('chat logprobs', () => {
       text += choice.delta.content ?? '';
     }
     expect(text).toBe(whole.choices[0].message.content);
-    expect(streamed).toEqual(whole.choices[0].logprobs!.content);
+    expect(streamed).toEqual(roundingOf(whole.choices[0].logprobs!.content));
     expect(streamed).toHaveLength(12);
     closeAndCheck();
   });
@@ -273,7 +285,7 @@ describe('n choices (completions)', () => {
       }
     }
     expect(text).toEqual(whole.choices.map((c) => c.text));
-    expect(tokenLogprobs).toEqual(whole.choices.map((c) => c.logprobs!.token_logprobs));
+    expect(tokenLogprobs).toEqual(roundingOf(whole.choices.map((c) => c.logprobs!.token_logprobs)));
     expect(finishes).toEqual(['length', 'length', 'length']);
     expect(usage).toMatchObject({ prompt_tokens: prompt.length, completion_tokens: 18 });
     closeAndCheck();
@@ -338,7 +350,7 @@ describe('n choices (chat)', () => {
     }
     expect(roles).toEqual([1, 1]);
     expect(content).toEqual(r.choices.map((c) => c.message.content));
-    expect(entries).toEqual(r.choices.map((c) => c.logprobs!.content));
+    expect(entries).toEqual(roundingOf(r.choices.map((c) => c.logprobs!.content)));
     closeAndCheck();
   });
 });
