@@ -7,8 +7,11 @@
  * the same way, as llama.cpp's own Q8_0 files have it; ours keeps the embedding in F32 for the
  * row gather and streams a Q8_0 copy as the LM head, so both stream the same bytes per step.
  *
- *   npm run build:ts && node dist/bench/native/forward.js [--dtypes f32,bf16,q8] [--batches 1,8,32]
+ *   npm run build:ts && node dist/bench/native/forward.js [--dtypes f32,bf16,q8,bf16:bf16] [--batches 1,8,32]
  *       [--prompt 128] [--decode 32] [--repeats 3] [--threads N] [--kv-dtype auto|f32|bf16] [--no-llamacpp] [--json FILE]
+ *
+ * A dtype `w:a` loads weights `w` with activations `a` (`bf16:bf16`: BF16 weights multiplied by
+ * activations rounded to BF16, see ActivationsOption); llama.cpp runs once per weight dtype.
  *
  * Each measurement is repeated (--repeats) and the best run is reported, for us and for
  * llama.cpp alike: on a shared machine the best run is the one least disturbed by neighbours.
@@ -23,7 +26,7 @@ import { BYTE_TO_UNICODE, SPECIAL_TOKENS } from '../../lib/model/byte-tokenizer-
 import { loadModel, type LoadedModel } from '../../lib/model/load.js';
 import { native } from '../../lib/native/index.js';
 import { buildStepPlan, type PlannedSequence } from '../../lib/native/plan.js';
-import type { KvDtypeOption, WeightDtypeOption } from '../../lib/native/types.js';
+import type { ActivationsOption, KvDtypeOption, WeightDtypeOption } from '../../lib/native/types.js';
 import { quantizeQ8Planar, writeGguf, type HfTensor } from './gguf-writer.js';
 import { LlamaCppMissingError, measureLlamaCpp, type LlamaCppResult } from './llamacpp.js';
 
@@ -147,8 +150,10 @@ async function main(): Promise<void> {
   // each dtype's bound uses the bandwidth measured beside its own decode runs: one measurement
   // before every repeat, the best of them, as the decode figure is the best of its repeats.
   const reports: DtypeReport[] = [];
-  for (const dtype of values.dtypes.split(',') as WeightDtypeOption[]) {
-    const model = await loadModel({ model: 'small', dtype, threads });
+  const llamaByWeights = new Map<string, { result: LlamaCppResult | null; note: string | null }>();
+  for (const dtype of values.dtypes.split(',')) {
+    const [weights, activations = 'f32'] = dtype.split(':') as [WeightDtypeOption, ActivationsOption?];
+    const model = await loadModel({ model: 'small', dtype: weights, activations, threads });
     try {
       const ours: OurResult[] = [];
       let bandwidth = 0;
@@ -164,7 +169,8 @@ async function main(): Promise<void> {
           decodeTokensPerS: Math.max(...runs.map((x) => x.decodeTokensPerS)),
         });
       }
-      const llama = await measureLlama(model, dtype);
+      const llama = llamaByWeights.get(weights) ?? (await measureLlama(model, weights));
+      llamaByWeights.set(weights, llama);
       reports.push({
         dtype,
         decodeStreamBytes: model.info.decodeStreamBytes,

@@ -92,6 +92,20 @@ void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* o
   }
 }
 
+// ModelOptions::activations BF16: every layer matrix and the LM head multiply x rounded to BF16.
+// Only BF16 weights have a BF16 product (F32 weights ask for full precision; Q8_0 quantizes x to
+// 8 bits itself).
+void multiply_bf16_activations(ModelWeights& w) {
+  std::vector<WeightView*> matrices{&w.lm_head};
+  for (LayerWeights& L : w.layers)
+    for (WeightView* m : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) matrices.push_back(m);
+  for (WeightView* m : matrices)
+    if (m->dtype != DType::BF16)
+      throw EngineError(codes::kInvalidArgument, "BF16 activations need BF16 weights (load with dtype bf16); these are " +
+                                                    std::string(dtype_name(m->dtype)));
+  for (WeightView* m : matrices) m->x_dtype = DType::BF16;
+}
+
 }  // namespace
 
 std::shared_ptr<Model> Model::load(const ModelOptions& options) {
@@ -113,6 +127,9 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   } catch (const std::bad_alloc&) {
     throw EngineError(codes::kOutOfMemory, "out of memory while loading the weights");
   }
+  if (options.activations == DType::BF16) multiply_bf16_activations(*model->weights_);
+  else if (options.activations != DType::F32)
+    throw EngineError(codes::kInvalidArgument, "activations must be F32 or BF16");
   model->rope_inv_freq_.clear();
   for (double f : rope_inverse_frequencies(model->config_)) model->rope_inv_freq_.push_back(float(f));
   return model;

@@ -27,6 +27,11 @@ struct ModelOptions {
   std::string config_json;  // when set, used instead of dir/config.json (dummy loads need no dir)
   WeightSource weights;     // weights.dir is filled from dir
   int threads = 0;          // 0: one per hardware thread
+  // What the matrices multiply: F32 activations, or (BF16 weights only) activations rounded to
+  // BF16, as llama.cpp and GPU engines multiply a BF16 model: products of two BF16 values are
+  // exact, and on AVX-512 BF16 a batch's matmuls run twice the multiply-adds per instruction.
+  // Rounding costs x 8 bits of its mantissa, as much as the BF16 weights already carry.
+  DType activations = DType::F32;
 };
 
 class Model {

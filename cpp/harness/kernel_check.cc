@@ -90,9 +90,11 @@ Weight make_weight(Rng& rng, DType dt, int64_t rows, int64_t cols, size_t misali
 
 // Checks one matmul call against a double reference. Error is measured relative to
 // sum |x*w| + |bias| (the magnitude the float sum actually rounds at), so cancellation to a
-// near-zero result does not produce spurious failures.
+// near-zero result does not produce spurious failures. x_dtype BF16 (BF16 weights): the reference
+// multiplies x rounded to BF16 — products of BF16 values are exact, so the same bound holds, and
+// x not rounded would miss it (one rounding of x is ~2^-9 of a product).
 bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows, int64_t cols,
-                  bool with_bias, const char* label) {
+                  bool with_bias, const char* label, DType x_dtype = DType::F32) {
   const size_t misalign = size_t(rng.range(0, 3)) * dtype_size(dt);
   const Weight w = make_weight(rng, dt, rows, cols, misalign);
   // x misaligned by a random number of floats too.
@@ -108,8 +110,11 @@ bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows,
   std::vector<float> ybuf(size_t(T * rows + 2 * guard), canary);
   float* y = ybuf.data() + guard;
 
-  matmul(x, T, w.view(), with_bias ? bias.data() : nullptr, y, pool);
+  WeightView view = w.view();
+  view.x_dtype = x_dtype;
+  matmul(x, T, view, with_bias ? bias.data() : nullptr, y, pool);
   ++g_checks;
+  const auto x_at = [&](int64_t i) { return x_dtype == DType::BF16 ? double(bf16_to_f32(f32_to_bf16(x[i]))) : double(x[i]); };
 
   double worst = 0.0;
   int64_t wt = 0, wr = 0;
@@ -117,7 +122,7 @@ bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows,
     for (int64_t r = 0; r < rows; ++r) {
       double s = 0.0, mag = 0.0;
       for (int64_t k = 0; k < cols; ++k) {
-        const double p = double(x[t * cols + k]) * w.at(r, k);
+        const double p = x_at(t * cols + k) * w.at(r, k);
         s += p;
         mag += std::fabs(p);
       }
@@ -139,9 +144,9 @@ bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows,
   }
   if (!ok) {
     ++g_failures;
-    std::printf("FAIL %-7s %s T=%lld rows=%lld cols=%lld bias=%d: rel err %.3g at t=%lld r=%lld"
+    std::printf("FAIL %-7s %s x %s T=%lld rows=%lld cols=%lld bias=%d: rel err %.3g at t=%lld r=%lld"
                 " (or canary overwritten)\n",
-                label, dtype_name(dt), (long long)T, (long long)rows, (long long)cols,
+                label, dtype_name(dt), dtype_name(x_dtype), (long long)T, (long long)rows, (long long)cols,
                 int(with_bias), worst, (long long)wt, (long long)wr);
   }
   return ok;
@@ -283,6 +288,18 @@ void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
       check_matmul(rng, pool2, dt, T, rng.range(1, 300), rng.range(1, 700), rng.range(0, 1) == 1,
                    label);
     }
+  }
+  // BF16 weights times activations rounded to BF16 (the dot-product GEMM and GEMV where the CPU
+  // has AVX-512 BF16; rounded F32 rows elsewhere): every remainder of its 4 x 6 kernel and of
+  // its 32-column steps, k-blocks of 2048, several token tiles.
+  for (int64_t rows = 1; rows <= 9; ++rows)
+    for (int64_t cols : {1, 15, 31, 32, 33, 64, 95})
+      for (int64_t T = 1; T <= 13; T += 3)
+        check_matmul(rng, (rows + T) % 2 ? pool1 : pool2, DType::BF16, T, rows, cols, (rows + cols) % 2 == 0, label, DType::BF16);
+  const int64_t bf16_fixed[][3] = {{6, 16, 64}, {32, 64, 768}, {33, 37, 2100}, {70, 24, 4100}, {1, 300, 2048}, {128, 40, 96}};
+  for (const auto& s : bf16_fixed) {
+    check_matmul(rng, pool2, DType::BF16, s[0], s[1], s[2], true, label, DType::BF16);
+    check_matmul(rng, pool2, DType::BF16, s[0], s[1], s[2], false, label, DType::BF16);
   }
   check_vec(rng, label);
   std::printf("checks %-7s %s\n", label, g_failures == before ? "ok" : "FAILED");

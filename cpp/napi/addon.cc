@@ -36,6 +36,12 @@ WeightDType parse_weight_dtype(const std::string& s) {
   throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16, q8; got \"" + s + "\"");
 }
 
+DType parse_activations(const std::string& s) {
+  if (s == "f32") return DType::F32;
+  if (s == "bf16") return DType::BF16;
+  throw EngineError(codes::kInvalidArgument, "activations must be f32 or bf16; got \"" + s + "\"");
+}
+
 // One entry of ggufTensors: { name, dtype: a ggml type name (core/ggml_types.h), shape, offset, ropeHeads }.
 GgufTensorEntry parse_gguf_tensor(const Napi::Value& v, size_t index) {
   const std::string where = "ggufTensors[" + std::to_string(index) + "]";
@@ -67,7 +73,7 @@ GgufTensorEntry parse_gguf_tensor(const Napi::Value& v, size_t index) {
   return e;
 }
 
-// loadModel({ dir?, configJson?, dummy?, seed?, dtype?, threads?, ggufPath?, ggufTensors? })
+// loadModel({ dir?, configJson?, dummy?, seed?, dtype?, activations?, threads?, ggufPath?, ggufTensors? })
 //   -> Promise<NativeModel>
 Napi::Value load_model(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -81,6 +87,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     if (seed < 0) throw EngineError(codes::kInvalidArgument, "seed must be a non-negative integer");
     o.weights.seed = uint64_t(seed);
     o.weights.dtype = parse_weight_dtype(string_field(opts, "dtype", "auto"));
+    o.activations = parse_activations(string_field(opts, "activations", "f32"));
     const int64_t threads = int_field(opts, "threads", 0);
     if (threads < 0 || threads > 1024) throw EngineError(codes::kInvalidArgument, "threads must be between 0 and 1024");
     o.threads = int(threads);

@@ -81,6 +81,7 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
     o.Set("kvDtype", dtype_name(kv_dtype));
     o.Set("decodeStreamBytes", double(model->weights().decode_stream_bytes));
     o.Set("weightDtype", dtype_name(model->weights().layers.empty() ? DType::F32 : model->weights().layers[0].q.dtype));
+    o.Set("activations", dtype_name(model->weights().lm_head.x_dtype));
     o.Set("threads", double(model->threads()));
     // Counted from shapes, not bytes: a Q8_0 tensor's bytes include its scales. (A tied LM head's
     // Q8_0 copy is not a tensor of its own, so it is not counted twice.)

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { EngineError } from '../errors.js';
-import type { KvDtypeOption, WeightDtypeOption } from '../native/index.js';
+import type { ActivationsOption, KvDtypeOption, WeightDtypeOption } from '../native/index.js';
 import type { LoadModelOptions } from '../model/load.js';
 
 /** The options every command that loads a model takes. */
@@ -13,6 +13,7 @@ export interface ModelFlags {
   dummy?: boolean;
   seed?: string;
   dtype?: string;
+  activations?: string;
   threads?: string;
 }
 
@@ -22,8 +23,11 @@ export function addModelOptions(command: Command, modelHelp = 'a Hugging Face mo
     .option('--dummy', "load the directory's config with seeded random weights instead of its weight files")
     .option('--seed <n>', 'seed of random weights (presets, --dummy)')
     .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory (q8: 8-bit, quantized at load)')
+    .option('--activations <f32|bf16>', ACTIVATIONS_HELP)
     .option('--threads <n>', 'CPU threads (default: one per core)');
 }
+
+export const ACTIVATIONS_HELP = 'what the CPU matrices multiply: f32 (default) or, under bf16 weights, activations rounded to bf16 (batches about 1.6x faster on AVX-512 BF16)';
 
 export const KV_DTYPE_HELP = 'KV cache element type (auto: bf16 under 16/8-bit weights and on the GPU, f32 under f32 weights)';
 
@@ -62,6 +66,17 @@ export function listOption<T extends string>(value: string | undefined, name: st
 const DTYPES: readonly WeightDtypeOption[] = ['auto', 'f32', 'f16', 'bf16', 'q8'];
 const KV_DTYPES: readonly KvDtypeOption[] = ['auto', 'f32', 'bf16'];
 
+const ACTIVATIONS: readonly ActivationsOption[] = ['f32', 'bf16'];
+
+/** `--activations`: what the CPU's matrices multiply. */
+export function activationsOption(value: string | undefined): ActivationsOption {
+  if (value === undefined) return 'f32';
+  if (!(ACTIVATIONS as readonly string[]).includes(value)) {
+    throw new EngineError('INVALID_ARGUMENT', `--activations must be one of ${ACTIVATIONS.join(', ')}`);
+  }
+  return value as ActivationsOption;
+}
+
 /** `--kv-dtype`: the KV cache's element type. */
 export function kvDtypeOption(value: string | undefined): KvDtypeOption {
   if (value === undefined) return 'auto';
@@ -86,6 +101,7 @@ export function loadOptions(values: ModelFlags): LoadModelOptions {
     dummy: values.dummy ?? false,
     seed: integerOption(values.seed, 'seed', 0),
     dtype: dtypeOption(values.dtype, 'auto'),
+    activations: activationsOption(values.activations),
     threads: integerOption(values.threads, 'threads', 0),
   };
 }

@@ -12,12 +12,13 @@ import { benchDefaults, DEFAULT_BENCH } from '../bench/defaults.js';
 import { ensureDefaultModel } from '../bench/default-model.js';
 import { progress } from '../bench/progress.js';
 import { comparisonTable, describeRun } from '../bench/table.js';
-import { dtypeOption, integerOption, KV_DTYPE_HELP, kvDtypeOption } from './args.js';
+import { ACTIVATIONS_HELP, activationsOption, dtypeOption, integerOption, KV_DTYPE_HELP, kvDtypeOption } from './args.js';
 import { addWorkloadOptions, hintsFrom, policiesFrom, policyOptionsFrom, workloadFrom, type WorkloadFlags } from './workload-flags.js';
 
 interface BenchFlags extends WorkloadFlags {
   model?: string;
   dtype?: string;
+  activations?: string;
   kvDtype?: string;
   threads?: string;
   kvBlocks?: string;
@@ -29,6 +30,7 @@ export function benchCommand(): Command {
   return command
     .option('--model <dir|preset>', 'model to serve (default: the embedded small model, built once into ~/.cache/astraea)')
     .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory')
+    .option('--activations <f32|bf16>', ACTIVATIONS_HELP)
     .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--threads <n>', 'CPU threads (default: one per core)')
     .option('--kv-blocks <n>', `device KV blocks of 16 tokens (default: per workload; ${DEFAULT_BENCH.kvBlocks} for ${DEFAULT_BENCH.workload})`)
@@ -50,7 +52,7 @@ async function runBench(values: BenchFlags): Promise<void> {
     policies,
     {
       kind: 'engine',
-      engine: { model, dtype: dtypeOption(values.dtype, 'auto'), kvDtype: kvDtypeOption(values.kvDtype), threads: integerOption(values.threads, 'threads', 0), kvBlocks, hostBlocks: kvBlocks },
+      engine: { model, dtype: dtypeOption(values.dtype, 'auto'), activations: activationsOption(values.activations), kvDtype: kvDtypeOption(values.kvDtype), threads: integerOption(values.threads, 'threads', 0), kvBlocks, hostBlocks: kvBlocks },
       modelName: values.model ?? 'small (default)',
     },
     {

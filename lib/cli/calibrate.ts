@@ -8,7 +8,7 @@ import { progress } from '../bench/progress.js';
 import { calibrate, DEFAULT_PROBES, type WorkloadReplay } from '../sim/calibrate.js';
 import { writeProfile } from '../sim/profile-file.js';
 import { resolveWorkload } from '../bench/workload-source.js';
-import { dtypeOption, integerOption, KV_DTYPE_HELP, kvDtypeOption, positiveOption } from './args.js';
+import { ACTIVATIONS_HELP, activationsOption, dtypeOption, integerOption, KV_DTYPE_HELP, kvDtypeOption, positiveOption } from './args.js';
 
 interface CalibrateFlags {
   workload: string;
@@ -19,6 +19,7 @@ interface CalibrateFlags {
   load: string;
   model?: string;
   dtype?: string;
+  activations?: string;
   kvDtype?: string;
   threads?: string;
   kvBlocks: string;
@@ -32,6 +33,7 @@ export function calibrateCommand(): Command {
     .description('measure the real engine (step time by batch and context, control-plane time, swap bandwidth) and write a simulator profile')
     .option('--model <dir|preset>', 'model to measure (default: the embedded bench model)')
     .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory')
+    .option('--activations <f32|bf16>', ACTIVATIONS_HELP)
     .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--threads <n>', 'CPU threads (default: one per core)')
     .option('--kv-blocks <n>', 'device KV blocks of 16 tokens (the pool the profile simulates)', String(DEFAULT_BENCH.kvBlocks))
@@ -72,7 +74,7 @@ export function calibrateCommand(): Command {
       bar.start('probes', DEFAULT_PROBES.length);
       let replaying = -1;
       const { profile } = await calibrate({
-        model: { model, dtype: dtypeOption(values.dtype, 'auto'), threads: integerOption(values.threads, 'threads', 0) },
+        model: { model, dtype: dtypeOption(values.dtype, 'auto'), activations: activationsOption(values.activations), threads: integerOption(values.threads, 'threads', 0) },
         kvDtype: kvDtypeOption(values.kvDtype),
         name: values.name,
         // Room for the largest probe batch and the long-context replay, whatever pool the

@@ -76,7 +76,7 @@ export class Engine {
   static async create(options: EngineOptions): Promise<Engine> {
     checkPolicyName(options.policy);
     const { kvBlocks, hostBlocks, blockSize } = poolsAndLimits(options);
-    const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, threads: options.threads });
+    const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, activations: options.activations, threads: options.threads });
     let backend: NativeBackend;
     try {
       backend = await NativeBackend.open(model, { blockSize, deviceBlocks: kvBlocks, hostBlocks, dtype: options.kvDtype ?? 'auto' });

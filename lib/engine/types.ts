@@ -1,7 +1,7 @@
 /** The public types of the engine's Node API. */
 import type { ChatMessage } from '../model/tokenizer.js';
 import type { SampledLogprobs, SamplingOptions } from '../step.js';
-import type { KvDtypeOption, WeightDtypeOption } from '../native/types.js';
+import type { ActivationsOption, KvDtypeOption, WeightDtypeOption } from '../native/types.js';
 import type { ToolCall } from '../agent/tool-calls.js';
 import type { TokenConstraint } from '../constrain/constraint.js';
 import type { JobMetrics } from '../agent/job-state.js';
@@ -22,6 +22,8 @@ export interface EngineOptions {
   dummy?: boolean;
   seed?: number;
   dtype?: WeightDtypeOption;
+  /** What the CPU's matrices multiply: 'f32' (default) or, under BF16 weights, 'bf16' (faster batches). */
+  activations?: ActivationsOption;
   threads?: number;
   /**
    * The KV cache's element type: 'auto' (default) is BF16 under 16- or 8-bit weights and on the

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EngineError } from '../errors.js';
 import { native } from '../native/index.js';
-import type { NativeModel, NativeModelInfo, WeightDtypeOption } from '../native/index.js';
+import type { ActivationsOption, NativeModel, NativeModelInfo, WeightDtypeOption } from '../native/index.js';
 import { buildByteLevelTokenizer } from './byte-tokenizer-files.js';
 import { ggufHfConfig, ggufTensorBindings } from './gguf-config.js';
 import { readGgufHeader, readGgufVector } from './gguf-file.js';
@@ -25,6 +25,8 @@ export interface LoadModelOptions {
   seed?: number;
   /** Weight dtype in memory; 'auto' keeps the stored dtype (default). */
   dtype?: WeightDtypeOption;
+  /** What the CPU's matrices multiply: 'f32' (default) or, under BF16 weights, 'bf16'. */
+  activations?: ActivationsOption;
   /** Kernel threads; default: one per core. */
   threads?: number;
 }
@@ -68,7 +70,7 @@ function checkTokenizerFits(tokenizer: Tokenizer | null, rows: number, source: s
 }
 
 export async function loadModel(options: LoadModelOptions): Promise<LoadedModel> {
-  const common = { seed: options.seed ?? 0, dtype: options.dtype ?? 'auto', threads: options.threads ?? 0 };
+  const common = { seed: options.seed ?? 0, dtype: options.dtype ?? 'auto', activations: options.activations ?? 'f32', threads: options.threads ?? 0 };
   let config: HfConfig;
   let dir: string | null = null;
   let tokenizer: Tokenizer | null;

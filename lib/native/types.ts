@@ -12,6 +12,12 @@ export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
  */
 export type KvDtypeOption = 'auto' | 'f32' | 'bf16';
 export type KvDtype = 'F32' | 'BF16';
+/**
+ * What the CPU's matrices multiply: 'f32' activations (default), or 'bf16' — activations rounded to
+ * BF16, as llama.cpp and GPU engines multiply a BF16 model (BF16 weights only): on AVX-512 BF16 a
+ * batch's matmuls run twice the multiply-adds per instruction, for 8 bits of x's mantissa.
+ */
+export type ActivationsOption = 'f32' | 'bf16';
 
 export interface NativeLoadOptions {
   /** Hugging Face model directory (config.json, *.safetensors). */
@@ -23,6 +29,8 @@ export interface NativeLoadOptions {
   seed?: number;
   /** Weight dtype in memory: 'auto' keeps the stored dtype (dummy loads: F32). */
   dtype?: WeightDtypeOption;
+  /** Default 'f32'; 'bf16' needs BF16 weights (INVALID_ARGUMENT otherwise). */
+  activations?: ActivationsOption;
   /** Kernel threads; 0 or absent: one per hardware thread. */
   threads?: number;
   /** A GGUF file to read the weights from (with configJson and ggufTensors; no dir). */
@@ -67,6 +75,8 @@ export interface NativeModelInfo {
   /** Weight bytes a decode step must stream: every layer matrix plus the LM head. */
   decodeStreamBytes: number;
   weightDtype: TensorDtype;
+  /** What the CPU's matrices multiply (ActivationsOption). */
+  activations: 'F32' | 'BF16';
   threads: number;
   parameters: number;
 }

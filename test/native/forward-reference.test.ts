@@ -115,6 +115,47 @@ describe('stored dtypes', () => {
     }
   });
 
+  it.each(['llama', 'qwen2'])('BF16 activations (%s): the reference that rounds every linear input to BF16, prefill and decode', async (name) => {
+    const dir = await makeFixture(name, { dtype: 'bf16' });
+    const model = await loadModel({ model: dir, activations: 'bf16' });
+    try {
+      expect(model.info).toMatchObject({ weightDtype: 'BF16', activations: 'BF16' });
+      const ids = IDS.slice(0, 14);
+      const rounded = referenceForDir(dir, ids, { roundActivations: roundToBf16 });
+      const exact = referenceForDir(dir, ids);
+      // A prefill of 9 (the batched dot-product kernel where the CPU has AVX-512 BF16), then
+      // decode (the one-token GEMV); an F32 cache, so only the activations are rounded.
+      const rows = await positionLogits(model.native, { ids, split: 9, blockSize: 4, kvDtype: 'f32' });
+      const toRounded = rows.map((row, p) => relativeError(row, rounded[p]));
+      const toExact = rows.map((row, p) => relativeError(row, exact[p]));
+      // The engine rounds F32 activations, the reference double ones: an element within an F32
+      // rounding of a BF16 midpoint rounds to the other neighbour now and then (about once in
+      // this run's ~10^4 rounded elements), moves by a BF16 step, and carries on through the
+      // keys and values to later positions at ~3e-3. Between such events the agreement is ~1e-7.
+      toRounded.forEach((e, p) => expect(e, `position ${p}`).toBeLessThan(1e-2));
+      toExact.forEach((e, p) => expect(e, `position ${p}`).toBeLessThan(0.05)); // 8 bits of mantissa, as BF16 weights lose
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(mean(toRounded)).toBeLessThan(mean(toExact) / 2); // really rounded, as the reference rounds
+    } finally {
+      model.dispose();
+      removeDir(dir);
+    }
+  });
+
+  it('BF16 activations need BF16 weights; any other value is refused', async () => {
+    const dir = await makeFixture('llama');
+    try {
+      await expect(loadModel({ model: dir, activations: 'bf16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('BF16 weights') });
+      await expect(loadModel({ model: dir, dtype: 'q8', activations: 'bf16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(loadModel({ model: dir, activations: 'f16' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('f32 or bf16') });
+      const model = await loadModel({ model: dir });
+      expect(model.info.activations).toBe('F32');
+      model.dispose();
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('a dummy load equals make-model output of the same config and seed', async () => {
     const dir = await makeFixture('llama', { seed: 3 });
     const fromFiles = await loadModel({ model: dir });

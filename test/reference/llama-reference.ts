@@ -168,7 +168,7 @@ function rmsNorm(x: Float64Array, weight: ReferenceWeight, eps: number): Float64
 }
 
 /** y = W x (+ b), W row-major [out][in]. */
-function linear(weight: ReferenceWeight, x: Float64Array, bias?: ReferenceWeight): Float64Array {
+function product(weight: ReferenceWeight, x: Float64Array, bias?: ReferenceWeight): Float64Array {
   const [outDim, inDim] = weight.shape;
   const w = weight.values;
   const y = new Float64Array(outDim);
@@ -194,6 +194,11 @@ export interface ReferenceOptions {
    * narrower type rounds it (e.g. roundToBf16). Default: kept in double.
    */
   roundKv?: (x: number) => number;
+  /**
+   * Applied to every element of a linear layer's input before the product, as an engine that
+   * multiplies BF16 activations rounds them (e.g. roundToBf16). Default: kept in double.
+   */
+  roundActivations?: (x: number) => number;
 }
 
 /**
@@ -219,6 +224,9 @@ export function referenceLogits(
   options: ReferenceOptions = {},
 ): Float64Array[] {
   const store = (row: Float64Array): Float64Array => (options.roundKv ? row.map(options.roundKv) : row);
+  const roundX = options.roundActivations;
+  const linear = (weight: ReferenceWeight, x: Float64Array, bias?: ReferenceWeight): Float64Array =>
+    product(weight, roundX ? x.map(roundX) : x, bias);
   const { hiddenSize: H, numHeads, numKvHeads, headDim: D, intermediateSize: I, vocabSize: V } = cfg;
   if (numHeads % numKvHeads !== 0) throw new Error(`numHeads ${numHeads} is not a multiple of numKvHeads ${numKvHeads}`);
   if (D % 2 !== 0) throw new Error(`headDim ${D} must be even for RoPE`);

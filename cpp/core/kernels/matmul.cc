@@ -10,7 +10,7 @@
 
 #include "core/errors.h"
 #include "core/kernels/cpu_features.h"
-#include "core/kernels/gemv_bf16_dot.h"
+#include "core/kernels/bf16_dot.h"
 #include "core/kernels/matmul_q8.h"
 #include "core/kernels/vec.h"
 
@@ -58,7 +58,9 @@ struct Job {
   int64_t cols;
   int64_t ldx;  // floats between consecutive tokens of x (>= cols; padded, see make_job)
   const uint16_t* x_hi = nullptr;  // T = 1, BF16 with AVX-512 BF16: x as two BF16 terms (dot_bf16_row)
-  const uint16_t* x_lo = nullptr;
+  const uint16_t* x_lo = nullptr;  // null with activations rounded to BF16: x_hi is x
+  const uint16_t* x_bf16 = nullptr;  // T > 1, activations rounded to BF16, AVX-512 BF16: x in BF16
+  int64_t ld_bf16 = 0;
 };
 
 // A byte range for a micro-kernel to software-prefetch, spread evenly over its reduction loop.
@@ -444,6 +446,13 @@ template <class Isa, DType DT>
 void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Prefetch next) {
   const Elem<DT>* W = static_cast<const Elem<DT>*>(j.w);
   const int64_t K = j.cols, ldy = j.rows;
+#ifdef ASTRAEA_X86_SIMD
+  if constexpr (DT == DType::BF16 && std::is_same_v<Isa, Avx512>) {
+    if (j.x_bf16)
+      return gemm_bf16_dot_rows(j.x_bf16 + t0 * j.ld_bf16, j.ld_bf16, t1 - t0, W, K, j.bias, j.y + t0 * ldy, ldy, r0, r1,
+                                next.begin, next.end);
+  }
+#endif
   if (t1 - t0 == 1) {
     // GEMV: one pass over the weight; hardware prefetchers handle the sequential streams.
 #ifdef ASTRAEA_X86_SIMD
@@ -529,21 +538,33 @@ ItemFn select_item(SimdLevel level, DType dt) {
 // own data (L1 is 8-12 way). Copying x with a row stride of cols + 16 floats (one cache line
 // more) spreads the token rows over different sets. The copy is O(T*cols), tiny next to the
 // O(T*cols*rows) product; at T=1 there is only one row and nothing to fix, but the BF16 GEMV with
-// AVX-512 BF16 reads x as two BF16 terms (dot_bf16_row), made here once per call.
+// AVX-512 BF16 reads x as two BF16 terms (dot_bf16_row), made here once per call. With activations
+// rounded to BF16 (x_dtype), x is made BF16 here: one term for the GEMV, BF16 rows (the same
+// padding) for the batched dot-product kernel, or — without AVX-512 BF16 — F32 rows holding the
+// rounded values.
 // The buffers are the calling thread's: the workers read them only inside this call.
-Job make_x(const float* x, int64_t T, int64_t cols, DType dtype, SimdLevel level) {
+Job make_x(const float* x, int64_t T, int64_t cols, DType dtype, DType x_dtype, SimdLevel level) {
   Job j{x, nullptr, nullptr, nullptr, T, 0, cols, cols};
-  if (T == 1) {
-    if (dtype != DType::BF16 || level != SimdLevel::Avx512 || !cpu_has_avx512_bf16()) return j;
+  const bool round_x = x_dtype == DType::BF16;
+  const bool bf16_dot = dtype == DType::BF16 && level == SimdLevel::Avx512 && cpu_has_avx512_bf16();
+  if (bf16_dot && (T == 1 || round_x)) {
     thread_local std::vector<uint16_t> hi, lo;
-    hi.resize(size_t((cols + 31) / 32 * 32));
-    lo.resize(hi.size());
-    split_bf16_terms(x, cols, hi.data(), lo.data());
-    j.x_hi = hi.data();
-    j.x_lo = lo.data();
+    const int64_t padded = (cols + 31) / 32 * 32, ld = T == 1 ? padded : padded + 32;
+    hi.resize(size_t(T * ld));
+    if (T == 1) {
+      lo.resize(hi.size());
+      split_bf16_terms(x, cols, hi.data(), round_x ? nullptr : lo.data());
+      j.x_hi = hi.data();
+      j.x_lo = round_x ? nullptr : lo.data();
+      return j;
+    }
+    for (int64_t t = 0; t < T; ++t) split_bf16_terms(x + t * cols, cols, hi.data() + t * ld, nullptr);
+    j.x_bf16 = hi.data();
+    j.ld_bf16 = ld;
     return j;
   }
-  const int64_t ldx = (cols + 15) / 16 * 16 + 16;
+  if (T == 1 && !round_x) return j;
+  const int64_t ldx = T == 1 ? cols : (cols + 15) / 16 * 16 + 16;
   thread_local std::vector<float> buf;
   const size_t need = size_t(T * ldx) + 16;
   if (buf.size() < need) {
@@ -554,7 +575,13 @@ Job make_x(const float* x, int64_t T, int64_t cols, DType dtype, SimdLevel level
   // 64-byte align so every token row starts on a cache line.
   float* dst = buf.data();
   dst += (16 - (reinterpret_cast<uintptr_t>(dst) / 4) % 16) % 16;
-  for (int64_t t = 0; t < T; ++t) std::copy(x + t * cols, x + (t + 1) * cols, dst + t * ldx);
+  for (int64_t t = 0; t < T; ++t) {
+    if (round_x) {
+      for (int64_t k = 0; k < cols; ++k) dst[t * ldx + k] = bf16_to_f32(f32_to_bf16(x[t * cols + k]));
+    } else {
+      std::copy(x + t * cols, x + (t + 1) * cols, dst + t * ldx);
+    }
+  }
   j.x = dst;
   j.ldx = ldx;
   return j;
@@ -572,11 +599,13 @@ struct Part {
   int64_t chunk, n_chunks, first_item;
 };
 
-void check_product(const float* x, int64_t T, const MatmulOutput& out, int64_t cols, DType dtype) {
+void check_product(const float* x, int64_t T, const MatmulOutput& out, int64_t cols, DType dtype, DType x_dtype) {
   const WeightView& w = *out.w;
   if (T < 0 || w.rows < 0 || w.cols < 0) throw EngineError(codes::kInvalidArgument, "matmul: negative size");
-  if (w.cols != cols || w.dtype != dtype)
-    throw EngineError(codes::kInvalidArgument, "matmul: fused weights must share their columns and dtype");
+  if (w.cols != cols || w.dtype != dtype || w.x_dtype != x_dtype)
+    throw EngineError(codes::kInvalidArgument, "matmul: fused weights must share their columns, dtype and activation dtype");
+  if (w.x_dtype != DType::F32 && (w.x_dtype != DType::BF16 || w.dtype != DType::BF16))
+    throw EngineError(codes::kInvalidArgument, "matmul: activations are F32, or BF16 under BF16 weights");
   if (T > 0 && w.rows > 0 && (!out.y || (w.cols > 0 && (!x || !w.data))))
     throw EngineError(codes::kInvalidArgument, "matmul: null pointer");
   if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
@@ -595,7 +624,7 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
   if (n <= 0) return;
   const WeightView& first = *outs[0].w;
   if (first.dtype == DType::Q8_0) return matmul_q8_fused(x, T, outs, n, pool);  // its own kernels and checks
-  for (int i = 0; i < n; ++i) check_product(x, T, outs[i], first.cols, first.dtype);
+  for (int i = 0; i < n; ++i) check_product(x, T, outs[i], first.cols, first.dtype, first.x_dtype);
   if (T == 0) return;
   if (first.cols == 0) {  // empty reduction: y is just the bias
     for (int i = 0; i < n; ++i)
@@ -606,7 +635,7 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
 
   const SimdLevel level = simd_level();
   const ItemFn item = select_item(level, first.dtype);
-  const Job x_job = make_x(x, T, first.cols, first.dtype, level);
+  const Job x_job = make_x(x, T, first.cols, first.dtype, first.x_dtype, level);
   const int64_t row_bytes = first.cols * int64_t(dtype_size(first.dtype));
   const int64_t threads = pool.size();
   const int64_t tile_max = std::max<int64_t>(16, std::min<int64_t>(64, kTileBytes / (first.cols * 4)));

@@ -22,6 +22,11 @@ struct WeightView {
   int64_t rows;
   int64_t cols;
   const uint16_t* scales = nullptr;
+  // What x is multiplied as: F32, or (BF16 weights only) x rounded to BF16 first, so that a
+  // product of BF16 values is exact and AVX-512 BF16's dot product does twice the multiply-adds
+  // of an F32 FMA per instruction (ModelOptions::activations). Elsewhere the rounded x is
+  // multiplied in F32: the same products, summed in another order.
+  DType x_dtype = DType::F32;
 };
 
 // y[t*rows + r] = sum_k x[t*cols + k] * w[r][k] (+ bias[r] if bias != nullptr), for t < T, r < rows.
