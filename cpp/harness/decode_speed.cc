@@ -4,6 +4,7 @@
 // (docs/performance.md); a long P shows what attention over a long context costs.
 //
 //   bash cpp/harness/build_decode_speed.sh && build/harness/decode_speed [f32|bf16|q8] [steps] [batch] [f32|bf16 KV] [P]
+//       [f32|bf16 activations]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -36,12 +37,14 @@ int main(int argc, char** argv) {
   const int batch = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1;
   const std::string kv = argc > 4 ? argv[4] : (dtype == "f32" ? "f32" : "bf16");
   const int prompt = argc > 5 ? std::max(1, std::atoi(argv[5])) : 128;
+  const std::string activations = argc > 6 ? argv[6] : "f32";
   try {
     astraea::ModelOptions options;
     options.config_json = kSmallConfig;
     options.weights.dummy = true;
     options.weights.seed = 1;
     options.weights.dtype = weight_dtype(dtype);
+    options.activations = activations == "bf16" ? astraea::DType::BF16 : astraea::DType::F32;
     auto model = astraea::Model::load(options);
     const int block_size = 16;
     const int per_seq = (prompt + steps + block_size) / block_size;
@@ -92,8 +95,8 @@ int main(int argc, char** argv) {
       for (int b = 0; b < batch; ++b) tokens[size_t(b)] = r.tokens[size_t(b)] >= 0 ? r.tokens[size_t(b)] : 5;
     }
     const double stream_mb = double(model->weights().decode_stream_bytes) / 1e6;
-    std::printf("%s weights, %s KV, batch %d, prompt %d: prefill %.1f ms; decode best step %.3f ms (%.1f GB/s of weights), mean %.3f ms, %.1f tok/s\n",
-                dtype.c_str(), kv.c_str(), batch, prompt, prefill_s * 1e3, best * 1e3, stream_mb / best / 1e3, total / steps * 1e3,
+    std::printf("%s weights (%s activations), %s KV, batch %d, prompt %d: prefill %.1f ms; decode best step %.3f ms (%.1f GB/s of weights), mean %.3f ms, %.1f tok/s\n",
+                dtype.c_str(), activations.c_str(), kv.c_str(), batch, prompt, prefill_s * 1e3, best * 1e3, stream_mb / best / 1e3, total / steps * 1e3,
                 batch * steps / total);
   } catch (const astraea::EngineError& e) {
     std::fprintf(stderr, "decode_speed: %s [%s]\n", e.what(), e.code().c_str());

@@ -357,7 +357,7 @@ constexpr size_t kRotateBytes = size_t(4) << 30;
 // Times one shape. Rotates over enough copies of the weight to exceed the last-level cache, so
 // the T=1 numbers are DRAM numbers as in a real model (whose weights never fit in cache).
 void time_shape(ThreadPool& pool, DType dt, int64_t rows, int64_t cols,
-                const std::vector<int64_t>& Ts, double t1_tok_per_s[]) {
+                const std::vector<int64_t>& Ts, double t1_tok_per_s[], DType x_dtype = DType::F32) {
   Rng rng(42);
   const size_t bytes = size_t(rows * cols) * dtype_size(dt);
   const size_t kRotate = kRotateBytes;
@@ -375,7 +375,9 @@ void time_shape(ThreadPool& pool, DType dt, int64_t rows, int64_t cols,
     const int64_t T = Ts[ti];
     size_t which = 0;
     auto call = [&] {
-      matmul(x.data(), T, ws[which].view(), bias.data(), y.data(), pool);
+      WeightView view = ws[which].view();
+      view.x_dtype = x_dtype;
+      matmul(x.data(), T, view, bias.data(), y.data(), pool);
       which = (which + 1) % ws.size();
     };
     for (size_t i = 0; i < ws.size(); ++i) call();  // warm-up: page in every copy
@@ -398,8 +400,9 @@ void time_shape(ThreadPool& pool, DType dt, int64_t rows, int64_t cols,
     char speed[32] = "";
     if (T != 1 && t1_tok_per_s[0] > 0)
       std::snprintf(speed, sizeof speed, "%6.1fx", tok / t1_tok_per_s[0]);
-    std::printf("%6lldx%-5lld %-5s T=%-4lld %9.1f %9.1f %8.1f %7.1f %10.0f %s\n", (long long)rows,
-                (long long)cols, dtype_name(dt), (long long)T, med * 1e6, best * 1e6, gflops, gbs,
+    const std::string label = x_dtype == DType::F32 ? dtype_name(dt) : std::string(dtype_name(dt)) + "x" + dtype_name(x_dtype);
+    std::printf("%6lldx%-5lld %-9s T=%-4lld %9.1f %9.1f %8.1f %7.1f %10.0f %s\n", (long long)rows,
+                (long long)cols, label.c_str(), (long long)T, med * 1e6, best * 1e6, gflops, gbs,
                 tok, speed);
   }
 }
@@ -409,7 +412,7 @@ void run_timing(SimdLevel level, ThreadPool& pool) {
   std::printf("\ntiming: %s, %d threads; weight rotated over >= 4 GB of copies so it comes from DRAM;"
               "\nrates from the best call; x = tok/s relative to T=1\n",
               simd_level_name(simd_level()), pool.size());
-  std::printf("%-12s %-5s %-6s %9s %9s %8s %7s %10s\n", "shape", "dtype", "T", "med us", "best us",
+  std::printf("%-12s %-9s %-6s %9s %9s %8s %7s %10s\n", "shape", "dtype", "T", "med us", "best us",
               "GFLOP/s", "W GB/s", "tok/s");
   const int64_t shapes[][2] = {{2048, 768}, {768, 2048}, {32000, 768}};
   const std::vector<int64_t> Ts = {1, 8, 32, 128};
@@ -418,6 +421,11 @@ void run_timing(SimdLevel level, ThreadPool& pool) {
       double t1 = 0;
       time_shape(pool, dt, s[0], s[1], Ts, &t1);
     }
+  }
+  // BF16 weights times activations rounded to BF16 (ModelOptions::activations).
+  for (const auto& s : shapes) {
+    double t1 = 0;
+    time_shape(pool, DType::BF16, s[0], s[1], Ts, &t1, DType::BF16);
   }
 }
 
