@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/errors.h"
 #include "core/kernels/attention_block.h"
 #include "core/kernels/cpu_features.h"
 #include "core/kernels/matmul.h"
@@ -150,6 +151,33 @@ bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows,
                 int(with_bias), worst, (long long)wt, (long long)wr);
   }
   return ok;
+}
+
+// Activations the kernels have no product for are refused, not multiplied as something else.
+void check_activation_refusals() {
+  const auto refused = [](const char* what, auto&& call) {
+    ++g_checks;
+    try {
+      call();
+    } catch (const EngineError& e) {
+      if (e.code() == codes::kInvalidArgument) return;
+    }
+    ++g_failures;
+    std::printf("FAIL activations: %s was not refused with INVALID_ARGUMENT\n", what);
+  };
+  ThreadPool pool(1);
+  std::vector<uint8_t> bytes(64 * 32, 0);
+  std::vector<uint16_t> scales(64, 0);
+  std::vector<float> x(32, 1.f), y(64 * 2);
+  WeightView f32{bytes.data(), DType::F32, 8, 32}, q8{bytes.data(), DType::Q8_0, 8, 32, scales.data()};
+  WeightView bf16{bytes.data(), DType::BF16, 8, 32}, bf16_rounded = bf16;
+  f32.x_dtype = DType::BF16;
+  q8.x_dtype = DType::BF16;
+  bf16_rounded.x_dtype = DType::BF16;
+  refused("F32 weights with BF16 activations", [&] { matmul(x.data(), 1, f32, nullptr, y.data(), pool); });
+  refused("Q8_0 weights with BF16 activations", [&] { matmul(x.data(), 1, q8, nullptr, y.data(), pool); });
+  const MatmulOutput mixed[] = {{&bf16_rounded, nullptr, y.data()}, {&bf16, nullptr, y.data() + 8}};
+  refused("fused weights with different activations", [&] { matmul_fused(x.data(), 1, mixed, 2, pool); });
 }
 
 void check_vec(Rng& rng, const char* label) {
@@ -449,6 +477,7 @@ int main(int argc, char** argv) {
   for (SimdLevel l : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512})
     if (int(l) <= int(detected)) levels.push_back(l);
   for (SimdLevel l : levels) run_checks(l, pool1, pool2);
+  check_activation_refusals();
   if (cpu_has_avx512_bf16()) {
     // The BF16 GEMV uses AVX-512 BF16 where the CPU has it; check the plain AVX-512 path too.
     allow_avx512_bf16_for_testing(false);

@@ -552,7 +552,7 @@ Job make_x(const float* x, int64_t T, int64_t cols, DType dtype, DType x_dtype, 
     const int64_t padded = (cols + 31) / 32 * 32, ld = T == 1 ? padded : padded + 32;
     hi.resize(size_t(T * ld));
     if (T == 1) {
-      lo.resize(hi.size());
+      if (!round_x) lo.resize(hi.size());
       split_bf16_terms(x, cols, hi.data(), round_x ? nullptr : lo.data());
       j.x_hi = hi.data();
       j.x_lo = round_x ? nullptr : lo.data();
@@ -604,8 +604,6 @@ void check_product(const float* x, int64_t T, const MatmulOutput& out, int64_t c
   if (T < 0 || w.rows < 0 || w.cols < 0) throw EngineError(codes::kInvalidArgument, "matmul: negative size");
   if (w.cols != cols || w.dtype != dtype || w.x_dtype != x_dtype)
     throw EngineError(codes::kInvalidArgument, "matmul: fused weights must share their columns, dtype and activation dtype");
-  if (w.x_dtype != DType::F32 && (w.x_dtype != DType::BF16 || w.dtype != DType::BF16))
-    throw EngineError(codes::kInvalidArgument, "matmul: activations are F32, or BF16 under BF16 weights");
   if (T > 0 && w.rows > 0 && (!out.y || (w.cols > 0 && (!x || !w.data))))
     throw EngineError(codes::kInvalidArgument, "matmul: null pointer");
   if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
@@ -623,6 +621,8 @@ void matmul(const float* x, int64_t T, const WeightView& w, const float* bias, f
 void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, ThreadPool& pool) {
   if (n <= 0) return;
   const WeightView& first = *outs[0].w;
+  if (first.x_dtype != DType::F32 && (first.x_dtype != DType::BF16 || first.dtype != DType::BF16))
+    throw EngineError(codes::kInvalidArgument, "matmul: activations are F32, or BF16 under BF16 weights");
   if (first.dtype == DType::Q8_0) return matmul_q8_fused(x, T, outs, n, pool);  // its own kernels and checks
   for (int i = 0; i < n; ++i) check_product(x, T, outs[i], first.cols, first.dtype, first.x_dtype);
   if (T == 0) return;
