@@ -162,7 +162,7 @@ ASTRAEA_AVX512_BF16 void gemm_rows(const uint16_t* x, int64_t ldx, int64_t T, co
   // Token blocks of nearly equal size (8 tokens run as 4 + 4, not 6 + 2).
   const int64_t t_blocks = (T + kTokens - 1) / kTokens, t_base = T / t_blocks, t_extra = T % t_blocks;
   const int64_t row_calls = (r1 - r0) / kRows + (r1 - r0) % kRows;
-  // The next item's weight is prefetched over the first token block's calls, not all of them:
+  // The next item's weight is prefetched over the calls of each k-block's first token block, not all:
   // 7-8% faster at T = 32 and 128 from DRAM (docs/results/issue-23/bf16-activations/matmul_ab.cc),
   // where matmul.cc's F32 kernel, with twice the steps, lost 15-20% the same way.
   const int64_t steps = std::max<int64_t>(1, (K + 31) / 32 * row_calls);
