@@ -55,18 +55,6 @@ ASTRAEA_AVX512_BF16 void dot_rows(const uint16_t* xh, const uint16_t* xl, const 
   for (int64_t r = r0; r < r1; ++r) y[r] = dot_bf16_row<TwoTerms>(xh, xl, W + r * K, K) + (bias ? bias[r] : 0.f);
 }
 
-// Horizontal sums of four vectors as one 4-float vector (consecutive rows of one token in y).
-ASTRAEA_AVX512_BF16 inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
-  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
-  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
-  // 128-bit lane i now holds four partial sums of input i.
-  __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
-  s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, s));
-}
-
 // The batched product on activations rounded to BF16. The same layout as matmul's F32 micro-kernel
 // (core/kernels/matmul.cc: R rows x TT tokens of y per call, the k-block's x rows in L1 while the
 // weight chunk streams from L2), but a weight vector is 32 BF16 values dotted as they are loaded:
@@ -130,7 +118,7 @@ ASTRAEA_AVX512_BF16 void micro_kernel(const Block& b, PrefetchCursor& pf) {
   for (int t = 0; t < TT; ++t) {
     float* yt = b.y + t * b.ldy;
     if constexpr (R == 4) {
-      __m128 s = reduce4(acc[0][t], acc[1][t], acc[2][t], acc[3][t]);
+      __m128 s = reduce4_512(acc[0][t], acc[1][t], acc[2][t], acc[3][t]);
       if (b.accumulate) s = _mm_add_ps(s, _mm_loadu_ps(yt));
       else if (b.bias) s = _mm_add_ps(s, _mm_loadu_ps(b.bias));
       _mm_storeu_ps(yt, s);
