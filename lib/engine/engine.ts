@@ -24,6 +24,7 @@ import type { TokenConstraint } from '../constrain/constraint.js';
 import { Predictors } from '../predict/predictors.js';
 import type { Policy } from '../sched/policy.js';
 import { createPolicy } from '../sched/registry.js';
+import { extended } from '../util/append.js';
 import { ActiveSegment } from './active-segment.js';
 import { NON_FINITE_LOGITS, type BackendModelInfo, type EngineBackend } from './backend.js';
 import { EngineAccounts } from './engine-accounts.js';
@@ -266,19 +267,24 @@ export class Engine {
   }
 
   private startSegment(record: JobRecord, options: GenerateOptions, input: SegmentInput): Segment {
-    const context = input.replaceContext ? input.tokens : record.tokens.concat(input.tokens);
+    const contextLength = input.replaceContext ? input.tokens.length : record.tokens.length + input.tokens.length;
     const info = this.backend.info;
-    const { maxTokens, hintedOutput } = checkSegmentStart(record.id, options, context.length, info.maxPositionEmbeddings, this.blocks);
+    const { maxTokens, hintedOutput } = checkSegmentStart(record.id, options, contextLength, info.maxPositionEmbeddings, this.blocks);
     checkSampling(options.sampling);
     if (options.constraint && options.ignoreEos) throw new EngineError('INVALID_ARGUMENT', 'a constraint ends its output with end of sequence: it cannot be combined with ignoreEos');
     // The simulator draws its tokens without logits, so it cannot keep to a token mask.
     if (options.constraint && this.backend.kind === 'sim') throw new EngineError('UNSUPPORTED', 'constrained decoding needs a backend that samples from logits; the simulator does not');
-    checkSegmentHints(record.id, options, context.length);
+    checkSegmentHints(record.id, options, contextLength);
     // Everything is checked: commit. (A rendered conversation that diverged from the cached
-    // context replaces it; the prefix cache keeps the common part.)
-    if (input.replaceContext) this.kv.release(record);
-    record.tokens = context;
-    record.hints = segmentHints(record.hints, options, this.clock.now(), context.length);
+    // context replaces it; the prefix cache keeps the common part.) The context grows in place:
+    // a long one is never copied per call (lib/util/append.ts says why).
+    if (input.replaceContext) {
+      this.kv.release(record);
+      record.tokens = input.tokens;
+    } else {
+      record.tokens = extended(record.tokens, input.tokens);
+    }
+    record.hints = segmentHints(record.hints, options, this.clock.now(), contextLength);
     if (record.forkOf !== null) this.kv.fork(record);
     if (input.messages) {
       record.messages = input.messages;
@@ -295,7 +301,7 @@ export class Engine {
       endsWithToolCall: options.endsWithToolCall ?? false,
       toolName: options.toolName,
       keepOpen: options.keepOpen ?? false,
-      promptTokens: context.length,
+      promptTokens: contextLength,
       hintedOutputTokens: hintedOutput || undefined,
       expectedToolS: options.expectedToolS,
     };

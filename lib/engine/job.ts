@@ -43,6 +43,14 @@ export class Job {
     this.engine._close(this.record);
   }
 
+  /**
+   * Every token of the job so far, input and generated, in order: what a client resends to
+   * continue the job elsewhere. Read-only and live (it grows as the job runs); copy it to keep it.
+   */
+  get context(): readonly number[] {
+    return this.record.tokens;
+  }
+
   metrics(): JobMetrics {
     return this.record.state.metrics();
   }

@@ -56,7 +56,7 @@ export function beginStep(decision: StepDecision, kv: JobKv, blocks: BlockManage
     sequences: decision.runs.map(({ record, start, count }) => ({
       tokens: record.tokens.slice(start, start + count),
       startPosition: start,
-      blocks: blocks.table(record.id).slice(), // a copy: the live table changes as the next step is planned
+      blocks: blocks.tableSnapshot(record.id), // unchanged while the next step is planned (copy-on-write)
       sampling: record.active!.spec.sampling,
       outputTokens: record.active!.generated, // what the penalties count (read when the plan is built, before this step's token)
       ...(record.active!.spec.constraint ? { allowedTokens: record.active!.spec.constraint.allowedTokens() } : {}),

@@ -155,6 +155,8 @@ export class BlockManager {
   private readonly exchangeReceivers = new Set<string>();
 
   private readonly owners = new Map<string, OwnerState>();
+  /** Device tables handed out by `tableSnapshot`: never appended to again (copied first). */
+  private readonly handedOut = new WeakSet<number[]>();
   private readonly views = new Map<string, { state: OwnerState | undefined }>();
   private prefixHitTokens = 0;
   private prefixQueryTokens = 0;
@@ -189,6 +191,19 @@ export class BlockManager {
 
   table(owner: string): readonly number[] {
     return this.owners.get(owner)?.device ?? [];
+  }
+
+  /**
+   * The owner's device table as it stands now, unchanged however the owner's blocks change later:
+   * what a step in flight holds while the next one is planned. Copy-on-write: the manager copies a
+   * handed-out table before it next appends to it, so a decode copies its table once per block of
+   * tokens instead of every step (a long context's table is thousands of ids, and copying it per
+   * step was the simulator's largest allocation).
+   */
+  tableSnapshot(owner: string): readonly number[] {
+    const table = this.owners.get(owner)?.device ?? [];
+    this.handedOut.add(table);
+    return table;
   }
 
   /** References to a device block (0 when free or cached). */
@@ -273,10 +288,11 @@ export class BlockManager {
       this.prefixHitTokens += plan.hits.length * this.blockSize;
     }
     // Revive hits before taking fresh blocks, so an eviction can never pick a block being reused.
+    const table = plan.hits.length + plan.fresh > 0 ? this.appendable(state) : state.device;
     for (const id of plan.hits) {
       this.cache.revive(id);
       this.refCount[id]++;
-      state.device.push(id);
+      table.push(id);
     }
     if (plan.hits.length > 0) {
       state.hashes = plan.hitHashes as BlockHash[]; // a fresh array from findPrefix
@@ -285,7 +301,7 @@ export class BlockManager {
     for (let i = 0; i < plan.fresh; i++) {
       const id = this.takeBlock();
       this.refCount[id] = 1;
-      state.device.push(id);
+      table.push(id);
     }
     if (existing === undefined) this.setOwner(owner, state);
     return { table: state.device, computedTokens: Math.min(state.computed, length) };
@@ -564,10 +580,11 @@ export class BlockManager {
       );
     }
     const pairs: BlockPair[] = [];
+    const table = this.appendable(state);
     for (const hostId of state.host) {
       const deviceId = this.takeBlock();
       this.refCount[deviceId] = 1;
-      state.device.push(deviceId);
+      table.push(deviceId);
       pairs.push([hostId, deviceId]);
     }
     if (this.exchangeReceivers.has(owner)) throw new EngineError('INVALID_ARGUMENT', `${owner}'s KV is still being exchanged onto the host`);
@@ -750,6 +767,12 @@ export class BlockManager {
   }
 
   /** Drops one reference to each block, tail first, so a sequence's tail blocks are evicted first. */
+  /** The owner's device table, ready to append to: a copy if the current one was handed out. */
+  private appendable(state: OwnerState): number[] {
+    if (this.handedOut.has(state.device)) state.device = state.device.slice();
+    return state.device;
+  }
+
   private releaseDevice(ids: readonly number[]): void {
     for (let i = ids.length - 1; i >= 0; i--) {
       const id = ids[i];

@@ -117,8 +117,6 @@ export class RoutedJob {
   /** Calls made so far (segments begun), and when the first was made. */
   private calls = 0;
   private startedS = 0;
-  /** Every token sent and generated so far (what a moved call resends). */
-  private readonly context: number[] = [];
   /** Metrics of the engine jobs it left behind. */
   private readonly earlier: JobMetrics[] = [];
 
@@ -144,17 +142,33 @@ export class RoutedJob {
     this.current = engine.createJob({ id: this.id, kind: this.kind, ...(fork ? { forkOf: this.parent!.id } : {}) });
     this.home = replica;
     this.startedS = this.set.now();
-    return this.track(this.current.generate(options), options.tokens, null);
+    return this.track(this.current.generate(options), null);
   }
 
   resume(options: ResumeOptions): Segment {
     if (this.current === null || options.tokens === undefined) throw new EngineError('INVALID_STATE', `job ${this.id}: resume follows a first call, with tokens`);
-    const prompt = this.context.concat(options.tokens);
-    const replica = this.set.route({ jobId: this.id, sessionId: this.sessionId, tokens: prompt });
-    if (replica === this.home) return this.track(this.current.resume(options), options.tokens, null);
-    // Moved: leave the old replica, start over on the new one with the whole conversation.
-    this.earlier.push(this.current.metrics());
-    this.current.close();
+    // The whole conversation as the client resends it: the engine job's context, then the new
+    // input. Built only for a router that reads it or a call that moves: a long context is
+    // never copied per call (lib/util/append.ts says why).
+    const context = this.current.context;
+    let prompt: number[] | null = null;
+    const wholePrompt = (): number[] => (prompt ??= context.concat(options.tokens!));
+    const replica = this.set.route({
+      jobId: this.id,
+      sessionId: this.sessionId,
+      get tokens() {
+        return wholePrompt();
+      },
+    });
+    if (replica === this.home) return this.track(this.current.resume(options), null);
+    return this.move(replica, options, wholePrompt());
+  }
+
+  /** Leaves the job's replica and starts over on `replica` with the whole conversation so far. */
+  private move(replica: number, options: ResumeOptions, prompt: number[]): Segment {
+    const left = this.current!;
+    this.earlier.push(left.metrics());
+    left.close();
     this.set.routing.moves++;
     this.set.routing.movedPromptTokens += prompt.length;
     const told = this.set.movedCalls;
@@ -162,7 +176,7 @@ export class RoutedJob {
     this.current = this.set.engines[replica].createJob({ id: this.id, kind: this.kind, ...history });
     this.home = replica;
     const { tool: _tool, toolCallId: _callId, toolResult: _result, messages: _messages, ...rest } = options;
-    return this.track(this.current.generate({ ...rest, tokens: prompt }), options.tokens, this.set.routing);
+    return this.track(this.current.generate({ ...rest, tokens: prompt }), this.set.routing);
   }
 
   close(): void {
@@ -184,16 +198,15 @@ export class RoutedJob {
   }
 
   /**
-   * Keeps the context up to date as the segment ends. The reaction is attached before the
-   * replay's own await on `done`, and every job's segment gets one, so the replay's continuations
-   * keep their order (a one-replica set replays exactly as one engine: test/unit/replica-set.test.ts).
+   * Counts the call, and what a moved one recomputed once it ends. The reaction is attached
+   * before the replay's own await on `done`, and every job's segment gets one (moved or not), so
+   * the replay's continuations keep one order whatever the routing (a one-replica set replays
+   * exactly as one engine: test/unit/replica-set.test.ts).
    */
-  private track(segment: Segment, input: readonly number[], moved: RoutingStats | null): Segment {
+  private track(segment: Segment, moved: RoutingStats | null): Segment {
     this.calls++;
-    for (const t of input) this.context.push(t);
     segment.done.then(
       (result) => {
-        for (const t of result.tokens) this.context.push(t);
         if (moved !== null) moved.movedComputedTokens += result.usage.promptTokens - result.usage.cachedPromptTokens;
       },
       () => undefined,

@@ -88,11 +88,13 @@ export class VirtualClock implements Clock {
    * Runs the simulation until no timer is left (every chain of work has ended) or virtual time
    * would pass `untilS`. Between two timers every promise continuation runs to completion, so
    * whatever a fired timer sets off (a step's tokens handed out, the next step planned, a job
-   * resumed) happens at that instant of virtual time.
+   * resumed) happens at that instant of virtual time. Work outside promises — a `setImmediate`,
+   * I/O — gets its turn every 1,024 timers, not between every two: code on this clock should
+   * wait on promises (and on the clock), as the engine and the replay do.
    */
   async run(untilS = Infinity): Promise<void> {
     await nextMacrotask();
-    for (;;) {
+    for (let fired = 1; ; fired++) {
       const timer = this.timers.pop();
       if (timer === undefined) return;
       if (timer.atS > untilS) {
@@ -101,7 +103,24 @@ export class VirtualClock implements Clock {
       }
       this.t = timer.atS;
       timer.fire();
-      await nextMacrotask();
+      await (fired % MACROTASK_EVERY === 0 ? nextMacrotask() : continuationsSettled());
     }
   }
+}
+
+/**
+ * Timers fired between two returns to the event loop. Each return costs a poll of the loop (a
+ * system call), several µs on the 2-vCPU VMs — as much as the simulated step itself; returning
+ * now and then still lets output written meanwhile drain (docs/simulator.md, "Speed").
+ */
+const MACROTASK_EVERY = 1024;
+
+/**
+ * Resolves once every promise continuation queued so far, and every one those queue in turn, has
+ * run — what a macrotask boundary guarantees, without leaving the tick: V8 drains the microtask
+ * queue to empty before Node runs the next `process.nextTick` callback, and this one is queued from
+ * a microtask, so it runs only after the whole drain.
+ */
+function continuationsSettled(): Promise<void> {
+  return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
 }

@@ -22,6 +22,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Job } from '../engine/job.js';
 import type { JobOptions } from '../engine/types.js';
 import { EngineError } from '../errors.js';
+import { appendInPlace } from '../util/append.js';
 import type { Subagent, WorkloadJob, WorkloadSegment } from './format.js';
 import { jobSegmentTokens, segmentTokens } from './tokens.js';
 
@@ -120,8 +121,8 @@ export async function runWorkload(engine: WorkloadTarget, jobs: readonly Workloa
       const result = await (i === 0 ? job.generate(request) : job.resume({ ...request, tool: segments[i - 1].tool!.name })).done;
       if (result.finishReason === 'cancelled') throw new EngineError('CANCELLED', `job ${job.id} segment ${i} was cancelled`);
       if (context !== null) {
-        append(context, tokens);
-        append(context, result.tokens);
+        appendInPlace(context, tokens);
+        appendInPlace(context, result.tokens);
       }
       if (subagents !== undefined) await runSubagents(job, i, subagents, context!);
       if (segment.tool !== null) await timers.sleep(segment.tool.durationS);
@@ -167,9 +168,4 @@ export async function runWorkload(engine: WorkloadTarget, jobs: readonly Workloa
 
   await Promise.all(jobs.map(runJob));
   return outcomes;
-}
-
-/** Appends in place (a spread into push would overflow the stack for a long context). */
-function append(to: number[], tokens: readonly number[]): void {
-  for (const t of tokens) to.push(t);
 }

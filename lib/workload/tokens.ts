@@ -53,5 +53,5 @@ export function jobSegmentTokens(job: WorkloadJob, segmentIndex: number, vocabSi
   }
   const own = segmentTokens(job.id, segmentIndex, segment.inputTokens, vocabSize);
   if (segmentIndex !== 0 || job.prefixId === undefined) return own;
-  return [...prefixTokens(job.prefixId, job.prefixTokens ?? 0, vocabSize), ...own];
+  return prefixTokens(job.prefixId, job.prefixTokens ?? 0, vocabSize).concat(own);
 }

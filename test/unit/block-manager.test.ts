@@ -218,6 +218,33 @@ describe('BlockManager', () => {
     bm.checkInvariants();
   });
 
+  it('hands out table snapshots that later appends, swaps and frees leave as they were', () => {
+    const bm = manager({ deviceBlocks: 8, hostBlocks: 8 });
+    const tokens = range(1, 12);
+    bm.ensure('a', tokens, 6); // blocks 0, 1
+    const first = bm.tableSnapshot('a');
+    expect(first).toEqual([0, 1]);
+    // A second snapshot with no change in between is the same table (nothing copied).
+    expect(bm.tableSnapshot('a')).toBe(first);
+    bm.ensure('a', tokens, 12); // one more block: 2
+    expect(bm.table('a')).toEqual([0, 1, 2]);
+    expect(first).toEqual([0, 1]); // the snapshot did not grow
+    const second = bm.tableSnapshot('a');
+    expect(second).toEqual([0, 1, 2]);
+    // An ensure that needs no new block copies nothing: the live table is still the snapshot.
+    bm.ensure('a', tokens, 12);
+    expect(bm.table('a')).toBe(second);
+    bm.markComputed('a', tokens, 12);
+    bm.swapOut('a');
+    bm.swapIn('a'); // fresh blocks 3, 4, 5 (2 went back first: a partial block, freed, not cached)
+    expect(second).toEqual([0, 1, 2]);
+    expect(bm.table('a')).toHaveLength(3);
+    bm.free('a');
+    expect(first).toEqual([0, 1]);
+    expect(second).toEqual([0, 1, 2]);
+    bm.checkInvariants();
+  });
+
   it('gives swapped-in blocks their content keys back once the copy lands (restoreKeys)', () => {
     // P9 computed: 2 full blocks (8 tokens) keyed, 1 token in a third. After a round trip through
     // the host the fresh device blocks carry no keys, so a free before the job computes again

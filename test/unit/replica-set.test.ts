@@ -165,3 +165,27 @@ describe('capacity of a replica set', () => {
     expect(two[0].jobsPerHourPerReplica).toBeCloseTo(two[0].jobsPerHour / 2, 9);
   });
 });
+
+describe("an engine job's context (what a moved call resends)", () => {
+  it('is every input and generated token in order, and never the caller’s array', async () => {
+    const clock = new VirtualClock();
+    const engine = Engine.withBackend(new SimulatedBackend(PROFILE.model, PROFILE.costs, 16, clock), { policy: 'fcfs', kvBlocks: 64, clock });
+    const job = engine.createJob({ id: 'c' });
+    const prompt = [5, 6, 7];
+    const run = (async () => {
+      const first = await job.generate({ tokens: prompt, maxTokens: 2, ignoreEos: true, endsWithToolCall: true }).done;
+      const afterFirst = [...job.context];
+      const second = await job.resume({ tokens: [8, 9], maxTokens: 1, ignoreEos: true }).done;
+      return { first: first.tokens, afterFirst, second: second.tokens };
+    })();
+    await clock.run();
+    const { first, afterFirst, second } = await run;
+    expect(first).toHaveLength(2);
+    expect(afterFirst).toEqual([5, 6, 7, ...first]);
+    expect(job.context).toEqual([5, 6, 7, ...first, 8, 9, ...second]);
+    // The engine grew its own copy: the prompt the caller passed is as it was.
+    expect(prompt).toEqual([5, 6, 7]);
+    job.close();
+    await engine.close();
+  });
+});

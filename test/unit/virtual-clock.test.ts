@@ -112,6 +112,30 @@ describe('VirtualClock', () => {
     expect(innerAt).toBe(3.5);
   });
 
+  it('lets every continuation a timer sets off run, however deep its chain, before the next timer fires', async () => {
+    const clock = new VirtualClock();
+    // Each fired timer starts a chain of 2,000 awaits; the next timer, 1 s later, must find it
+    // finished. 3,000 timers cross the clock's periodic return to the event loop (every 1,024)
+    // more than once, so both ways of waiting for the continuations are exercised.
+    const chainEnds: number[] = [];
+    const deep = async (depth: number): Promise<void> => {
+      if (depth > 0) await deep(depth - 1);
+      else await Promise.resolve();
+    };
+    let unfinishedSeen = 0;
+    for (let i = 0; i < 3000; i++) {
+      void clock.sleep(i).then(async () => {
+        if (chainEnds.length !== i) unfinishedSeen++;
+        await deep(i % 7 === 0 ? 2000 : 3);
+        chainEnds.push(clock.now());
+      });
+    }
+    await clock.run();
+    expect(unfinishedSeen).toBe(0);
+    expect(chainEnds).toHaveLength(3000);
+    expect(chainEnds.every((t, i) => t === i)).toBe(true);
+  });
+
   it('rejects a negative, NaN or infinite sleep synchronously with INVALID_ARGUMENT', () => {
     const clock = new VirtualClock();
     for (const bad of [-1, -1e-9, NaN, Infinity, -Infinity]) expectCode(() => clock.sleep(bad), 'INVALID_ARGUMENT');
