@@ -7,8 +7,8 @@
  * unpacks the bytes differently from how they were packed here cannot reproduce `decoded`.
  *
  * Every product in the formulas is exact in F32 (an F16 scale has 11 significant bits, the codes
- * at most 8), except Q6_K's d·scale·q, which F32 rounds once; so `decoded` rounds each value once,
- * as an F32 decoder does.
+ * at most 8; IQ4_XS's d·(scale − 32)·level at most 11 + 6 + 7), except Q6_K's d·scale·q, which F32
+ * rounds once; so `decoded` rounds each value once, as an F32 decoder does.
  *
  * Layouts, per block of one row (little-endian; F16 = IEEE half):
  *   Q4_0 18 B: d | 16 B, byte j = value j (low nibble), value j+16 (high); x = (q − 8)·d
@@ -20,6 +20,9 @@
  *   Q4_K 144 B: d | dmin | 12 B 6-bit scales and mins (per 32 values) | 128 B 4-bit q
  *   Q5_K 176 B: d | dmin | 12 B scales and mins | 32 B fifth bits | 128 B 4-bit q
  *   Q6_K 210 B: 128 B low nibbles | 64 B high two bits | 16 int8 scales (per 16 values) | d
+ *   IQ4_NL 18 B: d | 16 B of 4-bit indices as Q4_0; x = d·IQ4_LEVELS[index]
+ *   IQ4_XS 136 B: d | u16 scale high bits | 4 B scale low nibbles | 128 B indices (per 32 values:
+ *     16 B as IQ4_NL); x = d·(scale − 32)·IQ4_LEVELS[index], six-bit scales
  * (cpp/core/ggml_types.cc spells out which bit holds which value.)
  */
 
@@ -33,6 +36,8 @@ export const BLOCK_TYPES = {
   Q4_K: { values: 256, bytes: 144 },
   Q5_K: { values: 256, bytes: 176 },
   Q6_K: { values: 256, bytes: 210 },
+  IQ4_NL: { values: 32, bytes: 18 },
+  IQ4_XS: { values: 256, bytes: 136 },
 } as const;
 export type BlockTypeName = keyof typeof BLOCK_TYPES;
 
@@ -239,6 +244,56 @@ const encodeQ6K: BlockEncoder = (x, v, out, o, decoded) => {
   view.setUint16(o + 208, d.bits, true);
 };
 
+/** The 16 levels an IQ4 index picks from (llama.cpp's kvalues_iq4nl). */
+export const IQ4_LEVELS = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113] as const;
+
+/** The index of the level nearest x / step (the first of two equally near; level 1's when step is 0). */
+function nearestLevel(x: number, step: number): number {
+  const target = step === 0 ? 0 : x / step;
+  let best = 0;
+  for (let i = 1; i < 16; i++) if (Math.abs(target - IQ4_LEVELS[i]) < Math.abs(target - IQ4_LEVELS[best])) best = i;
+  return best;
+}
+
+/**
+ * The step that puts a group's value of largest magnitude on an end level: −127 for even groups,
+ * 113 for odd ones. The levels are not symmetric, so either sign is a fair scale; alternating
+ * them gives IQ4_XS scales on both sides of 32, and so both values of their top bits.
+ */
+const iq4Step = (signedMax: number, group: number) => signedMax / (group % 2 === 0 ? IQ4_LEVELS[0] : IQ4_LEVELS[15]);
+
+/** 32 values at x[at…] as indices of `step`'s levels, packed as Q4_0's nibbles at out[q…]. */
+function packIq4(x: Float32Array, at: number, step: number, out: Uint8Array, q: number, decoded: Float32Array): void {
+  for (let j = 0; j < 32; j++) {
+    const index = nearestLevel(x[at + j], step);
+    decoded[at + j] = Math.fround(step * IQ4_LEVELS[index]);
+    out[q + (j & 15)] |= index << (j < 16 ? 0 : 4);
+  }
+}
+
+const encodeIq4Nl: BlockEncoder = (x, v, out, o, decoded) => {
+  const d = half(iq4Step(extremes(x, v, 32).signedMax, v / 32));
+  new DataView(out.buffer, out.byteOffset).setUint16(o, d.bits, true);
+  packIq4(x, v, d.value, out, o + 2, decoded);
+};
+
+const encodeIq4Xs: BlockEncoder = (x, v, out, o, decoded) => {
+  const steps: number[] = [];
+  for (let s = 0; s < 8; s++) steps.push(iq4Step(extremes(x, v + 32 * s, 32).signedMax, s));
+  const d = half(Math.max(...steps.map(Math.abs)) / 32);
+  let scalesHigh = 0;
+  for (let s = 0; s < 8; s++) {
+    const sc = code(steps[s], d.value, -32, 31); // stored + 32 in six bits
+    const u = sc + 32;
+    out[o + 4 + (s >> 1)] |= (u & 15) << (s & 1 ? 4 : 0);
+    scalesHigh |= (u >> 4) << (2 * s);
+    packIq4(x, v + 32 * s, Math.fround(d.value * sc), out, o + 8 + 16 * s, decoded);
+  }
+  const view = new DataView(out.buffer, out.byteOffset);
+  view.setUint16(o, d.bits, true);
+  view.setUint16(o + 2, scalesHigh, true);
+};
+
 const ENCODERS: Record<BlockTypeName, BlockEncoder> = {
   Q4_0: legacyEncoder(4, false),
   Q4_1: legacyEncoder(4, true),
@@ -249,6 +304,8 @@ const ENCODERS: Record<BlockTypeName, BlockEncoder> = {
   Q4_K: kEncoder(4),
   Q5_K: kEncoder(5),
   Q6_K: encodeQ6K,
+  IQ4_NL: encodeIq4Nl,
+  IQ4_XS: encodeIq4Xs,
 };
 
 /** rows × cols F32 values (cols a multiple of the type's block) in `type`'s layout. */

@@ -43,8 +43,9 @@ export interface HfLlamaConfig {
 }
 
 /**
- * A block type other than Q8_0 (Q4_0 … Q6_K, bench/native/ggml-blocks.ts) is given in the file's
- * own layout, rows in Hugging Face order, and written as it is (q/k rows permuted for RoPE).
+ * A block type other than Q8_0 (Q4_0 … Q6_K, IQ4_NL, IQ4_XS: bench/native/ggml-blocks.ts) is given
+ * in the file's own layout, rows in Hugging Face order, and written as it is (q/k rows permuted for
+ * RoPE).
  * Q8_0 input is the engine's planar layout (tensorData of a model loaded with dtype 'q8'): the
  * int8 quants [rows][cols], then the F16 scales [rows][cols/32]. The file gets GGUF's own Q8_0
  * layout: per row, 34-byte blocks {F16 scale, 32 int8 quants}; the numbers are the same.
@@ -118,11 +119,11 @@ const enum KvType {
 
 /** ggml tensor types for the dtypes we write. */
 const GGML_TYPE: Record<GgufSourceDtype, number> = {
-  F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14,
+  F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, IQ4_XS: 23,
 };
 /** `general.file_type` (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16, MOSTLY_Q8_0, …, MOSTLY_Q4_K_M, … */
 const FILE_TYPE: Record<GgufSourceDtype, number> = {
-  F32: 0, F16: 1, BF16: 32, Q8_0: 7, Q4_0: 2, Q4_1: 3, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12, Q4_K: 15, Q5_K: 17, Q6_K: 18,
+  F32: 0, F16: 1, BF16: 32, Q8_0: 7, Q4_0: 2, Q4_1: 3, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12, Q4_K: 15, Q5_K: 17, Q6_K: 18, IQ4_NL: 25, IQ4_XS: 30,
 };
 const Q8_BLOCK = 32;
 

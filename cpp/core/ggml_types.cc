@@ -188,6 +188,40 @@ void decode_q6_k(const uint8_t* b, float* y) {
   }
 }
 
+// ---- 4-bit non-linear types ------------------------------------------------------------------
+// Each 4-bit index picks one of 16 fixed levels (kIq4Levels), spaced more closely near zero,
+// where a weight's values cluster, than Q4_0's evenly spaced q − 8.
+// IQ4_NL (18 bytes): F16 d | 16 bytes of indices laid out as Q4_0's (byte j: value j in the low
+//   nibble, value j + 16 in the high); x = d·level.
+// IQ4_XS (136 bytes): F16 d | u16 scales_h | 4 bytes scales_l | 128 bytes of indices.
+//   8 sub-blocks of 32; sub-block s has a six-bit scale: its low four bits are the low (s even)
+//   or high (s odd) nibble of scales_l byte s/2, its high two bits are bits 2s, 2s + 1 of
+//   scales_h. x = (d·(scale − 32))·level, sub-block s's indices in bytes 16s… as IQ4_NL's.
+
+constexpr int8_t kIq4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// 32 values from 16 bytes of indices: the float `step` times the level as a float, as llama.cpp.
+void iq4_values(const uint8_t* qs, float step, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = step * float(kIq4Levels[qs[j] & 0x0F]);
+    y[j + 16] = step * float(kIq4Levels[qs[j] >> 4]);
+  }
+}
+
+void decode_iq4_nl(const uint8_t* b, float* y) { iq4_values(b + 2, half_at(b), y); }
+
+void decode_iq4_xs(const uint8_t* b, float* y) {
+  const float d = half_at(b);
+  const unsigned scales_h = unsigned(b[2]) | unsigned(b[3]) << 8;
+  const uint8_t* scales_l = b + 4;
+  const uint8_t* qs = b + 8;
+  for (int s = 0; s < 8; ++s) {
+    const int low = (scales_l[s / 2] >> (4 * (s % 2))) & 0x0F;
+    const int high = int(scales_h >> (2 * s)) & 3;
+    iq4_values(qs + 16 * s, d * float((low | high << 4) - 32), y + 32 * s);
+  }
+}
+
 struct TypeInfo {
   GgmlType type;
   const char* name;
@@ -200,8 +234,16 @@ constexpr TypeInfo kTypes[] = {
     {GgmlType::Q8_0, "Q8_0", 32, 34}, {GgmlType::Q4_0, "Q4_0", 32, 18},  {GgmlType::Q4_1, "Q4_1", 32, 20},
     {GgmlType::Q5_0, "Q5_0", 32, 22}, {GgmlType::Q5_1, "Q5_1", 32, 24},  {GgmlType::Q2_K, "Q2_K", 256, 84},
     {GgmlType::Q3_K, "Q3_K", 256, 110}, {GgmlType::Q4_K, "Q4_K", 256, 144}, {GgmlType::Q5_K, "Q5_K", 256, 176},
-    {GgmlType::Q6_K, "Q6_K", 256, 210},
+    {GgmlType::Q6_K, "Q6_K", 256, 210}, {GgmlType::IQ4_NL, "IQ4_NL", 32, 18}, {GgmlType::IQ4_XS, "IQ4_XS", 256, 136},
 };
+
+constexpr bool types_in_enum_order() {
+  int i = 0;
+  for (const TypeInfo& t : kTypes)
+    if (static_cast<int>(t.type) != i++) return false;
+  return i == static_cast<int>(GgmlType::IQ4_XS) + 1;
+}
+static_assert(types_in_enum_order(), "info() indexes kTypes by GgmlType: list every type, in the enum's order");
 
 const TypeInfo& info(GgmlType t) { return kTypes[static_cast<int>(t)]; }
 
@@ -256,6 +298,8 @@ void ggml_decode_row(GgmlType t, const uint8_t* src, int64_t cols, float* dst) {
       case GgmlType::Q4_K: decode_q45_k(b, nullptr, b + 16, y); break;
       case GgmlType::Q5_K: decode_q45_k(b, b + 16, b + 48, y); break;
       case GgmlType::Q6_K: decode_q6_k(b, y); break;
+      case GgmlType::IQ4_NL: decode_iq4_nl(b, y); break;
+      case GgmlType::IQ4_XS: decode_iq4_xs(b, y); break;
       default: break;  // the float types returned above
     }
   }

@@ -1,6 +1,7 @@
 // The ggml tensor types a GGUF file may store a weight as, and the engine reads: the float types,
-// Q8_0, llama.cpp's other 32-value block formats (Q4_0, Q4_1, Q5_0, Q5_1) and its 256-value
-// "K-quants" (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K). The engine computes with F32, F16, BF16 and Q8_0
+// Q8_0, llama.cpp's other 32-value block formats (Q4_0, Q4_1, Q5_0, Q5_1), its 256-value
+// "K-quants" (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and its two 4-bit non-linear types (IQ4_NL, IQ4_XS:
+// each 4-bit index picks one of 16 fixed levels). The engine computes with F32, F16, BF16 and Q8_0
 // (core/dtype.h); a tensor stored in any other type is decoded row by row to F32 here and then
 // stored as the dtype the load asks for (Q8_0 for matrices under `auto`: see core/weights.cc).
 //
@@ -16,7 +17,8 @@
 
 namespace astraea {
 
-enum class GgmlType { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
+// In the order of the table in ggml_types.cc (not ggml's type numbers: only TypeScript reads those).
+enum class GgmlType { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
 
 // The name llama.cpp gives the type ("Q4_K"), and back; false for a name not listed above.
 const char* ggml_type_name(GgmlType t);

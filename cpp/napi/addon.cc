@@ -52,7 +52,7 @@ GgufTensorEntry parse_gguf_tensor(const Napi::Value& v, size_t index) {
   if (e.name.empty()) throw EngineError(codes::kInvalidArgument, where + ".name must be a non-empty string");
   const std::string dtype = string_field(o, "dtype", "");
   if (!parse_ggml_type(dtype, &e.type))
-    throw EngineError(codes::kInvalidArgument, where + ".dtype must be a ggml type name the engine reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K); got \"" + dtype + "\"");
+    throw EngineError(codes::kInvalidArgument, where + ".dtype must be a ggml type name the engine reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K, IQ4_NL, IQ4_XS); got \"" + dtype + "\"");
   Napi::Value shape = o.Get("shape");
   if (!shape.IsArray()) throw EngineError(codes::kInvalidArgument, where + ".shape must be an array");
   Napi::Array dims = shape.As<Napi::Array>();

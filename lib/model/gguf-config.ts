@@ -12,7 +12,7 @@
  */
 import { EngineError } from '../errors.js';
 import type { HfConfig } from './presets.js';
-import { GGML_TYPES, type GgufHeader, type GgufTensorInfo, type GgufValue } from './gguf-file.js';
+import { describeGgmlType, GGML_TYPES, type GgufHeader, type GgufTensorInfo, type GgufValue } from './gguf-file.js';
 
 /** One tensor of the file, as the engine's loader takes it. */
 export interface GgufTensorBinding {
@@ -139,7 +139,7 @@ export function ggufTensorBindings(header: GgufHeader, config: HfConfig): GgufTe
     const hfName = hfTensorName(info.name);
     if (hfName === null) continue;
     if (info.typeName === null) {
-      throw new EngineError('UNSUPPORTED_MODEL', `${info.name} is of ggml type ${info.type}; the engine loads ${Object.keys(GGML_TYPES).join(', ')}`);
+      throw new EngineError('UNSUPPORTED_MODEL', `${info.name} is of ${describeGgmlType(info.type)}, which the engine does not load; it loads ${Object.keys(GGML_TYPES).join(', ')}`);
     }
     const rope = permuted ? /\.self_attn\.(q|k)_proj\./.exec(hfName) : null;
     const ropeHeads = rope ? (rope[1] === 'q' ? config.num_attention_heads : config.num_key_value_heads ?? config.num_attention_heads) : 0;

@@ -34,9 +34,23 @@ export const GGML_TYPES = {
   Q4_K: { id: 12, values: 256, bytes: 144 },
   Q5_K: { id: 13, values: 256, bytes: 176 },
   Q6_K: { id: 14, values: 256, bytes: 210 },
+  IQ4_NL: { id: 20, values: 32, bytes: 18 },
+  IQ4_XS: { id: 23, values: 256, bytes: 136 },
   BF16: { id: 30, values: 1, bytes: 2 },
 } as const;
 export type GgmlTypeName = keyof typeof GGML_TYPES;
+
+/** ggml's names for the types the engine does not load, only to name them when refusing a file. */
+const REFUSED_GGML_TYPES: Record<number, string> = {
+  9: 'Q8_1', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 21: 'IQ3_S', 22: 'IQ2_S',
+  24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
+};
+
+/** "ggml type 16 (IQ2_XXS)": a type number with ggml's name for it, where known. */
+export function describeGgmlType(type: number): string {
+  const name = (Object.keys(GGML_TYPES) as GgmlTypeName[]).find((k) => GGML_TYPES[k].id === type) ?? REFUSED_GGML_TYPES[type];
+  return name === undefined ? `ggml type ${type}` : `ggml type ${type} (${name})`;
+}
 
 export interface GgufTensorInfo {
   name: string;

@@ -1,14 +1,15 @@
 /**
- * GGUF files whose matrices are stored in llama.cpp's other block types (Q4_0, Q4_1, Q5_0, Q5_1
- * and the K-quants Q2_K … Q6_K): every value decodes to what the format defines, q/k rows come
- * back in Hugging Face order, `auto` keeps the matrices in Q8_0 and the embedding in BF16, and a
- * malformed table is a coded error.
+ * GGUF files whose matrices are stored in llama.cpp's other block types (Q4_0, Q4_1, Q5_0, Q5_1,
+ * the K-quants Q2_K … Q6_K and the non-linear IQ4_NL and IQ4_XS): every value decodes to what the
+ * format defines, q/k rows come back in Hugging Face order, `auto` keeps the matrices in Q8_0 and
+ * the embedding in BF16, and a malformed table or a type the engine does not load is a coded error.
  *
  * The expected values are independent of the engine's decoder: a few blocks are written byte by
  * byte with their values worked out by hand below, and the rest come from bench/native/ggml-blocks.ts,
  * which chooses integer codes, packs them, and computes each value from its codes by the format's
  * formula, never by reading the bytes back.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOCK_TYPES, encodeBlocks, floatBitsToHalf, type BlockTypeName } from '../../bench/native/ggml-blocks.js';
@@ -185,6 +186,50 @@ describe('GGUF block types: hand-written blocks', () => {
     expected[240] = -27;
     expect(Array.from(await firstValues('Q6_K', b, expected))).toEqual(expected);
   });
+
+  // The 16 levels of both IQ4 types, by index: −127 −104 −83 −65 −49 −35 −22 −10 1 13 25 38 53 69 89 113.
+  it('IQ4_NL: x = d·level[index], byte j holding the indices of values j (low nibble) and j + 16 (high)', async () => {
+    const b = new Uint8Array(18).fill(0x88); // index 8, level 1 → 0.5·1 = 0.5
+    new DataView(b.buffer).setUint16(0, half(0.5), true);
+    b[2] = 0xf0; // value 0: index 0 → 0.5·(−127) = −63.5; value 16: index 15 → 0.5·113 = 56.5
+    b[2 + 5] = 0x7a; // value 5: index 10 → 0.5·25 = 12.5; value 21: index 7 → 0.5·(−10) = −5
+    const expected = Array.from({ length: 32 }, () => 0.5);
+    expected[0] = -63.5;
+    expected[16] = 56.5;
+    expected[5] = 12.5;
+    expected[21] = -5;
+    expect(Array.from(await firstValues('IQ4_NL', b, expected))).toEqual(expected);
+  });
+
+  it('IQ4_XS: x = (d·(ls − 32))·level[index], six-bit ls from a nibble of scales_l and two bits of scales_h', async () => {
+    const b = new Uint8Array(136);
+    const v = new DataView(b.buffer);
+    v.setUint16(0, half(0.5), true); // d
+    // Sub-block 0: ls = 33 = 0b10_0001: low nibble 1 in the low nibble of scales_l[0], high bits
+    //   0b10 in bits 0–1 of scales_h; dl = 0.5·(33 − 32) = 0.5.
+    // Sub-block 3: ls = 20 = 0b01_0100: low nibble 4 in the high nibble of scales_l[1], high bits
+    //   0b01 in bits 6–7 of scales_h; dl = 0.5·(20 − 32) = −6.
+    // Sub-block 7: ls = 63 = 0b11_1111: high nibble of scales_l[3], bits 14–15 of scales_h (its
+    //   second byte); dl = 0.5·31 = 15.5.
+    // Sub-blocks 1, 2, 4, 5, 6: ls = 0, dl = 0.5·(−32) = −16.
+    b[4 + 0] = 0x01;
+    b[4 + 1] = 0x40;
+    b[4 + 3] = 0xf0;
+    v.setUint16(2, (0b11 << 14) | (0b01 << 6) | 0b10, true); // scales_h = 0xc042
+    b.fill(0x88, 8); // index 8 everywhere, level 1: each value is its sub-block's dl
+    b[8 + 0] = 0xf0; // value 0: index 0 → 0.5·(−127) = −63.5; value 16: index 15 → 0.5·113 = 56.5
+    b[8 + 48 + 2] = 0x3c; // value 98: index 12 → −6·53 = −318; value 114: index 3 → −6·(−65) = 390
+    b[8 + 112 + 15] = 0x0e; // value 239: index 14 → 15.5·89 = 1379.5; value 255: index 0 → 15.5·(−127) = −1968.5
+    const dl = [0.5, -16, -16, -6, -16, -16, -16, 15.5];
+    const expected = Array.from({ length: 256 }, (_, i) => dl[i >> 5]);
+    expected[0] = -63.5;
+    expected[16] = 56.5;
+    expected[98] = -318;
+    expected[114] = 390;
+    expected[239] = 1379.5;
+    expected[255] = -1968.5;
+    expect(Array.from(await firstValues('IQ4_XS', b, expected))).toEqual(expected);
+  });
 });
 
 describe('GGUF block types: whole models', () => {
@@ -239,49 +284,51 @@ describe('GGUF block types: whole models', () => {
     });
   });
 
-  it("a tied head from a K-quant embedding is its decoded values quantized to Q8_0 once, not through the BF16 gather copy", async () => {
-    const tied = { ...CONFIG, tie_word_embeddings: true };
-    const embed = seededTensors().find((t) => t.name === 'model.embed_tokens.weight')!;
-    const encoded = encodeBlocks('Q5_K', embed.values, embed.shape[0], embed.shape[1]);
-    // The other matrices in Q5_K too, so that 'auto' makes every matrix Q8_0 as 'q8' does.
-    const others = seededTensors().filter((t) => t.name !== 'lm_head.weight' && t.name !== embed.name);
-    const stored: HfTensor[] = [], plain: HfTensor[] = [];
-    for (const { name, shape, values } of others) {
-      if (shape.length === 1) {
-        stored.push({ name, dtype: 'F32', shape, data: f32Bytes(values) });
-        plain.push({ name, dtype: 'F32', shape, data: f32Bytes(values) });
-        continue;
+  for (const type of ['Q5_K', 'IQ4_NL', 'IQ4_XS'] as const) {
+    it(`a tied head from an embedding in ${type} is its decoded values quantized to Q8_0 once, not through the BF16 gather copy`, async () => {
+      const tied = { ...CONFIG, tie_word_embeddings: true };
+      const embed = seededTensors().find((t) => t.name === 'model.embed_tokens.weight')!;
+      const encoded = encodeBlocks(type, embed.values, embed.shape[0], embed.shape[1]);
+      // The other matrices in the same type, so that 'auto' makes every matrix Q8_0 as 'q8' does.
+      const others = seededTensors().filter((t) => t.name !== 'lm_head.weight' && t.name !== embed.name);
+      const stored: HfTensor[] = [], plain: HfTensor[] = [];
+      for (const { name, shape, values } of others) {
+        if (shape.length === 1) {
+          stored.push({ name, dtype: 'F32', shape, data: f32Bytes(values) });
+          plain.push({ name, dtype: 'F32', shape, data: f32Bytes(values) });
+          continue;
+        }
+        const e = encodeBlocks(type, values, shape[0], shape[1]);
+        stored.push({ name, dtype: type, shape, data: e.bytes });
+        plain.push({ name, dtype: 'F32', shape, data: f32Bytes(e.decoded) });
       }
-      const e = encodeBlocks('Q5_K', values, shape[0], shape[1]);
-      stored.push({ name, dtype: 'Q5_K', shape, data: e.bytes });
-      plain.push({ name, dtype: 'F32', shape, data: f32Bytes(e.decoded) });
-    }
-    const file = join(dir, 'tied.gguf');
-    await writeGguf(file, { config: tied as never, tensors: [{ name: embed.name, dtype: 'Q5_K', shape: embed.shape, data: encoded.bytes }, ...stored], vocab: VOCAB });
-    // The same model untied, every value decoded: the gather from the embedding in BF16, the head
-    // from it in F32 (quantized to Q8_0 by the 'q8' load).
-    const bf16 = new Uint16Array(Array.from(encoded.decoded, (x) => new Uint32Array(new Float32Array([roundToBf16(x)]).buffer)[0] >>> 16));
-    const expectedFile = join(dir, 'untied-decoded.gguf');
-    await writeGguf(expectedFile, {
-      config: CONFIG as never,
-      tensors: [
-        { name: embed.name, dtype: 'BF16', shape: embed.shape, data: new Uint8Array(bf16.buffer) },
-        { name: 'lm_head.weight', dtype: 'F32', shape: embed.shape, data: f32Bytes(encoded.decoded) },
-        ...plain,
-      ],
-      vocab: VOCAB,
-    });
-    const ids = testIds(6, CONFIG.vocab_size);
-    for (const dtype of ['auto', 'q8'] as const) {
-      await withModel(file, dtype, async (m) => {
-        await withModel(expectedFile, 'q8', async (expected) => {
-          const actual = await positionLogits(m.native, { ids, split: 3 });
-          const wanted = await positionLogits(expected.native, { ids, split: 3 });
-          for (let i = 0; i < ids.length; i++) expectEqualBytes(new Uint8Array(actual[i].buffer), new Uint8Array(wanted[i].buffer));
-        });
+      const file = join(dir, `tied-${type}.gguf`);
+      await writeGguf(file, { config: tied as never, tensors: [{ name: embed.name, dtype: type, shape: embed.shape, data: encoded.bytes }, ...stored], vocab: VOCAB });
+      // The same model untied, every value decoded: the gather from the embedding in BF16, the head
+      // from it in F32 (quantized to Q8_0 by the 'q8' load).
+      const bf16 = new Uint16Array(Array.from(encoded.decoded, (x) => new Uint32Array(new Float32Array([roundToBf16(x)]).buffer)[0] >>> 16));
+      const expectedFile = join(dir, `untied-decoded-${type}.gguf`);
+      await writeGguf(expectedFile, {
+        config: CONFIG as never,
+        tensors: [
+          { name: embed.name, dtype: 'BF16', shape: embed.shape, data: new Uint8Array(bf16.buffer) },
+          { name: 'lm_head.weight', dtype: 'F32', shape: embed.shape, data: f32Bytes(encoded.decoded) },
+          ...plain,
+        ],
+        vocab: VOCAB,
       });
-    }
-  });
+      const ids = testIds(6, CONFIG.vocab_size);
+      for (const dtype of ['auto', 'q8'] as const) {
+        await withModel(file, dtype, async (m) => {
+          await withModel(expectedFile, 'q8', async (expected) => {
+            const actual = await positionLogits(m.native, { ids, split: 3 });
+            const wanted = await positionLogits(expected.native, { ids, split: 3 });
+            for (let i = 0; i < ids.length; i++) expectEqualBytes(new Uint8Array(actual[i].buffer), new Uint8Array(wanted[i].buffer));
+          });
+        });
+      }
+    });
+  }
 });
 
 describe('GGUF block types: malformed tables', () => {
@@ -307,6 +354,28 @@ describe('GGUF block types: malformed tables', () => {
         message: expect.stringMatching(/is Q4_K but not a matrix whose rows are whole 256-value blocks/),
       });
       expect(native().memoryStats()).toEqual(before);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('an IQ type other than IQ4_NL and IQ4_XS is UNSUPPORTED_MODEL, named', async () => {
+    const dir = tempDir('gguf-blocks-iq2');
+    try {
+      const { file } = await writeModel(dir, 'IQ4_NL');
+      // blk.0.ffn_gate.weight relabelled IQ2_XXS (ggml type 16): its type follows the name, its
+      // dimension count (u32) and its two u64 dimensions.
+      const bytes = readFileSync(file);
+      const name = Buffer.from('blk.0.ffn_gate.weight');
+      const typeAt = bytes.indexOf(name) + name.length + 4 + 16;
+      expect(bytes.readUInt32LE(typeAt)).toBe(20); // IQ4_NL, as written
+      bytes.writeUInt32LE(16, typeAt);
+      const relabelled = join(dir, 'iq2_xxs.gguf');
+      writeFileSync(relabelled, bytes);
+      await expect(loadModel({ model: relabelled })).rejects.toMatchObject({
+        code: 'UNSUPPORTED_MODEL',
+        message: expect.stringMatching(/blk\.0\.ffn_gate\.weight is of ggml type 16 \(IQ2_XXS\), which the engine does not load; it loads .*IQ4_NL, IQ4_XS/),
+      });
     } finally {
       removeDir(dir);
     }

@@ -510,7 +510,7 @@ describe('broken GGUF files and tables', () => {
 
   it('malformed tables are INVALID_ARGUMENT', async () => {
     const bad = (change: Record<string, unknown>) => nativeLoad({ ggufTensors: [{ ...table[0], ...change } as NativeGgufTensor, ...table.slice(1)] });
-    await expectRefused(bad({ dtype: 'IQ4_XS' }), 'INVALID_ARGUMENT', /dtype must be a ggml type name the engine reads/);
+    await expectRefused(bad({ dtype: 'IQ2_XXS' }), 'INVALID_ARGUMENT', /dtype must be a ggml type name the engine reads/);
     await expectRefused(bad({ offset: -32 }), 'INVALID_ARGUMENT', /offset must be a non-negative integer/);
     await expectRefused(bad({ offset: 1.5 }), 'INVALID_ARGUMENT', /offset must be an integer/);
     await expectRefused(bad({ shape: [0, 64] }), 'INVALID_ARGUMENT', /shape must hold positive integers/);
