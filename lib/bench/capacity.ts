@@ -20,10 +20,10 @@ import type { PolicyName } from '../sched/registry.js';
 import type { SimulationProfile } from '../sim/cost-model.js';
 import { jobBounds } from '../sim/lower-bound.js';
 import { quantileReachable, relaxedUtilization } from '../sim/on-time-bound.js';
-import { simulate } from '../sim/simulate.js';
+import { GAVE_UP, simulate, type SimulateOptions } from '../sim/simulate.js';
 import type { GeneratedWorkload } from '../workload/generators/types.js';
 import type { JobOutcome } from '../workload/replay.js';
-import { jctSummary } from './summary.js';
+import { countForcingQuantileAbove, jctSummary } from './summary.js';
 
 export interface CapacityOptions {
   /** p90 JCT may be at most this times the unloaded p90 (default 2). */
@@ -62,8 +62,11 @@ export interface CapacityOptions {
  */
 export interface ScaleOut {
   replicas: number;
-  run: (policy: PolicyName, workload: GeneratedWorkload) => Promise<readonly JobOutcome[]>;
+  /** The probe's run; it passes `giveUp` on to the simulation (SimulateOptions.giveUp). */
+  run: (policy: PolicyName, workload: GeneratedWorkload, giveUp: GiveUp) => Promise<readonly JobOutcome[]>;
 }
+
+type GiveUp = NonNullable<SimulateOptions['giveUp']>;
 
 /** The row of the capacity no schedule exceeds on the simulator's cost model. */
 export const BEST_POSSIBLE = 'best possible';
@@ -74,6 +77,11 @@ export interface CapacityProbe {
   p90S: number | null;
   failed: number;
   pass: boolean;
+  /**
+   * Set when the probe stopped early: enough jobs were already past the objective that the p90
+   * could not meet it (SimulateOptions.giveUp); what the run said. `p90S` is then null.
+   */
+  gaveUp?: string;
   /** The best possible row only: the relaxed work over the arrivals' span, and whether enough jobs could finish in time. */
   utilization?: number;
   enoughOnTime?: boolean;
@@ -126,7 +134,7 @@ export async function findCapacity(
   const probeWorkload = (load: number, jobs: number) => workloadAt(load * replicas, jobs);
   const rateAt = (load: number) => probeWorkload(load, 1).params.arrivalRatePerS;
   const summarize = (outcomes: readonly JobOutcome[]) => ({ p90S: p90Of(outcomes), failed: outcomes.filter((o) => o.error !== null).length });
-  const oneEngine = async (policy: PolicyName, workload: GeneratedWorkload) =>
+  const oneEngine = async (policy: PolicyName, workload: GeneratedWorkload, giveUp?: GiveUp) =>
     (
       await simulate(workload.jobs, {
         profile: target.profile,
@@ -136,12 +144,27 @@ export async function findCapacity(
         policy,
         policyOptions: options.policyOptions?.[policy],
         hints: options.hints,
+        giveUp,
       })
     ).outcomes;
-  const run = async (policy: PolicyName, load: number, jobs: number) => summarize(await (scaleOut?.run ?? oneEngine)(policy, probeWorkload(load, jobs)));
   const light = summarize(await oneEngine('fcfs', workloadAt(options.lightLoad ?? 0.1, minJobs)));
   if (light.p90S === null || light.failed > 0) throw new EngineError('INVALID_ARGUMENT', 'capacity: the workload does not complete even at the light load');
   const objectiveP90S = objective * light.p90S;
+  /**
+   * A probe stops once so many jobs are past the objective that its p90 must miss it: the
+   * bracket is the same, and the overloaded probes — the longest, every queued job run out — end
+   * early (their p90 is then not known, only that it misses).
+   */
+  const run = async (policy: PolicyName, load: number, jobs: number): Promise<{ p90S: number | null; failed: number; gaveUp?: string }> => {
+    const workload = probeWorkload(load, jobs);
+    const giveUp = { afterS: objectiveP90S, lateJobs: countForcingQuantileAbove(workload.jobs.length, 0.9) };
+    try {
+      return summarize(await (scaleOut?.run ?? oneEngine)(policy, workload, giveUp));
+    } catch (error) {
+      if (error instanceof EngineError && error.code === GAVE_UP) return { p90S: null, failed: 0, gaveUp: error.message };
+      throw error;
+    }
+  };
   const windowS = options.windowS ?? Math.max(600, 4 * light.p90S);
   const jobsAt = (load: number) => Math.max(minJobs * replicas, Math.ceil(rateAt(load) * windowS));
 
@@ -157,7 +180,7 @@ export async function findCapacity(
     row: policy,
     probeAt: async (load, jobs) => {
       const r = await run(policy, load, jobs);
-      return { ...r, pass: r.failed === 0 && r.p90S !== null && r.p90S <= objectiveP90S };
+      return { ...r, pass: r.gaveUp === undefined && r.failed === 0 && r.p90S !== null && r.p90S <= objectiveP90S };
     },
   }));
   if (options.bound) rows.push({ row: BEST_POSSIBLE, probeAt: async (load, jobs) => reachable(load, jobs) });

@@ -21,6 +21,16 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
+/**
+ * The fewest of n values above x that make the type-7 q-quantile of all n exceed x, whatever the
+ * others are: with k values above x the order statistic at floor((n − 1)·q) is above x once
+ * k ≥ n − floor((n − 1)·q), and the quantile lies at or above it. (Fewer may do it too, through
+ * the interpolation; this many always do.)
+ */
+export function countForcingQuantileAbove(n: number, q: number): number {
+  return n - Math.floor((n - 1) * q);
+}
+
 /** NaN (nothing to average) becomes null, as JSON would write it anyway. */
 function orNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;

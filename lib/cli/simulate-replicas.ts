@@ -146,7 +146,7 @@ export async function runReplicaCapacity(
           movedCalls: common.movedCalls,
           hints: common.hints,
           policyOptions: common.policyOptions,
-          onProbe: (_policy, p) => process.stderr.write(`${policy} ${router} ×${n} load ${p.load.toFixed(3)}/replica: p90 ${fmt(p.p90S)} s${p.failed ? `, ${p.failed} failed` : ''} → ${p.pass ? 'meets' : 'misses'} the objective\n`),
+          onProbe: (_policy, p) => process.stderr.write(`${policy} ${router} ×${n} load ${p.load.toFixed(3)}/replica: ${p.gaveUp ?? `p90 ${fmt(p.p90S)} s${p.failed ? `, ${p.failed} failed` : ''}`} → ${p.pass ? 'meets' : 'misses'} the objective\n`),
         });
         results.push(result);
         onResult?.(result);

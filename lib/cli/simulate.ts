@@ -91,7 +91,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
       onProbe: (policy, p) => {
         const measured =
           p.utilization === undefined
-            ? `p90 ${p.p90S?.toFixed(1) ?? '–'} s${p.failed ? `, ${p.failed} failed` : ''}`
+            ? (p.gaveUp ?? `p90 ${p.p90S?.toFixed(1) ?? '–'} s${p.failed ? `, ${p.failed} failed` : ''}`)
             : `relaxed work ${p.utilization.toFixed(2)} of the arrivals' span, ${p.enoughOnTime ? 'enough' : 'too few'} jobs can finish in time`;
         process.stderr.write(`${policy} load ${p.load.toFixed(3)}: ${measured} → ${p.pass ? 'meets' : 'misses'} the objective\n`);
       },

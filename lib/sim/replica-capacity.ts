@@ -13,6 +13,7 @@ import type { GeneratedWorkload } from '../workload/generators/types.js';
 import type { SimulationProfile } from './cost-model.js';
 import type { MovedCalls } from './replica-set.js';
 import { simulateReplicas } from './simulate-replicas.js';
+import type { SimulateOptions } from './simulate.js';
 
 /** The single-engine search's options (lib/bench/capacity.ts), for a set of replicas behind a router. */
 export interface ReplicaCapacityOptions extends Pick<CapacityOptions, 'objective' | 'lightLoad' | 'precision' | 'maxProbes' | 'windowS' | 'minJobs' | 'maxJobs' | 'policyOptions' | 'hints'> {
@@ -38,9 +39,10 @@ export async function findReplicaCapacity(
   options: ReplicaCapacityOptions,
 ): Promise<ReplicaCapacityResult[]> {
   const { replicas, router, movedCalls, onProbe, ...search } = options;
-  const run = async (policy: PolicyName, workload: GeneratedWorkload) =>
+  const run = async (policy: PolicyName, workload: GeneratedWorkload, giveUp: SimulateOptions['giveUp']) =>
     (
       await simulateReplicas(workload.jobs, {
+        giveUp,
         ...target,
         hints: options.hints,
         policy,

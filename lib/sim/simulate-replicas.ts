@@ -11,7 +11,7 @@ import type { WorkloadJob } from '../workload/format.js';
 import { ReplicaSet, type MovedCalls, type RoutingStats } from './replica-set.js';
 import type { Router } from './router.js';
 import { createRouter, type RouterOptions } from './routers.js';
-import { profileOf, replayOnClock, simulatedEngine, type SimulateOptions, type SimulationResult } from './simulate.js';
+import { closingUnlessGaveUp, profileOf, replayOnClock, simulatedEngine, type SimulateOptions, type SimulationResult } from './simulate.js';
 import { VirtualClock } from './virtual-clock.js';
 
 export interface ReplicaSimulateOptions extends Omit<SimulateOptions, 'onStep'> {
@@ -51,11 +51,9 @@ export async function simulateReplicas(jobs: readonly WorkloadJob[], options: Re
   const engines = Array.from({ length: options.replicas }, () => simulatedEngine(profile, clock, options));
   const router = typeof options.router === 'string' ? createRouter(options.router, options.replicas, options.routerOptions) : options.router;
   const set = new ReplicaSet(engines, router, { movedCalls: options.movedCalls, now: () => clock.now() });
-  try {
+  return closingUnlessGaveUp(engines, async () => {
     const outcomes = await replayOnClock(set, jobs, clock, options);
     const replicaStats = engines.map((e) => e.stats());
     return { outcomes, stats: sumStats(replicaStats), replicaStats, routing: set.routing, makespanS: clock.now() };
-  } finally {
-    for (const engine of engines) await engine.close();
-  }
+  });
 }

@@ -32,7 +32,16 @@ export interface SimulateOptions {
   onJobDone?: RunOptions['onJobDone'];
   /** Sees every simulated step and its price (diagnostics: bench/policies/step-mix.ts). */
   onStep?: StepObserver;
+  /**
+   * Stop as soon as `lateJobs` jobs are still unfinished `afterS` seconds after they arrived,
+   * throwing GAVE_UP: a capacity probe that has already missed its JCT objective need not run its
+   * overloaded tail, the longest part of it (lib/bench/capacity.ts).
+   */
+  giveUp?: { afterS: number; lateJobs: number };
 }
+
+/** The code of the error a run stopped by `giveUp` throws. */
+export const GAVE_UP = 'GAVE_UP';
 
 export interface SimulationResult {
   outcomes: JobOutcome[];
@@ -68,12 +77,37 @@ export function simulatedEngine(profile: SimulationProfile, clock: VirtualClock,
   });
 }
 
-/** Replays `jobs` on `target` until the virtual clock has nothing left to run; every job must end. */
+/**
+ * Replays `jobs` on `target` until the virtual clock has nothing left to run; every job must end.
+ * With `giveUp`, the clock runs from one job's deadline (arrival + afterS) to the next, counting
+ * the jobs unfinished at theirs, and stops at the `lateJobs`-th — stopping between timers changes
+ * nothing a run does, so a run that never reaches it is the plain one. A run that gives up is
+ * left mid-step: its engines cannot be closed (they would wait on the abandoned clock) and need
+ * not be (a simulated engine holds nothing outside the heap).
+ */
 export async function replayOnClock(target: WorkloadTarget, jobs: readonly WorkloadJob[], clock: VirtualClock, options: SimulateOptions): Promise<JobOutcome[]> {
   let finished = false;
-  const running = runWorkload(target, jobs, clock, { hints: options.hints, onJobDone: options.onJobDone }).finally(() => {
+  const ended = new Set<string>();
+  const onJobDone: RunOptions['onJobDone'] = (outcome, done, total) => {
+    ended.add(outcome.id);
+    options.onJobDone?.(outcome, done, total);
+  };
+  const running = runWorkload(target, jobs, clock, { hints: options.hints, onJobDone }).finally(() => {
     finished = true;
   });
+  if (options.giveUp) {
+    const { afterS, lateJobs } = options.giveUp;
+    const byDeadline = [...jobs].sort((a, b) => a.arrivalS - b.arrivalS);
+    let late = 0;
+    for (const job of byDeadline) {
+      const deadline = job.arrivalS + afterS;
+      await clock.run(deadline);
+      if (finished) break;
+      if (!ended.has(job.id) && ++late >= lateJobs) {
+        throw new EngineError(GAVE_UP, `gave up at ${deadline.toFixed(2)} s: ${late} jobs were unfinished ${afterS.toFixed(2)} s after arriving`);
+      }
+    }
+  }
   await clock.run();
   await nextMacrotask();
   if (!finished) throw new EngineError('INTERNAL', 'the simulation stalled: jobs are unfinished but nothing is scheduled');
@@ -88,10 +122,21 @@ export function profileOf(options: SimulateOptions): SimulationProfile {
 export async function simulate(jobs: readonly WorkloadJob[], options: SimulateOptions = {}): Promise<SimulationResult> {
   const clock = new VirtualClock();
   const engine = simulatedEngine(profileOf(options), clock, options);
-  try {
+  return closingUnlessGaveUp([engine], async () => {
     const outcomes = await replayOnClock(engine, jobs, clock, options);
     return { outcomes, stats: engine.stats(), makespanS: clock.now() };
+  });
+}
+
+/** Runs `replay` (the run and what is read off its engines), then closes the engines — unless the run gave up (replayOnClock says why). */
+export async function closingUnlessGaveUp<T>(engines: readonly Engine[], replay: () => Promise<T>): Promise<T> {
+  let gaveUp = false;
+  try {
+    return await replay();
+  } catch (error) {
+    gaveUp = error instanceof EngineError && error.code === GAVE_UP;
+    throw error;
   } finally {
-    await engine.close();
+    if (!gaveUp) for (const engine of engines) await engine.close();
   }
 }

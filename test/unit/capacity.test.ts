@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BEST_POSSIBLE, findCapacity, searchCapacity } from '../../lib/bench/capacity.js';
+import { countForcingQuantileAbove, quantile } from '../../lib/bench/summary.js';
 import { H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
+import { simulate } from '../../lib/sim/simulate.js';
 import { jobBounds } from '../../lib/sim/lower-bound.js';
 import { quantileReachable, relaxedUtilization } from '../../lib/sim/on-time-bound.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
@@ -98,5 +100,37 @@ describe('findCapacity on the simulator', () => {
     function jobsAt(load: number): number {
       return Math.max(40, Math.ceil(workloadAt(load, 1).params.arrivalRatePerS * 60));
     }
+  });
+});
+
+describe('a probe that gives up once its p90 must miss', () => {
+  it('needs n − floor(0.9·(n − 1)) jobs past the objective: always enough, and one fewer is not', () => {
+    // n = 10: h = 8.1, so 2; n = 200: h = 179.1, so 21.
+    expect(countForcingQuantileAbove(10, 0.9)).toBe(2);
+    expect(countForcingQuantileAbove(200, 0.9)).toBe(21);
+    const above = (k: number, low: number, high: number) => [...Array(200 - k).fill(low), ...Array(k).fill(high)];
+    // 21 values of 1.000001 over an objective of 1 put the p90 above it even with the rest at 0 …
+    expect(quantile(above(21, 0, 1.000001), 0.9)).toBeGreaterThan(1);
+    // … 20 may not: 0 + 0.1 × (2 − 0) = 0.2.
+    expect(quantile(above(20, 0, 2), 0.9)).toBeCloseTo(0.2, 12);
+  });
+
+  it('is a probe that would have missed: each one given up, run out in full, has its p90 above the objective', async () => {
+    // Doubling from load 1, this search passes up to 16 and gives up at 32 (400 jobs).
+    const workloadAt = (load: number, jobs: number) => generateWorkload('coding', { jobs, load, seed: 3, scale: { tokens: 0.05, time: 0.05 } });
+    const [r] = await findCapacity(workloadAt, ['fcfs'], { profile: H100_LLAMA3_8B, kvBlocks: 2000 }, { minJobs: 40, maxJobs: 400, windowS: 60, maxProbes: 6 });
+    const gaveUp = r.probes.filter((p) => p.gaveUp !== undefined);
+    expect(gaveUp.length).toBeGreaterThan(0);
+    for (const p of gaveUp) {
+      expect(p.pass).toBe(false);
+      expect(p.p90S).toBeNull();
+      const jobs = Math.max(40, Math.ceil(workloadAt(p.load, 1).params.arrivalRatePerS * 60));
+      const workload = workloadAt(p.load, jobs);
+      const full = await simulate(workload.jobs, { profile: H100_LLAMA3_8B, kvBlocks: 2000, policy: 'fcfs', workloadScale: workload.params.scale });
+      const jcts = full.outcomes.map((o) => o.jctS).sort((a, b) => a - b);
+      expect(quantile(jcts, 0.9)).toBeGreaterThan(r.objectiveP90S);
+    }
+    // The probes that ran out passed or missed by their p90 as before.
+    for (const p of r.probes.filter((q) => q.gaveUp === undefined)) expect(p.pass).toBe(p.failed === 0 && p.p90S !== null && p.p90S <= r.objectiveP90S);
   });
 });

@@ -535,3 +535,26 @@ describe('summary', () => {
     expect(Value.Check(RunSummarySchema, s)).toBe(true);
   });
 });
+
+describe('simulate: giving up once enough jobs are late (SimulateOptions.giveUp)', () => {
+  // a, b and d arrive at 0, each a 100-token prompt and one output token (sampled by the prefill's
+  // step). The engine plans its first step as a arrives: a alone, 0.01 + 0.100 = 0.11 s; then b and
+  // d together, 0.01 + 0.200 = 0.21 s more: they end at 0.11, 0.32, 0.32. c arrives at 10 alone and
+  // ends at 10.11. So 0.15 s after arriving, b and d are unfinished and a and c are not.
+  const JOBS = [job('a', 0, [seg(100, 1)]), job('b', 0, [seg(100, 1)]), job('d', 0, [seg(100, 1)]), job('c', 10, [seg(100, 1)])];
+
+  it('stops at the deadline of the lateJobs-th job unfinished past afterS, with GAVE_UP', async () => {
+    const run = simulate(JOBS, { profile: PROFILE, policy: 'fcfs', giveUp: { afterS: 0.15, lateJobs: 2 } });
+    await expect(run).rejects.toMatchObject({ code: 'GAVE_UP', message: 'gave up at 0.15 s: 2 jobs were unfinished 0.15 s after arriving' });
+  });
+
+  it('runs to the end, exactly as without it, when fewer jobs are ever late', async () => {
+    const plain = await simulate(JOBS, { profile: PROFILE, policy: 'fcfs' });
+    const watched = await simulate(JOBS, { profile: PROFILE, policy: 'fcfs', giveUp: { afterS: 0.15, lateJobs: 3 } });
+    expect(plain.outcomes.map((o) => [o.id, +o.jctS.toFixed(9)])).toEqual([['a', 0.11], ['b', 0.32], ['d', 0.32], ['c', 0.11]]);
+    expect(watched.outcomes).toEqual(plain.outcomes);
+    // Everything but the loop's wall time (EngineStats.time.loopS) is the same.
+    const simulated = (stats: EngineStats) => ({ ...stats, time: { ...stats.time, loopS: 0 } });
+    expect(simulated(watched.stats)).toEqual(simulated(plain.stats));
+  });
+});
