@@ -68,6 +68,11 @@ export interface ScaleOut {
 
 type GiveUp = NonNullable<SimulateOptions['giveUp']>;
 
+/** What a probe's run found, for a log line: where it gave up, or its p90 (and failed jobs). */
+export function probeOutcome(p: Pick<CapacityProbe, 'p90S' | 'failed' | 'gaveUp'>): string {
+  return p.gaveUp ?? `p90 ${p.p90S === null ? '–' : p.p90S.toFixed(1)} s${p.failed ? `, ${p.failed} failed` : ''}`;
+}
+
 /** The row of the capacity no schedule exceeds on the simulator's cost model. */
 export const BEST_POSSIBLE = 'best possible';
 export type CapacityRow = PolicyName | typeof BEST_POSSIBLE;

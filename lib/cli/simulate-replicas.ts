@@ -5,6 +5,7 @@
  * --jobs is absent), so each replica sees what a single engine at load L sees. `--replicas` and
  * `--router` take lists; every combination runs, each policy in turn.
  */
+import { probeOutcome } from '../bench/capacity.js';
 import { summarizeRun, type RunSummary } from '../bench/summary.js';
 import { progress } from '../bench/progress.js';
 import { EngineError } from '../errors.js';
@@ -146,7 +147,7 @@ export async function runReplicaCapacity(
           movedCalls: common.movedCalls,
           hints: common.hints,
           policyOptions: common.policyOptions,
-          onProbe: (_policy, p) => process.stderr.write(`${policy} ${router} ×${n} load ${p.load.toFixed(3)}/replica: ${p.gaveUp ?? `p90 ${fmt(p.p90S)} s${p.failed ? `, ${p.failed} failed` : ''}`} → ${p.pass ? 'meets' : 'misses'} the objective\n`),
+          onProbe: (_policy, p) => process.stderr.write(`${policy} ${router} ×${n} load ${p.load.toFixed(3)}/replica: ${probeOutcome(p)} → ${p.pass ? 'meets' : 'misses'} the objective\n`),
         });
         results.push(result);
         onResult?.(result);

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { capacityTable, findCapacity } from '../bench/capacity.js';
+import { capacityTable, findCapacity, probeOutcome } from '../bench/capacity.js';
 import { benchChartSpec, sweepChartSpec, writeChart } from '../bench/chart.js';
 import { comparePolicies } from '../bench/compare.js';
 import { progress } from '../bench/progress.js';
@@ -91,7 +91,7 @@ async function runSimulate(values: SimulateFlags): Promise<void> {
       onProbe: (policy, p) => {
         const measured =
           p.utilization === undefined
-            ? (p.gaveUp ?? `p90 ${p.p90S?.toFixed(1) ?? '–'} s${p.failed ? `, ${p.failed} failed` : ''}`)
+            ? probeOutcome(p)
             : `relaxed work ${p.utilization.toFixed(2)} of the arrivals' span, ${p.enoughOnTime ? 'enough' : 'too few'} jobs can finish in time`;
         process.stderr.write(`${policy} load ${p.load.toFixed(3)}: ${measured} → ${p.pass ? 'meets' : 'misses'} the objective\n`);
       },

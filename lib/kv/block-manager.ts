@@ -3,7 +3,7 @@
  * and automatic prefix caching. No tensors: the addon owns the memory, this class only decides
  * which block id holds what.
  *
- * (Over 500 lines, about 760, on purpose: it is the one record of where every block is — device,
+ * (Over 500 lines, about 780, on purpose: it is the one record of where every block is — device,
  * cache, host, in flight, lent to an exchange — and allocation, prefix hits, swaps, forks and
  * their copies each move blocks between several of those lists at once; split apart, the
  * invariants checkInvariants proves would span files. The prefix index is already its own file,
@@ -766,13 +766,13 @@ export class BlockManager {
     return id;
   }
 
-  /** Drops one reference to each block, tail first, so a sequence's tail blocks are evicted first. */
   /** The owner's device table, ready to append to: a copy if the current one was handed out. */
   private appendable(state: OwnerState): number[] {
     if (this.handedOut.has(state.device)) state.device = state.device.slice();
     return state.device;
   }
 
+  /** Drops one reference to each block, tail first, so a sequence's tail blocks are evicted first. */
   private releaseDevice(ids: readonly number[]): void {
     for (let i = ids.length - 1; i >= 0; i--) {
       const id = ids[i];

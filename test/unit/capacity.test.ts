@@ -3,7 +3,7 @@
  * known by construction, then the whole search on the simulator.
  */
 import { describe, expect, it } from 'vitest';
-import { BEST_POSSIBLE, findCapacity, searchCapacity } from '../../lib/bench/capacity.js';
+import { BEST_POSSIBLE, findCapacity, probeOutcome, searchCapacity } from '../../lib/bench/capacity.js';
 import { countForcingQuantileAbove, quantile } from '../../lib/bench/summary.js';
 import { H100_LLAMA3_8B } from '../../lib/sim/cost-model.js';
 import { simulate } from '../../lib/sim/simulate.js';
@@ -113,6 +113,13 @@ describe('a probe that gives up once its p90 must miss', () => {
     expect(quantile(above(21, 0, 1.000001), 0.9)).toBeGreaterThan(1);
     // … 20 may not: 0 + 0.1 × (2 − 0) = 0.2.
     expect(quantile(above(20, 0, 2), 0.9)).toBeCloseTo(0.2, 12);
+  });
+
+  it('says in its log line where it gave up, instead of a p90', () => {
+    expect(probeOutcome({ p90S: null, failed: 0, gaveUp: 'gave up at 10.00 s: 21 jobs were unfinished 5.00 s after arriving' })).toBe('gave up at 10.00 s: 21 jobs were unfinished 5.00 s after arriving');
+    expect(probeOutcome({ p90S: 744.349, failed: 0 })).toBe('p90 744.3 s');
+    expect(probeOutcome({ p90S: 12.25, failed: 2 })).toBe('p90 12.3 s, 2 failed');
+    expect(probeOutcome({ p90S: null, failed: 200 })).toBe('p90 – s, 200 failed');
   });
 
   it('is a probe that would have missed: each one given up, run out in full, has its p90 above the objective', async () => {
