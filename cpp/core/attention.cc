@@ -76,11 +76,19 @@ struct TileAttention {
     std::fill(acc.begin(), acc.end(), 0.0f);
     const auto first_of = [&](int64_t pos) { return window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0); };
     const int64_t last = pos0 + nq - 1;
+    const int64_t head = kv_head * cache.head_stride();
+    const int64_t span = bs * hd * int64_t(cache.element_bytes());  // one KV head's keys (or values) in a block
     for (int64_t b = first_of(pos0) / bs; b <= last / bs; ++b) {
       const int64_t b0 = b * bs;
-      const int64_t head = kv_head * cache.head_stride();
       const void* keys = cache.keys(blocks[b], layer, head);
       const void* values = cache.values(blocks[b], layer, head);
+      // The next block's rows are a few KB somewhere else in the pool, where the hardware
+      // prefetchers, which follow one address stream, cannot guess them: asked for now, they arrive
+      // while this block is attended (docs/performance.md, "Attention prefetch").
+      if (b < last / bs) {
+        prefetch_span(cache.keys(blocks[b + 1], layer, head), span);
+        prefetch_span(cache.values(blocks[b + 1], layer, head), span);
+      }
       bool widened = false;
       for (int64_t i = 0; i < nq; ++i) {
         // Token i sees positions [first_of(pos), pos]: of this block, rows [s, e).

@@ -19,4 +19,11 @@ void widen_bf16(const uint16_t* src, float* dst, int64_t n);
 // dst = src rounded to BF16, to nearest even (NaN stays NaN), as f32_to_bf16 in core/dtype.h.
 void narrow_bf16(const float* src, uint16_t* dst, int64_t n);
 
+// Asks for the cache lines of [p, p + bytes) to be loaded ahead of their use (a hint: nothing is
+// read now, and an address that is not mapped is not an error).
+inline void prefetch_span(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i);
+}
+
 }  // namespace astraea
