@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/kernels/attention_block.h"
+#include "core/kernels/attention_tile.h"
 #include "core/kernels/vec.h"
 #include "core/thread_pool.h"
 
@@ -48,9 +49,11 @@ namespace {
 // Up to this many consecutive new tokens of one sequence are attended together, block by block:
 // each block's keys and values (a few KB for one KV head) are read from memory once for all of
 // them and stay in L1 between them. Attended one token at a time, a prompt of P tokens read every
-// block of its context P times over — most of a long prefill's time. Each token still folds the
-// same blocks in the same order with the same row counts, so its result is exactly what it was
-// alone.
+// block of its context P times over — most of a long prefill's time. Where the CPU has the rows
+// kernel (core/kernels/attention_tile.h), a tile of two or more tokens runs its query rows in the
+// lanes of a vector; each row's sums keep one order whatever else is in its tile, so a token's
+// result does not depend on how a prompt was split into tiles (or chunks, or what the prefix cache
+// held) — only on whether it was attended in a tile or alone, which differ by rounding.
 constexpr int64_t kQueryTile = 16;
 
 // Attends the query heads that share one KV head (a GQA group) for a tile of consecutive tokens of
@@ -61,6 +64,10 @@ struct TileAttention {
   float scale;
   std::vector<float> scores, max_score, denom, acc;  // the running softmax of each token of the tile
   std::vector<float> wide_keys, wide_values;          // a BF16 block's rows, widened once for the tile (fallback)
+  // The rows path (attend_rows16): queries transposed, 16 rows per group; each row group's running
+  // softmax, transposed likewise; 16 keys and values as F32; each row's key range in them.
+  std::vector<float> q_t, max_t, denom_t, acc_t, keys16, values16;
+  std::vector<int32_t> lo, hi;
 
   TileAttention(int64_t group_size, int64_t head_dim, int64_t block_size)
       : group(group_size), hd(head_dim), bs(block_size), scale(float(1.0 / std::sqrt(double(head_dim)))),
@@ -71,6 +78,7 @@ struct TileAttention {
   // output likewise at out + i * stride. window 0: no sliding window.
   void run(const float* q, int64_t stride, int64_t nq, int64_t pos0, int64_t window, const int32_t* blocks,
            KvCache& cache, int64_t layer, int64_t kv_head, float* out) {
+    if (nq > 1 && has_rows16_kernel(hd)) return run_rows(q, stride, nq, pos0, window, blocks, cache, layer, kv_head, out);
     std::fill(max_score.begin(), max_score.end(), -INFINITY);
     std::fill(denom.begin(), denom.end(), 0.0f);
     std::fill(acc.begin(), acc.end(), 0.0f);
@@ -121,6 +129,72 @@ struct TileAttention {
         const float inv = 1.0f / denom[size_t(i * group + h)];
         for (int64_t d = 0; d < hd; ++d) out[i * stride + h * hd + d] = acc[size_t((i * group + h) * hd + d)] * inv;
       }
+  }
+
+  // A tile of several tokens: its nq * group query rows in the lanes of attend_rows16, 16 keys of
+  // the context at a time. Each key and value is widened (or copied) once for the whole tile.
+  void run_rows(const float* q, int64_t stride, int64_t nq, int64_t pos0, int64_t window, const int32_t* blocks,
+                KvCache& cache, int64_t layer, int64_t kv_head, float* out) {
+    constexpr int64_t kLanes = 16;
+    const int64_t rows = nq * group, groups = (rows + kLanes - 1) / kLanes;
+    q_t.assign(size_t(groups * hd * kLanes), 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < hd; ++d)
+        q_t[size_t(((r / kLanes) * hd + d) * kLanes + r % kLanes)] = q[(r / group) * stride + (r % group) * hd + d];
+    max_t.assign(size_t(groups * kLanes), -INFINITY);
+    denom_t.assign(size_t(groups * kLanes), 0.0f);
+    acc_t.assign(size_t(groups * hd * kLanes), 0.0f);
+    keys16.resize(size_t(kLanes * hd));
+    values16.resize(size_t(kLanes * hd));
+    lo.resize(size_t(groups * kLanes));
+    hi.resize(size_t(groups * kLanes));
+
+    const auto first_of = [&](int64_t pos) { return window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0); };
+    const int64_t last = pos0 + nq - 1;
+    const int64_t head = kv_head * cache.head_stride();
+    const int64_t span = bs * hd * int64_t(cache.element_bytes());
+    const bool bf16 = cache.dtype() == DType::BF16;
+    for (int64_t b = first_of(pos0) / bs; b <= last / bs; ++b) {
+      if (b < last / bs) {  // as in run
+        prefetch_span(cache.keys(blocks[b + 1], layer, head), span);
+        prefetch_span(cache.values(blocks[b + 1], layer, head), span);
+      }
+      for (int64_t k0 = b * bs; k0 < std::min((b + 1) * bs, last + 1); k0 += kLanes) {
+        const int64_t m = std::min({kLanes, (b + 1) * bs - k0, last + 1 - k0});  // keys here, at positions k0..
+        const int64_t row0 = k0 - b * bs;
+        if (bf16) {
+          widen_bf16(static_cast<const uint16_t*>(cache.keys(blocks[b], layer, head)) + row0 * hd, keys16.data(), m * hd);
+          widen_bf16(static_cast<const uint16_t*>(cache.values(blocks[b], layer, head)) + row0 * hd, values16.data(), m * hd);
+        } else {
+          std::memcpy(keys16.data(), static_cast<const float*>(cache.keys(blocks[b], layer, head)) + row0 * hd, size_t(m * hd) * 4);
+          std::memcpy(values16.data(), static_cast<const float*>(cache.values(blocks[b], layer, head)) + row0 * hd,
+                      size_t(m * hd) * 4);
+        }
+        std::fill(keys16.begin() + m * hd, keys16.end(), 0.0f);  // past the keys there: zero, never stale
+        std::fill(values16.begin() + m * hd, values16.end(), 0.0f);
+        for (int64_t g = 0; g < groups; ++g) {
+          bool any = false;
+          for (int64_t lane = 0; lane < kLanes; ++lane) {
+            const int64_t r = g * kLanes + lane, pos = pos0 + r / group;
+            const int64_t s = std::max(k0, first_of(pos)), e = std::min(k0 + m, pos + 1);
+            const bool sees = r < rows && s < e;
+            lo[size_t(r)] = sees ? int32_t(s - k0) : 0;
+            hi[size_t(r)] = sees ? int32_t(e - k0) : 0;
+            any = any || sees;
+          }
+          if (!any) continue;
+          const RowsSoftmax state{max_t.data() + g * kLanes, denom_t.data() + g * kLanes, acc_t.data() + g * hd * kLanes};
+          attend_rows16(q_t.data() + g * hd * kLanes, hd, keys16.data(), values16.data(), lo.data() + g * kLanes,
+                        hi.data() + g * kLanes, scale, state);
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t g = r / kLanes, lane = r % kLanes;
+      const float inv = 1.0f / denom_t[size_t(r)];
+      float* o = out + (r / group) * stride + (r % group) * hd;
+      for (int64_t d = 0; d < hd; ++d) o[d] = acc_t[size_t((g * hd + d) * kLanes + lane)] * inv;
+    }
   }
 };
 

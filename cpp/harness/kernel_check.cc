@@ -2,7 +2,7 @@
 // attention block).
 // Checks every SIMD level this CPU supports against a double-precision reference, then times
 // matmul on the shapes of a small decoder. Exits non-zero on any mismatch.
-// (Just over 500 lines: the checks and the timing share the weight fixtures and the SIMD-level
+// (About 560 lines: the checks and the timing share the weight fixtures and the SIMD-level
 // loop; one program keeps a single build line for CI and for people timing kernels.)
 //
 //   cpp/harness/build_kernel_check.sh && /tmp/kernel_check [--quick] [--all-levels]
@@ -24,6 +24,7 @@
 #include "core/dtype.h"
 #include "core/errors.h"
 #include "core/kernels/attention_block.h"
+#include "core/kernels/attention_tile.h"
 #include "core/kernels/cpu_features.h"
 #include "core/kernels/matmul.h"
 #include "core/kernels/vec.h"
@@ -290,12 +291,77 @@ void check_attention(Rng& rng, const char* label) {
         }
 }
 
+// attend_rows16 over three chunks of up to 16 keys, each of the 16 rows given its own key range in
+// each (empty ones included: some rows see nothing in the first chunk, one sees nothing at all),
+// against softmax(q·K / sqrt(hd))·V over exactly the keys each row was given, in double precision.
+void check_rows16(Rng& rng, const char* label) {
+  constexpr int64_t kLanes = 16, kChunks = 3;
+  for (int64_t hd : {8, 64, 128}) {
+    if (!has_rows16_kernel(hd)) continue;
+    std::vector<float> q_t(size_t(hd * kLanes)), k(size_t(kChunks * kLanes * hd), 0.f), v(k.size(), 0.f);
+    for (auto& x : q_t) x = rng.uniform(-2.f, 2.f);
+    std::vector<int32_t> lo(size_t(kChunks * kLanes)), hi(lo.size());
+    for (int64_t c = 0; c < kChunks; ++c) {
+      const int64_t n = rng.range(1, kLanes);  // keys in this chunk; the rest stay zero
+      for (int64_t i = 0; i < n * hd; ++i) {
+        k[size_t(c * kLanes * hd + i)] = rng.uniform(-1.f, 1.f);
+        v[size_t(c * kLanes * hd + i)] = rng.uniform(-1.f, 1.f);
+      }
+      for (int64_t r = 0; r < kLanes; ++r) {
+        int32_t a = int32_t(rng.range(0, n)), b = int32_t(rng.range(0, n));
+        if (a > b) std::swap(a, b);
+        if (r == 15 || (c == 0 && r % 3 == 0)) b = a;  // row 15 never sees a key; every third starts late
+        lo[size_t(c * kLanes + r)] = a;
+        hi[size_t(c * kLanes + r)] = b;
+      }
+    }
+    std::vector<float> max_score(size_t(kLanes), -INFINITY), denom(size_t(kLanes), 0.f), acc(size_t(hd * kLanes), 0.f);
+    const float scale = 1.0f / std::sqrt(float(hd));
+    for (int64_t c = 0; c < kChunks; ++c)
+      attend_rows16(q_t.data(), hd, k.data() + c * kLanes * hd, v.data() + c * kLanes * hd, lo.data() + c * kLanes,
+                    hi.data() + c * kLanes, scale, {max_score.data(), denom.data(), acc.data()});
+    bool ok = true;
+    for (int64_t r = 0; r < kLanes; ++r) {
+      std::vector<double> p;
+      std::vector<const float*> rows;
+      double top = -INFINITY, sum = 0;
+      for (int64_t c = 0; c < kChunks; ++c)
+        for (int64_t j = lo[size_t(c * kLanes + r)]; j < hi[size_t(c * kLanes + r)]; ++j) {
+          const float* key = k.data() + (c * kLanes + j) * hd;
+          double dot = 0;
+          for (int64_t d = 0; d < hd; ++d) dot += double(q_t[size_t(d * kLanes + r)]) * key[d];
+          p.push_back(dot * scale);
+          top = std::max(top, p.back());
+          rows.push_back(v.data() + (c * kLanes + j) * hd);
+        }
+      if (p.empty()) {  // untouched
+        ok = ok && max_score[size_t(r)] == -INFINITY && denom[size_t(r)] == 0.f;
+        for (int64_t d = 0; d < hd; ++d) ok = ok && acc[size_t(d * kLanes + r)] == 0.f;
+        continue;
+      }
+      for (auto& x : p) sum += (x = std::exp(x - top));
+      for (int64_t d = 0; d < hd; ++d) {
+        double want = 0;
+        for (size_t j = 0; j < p.size(); ++j) want += p[j] / sum * rows[j][d];
+        const double got = double(acc[size_t(d * kLanes + r)]) / denom[size_t(r)];
+        if (!(std::fabs(got - want) <= 1e-5 * (1 + std::fabs(want)))) ok = false;
+      }
+    }
+    ++g_checks;
+    if (!ok) {
+      ++g_failures;
+      std::printf("FAIL %-7s attention rows16 hd=%lld\n", label, (long long)hd);
+    }
+  }
+}
+
 void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
   force_simd_level_for_testing(level);
   const char* label = simd_level_name(level);
   const int before = g_failures;
   Rng rng(0x5eed + uint64_t(level));
   check_attention(rng, label);
+  check_rows16(rng, label);
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
     // Tiny shapes, exhaustively: every remainder path of every micro-kernel.
     for (int64_t rows = 1; rows <= 9; ++rows)
