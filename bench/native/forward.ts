@@ -8,7 +8,11 @@
  * row gather and streams a Q8_0 copy as the LM head, so both stream the same bytes per step.
  *
  *   npm run build:ts && node dist/bench/native/forward.js [--dtypes f32,bf16,q8,bf16:bf16] [--batches 1,8,32]
- *       [--prompt 128] [--decode 32] [--repeats 3] [--threads N] [--kv-dtype auto|f32|bf16] [--no-llamacpp] [--json FILE]
+ *       [--prompt 128] [--decode 32] [--repeats 3] [--threads N] [--kv-dtype auto|f32|bf16] [--no-llamacpp]
+ *       [--llamacpp-flash] [--json FILE]
+ *
+ * --llamacpp-flash runs llama.cpp with its flash-attention path (off by default, as in the tables of
+ * docs/performance.md): at long prompts it is the fairer comparison for our attention kernels.
  *
  * A dtype `w:a` loads weights `w` with activations `a` (`bf16:bf16`: BF16 weights multiplied by
  * activations rounded to BF16, see ActivationsOption); llama.cpp runs once per weight dtype.
@@ -57,6 +61,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '0' },
     repeats: { type: 'string', default: '3' },
     'no-llamacpp': { type: 'boolean', default: false },
+    'llamacpp-flash': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -132,6 +137,7 @@ async function measureLlama(model: LoadedModel, dtype: string): Promise<{ result
       decodeTokens,
       batchSizes: batches.filter((b) => b > 1),
       runs: repeats,
+      flashAttention: values['llamacpp-flash'],
     });
     return { result, note: null };
   } catch (error) {
@@ -218,7 +224,10 @@ async function main(): Promise<void> {
     const top = r.ours[r.ours.length - 1];
     if (one && top !== one) lines.push(`${r.dtype}: decode at batch ${top.batch} is ${(top.decodeTokensPerS / one.decodeTokensPerS).toFixed(1)}x batch 1`);
     if (r.llamaCppNote) lines.push(`${r.dtype}: llama.cpp ${r.llamaCppNote}`);
-    if (r.llamaCpp) lines.push(`${r.dtype}: llama.cpp ${r.llamaCpp.llamaCpp} via node-llama-cpp ${r.llamaCpp.nodeLlamaCppVersion}, ${r.llamaCpp.threads} threads`);
+    if (r.llamaCpp)
+      lines.push(
+        `${r.dtype}: llama.cpp ${r.llamaCpp.llamaCpp} via node-llama-cpp ${r.llamaCpp.nodeLlamaCppVersion}, ${r.llamaCpp.threads} threads, flash attention ${r.llamaCpp.flashAttention ? 'on' : 'off'}`,
+      );
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (values.json) writeFileSync(values.json, JSON.stringify({ backend, promptTokens, decodeTokens, reports }, null, 2));
