@@ -56,6 +56,19 @@ namespace {
 // held) — only on whether it was attended in a tile or alone, which differ by rounding.
 constexpr int64_t kQueryTile = 16;
 
+// The first position a token at pos sees (window 0: no sliding window).
+int64_t first_visible(int64_t pos, int64_t window) { return window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0); }
+
+// Asks for one KV head's keys and values in a block ahead of their use. A sequence's next block is
+// a few KB somewhere else in the pool, where the hardware prefetchers, which follow one address
+// stream, cannot guess it: asked for while the current block is attended, it arrives in time
+// (docs/performance.md, "Attention prefetch"). Always inlined, as prefetch_span says why.
+__attribute__((always_inline)) inline void prefetch_block(KvCache& cache, int32_t block, int64_t layer, int64_t head_offset) {
+  const int64_t bytes = cache.head_stride() * int64_t(cache.element_bytes());
+  prefetch_span(cache.keys(block, layer, head_offset), bytes);
+  prefetch_span(cache.values(block, layer, head_offset), bytes);
+}
+
 // Attends the query heads that share one KV head (a GQA group) for a tile of consecutive tokens of
 // one sequence, one block of keys at a time, so each key and value row is read once for the whole
 // group and the whole tile.
@@ -82,26 +95,18 @@ struct TileAttention {
     std::fill(max_score.begin(), max_score.end(), -INFINITY);
     std::fill(denom.begin(), denom.end(), 0.0f);
     std::fill(acc.begin(), acc.end(), 0.0f);
-    const auto first_of = [&](int64_t pos) { return window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0); };
     const int64_t last = pos0 + nq - 1;
     const int64_t head = kv_head * cache.head_stride();
-    const int64_t span = bs * hd * int64_t(cache.element_bytes());  // one KV head's keys (or values) in a block
-    for (int64_t b = first_of(pos0) / bs; b <= last / bs; ++b) {
+    for (int64_t b = first_visible(pos0, window) / bs; b <= last / bs; ++b) {
       const int64_t b0 = b * bs;
       const void* keys = cache.keys(blocks[b], layer, head);
       const void* values = cache.values(blocks[b], layer, head);
-      // The next block's rows are a few KB somewhere else in the pool, where the hardware
-      // prefetchers, which follow one address stream, cannot guess them: asked for now, they arrive
-      // while this block is attended (docs/performance.md, "Attention prefetch").
-      if (b < last / bs) {
-        prefetch_span(cache.keys(blocks[b + 1], layer, head), span);
-        prefetch_span(cache.values(blocks[b + 1], layer, head), span);
-      }
+      if (b < last / bs) prefetch_block(cache, blocks[b + 1], layer, head);
       bool widened = false;
       for (int64_t i = 0; i < nq; ++i) {
-        // Token i sees positions [first_of(pos), pos]: of this block, rows [s, e).
+        // Token i sees positions [first_visible(pos), pos]: of this block, rows [s, e).
         const int64_t pos = pos0 + i;
-        const int64_t s = std::max(b0, first_of(pos)), e = std::min(b0 + bs, pos + 1);
+        const int64_t s = std::max(b0, first_visible(pos, window)), e = std::min(b0 + bs, pos + 1);
         if (s >= e) continue;
         const int64_t row = s - b0, n = e - s;
         const OnlineSoftmax state{max_score.data() + i * group, denom.data() + i * group, acc.data() + i * group * hd};
@@ -149,16 +154,11 @@ struct TileAttention {
     lo.resize(size_t(groups * kLanes));
     hi.resize(size_t(groups * kLanes));
 
-    const auto first_of = [&](int64_t pos) { return window > 0 ? std::max<int64_t>(0, pos - window + 1) : int64_t(0); };
     const int64_t last = pos0 + nq - 1;
     const int64_t head = kv_head * cache.head_stride();
-    const int64_t span = bs * hd * int64_t(cache.element_bytes());
     const bool bf16 = cache.dtype() == DType::BF16;
-    for (int64_t b = first_of(pos0) / bs; b <= last / bs; ++b) {
-      if (b < last / bs) {  // as in run
-        prefetch_span(cache.keys(blocks[b + 1], layer, head), span);
-        prefetch_span(cache.values(blocks[b + 1], layer, head), span);
-      }
+    for (int64_t b = first_visible(pos0, window) / bs; b <= last / bs; ++b) {
+      if (b < last / bs) prefetch_block(cache, blocks[b + 1], layer, head);
       for (int64_t k0 = b * bs; k0 < std::min((b + 1) * bs, last + 1); k0 += kLanes) {
         const int64_t m = std::min({kLanes, (b + 1) * bs - k0, last + 1 - k0});  // keys here, at positions k0..
         const int64_t row0 = k0 - b * bs;
@@ -176,7 +176,7 @@ struct TileAttention {
           bool any = false;
           for (int64_t lane = 0; lane < kLanes; ++lane) {
             const int64_t r = g * kLanes + lane, pos = pos0 + r / group;
-            const int64_t s = std::max(k0, first_of(pos)), e = std::min(k0 + m, pos + 1);
+            const int64_t s = std::max(k0, first_visible(pos, window)), e = std::min(k0 + m, pos + 1);
             const bool sees = r < rows && s < e;
             lo[size_t(r)] = sees ? int32_t(s - k0) : 0;
             hi[size_t(r)] = sees ? int32_t(e - k0) : 0;

@@ -9,8 +9,11 @@
  *   that dequantizes and rounds activations as the format does: T = 1, 2, 7, 33 and more, odd row
  *   counts, one block to several 512-column stretches, bias or not, row chunks and token tiles,
  *   misaligned weights; misuse refused, NaN activations kept visible.
+ * And that the software prefetches meant for memory are still in the compiled code: a prefetch
+ * changes no result, so only this notices one the compiler dropped (core/kernels/vec.h says how).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { arch } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -29,4 +32,19 @@ describe.each([
     expect(run.stdout).toMatch(/\d+ checks, 0 failures/);
     expect(run.status).toBe(0);
   }, 300_000);
+});
+
+describe.skipIf(arch() !== 'x64')('software prefetches', () => {
+  it.each([
+    ['attention (the next KV block)', 'cpp/core/attention.cc'],
+    ['the BF16 GEMV (its weight rows)', 'cpp/core/kernels/bf16_dot.cc'],
+  ])('%s survive compilation at the build optimisation levels', (_label, source) => {
+    for (const level of ['-O2', '-O3']) {
+      const assembly = execFileSync('g++', [level, '-std=c++17', '-fno-math-errno', `-I${join(ROOT, 'cpp')}`, '-S', '-o', '-', join(ROOT, source)], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
+      expect(assembly).toMatch(/\bprefetcht0\b/);
+    }
+  }, 120_000);
 });

@@ -20,8 +20,11 @@ void widen_bf16(const uint16_t* src, float* dst, int64_t n);
 void narrow_bf16(const float* src, uint16_t* dst, int64_t n);
 
 // Asks for the cache lines of [p, p + bytes) to be loaded ahead of their use (a hint: nothing is
-// read now, and an address that is not mapped is not an error).
-inline void prefetch_span(const void* p, int64_t bytes) {
+// read now, and an address that is not mapped is not an error). Always inlined, and so must be any
+// helper that wraps it: GCC finds a function that only prefetches "pure", and drops a call to it
+// whose result is unused — prefetches and all (a wrapper that was not inlined lost the attention
+// prefetch's whole gain, with no warning).
+__attribute__((always_inline)) inline void prefetch_span(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);
   for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i);
 }
