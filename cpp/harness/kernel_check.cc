@@ -2,7 +2,7 @@
 // attention block).
 // Checks every SIMD level this CPU supports against a double-precision reference, then times
 // matmul on the shapes of a small decoder. Exits non-zero on any mismatch.
-// (About 560 lines: the checks and the timing share the weight fixtures and the SIMD-level
+// (About 570 lines: the checks and the timing share the weight fixtures and the SIMD-level
 // loop; one program keeps a single build line for CI and for people timing kernels.)
 //
 //   cpp/harness/build_kernel_check.sh && /tmp/kernel_check [--quick] [--all-levels]
