@@ -8,15 +8,16 @@
 namespace astraea {
 
 namespace {
+
+constexpr int kRows = 16;  // lanes
+constexpr int kKeys = 16;  // keys per call
 constexpr int kChunk = 8;  // head dimensions of the output accumulated at once
+
 }  // namespace
 
 #ifdef ASTRAEA_X86_SIMD
 
 namespace {
-
-constexpr int kRows = 16;  // lanes
-constexpr int kKeys = 16;  // keys per call
 
 // e^x, and exactly 0 where exp512 would give its floor of ~1e-38 for a key outside the row's range
 // (x = -inf) or a number for a row that has seen no key yet (x = -inf - -inf, NaN): such a row's
