@@ -8,7 +8,7 @@
  *
  * The step loop: plan a step, run it (an async worker: the event loop stays free), then hand each
  * sampled token to its segment. It runs while there is work and stops when there is none; new
- * work starts it again. (About 500 lines: the job API and the step loop share the job table and
+ * work starts it again. (About 530 lines: the job API and the step loop share the job table and
  * the loop's state, and read best in one place; what is not that — options, hints, accounts, KV
  * moves, planning, a step's bookkeeping — already lives in its own file beside it.)
  */
