@@ -14,8 +14,9 @@
  * --llamacpp-flash runs llama.cpp with its flash-attention path (off by default, as in the tables of
  * docs/performance.md): at long prompts it is the fairer comparison for our attention kernels.
  *
- * A dtype `w:a` loads weights `w` with activations `a` (`bf16:bf16`: BF16 weights multiplied by
- * activations rounded to BF16, see ActivationsOption); llama.cpp runs once per weight dtype.
+ * A dtype `w:a` loads weights `w` with activations `a` (`bf16:f32`: BF16 weights multiplied by F32
+ * activations, see ActivationsOption); a plain `w` takes the default, 'auto', and the table says
+ * what it chose. llama.cpp runs once per weight dtype.
  *
  * Each measurement is repeated (--repeats) and the best run is reported, for us and for
  * llama.cpp alike: on a shared machine the best run is the one least disturbed by neighbours.
@@ -42,6 +43,8 @@ interface OurResult {
 
 interface DtypeReport {
   dtype: string;
+  /** What the matrices multiplied: the load's choice ('auto' decided by the weights and the CPU). */
+  activations: string;
   /** Read bandwidth, bytes/s: the best of the measurements taken beside this dtype's first batch. */
   bandwidth: number;
   decodeStreamBytes: number;
@@ -158,7 +161,7 @@ async function main(): Promise<void> {
   const reports: DtypeReport[] = [];
   const llamaByWeights = new Map<string, { result: LlamaCppResult | null; note: string | null }>();
   for (const dtype of values.dtypes.split(',')) {
-    const [weights, activations = 'f32'] = dtype.split(':') as [WeightDtypeOption, ActivationsOption?];
+    const [weights, activations = 'auto'] = dtype.split(':') as [WeightDtypeOption, ActivationsOption?];
     const model = await loadModel({ model: 'small', dtype: weights, activations, threads });
     try {
       const ours: OurResult[] = [];
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
       llamaByWeights.set(weights, llama);
       reports.push({
         dtype,
+        activations: model.info.activations,
         decodeStreamBytes: model.info.decodeStreamBytes,
         bandwidth,
         boundTokensPerS: bandwidth / model.info.decodeStreamBytes,
@@ -209,7 +213,7 @@ async function main(): Promise<void> {
         : null;
       lines.push(
         row([
-          r.dtype,
+          `${r.dtype} (${r.activations} activations)`,
           o.batch,
           o.prefillTokensPerS.toFixed(0),
           o.decodeTokensPerS.toFixed(1),

@@ -6,6 +6,7 @@
 
 #include "core/attention.h"
 #include "core/errors.h"
+#include "core/kernels/cpu_features.h"
 #include "core/kernels/vec.h"
 #include "core/mapped_file.h"
 #include "core/plan_sampling.h"
@@ -92,13 +93,29 @@ void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* o
   }
 }
 
-// ModelOptions::activations BF16: every layer matrix and the LM head multiply x rounded to BF16.
-// Only BF16 weights have a BF16 product (F32 weights ask for full precision; Q8_0 quantizes x to
-// 8 bits itself).
-void multiply_bf16_activations(ModelWeights& w) {
+// Every layer matrix and the LM head: what the activations choice applies to.
+std::vector<WeightView*> product_matrices(ModelWeights& w) {
   std::vector<WeightView*> matrices{&w.lm_head};
   for (LayerWeights& L : w.layers)
     for (WeightView* m : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) matrices.push_back(m);
+  return matrices;
+}
+
+// ModelOptions::activations Auto, decided: BF16 where every matrix is BF16 and the CPU has the
+// BF16 dot product in effect (cpu_has_avx512_bf16 honours ASTRAEA_SIMD), F32 elsewhere.
+Activations resolve_activations(Activations asked, ModelWeights& w) {
+  if (asked != Activations::Auto) return asked;
+  if (!cpu_has_avx512_bf16()) return Activations::F32;
+  for (const WeightView* m : product_matrices(w))
+    if (m->dtype != DType::BF16) return Activations::F32;
+  return Activations::BF16;
+}
+
+// BF16 activations: every layer matrix and the LM head multiply x rounded to BF16. Only BF16
+// weights have a BF16 product (F32 weights ask for full precision; Q8_0 quantizes x to 8 bits
+// itself).
+void multiply_bf16_activations(ModelWeights& w) {
+  const std::vector<WeightView*> matrices = product_matrices(w);
   for (WeightView* m : matrices)
     if (m->dtype != DType::BF16)
       throw EngineError(codes::kInvalidArgument, "BF16 activations need BF16 weights (load with dtype bf16); these are " +
@@ -127,9 +144,7 @@ std::shared_ptr<Model> Model::load(const ModelOptions& options) {
   } catch (const std::bad_alloc&) {
     throw EngineError(codes::kOutOfMemory, "out of memory while loading the weights");
   }
-  if (options.activations == DType::BF16) multiply_bf16_activations(*model->weights_);
-  else if (options.activations != DType::F32)
-    throw EngineError(codes::kInvalidArgument, "activations must be F32 or BF16");
+  if (resolve_activations(options.activations, *model->weights_) == Activations::BF16) multiply_bf16_activations(*model->weights_);
   model->rope_inv_freq_.clear();
   for (double f : rope_inverse_frequencies(model->config_)) model->rope_inv_freq_.push_back(float(f));
   return model;

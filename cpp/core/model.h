@@ -22,6 +22,15 @@
 
 namespace astraea {
 
+// What the matrices multiply (ModelOptions::activations).
+enum class Activations {
+  // BF16 where it pays: every matrix BF16 and a CPU that multiplies BF16 pairs natively (AVX-512
+  // BF16 in effect); F32 otherwise, where rounding x would cost its mantissa for no speed.
+  Auto,
+  F32,
+  BF16,  // BF16 weights only (INVALID_ARGUMENT otherwise)
+};
+
 struct ModelOptions {
   std::string dir;          // Hugging Face model directory
   std::string config_json;  // when set, used instead of dir/config.json (dummy loads need no dir)
@@ -29,9 +38,10 @@ struct ModelOptions {
   int threads = 0;          // 0: one per hardware thread
   // What the matrices multiply: F32 activations, or (BF16 weights only) activations rounded to
   // BF16, as llama.cpp and GPU engines multiply a BF16 model: products of two BF16 values are
-  // exact, and on AVX-512 BF16 a batch's matmuls run twice the multiply-adds per instruction.
-  // Rounding costs x 8 bits of its mantissa, as much as the BF16 weights already carry.
-  DType activations = DType::F32;
+  // exact, and on AVX-512 BF16 a batch's matmuls run twice the multiply-adds per instruction and
+  // the GEMV reads x as one term instead of two. Rounding costs x 8 bits of its mantissa, as much
+  // as the BF16 weights already carry.
+  Activations activations = Activations::Auto;
 };
 
 class Model {

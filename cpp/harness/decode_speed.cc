@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     options.weights.dummy = true;
     options.weights.seed = 1;
     options.weights.dtype = weight_dtype(dtype);
-    options.activations = activations == "bf16" ? astraea::DType::BF16 : astraea::DType::F32;
+    options.activations = activations == "bf16" ? astraea::Activations::BF16 : astraea::Activations::F32;
     auto model = astraea::Model::load(options);
     const int block_size = 16;
     const int per_seq = (prompt + steps + block_size) / block_size;

@@ -36,10 +36,11 @@ WeightDType parse_weight_dtype(const std::string& s) {
   throw EngineError(codes::kInvalidArgument, "dtype must be one of auto, f32, f16, bf16, q8; got \"" + s + "\"");
 }
 
-DType parse_activations(const std::string& s) {
-  if (s == "f32") return DType::F32;
-  if (s == "bf16") return DType::BF16;
-  throw EngineError(codes::kInvalidArgument, "activations must be f32 or bf16; got \"" + s + "\"");
+Activations parse_activations(const std::string& s) {
+  if (s == "auto") return Activations::Auto;
+  if (s == "f32") return Activations::F32;
+  if (s == "bf16") return Activations::BF16;
+  throw EngineError(codes::kInvalidArgument, "activations must be auto, f32 or bf16; got \"" + s + "\"");
 }
 
 // One entry of ggufTensors: { name, dtype: a ggml type name (core/ggml_types.h), shape, offset, ropeHeads }.
@@ -87,7 +88,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     if (seed < 0) throw EngineError(codes::kInvalidArgument, "seed must be a non-negative integer");
     o.weights.seed = uint64_t(seed);
     o.weights.dtype = parse_weight_dtype(string_field(opts, "dtype", "auto"));
-    o.activations = parse_activations(string_field(opts, "activations", "f32"));
+    o.activations = parse_activations(string_field(opts, "activations", "auto"));
     const int64_t threads = int_field(opts, "threads", 0);
     if (threads < 0 || threads > 1024) throw EngineError(codes::kInvalidArgument, "threads must be between 0 and 1024");
     o.threads = int(threads);
@@ -120,6 +121,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   o.Set("cuda", gpu);  // the device, or why the CUDA build runs on the CPU
 #endif
   o.Set("simd", simd_level_name(simd_level()));
+  o.Set("bf16Dot", cpu_has_avx512_bf16());
   o.Set("hardwareThreads", double(std::thread::hardware_concurrency()));
   return o;
 }

@@ -30,7 +30,7 @@ export function benchCommand(): Command {
   return command
     .option('--model <dir|preset>', 'model to serve (default: the embedded small model, built once into ~/.cache/astraea)')
     .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory')
-    .option('--activations <f32|bf16>', ACTIVATIONS_HELP)
+    .option('--activations <auto|f32|bf16>', ACTIVATIONS_HELP)
     .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--threads <n>', 'CPU threads (default: one per core)')
     .option('--kv-blocks <n>', `device KV blocks of 16 tokens (default: per workload; ${DEFAULT_BENCH.kvBlocks} for ${DEFAULT_BENCH.workload})`)

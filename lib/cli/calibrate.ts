@@ -33,7 +33,7 @@ export function calibrateCommand(): Command {
     .description('measure the real engine (step time by batch and context, control-plane time, swap bandwidth) and write a simulator profile')
     .option('--model <dir|preset>', 'model to measure (default: the embedded bench model)')
     .option('--dtype <auto|f32|f16|bf16|q8>', 'weight type in memory')
-    .option('--activations <f32|bf16>', ACTIVATIONS_HELP)
+    .option('--activations <auto|f32|bf16>', ACTIVATIONS_HELP)
     .option('--kv-dtype <auto|f32|bf16>', KV_DTYPE_HELP)
     .option('--threads <n>', 'CPU threads (default: one per core)')
     .option('--kv-blocks <n>', 'device KV blocks of 16 tokens (the pool the profile simulates)', String(DEFAULT_BENCH.kvBlocks))

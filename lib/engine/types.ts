@@ -22,7 +22,7 @@ export interface EngineOptions {
   dummy?: boolean;
   seed?: number;
   dtype?: WeightDtypeOption;
-  /** What the CPU's matrices multiply: 'f32' (default) or, under BF16 weights, 'bf16' (faster batches). */
+  /** What the CPU's matrices multiply: 'auto' (default), 'f32' or, under BF16 weights, 'bf16' (ActivationsOption). */
   activations?: ActivationsOption;
   threads?: number;
   /**

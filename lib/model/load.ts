@@ -70,7 +70,7 @@ function checkTokenizerFits(tokenizer: Tokenizer | null, rows: number, source: s
 }
 
 export async function loadModel(options: LoadModelOptions): Promise<LoadedModel> {
-  const common = { seed: options.seed ?? 0, dtype: options.dtype ?? 'auto', activations: options.activations ?? 'f32', threads: options.threads ?? 0 };
+  const common = { seed: options.seed ?? 0, dtype: options.dtype ?? 'auto', activations: options.activations ?? 'auto', threads: options.threads ?? 0 };
   let config: HfConfig;
   let dir: string | null = null;
   let tokenizer: Tokenizer | null;

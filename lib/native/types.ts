@@ -13,11 +13,14 @@ export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 export type KvDtypeOption = 'auto' | 'f32' | 'bf16';
 export type KvDtype = 'F32' | 'BF16';
 /**
- * What the CPU's matrices multiply: 'f32' activations (default), or 'bf16' — activations rounded to
- * BF16, as llama.cpp and GPU engines multiply a BF16 model (BF16 weights only): on AVX-512 BF16 a
- * batch's matmuls run twice the multiply-adds per instruction, for 8 bits of x's mantissa.
+ * What the CPU's matrices multiply: 'f32' activations, or 'bf16' — activations rounded to BF16, as
+ * llama.cpp and GPU engines multiply a BF16 model (BF16 weights only): on AVX-512 BF16 a batch's
+ * matmuls run twice the multiply-adds per instruction and one token's read x as one term, for 8
+ * bits of x's mantissa. 'auto' (default): 'bf16' where every matrix is BF16 and the CPU has
+ * AVX-512 BF16 in effect (ASTRAEA_SIMD honoured), 'f32' elsewhere — where rounding would cost
+ * accuracy for no speed. The model's info says which was chosen.
  */
-export type ActivationsOption = 'f32' | 'bf16';
+export type ActivationsOption = 'auto' | 'f32' | 'bf16';
 
 export interface NativeLoadOptions {
   /** Hugging Face model directory (config.json, *.safetensors). */
@@ -29,7 +32,7 @@ export interface NativeLoadOptions {
   seed?: number;
   /** Weight dtype in memory: 'auto' keeps the stored dtype (dummy loads: F32). */
   dtype?: WeightDtypeOption;
-  /** Default 'f32'; 'bf16' needs BF16 weights (INVALID_ARGUMENT otherwise). */
+  /** Default 'auto'; 'bf16' needs BF16 weights (INVALID_ARGUMENT otherwise). */
   activations?: ActivationsOption;
   /** Kernel threads; 0 or absent: one per hardware thread. */
   threads?: number;
@@ -237,6 +240,8 @@ export interface NativeBackendInfo {
   /** The CUDA build only: the GPU in use, or why it runs on the CPU. */
   cuda?: string;
   simd: 'avx512' | 'avx2' | 'scalar';
+  /** Whether the CPU multiplies BF16 pairs natively (AVX-512 BF16 in effect): where activations 'auto' is 'bf16'. */
+  bf16Dot: boolean;
   hardwareThreads: number;
 }
 

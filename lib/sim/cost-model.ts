@@ -83,27 +83,28 @@ export const H100_LLAMA3_8B: SimulationProfile = {
 };
 
 /**
- * The `small` preset (100M parameters, BF16 weights, the BF16 KV cache the engine gives them by
- * default) on this project's 2-core CPU VM, as `astraea calibrate` measured it on 2026-12-07, after
- * the attention prefetch and the prefill tiles' lane kernel
- * (`node bin/astraea.js calibrate --seed 100 --name cpu-small --kv-blocks 256`, the machine
- * otherwise idle; docs/results/issue-23/calibration/cpu-small-tiles.json; docs/simulator.md):
- * 6.17 ms per step + 0.575 ms per token + 0.759 µs per context token + 0.170 µs per attention pair
- * + 0.047 ms per sequence, plus 1.15 ms of control plane per step (the mean over the calibration's
- * replays); block copies at 27.2 GB/s. KV: 12 KiB per token. The pool and batch limits are the
+ * The `small` preset (100M parameters, BF16 weights, the BF16 KV cache and — where the CPU has
+ * AVX-512 BF16, as this VM does — the BF16 activations the engine gives them by default) on this
+ * project's 2-core CPU VM, as `astraea calibrate` measured it on 2026-12-07 after activations
+ * became 'auto' (`node bin/astraea.js calibrate --seed 100 --name cpu-small --kv-blocks 256`, the
+ * machine otherwise idle; docs/results/issue-23/calibration/cpu-small-bf16act.json;
+ * docs/simulator.md): 4.92 ms per step + 0.372 ms per token + 1.048 µs per context token + 0.196
+ * µs per attention pair + 0.170 ms per sequence, plus 1.02 ms of control plane per step (the mean
+ * over the calibration's replays); block copies at 18.7 GB/s (the VM's bandwidth is bimodal: the
+ * calibration before read 29.2). KV: 12 KiB per token. The pool and batch limits are the
  * calibration's (256 blocks of 16 tokens, 512 tokens and 64 sequences per step).
  */
 export const CPU_SMALL: SimulationProfile = {
   model: { name: 'small', vocabSize: 32000, maxPositionEmbeddings: 4096, kvBytesPerToken: 12288 },
   costs: {
     name: 'cpu-small',
-    fixedS: 6.17e-3,
-    tokenS: 0.575e-3,
-    contextTokenS: 0.759e-6,
-    attentionPairS: 0.170e-6,
-    sequenceS: 0.047e-3,
-    stepOverheadS: 1.15e-3,
-    swapBytesPerS: 27.2e9,
+    fixedS: 4.92e-3,
+    tokenS: 0.372e-3,
+    contextTokenS: 1.048e-6,
+    attentionPairS: 0.196e-6,
+    sequenceS: 0.170e-3,
+    stepOverheadS: 1.02e-3,
+    swapBytesPerS: 18.7e9,
   },
   deviceBlocks: 256,
   hostBlocks: 256,
