@@ -243,7 +243,7 @@ void check_vec(Rng& rng, const char* label) {
 // where the level has a kernel for them) against softmax(q·K / sqrt(hd))·V in double precision,
 // over the same (for BF16: rounded) keys and values.
 void check_attention(Rng& rng, const char* label) {
-  for (int64_t hd : {16, 64, 128})
+  for (int64_t hd : {8, 16, 24, 64, 128})  // 8 and 24: AVX2's kernel, AVX-512's generic fallback
     for (int64_t group : {1, 3})
       for (int64_t n : {1, 5, 16, 17, 32})
         for (bool bf16 : {false, true}) {

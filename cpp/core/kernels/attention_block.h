@@ -15,9 +15,9 @@ struct OnlineSoftmax {
 void attend_block(const float* q, int64_t group, int64_t head_dim, const float* keys, const float* values, int64_t n,
                   float scale, float* scores, OnlineSoftmax state);
 
-// The same over BF16 keys and values, widened in registers, where a kernel for them exists (AVX-512,
-// head_dim a multiple of 16); returns false, having done nothing, where not: the caller widens the
-// block and calls attend_block.
+// The same over BF16 keys and values, widened in registers, where a kernel for them exists (AVX-512
+// with head_dim a multiple of 16, AVX2 with a multiple of 8); returns false, having done nothing,
+// where not: the caller widens the block and calls attend_block.
 bool attend_block_bf16(const float* q, int64_t group, int64_t head_dim, const uint16_t* keys, const uint16_t* values,
                        int64_t n, float scale, float* scores, OnlineSoftmax state);
 

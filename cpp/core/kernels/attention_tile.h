@@ -16,8 +16,8 @@ struct RowsSoftmax {
   float* acc;        // [head_dim][16], 0 before the first keys; unnormalised output
 };
 
-// Whether this CPU has attend_rows16's kernel for this head size (AVX-512, head_dim a multiple of
-// 8); where not, the caller attends row by row (attention_block.h).
+// Whether this CPU has attend_rows16's kernel for this head size (AVX-512, or AVX2 as two halves of
+// 8 lanes; head_dim a multiple of 8); where not, the caller attends row by row (attention_block.h).
 bool has_rows16_kernel(int64_t head_dim);
 
 // q_t: the 16 rows' queries transposed, [head_dim][16] (zero for unused rows). keys, values: 16
