@@ -27,7 +27,7 @@ export function addModelOptions(command: Command, modelHelp = 'a Hugging Face mo
     .option('--threads <n>', 'CPU threads (default: one per core)');
 }
 
-export const ACTIVATIONS_HELP = 'what the CPU matrices multiply: f32, or under bf16 weights activations rounded to bf16 (prefill and decode 1.3-1.8x faster on AVX-512 BF16); auto (default): bf16 where the weights are bf16 and the CPU has AVX-512 BF16';
+export const ACTIVATIONS_HELP = 'what the CPU matrices multiply: f32, or under bf16 weights activations rounded to bf16 (prefill and decode 1.1-1.8x faster on AVX-512 BF16); auto (default): bf16 where the weights are bf16 and the CPU has AVX-512 BF16';
 
 export const KV_DTYPE_HELP = 'KV cache element type (auto: bf16 under 16/8-bit weights and on the GPU, f32 under f32 weights)';
 
