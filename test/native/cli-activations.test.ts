@@ -7,6 +7,7 @@
  * forced down to AVX2 (no BF16 dot product there), where it must stay F32.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { activationsOption, loadOptions } from '../../lib/cli/args.js';
@@ -47,6 +48,14 @@ describe('--activations', () => {
     expect(await activationsOf({ model: 'tiny', dtype: 'f32' })).toBe('F32');
     expect(await activationsOf({ model: 'tiny', dtype: 'f16' })).toBe('F32');
     expect(await activationsOf({ model: 'tiny', dtype: 'q8' })).toBe('F32');
+  });
+
+  // bf16Dot comes from the addon's own CPUID check; the kernel's own list of flags is an independent
+  // witness. Linux only (elsewhere there is no /proc/cpuinfo to read), and not under a forced level.
+  it.skipIf(!existsSync('/proc/cpuinfo') || process.env.ASTRAEA_SIMD !== undefined)('bf16Dot is what the CPU reports: AVX-512 BF16 in /proc/cpuinfo, with AVX-512 in effect', () => {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8');
+    const info = native().backendInfo();
+    expect(info.bf16Dot).toBe(/\bavx512_bf16\b/.test(flags) && info.simd === 'avx512');
   });
 
   it('auto stays F32 under BF16 weights with the kernels forced to AVX2 (no BF16 dot product there)', () => {
