@@ -33,7 +33,20 @@ function program(): Command {
   return root;
 }
 
+/**
+ * A reader that stops early (`astraea simulate … | head`) closes the pipe, and the next write fails
+ * with EPIPE, which Node raises as an unhandled error with a stack trace. End quietly instead, as
+ * Unix tools do; `serve` keeps serving with its log unread.
+ */
+function endQuietlyOnClosedPipe(command: string | undefined): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    if (command !== 'serve') process.exit(0);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe(argv[0]);
   const root = program();
   if (argv.length === 0) {
     process.stdout.write(root.helpInformation());

@@ -159,6 +159,14 @@ describe('astraea CLI', () => {
     expect(none.discard).toBe(roomy.swap + roomy.discard); // the same tool waits, every one discarded
   });
 
+  it('a reader that closes the pipe early ends the command quietly, not with an EPIPE stack trace', () => {
+    // head exits after the first policy's line; the next ones are written to a closed pipe.
+    const command = `"${process.execPath}" "${BIN}" simulate --workload coding --jobs 6 --scale-tokens 0.006 --scale-time 0.02 --profile cpu-small --kv-blocks 96 --seed 1 --json --no-chart | head -c 50 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`;
+    const run = spawnSync('bash', ['-c', command], { encoding: 'utf8' });
+    expect(run.stdout.trim()).toBe('exit=0');
+    expect(run.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
+  });
+
   it('bench and simulate refuse bad flags with a message naming them', () => {
     const cases: [string[], RegExp][] = [
       [['bench', '--workload', 'nope.jsonl', '--no-chart'], /neither a file nor a generator/],
