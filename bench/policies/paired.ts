@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { pairedDifference } from '../../lib/bench/paired.js';
 import type { JctSummary } from '../../lib/bench/summary.js';
 
 const { values } = parseArgs({
@@ -24,24 +25,6 @@ interface SweepLine {
   scenario: string;
   policy: string;
   bySeed?: JctSummary[];
-}
-
-export interface PairedDifference {
-  seeds: number;
-  baseline: number;
-  meanDiff: number;
-  /** Standard error of meanDiff; NaN with one seed. */
-  standardError: number;
-}
-
-/** Mean and standard error of `a[i] − b[i]`, with the baseline's own mean for scale. */
-export function pairedDifference(a: readonly number[], b: readonly number[]): PairedDifference {
-  if (a.length !== b.length || a.length === 0) throw new Error(`paired runs need the same seeds (${a.length} against ${b.length})`);
-  const diffs = a.map((x, i) => x - b[i]);
-  const n = diffs.length;
-  const meanDiff = diffs.reduce((s, d) => s + d, 0) / n;
-  const variance = n > 1 ? diffs.reduce((s, d) => s + (d - meanDiff) ** 2, 0) / (n - 1) : NaN;
-  return { seeds: n, baseline: b.reduce((s, x) => s + x, 0) / n, meanDiff, standardError: Math.sqrt(variance / n) };
 }
 
 /** Two decimals with an explicit sign; a value that rounds to zero has none. */

@@ -1,13 +1,13 @@
 /** The human table of a comparison: JCT per policy, the ratio to fcfs, and where the time went. */
 import type { RunSummary } from './summary.js';
 
-function seconds(value: number | null): string {
+export function seconds(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '–';
   return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
 /** Right-aligned columns but the first; one header rule. */
-function layout(rows: string[][]): string {
+export function layout(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n') + '\n';
@@ -36,13 +36,13 @@ export function comparisonTable(summaries: readonly RunSummary[]): string {
   return layout([header, ...rows]);
 }
 
-/** One line saying what was run, so a pasted table carries its context. */
-export function describeRun(s: RunSummary): string {
+/** One line saying what was run, so a pasted table carries its context; `seeds` for a run over several. */
+export function describeRun(s: RunSummary, seeds?: readonly number[]): string {
   const w = s.workload_params;
   const scale = w.scale.tokens === 1 && w.scale.time === 1 ? 'full scale' : `tokens ×${w.scale.tokens}, time ×${w.scale.time}`;
   const swaps = s.swap_bytes_per_s === undefined ? '' : `, swaps ${(s.swap_bytes_per_s / 1e9).toFixed(1)} GB/s`;
   const rate = w.arrival_rate_per_s;
   // Coding requests arrive a few per minute: per hour reads better than 0.00 jobs/s. A burst has no rate.
   const arrivals = rate === null || !Number.isFinite(rate) ? 'all at once' : rate < 0.1 ? `${(rate * 3600).toFixed(1)} jobs/h` : `${rate.toFixed(2)} jobs/s`;
-  return `${s.workload}: ${w.jobs} jobs, load ${w.load} (${arrivals}), seed ${w.seed}, ${scale}; ${s.engine} engine, ${s.model}, ${s.kv_blocks} KV blocks${swaps}, ${s.predictor} predictor`;
+  return `${s.workload}: ${w.jobs} jobs, load ${w.load} (${arrivals}), ${seeds ? `seeds ${seeds.join(',')}` : `seed ${w.seed}`}, ${scale}; ${s.engine} engine, ${s.model}, ${s.kv_blocks} KV blocks${swaps}, ${s.predictor} predictor`;
 }

@@ -38,6 +38,22 @@ export function integerOption(value: string | undefined, name: string, fallback:
   return n;
 }
 
+/** Workload seeds: "1-8", "1,3,5" or a mix ("1-3,7"); distinct integers >= 0, in the order given. */
+export function seedsOption(value: string): number[] {
+  const bad = () => new EngineError('INVALID_ARGUMENT', `--seeds takes seeds and ranges such as 1-8 or 1,3,5; got "${value}"`);
+  const seeds: number[] = [];
+  for (const part of value.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw bad();
+    const first = Number(m[1]);
+    const last = m[2] === undefined ? first : Number(m[2]);
+    if (last < first || last - first > 10_000) throw bad();
+    for (let s = first; s <= last; s++) seeds.push(s);
+  }
+  if (new Set(seeds).size !== seeds.length) throw new EngineError('INVALID_ARGUMENT', `--seeds names a seed twice: "${value}"`);
+  return seeds;
+}
+
 /** A finite number > 0 (or >= 0 with allowZero). */
 export function positiveOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;

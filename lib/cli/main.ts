@@ -33,12 +33,16 @@ function program(): Command {
   return root;
 }
 
+let closedPipeHandled = false;
+
 /**
  * A reader that stops early (`astraea simulate … | head`) closes the pipe, and the next write fails
  * with EPIPE, which Node raises as an unhandled error with a stack trace. End quietly instead, as
- * Unix tools do; `serve` keeps serving with its log unread.
+ * Unix tools do; `serve` keeps serving (and drains on SIGTERM) with its log unread.
  */
 function endQuietlyOnClosedPipe(command: string | undefined): void {
+  if (closedPipeHandled) return; // once per process, however often main() runs
+  closedPipeHandled = true;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
     if (command !== 'serve') process.exit(0);

@@ -86,7 +86,7 @@ describe('astraea CLI', () => {
 
   it('--help for every command lists its options and exits 0', () => {
     const expected: Record<string, string[]> = {
-      bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks'],
+      bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks', '--seeds'],
       simulate: ['--workload', '--loads', '--jobs', '--profile', '--host-blocks', '--json', '--chart', '--capacity', '--objective', '--bound', '--precision'],
       calibrate: ['--model', '--out', '--kv-blocks', '--no-long-replay'],
       serve: ['--port', '--policy', '--kv-blocks'],
@@ -144,6 +144,27 @@ describe('astraea CLI', () => {
     }
   });
 
+  it('bench --seeds runs every seed, the policies reversed on every other one, each paired with astraea', () => {
+    const run = astraea('bench', '--model', dir, '--workload', 'synthetic', '--jobs', '3', '--scale-tokens', '0.05', '--scale-time', '0.01',
+      '--policies', 'fcfs,astraea', '--seeds', '1-2', '--kv-blocks', '64');
+    expect(run.code).toBe(0);
+    // Progress goes to stderr (not a terminal here): one line per run, in the order they ran.
+    const done = [...run.stderr.matchAll(/^([a-z-]+), seed (\d+): 3\/3 jobs, mean JCT ([\d.]+) s/gm)].map((m) => ({ policy: m[1], seed: Number(m[2]), mean: Number(m[3]) }));
+    expect(done.map((d) => `${d.policy}@${d.seed}`)).toEqual(['fcfs@1', 'astraea@1', 'astraea@2', 'fcfs@2']);
+    const mean = (policy: string, seed: number) => done.find((d) => d.policy === policy && d.seed === seed)!.mean;
+    expect(run.stdout).toContain('seeds 1,2');
+    const row = (policy: string) => run.stdout.split('\n').find((l) => l.startsWith(`${policy} `))!.trim().split(/\s{2,}/);
+    expect(row('astraea').slice(1, 3).map(Number)).toEqual([mean('astraea', 1), mean('astraea', 2)]);
+    const fcfs = row('fcfs');
+    expect(fcfs.slice(1, 3).map(Number)).toEqual([mean('fcfs', 1), mean('fcfs', 2)]);
+    // The paired difference by hand from the per-seed means (printed to 0.01, so within 0.011).
+    const d = [mean('fcfs', 1) - mean('astraea', 1), mean('fcfs', 2) - mean('astraea', 2)];
+    const [diff, se] = fcfs[4].replace('−', '-').split(' ± ').map(Number);
+    expect(Math.abs(diff - (d[0] + d[1]) / 2)).toBeLessThan(0.011);
+    expect(Math.abs(se - Math.abs(d[0] - d[1]) / 2)).toBeLessThan(0.011); // two seeds: s.e. = |d₁ − d₂| / 2
+    expect(fcfs[5]).toBe(`${d.filter((x) => x > 0).length} of 2`);
+  });
+
   it('simulate --host-blocks sets the host pool: with none, a policy that swaps every waiting job discards instead', () => {
     // infercept sends every job waiting on a tool to the host; the main job's workload at CPU scale.
     const run = (...extra: string[]) => {
@@ -184,6 +205,9 @@ describe('astraea CLI', () => {
       [['simulate', '--moved-calls', 'fresh', '--no-chart'], /--moved-calls is about calls routed between replicas: give --replicas/],
       [['simulate', '--replicas', '2', '--moved-calls', 'teleport', '--no-chart'], /--moved-calls must be one of segments, history, fresh; got "teleport"/],
       [['simulate', '--capacity', '--precision', '1', '--no-chart'], /--precision must be above 1/],
+      [['bench', '--seeds', '3-1', '--no-chart'], /--seeds takes seeds and ranges such as 1-8 or 1,3,5; got "3-1"/],
+      [['bench', '--seeds', '1,2,1', '--no-chart'], /--seeds names a seed twice/],
+      [['bench', '--workload', 'jobs.jsonl', '--seeds', '1-2', '--no-chart'], /--seeds draws a generated workload anew for each seed/],
     ];
     for (const [args, message] of cases) {
       const run = astraea(...args);

@@ -3,7 +3,7 @@
  * already answers: `/health` is 503 "loading", then 200. On SIGTERM with `--drain-timeout-s 0` a
  * stream in flight is cut at once — it ends with a `server_shutting_down` error event before
  * `[DONE]` — and the process exits 0 promptly; with the default deadline a call in flight
- * finishes normally first.
+ * finishes normally first — also when the reader of its stdout has gone (EPIPE on every message).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -42,6 +42,23 @@ describe('astraea serve on SIGTERM', () => {
     expect(events.some((e) => e !== '[DONE]' && 'error' in e)).toBe(false);
     expect(events.some((e) => e !== '[DONE]' && e.choices?.[0]?.finish_reason === 'length')).toBe(true);
     expect(await exit).toBe(0);
+  });
+});
+
+describe('astraea serve with its log reader gone', () => {
+  it('keeps serving, and on SIGTERM drains the call in flight and exits 0 though its stdout is a closed pipe', async () => {
+    const serve = await startServe(['--preset', 'tiny']);
+    serve.closeStdout();
+    expect((await fetch(serve.baseURL.replace(/\/v1$/, '/health'))).status).toBe(200);
+    const response = await post(serve.baseURL, streamBody(40));
+    // The drain's messages go to the closed pipe (EPIPE): the process must neither crash nor quit
+    // before the call in flight has finished.
+    const exit = serve.stop();
+    const events = sseEvents(await readBody(response));
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.some((e) => e !== '[DONE]' && e.choices?.[0]?.finish_reason === 'length')).toBe(true);
+    expect(await exit).toBe(0);
+    expect(serve.stderr()).not.toMatch(/EPIPE|Error/);
   });
 });
 

@@ -14,6 +14,8 @@ export interface ServeProcess {
   stderr(): string;
   /** Everything the process wrote to stdout so far. */
   stdout(): string;
+  /** Closes the reading end of its stdout, as a log reader that went away does. */
+  closeStdout(): void;
   /** SIGTERM, then the exit code once it has drained. */
   stop(): Promise<number | null>;
 }
@@ -51,6 +53,7 @@ export async function startServe(args: string[], timeoutMs = 60_000): Promise<Se
     baseURL,
     stderr: () => stderr,
     stdout: () => stdout,
+    closeStdout: () => child.stdout!.destroy(),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;

@@ -1,6 +1,6 @@
-/** The paired comparison the tail check reports (bench/policies/paired.ts). */
+/** The paired comparison the tail check (bench/policies/paired.ts) and `astraea bench --seeds` report. */
 import { describe, expect, it } from 'vitest';
-import { pairedDifference } from '../../bench/policies/paired.js';
+import { pairedDifference } from '../../lib/bench/paired.js';
 
 describe('pairedDifference', () => {
   it('gives the mean and standard error of the per-seed differences', () => {
