@@ -56,8 +56,8 @@ async function runBench(values: BenchFlags): Promise<void> {
   if (seeds !== null && !isGeneratorName(values.workload)) {
     throw new EngineError('INVALID_ARGUMENT', '--seeds draws a generated workload anew for each seed; a workload file has one set of jobs');
   }
-  const workloadFor = (seed: string) => workloadFrom({ ...values, seed }, defaults, values.load === undefined ? defaults.load : undefined);
-  const firstWorkload = workloadFor(seeds === null ? values.seed : String(seeds[0]));
+  // Every seed's jobs drawn before the model loads, so a bad flag fails at once.
+  const workloads = (seeds ?? [values.seed]).map((seed) => workloadFrom({ ...values, seed: String(seed) }, defaults, values.load === undefined ? defaults.load : undefined));
   const policies = policiesFrom(values);
   const hints = hintsFrom(values);
   const policyOptions = policyOptionsFrom(values);
@@ -83,8 +83,7 @@ async function runBench(values: BenchFlags): Promise<void> {
     // Every seed, the policies' order reversed on every other one (lib/bench/seeds.ts); no chart.
     const all: RunSummary[] = [];
     for (const [i, seed] of seeds.entries()) {
-      const workload = i === 0 ? firstWorkload : workloadFor(String(seed));
-      all.push(...(await run(workload, counterbalanced(policies, i), (policy) => `${policy}, seed ${seed}`)));
+      all.push(...(await run(workloads[i], counterbalanced(policies, i), (policy) => `${policy}, seed ${seed}`)));
     }
     if (!values.json) {
       const reference = referencePolicy(policies);
@@ -94,7 +93,7 @@ async function runBench(values: BenchFlags): Promise<void> {
     }
     return;
   }
-  const summaries = await run(firstWorkload, policies, (policy) => policy);
+  const summaries = await run(workloads[0], policies, (policy) => policy);
   if (!values.json) {
     process.stdout.write(`\n${describeRun(summaries[0])}\nJCT = job end − arrival, tool time included (seconds)\n\n${comparisonTable(summaries)}`);
   }
