@@ -12,6 +12,7 @@
 
 #include "core/attention.h"
 #include "core/errors.h"
+#include "core/kernels/bf16_panels.h"
 #include "core/model.h"
 #include "core/plan_sampling.h"
 #include "core/swap_schedule.h"
@@ -195,6 +196,17 @@ namespace {
 void upload_matrix(const WeightView& w, DeviceBuffer& dst, const char* what) {
   const size_t count = size_t(w.rows * w.cols);
   auto* d = dst.as<__nv_bfloat16>(count, what);
+  if (w.dtype == DType::BF16 && w.panels) {  // packed for the CPU kernels: back to rows, a slice at a time
+    const int64_t rows_per_slice = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(w.cols, 1));
+    std::vector<uint16_t> slice;
+    for (int64_t r0 = 0; r0 < w.rows; r0 += rows_per_slice) {
+      const int64_t r1 = std::min(w.rows, r0 + rows_per_slice);
+      slice.resize(size_t((r1 - r0) * w.cols));
+      unpack_bf16_panels(static_cast<const uint32_t*>(w.data), w.rows, w.cols, r0, r1, slice.data());
+      check(cudaMemcpy(d + r0 * w.cols, slice.data(), slice.size() * 2, cudaMemcpyHostToDevice), what);
+    }
+    return;
+  }
   if (w.dtype == DType::BF16) {
     check(cudaMemcpy(d, w.data, count * 2, cudaMemcpyHostToDevice), what);
     return;

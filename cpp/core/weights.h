@@ -34,6 +34,9 @@ struct NamedTensor {
   std::vector<int64_t> shape;
   const void* data;
   size_t nbytes;
+  // BF16 matrices the kernels read in 64-row panels: data is the panels (core/kernels/bf16_panels.h),
+  // nbytes the rows' (rows · cols · 2); export unpacks them.
+  bool panels = false;
 };
 
 // Auto: as stored (dummy loads: F32). Q8_0: every matrix a decode step streams (q, k, v, o, gate,

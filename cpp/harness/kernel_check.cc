@@ -2,7 +2,7 @@
 // attention block).
 // Checks every SIMD level this CPU supports against a double-precision reference, then times
 // matmul on the shapes of a small decoder. Exits non-zero on any mismatch.
-// (About 570 lines: the checks and the timing share the weight fixtures and the SIMD-level
+// (About 600 lines: the checks and the timing share the weight fixtures and the SIMD-level
 // loop; one program keeps a single build line for CI and for people timing kernels.)
 //
 //   cpp/harness/build_kernel_check.sh && /tmp/kernel_check [--quick] [--all-levels]
@@ -25,6 +25,7 @@
 #include "core/errors.h"
 #include "core/kernels/attention_block.h"
 #include "core/kernels/attention_tile.h"
+#include "core/kernels/bf16_panels.h"
 #include "core/kernels/cpu_features.h"
 #include "core/kernels/matmul.h"
 #include "core/kernels/vec.h"
@@ -96,9 +97,10 @@ Weight make_weight(Rng& rng, DType dt, int64_t rows, int64_t cols, size_t misali
 // sum |x*w| + |bias| (the magnitude the float sum actually rounds at), so cancellation to a
 // near-zero result does not produce spurious failures. x_dtype BF16 (BF16 weights): the reference
 // multiplies x rounded to BF16 — products of BF16 values are exact, so the same bound holds, and
-// x not rounded would miss it (one rounding of x is ~2^-9 of a product).
+// x not rounded would miss it (one rounding of x is ~2^-9 of a product). panels: the BF16 weight
+// packed into 64-row panels first (bf16_panels.h); the reference still reads the rows.
 bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows, int64_t cols,
-                  bool with_bias, const char* label, DType x_dtype = DType::F32) {
+                  bool with_bias, const char* label, DType x_dtype = DType::F32, bool panels = false) {
   const size_t misalign = size_t(rng.range(0, 3)) * dtype_size(dt);
   const Weight w = make_weight(rng, dt, rows, cols, misalign);
   // x misaligned by a random number of floats too.
@@ -116,6 +118,13 @@ bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows,
 
   WeightView view = w.view();
   view.x_dtype = x_dtype;
+  std::vector<uint32_t> packed;
+  if (panels) {
+    packed.resize(bf16_panel_bytes(rows, cols) / 4);
+    pack_bf16_panels(static_cast<const uint16_t*>(w.data()), rows, cols, packed.data(), pool);
+    view.data = packed.data();
+    view.panels = true;
+  }
   matmul(x, T, view, with_bias ? bias.data() : nullptr, y, pool);
   ++g_checks;
   const auto x_at = [&](int64_t i) { return x_dtype == DType::BF16 ? double(bf16_to_f32(f32_to_bf16(x[i]))) : double(x[i]); };
@@ -148,9 +157,9 @@ bool check_matmul(Rng& rng, ThreadPool& pool, DType dt, int64_t T, int64_t rows,
   }
   if (!ok) {
     ++g_failures;
-    std::printf("FAIL %-7s %s x %s T=%lld rows=%lld cols=%lld bias=%d: rel err %.3g at t=%lld r=%lld"
+    std::printf("FAIL %-7s %s%s x %s T=%lld rows=%lld cols=%lld bias=%d: rel err %.3g at t=%lld r=%lld"
                 " (or canary overwritten)\n",
-                label, dtype_name(dt), dtype_name(x_dtype), (long long)T, (long long)rows, (long long)cols,
+                label, dtype_name(dt), panels ? " panels" : "", dtype_name(x_dtype), (long long)T, (long long)rows, (long long)cols,
                 int(with_bias), worst, (long long)wt, (long long)wr);
   }
   return ok;
@@ -181,6 +190,12 @@ void check_activation_refusals() {
   refused("Q8_0 weights with BF16 activations", [&] { matmul(x.data(), 1, q8, nullptr, y.data(), pool); });
   const MatmulOutput mixed[] = {{&bf16_rounded, nullptr, y.data()}, {&bf16, nullptr, y.data() + 8}};
   refused("fused weights with different activations", [&] { matmul_fused(x.data(), 1, mixed, 2, pool); });
+  WeightView bf16_panels = bf16, f32_panels = f32;
+  bf16_panels.panels = f32_panels.panels = true;
+  f32_panels.x_dtype = DType::F32;
+  const MatmulOutput layouts[] = {{&bf16_panels, nullptr, y.data()}, {&bf16, nullptr, y.data() + 8}};
+  refused("fused weights in different layouts", [&] { matmul_fused(x.data(), 1, layouts, 2, pool); });
+  refused("F32 weights in panels", [&] { matmul(x.data(), 1, f32_panels, nullptr, y.data(), pool); });
 }
 
 void check_vec(Rng& rng, const char* label) {
@@ -397,6 +412,18 @@ void run_checks(SimdLevel level, ThreadPool& pool1, ThreadPool& pool2) {
     check_matmul(rng, pool2, DType::BF16, s[0], s[1], s[2], true, label, DType::BF16);
     check_matmul(rng, pool2, DType::BF16, s[0], s[1], s[2], false, label, DType::BF16);
   }
+  // BF16 weights in 64-row panels: the AVX-512 BF16 kernels with one and two x terms where the CPU
+  // has them, the portable one elsewhere; partial panels, odd columns, every token-block size of
+  // both kernels (1-6 tokens, x_lo on its own accumulators at 1-2), k-blocks of 2048 columns, several chunks and token tiles.
+  for (int64_t T = 1; T <= 8; ++T)
+    for (DType xd : {DType::F32, DType::BF16}) check_matmul(rng, T % 2 ? pool1 : pool2, DType::BF16, T, 65, 33, T % 3 == 0, label, xd, true);
+  const int64_t panel_fixed[][3] = {{1, 1, 1},      {1, 64, 2},      {2, 63, 3},     {13, 130, 95},   {32, 64, 768},
+                                    {33, 70, 2049}, {5, 129, 4100}, {70, 24, 100},  {1, 300, 2048},  {3, 1000, 8}};
+  for (const auto& s : panel_fixed)
+    for (DType xd : {DType::F32, DType::BF16}) {
+      check_matmul(rng, pool2, DType::BF16, s[0], s[1], s[2], true, label, xd, true);
+      check_matmul(rng, pool2, DType::BF16, s[0], s[1], s[2], false, label, xd, true);
+    }
   check_vec(rng, label);
   std::printf("checks %-7s %s\n", label, g_failures == before ? "ok" : "FAILED");
 }

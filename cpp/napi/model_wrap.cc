@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/kernels/bf16_panels.h"
 #include "core/kernels/matmul_q8.h"
 #include "napi/args.h"
 #include "napi/errors.h"
@@ -167,7 +168,8 @@ Napi::Value ModelWrap::tensors(const Napi::CallbackInfo& info) {
 
 // A copy of one tensor's bytes: the weights may be a read-only mapping that JS must not write.
 // Q8_0: rows·cols int8 quants (row-major, planar: the kernels' packed rows are unpacked here, see
-// core/kernels/matmul_q8.h), then rows·cols/32 F16 block scales (row-major).
+// core/kernels/matmul_q8.h), then rows·cols/32 F16 block scales (row-major). BF16 in panels:
+// the rows again (core/kernels/bf16_panels.h).
 Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -182,6 +184,9 @@ Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
       unpack_q8_quants(static_cast<const int8_t*>(t.data), rows, cols, static_cast<int8_t*>(bytes.Data()));
       std::memcpy(static_cast<uint8_t*>(bytes.Data()) + quant_bytes, static_cast<const uint8_t*>(t.data) + quant_bytes,
                   t.nbytes - quant_bytes);
+    } else if (t.panels) {
+      const int64_t rows = t.shape.at(0), cols = t.shape.at(1);
+      unpack_bf16_panels(static_cast<const uint32_t*>(t.data), rows, cols, 0, rows, static_cast<uint16_t*>(bytes.Data()));
     } else {
       std::memcpy(bytes.Data(), t.data, t.nbytes);
     }

@@ -1,8 +1,9 @@
 /**
  * Weight files: sharded checkpoints load like single files, and weights in their stored dtype are
- * used in place from the mapping (no second copy in memory).
+ * used in place from the mapping (no second copy in memory; on CPUs with AVX-512 BF16 the
+ * streamed BF16 matrices are packed once into the kernels' panels, and export unpacks them).
  */
-import { cpSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../lib/model/load.js';
@@ -51,13 +52,27 @@ describe('weight files', () => {
     }
   });
 
-  it('stored-dtype weights are used from the mapping, converted ones are copied once', async () => {
+  it('stored-dtype weights are used from the mapping (or packed once into panels), converted ones are copied once', async () => {
     const fileBytes = statSync(join(dir, 'model.safetensors')).size;
     const before = native().memoryStats();
     const inPlace = await loadModel({ model: dir });
     const mapped = native().memoryStats();
     expect(mapped.mappedFileBytes - before.mappedFileBytes).toBe(fileBytes);
-    expect(mapped.anonymousBytes).toBe(before.anonymousBytes); // no copy of the matrices
+    // No copy of the matrices, except where the CPU multiplies BF16 pairs: there every streamed
+    // matrix (all but the gathered embedding) is packed once into 64-row panels of column pairs,
+    // rows rounded up to 64 and columns to 2 (core/kernels/bf16_panels.h).
+    const streamed = inPlace.native.tensors().filter((t) => t.dtype === 'BF16' && t.shape.length === 2 && t.name !== 'model.embed_tokens.weight');
+    const panelBytes = streamed.reduce((s, t) => s + Math.ceil(t.shape[0] / 64) * 64 * Math.ceil(t.shape[1] / 2) * 4, 0);
+    expect(streamed.length).toBeGreaterThan(0);
+    expect(mapped.anonymousBytes - before.anonymousBytes).toBe(native().backendInfo().bf16Dot ? panelBytes : 0);
+    // Export reads the panels back as rows: every tensor's bytes are the file's.
+    const file = readFileSync(join(dir, 'model.safetensors'));
+    const headerLength = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { data_offsets?: [number, number] }>;
+    for (const t of inPlace.native.tensors()) {
+      const [begin, end] = header[t.name].data_offsets!;
+      expect(Buffer.from(inPlace.native.tensorData(t.name)).equals(file.subarray(8 + headerLength + begin, 8 + headerLength + end))).toBe(true);
+    }
     const converted = await loadModel({ model: dir, dtype: 'f32' });
     const after = native().memoryStats();
     expect(after.mappedFileBytes).toBe(mapped.mappedFileBytes); // the file is released after conversion

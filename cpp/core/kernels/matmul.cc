@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/kernels/cpu_features.h"
 #include "core/kernels/bf16_dot.h"
+#include "core/kernels/bf16_panels.h"
 #include "core/kernels/matmul_q8.h"
 #include "core/kernels/vec.h"
 
@@ -60,7 +61,7 @@ struct Job {
   const uint16_t* x_hi = nullptr;  // T = 1, BF16 with AVX-512 BF16: x as two BF16 terms (dot_bf16_row)
   const uint16_t* x_lo = nullptr;  // null with activations rounded to BF16: x_hi is x
   const uint16_t* x_bf16 = nullptr;  // T > 1, activations rounded to BF16, AVX-512 BF16: x in BF16
-  int64_t ld_bf16 = 0;
+  int64_t ld_bf16 = 0;  // between tokens of x_hi, x_lo and x_bf16
 };
 
 // A byte range for a micro-kernel to software-prefetch, spread evenly over its reduction loop.
@@ -488,6 +489,17 @@ void item_simd(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Pre
 using ItemFn = void (*)(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1,
                         Prefetch next);
 
+// A BF16 weight in panels (bf16_panels.h): x as BF16 terms where make_x made them (AVX-512 BF16),
+// else F32 x on the portable kernel (the SIMD level lowered under a model packed for it).
+void item_panels(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, Prefetch next) {
+  const uint32_t* P = static_cast<const uint32_t*>(j.w);
+  const int64_t ldy = j.rows, ld = j.ld_bf16;
+  if (j.x_hi)
+    return gemm_bf16_panels(j.x_hi + t0 * ld, j.x_lo ? j.x_lo + t0 * ld : nullptr, ld, t1 - t0, P, j.cols, j.bias,
+                            j.y + t0 * ldy, ldy, r0, r1, next.begin, next.end);
+  gemm_bf16_panels_portable(j.x + t0 * j.ldx, j.ldx, t1 - t0, P, j.cols, j.bias, j.y + t0 * ldy, ldy, r0, r1);
+}
+
 ItemFn select_item(SimdLevel level, DType dt) {
 #ifdef ASTRAEA_X86_SIMD
   if (level == SimdLevel::Avx512) {
@@ -526,26 +538,23 @@ ItemFn select_item(SimdLevel level, DType dt) {
 // AVX-512 BF16 reads x as two BF16 terms (dot_bf16_row), made here once per call. With activations
 // rounded to BF16 (x_dtype), x is made BF16 here: one term for the GEMV, BF16 rows (the same
 // padding) for the batched dot-product kernel, or — without AVX-512 BF16 — F32 rows holding the
-// rounded values.
+// rounded values. A weight in panels takes x as BF16 terms (one rounded, or two) at every T.
 // The buffers are the calling thread's: the workers read them only inside this call.
-Job make_x(const float* x, int64_t T, int64_t cols, DType dtype, DType x_dtype, SimdLevel level) {
+Job make_x(const float* x, int64_t T, int64_t cols, DType dtype, DType x_dtype, bool panels, SimdLevel level) {
   Job j{x, nullptr, nullptr, nullptr, T, 0, cols, cols};
   const bool round_x = x_dtype == DType::BF16;
   const bool bf16_dot = dtype == DType::BF16 && level == SimdLevel::Avx512 && cpu_has_avx512_bf16();
-  if (bf16_dot && (T == 1 || round_x)) {
+  if (bf16_dot && (T == 1 || round_x || panels)) {
     thread_local std::vector<uint16_t> hi, lo;
     const int64_t padded = (cols + 31) / 32 * 32, ld = T == 1 ? padded : padded + 32;
     hi.resize(size_t(T * ld));
-    if (T == 1) {
-      if (!round_x) lo.resize(hi.size());
-      split_bf16_terms(x, cols, hi.data(), round_x ? nullptr : lo.data());
-      j.x_hi = hi.data();
-      j.x_lo = round_x ? nullptr : lo.data();
-      return j;
-    }
-    for (int64_t t = 0; t < T; ++t) split_bf16_terms(x + t * cols, cols, hi.data() + t * ld, nullptr);
-    j.x_bf16 = hi.data();
+    if (!round_x) lo.resize(hi.size());
+    for (int64_t t = 0; t < T; ++t)
+      split_bf16_terms(x + t * cols, cols, hi.data() + t * ld, round_x ? nullptr : lo.data() + t * ld);
+    j.x_hi = hi.data();
+    j.x_lo = round_x ? nullptr : lo.data();
     j.ld_bf16 = ld;
+    if (T > 1 && !panels) j.x_bf16 = hi.data();  // the rows' batched kernel (round_x here)
     return j;
   }
   if (T == 1 && !round_x) return j;
@@ -584,11 +593,12 @@ struct Part {
   int64_t chunk, n_chunks, first_item;
 };
 
-void check_product(const float* x, int64_t T, const MatmulOutput& out, int64_t cols, DType dtype, DType x_dtype) {
+void check_product(const float* x, int64_t T, const MatmulOutput& out, int64_t cols, DType dtype, DType x_dtype, bool panels) {
   const WeightView& w = *out.w;
   if (T < 0 || w.rows < 0 || w.cols < 0) throw EngineError(codes::kInvalidArgument, "matmul: negative size");
-  if (w.cols != cols || w.dtype != dtype || w.x_dtype != x_dtype)
-    throw EngineError(codes::kInvalidArgument, "matmul: fused weights must share their columns, dtype and activation dtype");
+  if (w.cols != cols || w.dtype != dtype || w.x_dtype != x_dtype || w.panels != panels)
+    throw EngineError(codes::kInvalidArgument, "matmul: fused weights must share their columns, dtype, layout and activation dtype");
+  if (w.panels && w.dtype != DType::BF16) throw EngineError(codes::kInvalidArgument, "matmul: only BF16 weights come in panels");
   if (T > 0 && w.rows > 0 && (!out.y || (w.cols > 0 && (!x || !w.data))))
     throw EngineError(codes::kInvalidArgument, "matmul: null pointer");
   if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
@@ -609,7 +619,7 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
   if (first.x_dtype != DType::F32 && (first.x_dtype != DType::BF16 || first.dtype != DType::BF16))
     throw EngineError(codes::kInvalidArgument, "matmul: activations are F32, or BF16 under BF16 weights");
   if (first.dtype == DType::Q8_0) return matmul_q8_fused(x, T, outs, n, pool);  // its own kernels and checks
-  for (int i = 0; i < n; ++i) check_product(x, T, outs[i], first.cols, first.dtype, first.x_dtype);
+  for (int i = 0; i < n; ++i) check_product(x, T, outs[i], first.cols, first.dtype, first.x_dtype, first.panels);
   if (T == 0) return;
   if (first.cols == 0) {  // empty reduction: y is just the bias
     for (int i = 0; i < n; ++i)
@@ -619,15 +629,21 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
   }
 
   const SimdLevel level = simd_level();
-  const ItemFn item = select_item(level, first.dtype);
-  const Job x_job = make_x(x, T, first.cols, first.dtype, first.x_dtype, level);
+  const ItemFn item = first.panels ? item_panels : select_item(level, first.dtype);
+  const Job x_job = make_x(x, T, first.cols, first.dtype, first.x_dtype, first.panels, level);
   const int64_t row_bytes = first.cols * int64_t(dtype_size(first.dtype));
+  // Where row r's weight starts (r a chunk boundary); in panels, whole panels of column pairs.
+  const int64_t align = first.panels ? kPanelRows : 8;
+  auto byte_at = [&](int64_t r) {
+    return first.panels ? (r + kPanelRows - 1) / kPanelRows * kPanelRows * ((first.cols + 1) / 2) * 4 : r * row_bytes;
+  };
   const int64_t threads = pool.size();
   const int64_t tile_max = std::max<int64_t>(16, std::min<int64_t>(64, kTileBytes / (first.cols * 4)));
   const TokenBlocks tiles(T, tile_max);
 
-  // Row chunks are multiples of 8 rows so all but the last run only full-width micro-kernels,
-  // and small enough that each thread gets several (balance when one thread is slowed down).
+  // Row chunks are multiples of 8 rows (whole panels of 64 in panels) so all but the last run
+  // only full-width micro-kernels, and small enough that each thread gets several (balance when
+  // one thread is slowed down).
   // The weights of a fused call (q, k and v; gate and up) share one pool of items, so the
   // threads fork and join once for all of them.
   std::vector<Part> parts;
@@ -643,8 +659,8 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
     p.job.bias = outs[i].bias;
     p.job.y = outs[i].y;
     p.job.rows = w.rows;
-    p.chunk = std::max<int64_t>(8, kChunkBytes / row_bytes / 8 * 8);
-    p.chunk = std::min(p.chunk, std::max<int64_t>(8, all_rows / (threads * 4) / 8 * 8));
+    p.chunk = std::max<int64_t>(align, kChunkBytes / row_bytes / align * align);
+    p.chunk = std::min(p.chunk, std::max<int64_t>(align, all_rows / (threads * 4) / align * align));
     p.n_chunks = (w.rows + p.chunk - 1) / p.chunk;
     p.first_item = n_items;
     n_items += p.n_chunks * tiles.count;
@@ -679,8 +695,8 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
       Prefetch pf;
       if (nxt >= 0 && nxt < n_items) {
         const Bounds b = bounds(nxt);
-        pf.begin = static_cast<const char*>(b.part->job.w) + b.r0 * row_bytes;
-        pf.end = static_cast<const char*>(b.part->job.w) + b.r1 * row_bytes;
+        pf.begin = static_cast<const char*>(b.part->job.w) + byte_at(b.r0);
+        pf.end = static_cast<const char*>(b.part->job.w) + byte_at(b.r1);
       }
       const Bounds b = bounds(cur);
       item(b.part->job, b.r0, b.r1, b.t0, b.t1, pf);

@@ -27,6 +27,9 @@ struct WeightView {
   // of an F32 FMA per instruction (ModelOptions::activations). Elsewhere the rounded x is
   // multiplied in F32: the same products, summed in another order.
   DType x_dtype = DType::F32;
+  // BF16 only: data holds 64-row panels (core/kernels/bf16_panels.h), not rows. ModelWeights packs
+  // its streamed BF16 matrices so on CPUs with AVX-512 BF16.
+  bool panels = false;
 };
 
 // y[t*rows + r] = sum_k x[t*cols + k] * w[r][k] (+ bias[r] if bias != nullptr), for t < T, r < rows.
