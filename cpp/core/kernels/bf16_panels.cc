@@ -186,9 +186,11 @@ void panels_rows(const uint16_t* x_hi, const uint16_t* x_lo, int64_t ldx, int64_
   const int64_t p0 = r0 / kPanelRows, p1 = panels_of(r1);
   // Token blocks of nearly equal size (8 tokens run as 4 + 4, not 6 + 2).
   const int64_t t_blocks = (T + kTokens - 1) / kTokens, t_base = T / t_blocks, t_extra = T % t_blocks;
-  // The next item's weight is prefetched over the first token block's pass, as bf16_dot.cc does
-  // (faster there than over the whole item).
-  const int64_t steps = std::max<int64_t>(1, pairs * (p1 - p0));
+  // The next item's weight is prefetched evenly over every pass of the item (one line per pair
+  // step at T = 32). bf16_dot.cc's rows do it in the first token block's pass, faster there; in
+  // panels that was 15-20% slower at T = 32 from DRAM (panels_ab.cc) and batch-32 decode steps
+  // 1-13% slower in six of six interleaved pairs (batch 8 level).
+  const int64_t steps = std::max<int64_t>(1, pairs * (p1 - p0) * t_blocks);
   const int64_t lines = prefetch_end > prefetch ? (prefetch_end - prefetch + 63) / 64 : 0;
   PrefetchCursor pf{prefetch, prefetch_end, (lines + steps - 1) / steps};
   const uint32_t* xh[kTokens];
