@@ -10,6 +10,11 @@
  * (e.g. one `astraea calibrate` wrote on this machine): the order it predicts, to set beside the
  * real run's. The makespan and JCTs are then virtual seconds.
  *
+ * `--seeds 1-8` (in place of `--seed`) runs every seed, the policies in the given order on the
+ * first and reversed on the next, alternately (lib/bench/seeds.ts: a machine that drifts over a
+ * pass favours none), prints each seed's table, then one of every policy's mean per seed and its
+ * paired difference from astraea ± standard error.
+ *
  * The workload: one synthetic kind sized for a 2-core CPU — a 64-token shared system prompt +
  * 32–160 own tokens, 2–4 segments of 8–32 output tokens, tool results of 16–64 tokens, tool
  * durations 0.1–1.5 s (uniform). For policy comparisons at scale use bench/policies/sweep.ts (simulator).
@@ -24,6 +29,8 @@ import { syntheticAgentWorkload, type SyntheticKind } from '../../lib/workload/a
 import { loadProfile } from '../../lib/sim/profile-file.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import type { SimulationProfile } from '../../lib/sim/cost-model.js';
+import { counterbalanced, referencePolicy, seedsTable, type SeedRun } from '../../lib/bench/seeds.js';
+import { seedsOption } from '../../lib/cli/args.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +38,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '4' },
     'kv-blocks': { type: 'string', default: '160' },
     seed: { type: 'string', default: '1' },
+    seeds: { type: 'string' },
     policies: { type: 'string', default: POLICY_NAMES.join(',') },
     profile: { type: 'string' },
   },
@@ -62,23 +70,39 @@ async function runPolicy(policy: PolicyName, jobs: WorkloadJob[], kvBlocks: numb
   }
 }
 
-async function main(): Promise<void> {
-  const kvBlocks = Number(values['kv-blocks']);
-  const profile = values.profile === undefined ? null : await loadProfile(values.profile);
-  const jobs = syntheticAgentWorkload({ jobs: Number(values.jobs), arrivalRatePerS: Number(values.rate), seed: Number(values.seed), kinds: [CPU_SIZED] });
+/** One seed: every policy on the same jobs, in `order`; prints the seed's table, returns each policy's mean. */
+async function runSeed(seed: number, order: readonly PolicyName[], kvBlocks: number, profile: SimulationProfile | null): Promise<SeedRun[]> {
+  const jobs = syntheticAgentWorkload({ jobs: Number(values.jobs), arrivalRatePerS: Number(values.rate), seed, kinds: [CPU_SIZED] });
   const rows = ['| policy | mean JCT s | p50 | p90 | p99 | makespan s | preemptions | tool-wait KV (preserve/swap/release/discard) | recomputed prompt tokens | failed |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |'];
-  for (const policy of values.policies.split(',') as PolicyName[]) {
+  const means: SeedRun[] = [];
+  for (const policy of order) {
     const { jct, failed, makespanS, stats } = await runPolicy(policy, jobs, kvBlocks, profile);
     const a = stats.kvActions;
     rows.push(
       `| ${policy} | ${jct.mean.toFixed(2)} | ${jct.p50.toFixed(2)} | ${jct.p90.toFixed(2)} | ${jct.p99.toFixed(2)} | ${makespanS.toFixed(1)} | ${stats.preemptions} | ${a.preserve}/${a.swap}/${a.release}/${a.discard} | ${stats.kvTraffic.recomputedPrefillTokens} | ${failed} |`,
     );
+    means.push({ policy, jct_s: { mean: jct.mean }, workload_params: { seed } });
     process.stderr.write(`${policy} done\n`);
   }
   const totalTokens = jobs.reduce((s, j) => s + (j.prefixTokens ?? 0) + j.segments.reduce((t, g) => t + g.inputTokens + g.outputTokens, 0), 0);
   process.stdout.write(
-    `${profile === null ? 'small preset (BF16)' : `simulated with profile ${values.profile}`}, ${jobs.length} jobs at ${values.rate}/s, ${totalTokens} tokens in all, KV pool ${kvBlocks} blocks of 16 tokens, seed ${values.seed}\n\n${rows.join('\n')}\n`,
+    `${profile === null ? 'small preset (BF16)' : `simulated with profile ${values.profile}`}, ${jobs.length} jobs at ${values.rate}/s, ${totalTokens} tokens in all, KV pool ${kvBlocks} blocks of 16 tokens, seed ${seed}\n\n${rows.join('\n')}\n`,
   );
+  return means;
+}
+
+async function main(): Promise<void> {
+  const kvBlocks = Number(values['kv-blocks']);
+  const profile = values.profile === undefined ? null : await loadProfile(values.profile);
+  const policies = values.policies.split(',') as PolicyName[];
+  if (values.seeds === undefined) {
+    await runSeed(Number(values.seed), policies, kvBlocks, profile);
+    return;
+  }
+  const runs: SeedRun[] = [];
+  const seeds = seedsOption(values.seeds);
+  for (const [i, seed] of seeds.entries()) runs.push(...(await runSeed(seed, counterbalanced(policies, i), kvBlocks, profile)));
+  process.stdout.write(`\n${seeds.length} seeds, the order reversed on every other one\n\n${seedsTable(runs, referencePolicy(policies))}\n`);
 }
 
 await main();

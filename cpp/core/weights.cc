@@ -455,8 +455,7 @@ std::unique_ptr<ModelWeights> ModelWeights::load(const ModelConfig& c, const Wei
 
   // Where the CPU has AVX-512 BF16, its BF16 kernels read 64-row panels (core/kernels/bf16_panels.h;
   // batched decode steps 1.16-1.39x faster than on rows, docs/performance.md "BF16 weights in
-  // panels"). The
-  // embedding, gathered by rows, stays as it is.
+  // panels"). The embedding, gathered by rows, stays as it is.
   if (cpu_has_avx512_bf16()) {
     for (LayerWeights& L : w->layers)
       for (WeightView* m : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down})

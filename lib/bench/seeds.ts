@@ -11,6 +11,9 @@ import { pairedDifference } from './paired.js';
 import type { RunSummary } from './summary.js';
 import { layout, seconds } from './table.js';
 
+/** What the table reads of one run (a RunSummary is one). */
+export type SeedRun = Pick<RunSummary, 'policy'> & { jct_s: { mean: number | null }; workload_params: { seed: number } };
+
 /** The order of the policies on the seed at `seedIndex` (0-based): as given, then reversed, alternately. */
 export function counterbalanced<T>(items: readonly T[], seedIndex: number): T[] {
   return seedIndex % 2 === 0 ? [...items] : [...items].reverse();
@@ -27,7 +30,7 @@ export function referencePolicy(policies: readonly string[]): string {
  * with the number of seeds on which it was slower. A policy that finished no job on some seed
  * has no mean there, and no paired difference.
  */
-export function seedsTable(runs: readonly RunSummary[], reference: string): string {
+export function seedsTable(runs: readonly SeedRun[], reference: string): string {
   const seeds = [...new Set(runs.map((r) => r.workload_params.seed))];
   const policies = [...new Set(runs.map((r) => r.policy))];
   const meanOf = (policy: string, seed: number) => runs.find((r) => r.policy === policy && r.workload_params.seed === seed)?.jct_s.mean ?? null;
