@@ -31,6 +31,8 @@ import { simulate } from '../../lib/sim/simulate.js';
 import type { SimulationProfile } from '../../lib/sim/cost-model.js';
 import { counterbalanced, referencePolicy, seedsTable, type SeedRun } from '../../lib/bench/seeds.js';
 import { seedsOption } from '../../lib/cli/args.js';
+import { stepOverheadS } from '../../lib/engine/engine-accounts.js';
+import type { EngineStats } from '../../lib/engine/types.js';
 
 const { values } = parseArgs({
   options: {
@@ -70,16 +72,25 @@ async function runPolicy(policy: PolicyName, jobs: WorkloadJob[], kvBlocks: numb
   }
 }
 
+/** The real engine's time per step outside the backend (the simulator's is a profile constant). */
+function controlPlane(stats: EngineStats): string {
+  const s = values.profile === undefined ? stepOverheadS(stats) : null;
+  return s === null ? '—' : (s * 1e3).toFixed(2);
+}
+
 /** One seed: every policy on the same jobs, in `order`; prints the seed's table, returns each policy's mean. */
 async function runSeed(seed: number, order: readonly PolicyName[], kvBlocks: number, profile: SimulationProfile | null): Promise<SeedRun[]> {
   const jobs = syntheticAgentWorkload({ jobs: Number(values.jobs), arrivalRatePerS: Number(values.rate), seed, kinds: [CPU_SIZED] });
-  const rows = ['| policy | mean JCT s | p50 | p90 | p99 | makespan s | preemptions | tool-wait KV (preserve/swap/release/discard) | recomputed prompt tokens | failed |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |'];
+  const rows = [
+    '| policy | mean JCT s | p50 | p90 | p99 | makespan s | preemptions | tool-wait KV (preserve/swap/release/discard) | recomputed prompt tokens | failed | steps | control plane ms/step |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+  ];
   const means: SeedRun[] = [];
   for (const policy of order) {
     const { jct, failed, makespanS, stats } = await runPolicy(policy, jobs, kvBlocks, profile);
     const a = stats.kvActions;
     rows.push(
-      `| ${policy} | ${jct.mean.toFixed(2)} | ${jct.p50.toFixed(2)} | ${jct.p90.toFixed(2)} | ${jct.p99.toFixed(2)} | ${makespanS.toFixed(1)} | ${stats.preemptions} | ${a.preserve}/${a.swap}/${a.release}/${a.discard} | ${stats.kvTraffic.recomputedPrefillTokens} | ${failed} |`,
+      `| ${policy} | ${jct.mean.toFixed(2)} | ${jct.p50.toFixed(2)} | ${jct.p90.toFixed(2)} | ${jct.p99.toFixed(2)} | ${makespanS.toFixed(1)} | ${stats.preemptions} | ${a.preserve}/${a.swap}/${a.release}/${a.discard} | ${stats.kvTraffic.recomputedPrefillTokens} | ${failed} | ${stats.steps} | ${controlPlane(stats)} |`,
     );
     means.push({ policy, jct_s: { mean: jct.mean }, workload_params: { seed } });
     process.stderr.write(`${policy} done\n`);

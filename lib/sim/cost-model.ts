@@ -84,27 +84,28 @@ export const H100_LLAMA3_8B: SimulationProfile = {
 
 /**
  * The `small` preset (100M parameters, BF16 weights, the BF16 KV cache and — where the CPU has
- * AVX-512 BF16, as this VM does — the BF16 activations the engine gives them by default) on this
- * project's 2-core CPU VM, as `astraea calibrate` measured it on 2026-12-07 after activations
- * became 'auto' (`node bin/astraea.js calibrate --seed 100 --name cpu-small --kv-blocks 256`, the
- * machine otherwise idle; docs/results/issue-23/calibration/cpu-small-bf16act.json;
- * docs/simulator.md): 4.92 ms per step + 0.372 ms per token + 1.048 µs per context token + 0.196
- * µs per attention pair + 0.170 ms per sequence, plus 1.02 ms of control plane per step (the mean
- * over the calibration's replays); block copies at 18.7 GB/s (the VM's bandwidth is bimodal: the
- * calibration before read 29.2). KV: 12 KiB per token. The pool and batch limits are the
- * calibration's (256 blocks of 16 tokens, 512 tokens and 64 sequences per step).
+ * AVX-512 BF16, as this VM does — the BF16 activations and 64-row weight panels the engine gives
+ * them by default) on this project's 2-core CPU VM, as `astraea calibrate` measured it on
+ * 2026-12-07 after the weights went into panels (`node bin/astraea.js calibrate --seed 100 --name
+ * cpu-small --kv-blocks 256`, the machine otherwise idle;
+ * docs/results/issue-23/calibration/cpu-small-panels.json; docs/simulator.md): 3.97 ms per step +
+ * 0.274 ms per token + 0.580 µs per context token + 0.166 µs per attention pair + 0.062 ms per
+ * sequence, plus 0.98 ms of control plane per step (the mean over the calibration's replays);
+ * block copies at 17.3 GB/s (the VM's bandwidth is bimodal: earlier calibrations read 18.7 and
+ * 29.2). KV: 12 KiB per token. The pool and batch limits are the calibration's (256 blocks of 16
+ * tokens, 512 tokens and 64 sequences per step).
  */
 export const CPU_SMALL: SimulationProfile = {
   model: { name: 'small', vocabSize: 32000, maxPositionEmbeddings: 4096, kvBytesPerToken: 12288 },
   costs: {
     name: 'cpu-small',
-    fixedS: 4.92e-3,
-    tokenS: 0.372e-3,
-    contextTokenS: 1.048e-6,
-    attentionPairS: 0.196e-6,
-    sequenceS: 0.170e-3,
-    stepOverheadS: 1.02e-3,
-    swapBytesPerS: 18.7e9,
+    fixedS: 3.97e-3,
+    tokenS: 0.274e-3,
+    contextTokenS: 0.580e-6,
+    attentionPairS: 0.166e-6,
+    sequenceS: 0.062e-3,
+    stepOverheadS: 0.98e-3,
+    swapBytesPerS: 17.3e9,
   },
   deviceBlocks: 256,
   hostBlocks: 256,
