@@ -58,7 +58,7 @@ struct Job {
   int64_t rows;
   int64_t cols;
   int64_t ldx;  // floats between consecutive tokens of x (>= cols; padded, see make_job)
-  const uint16_t* x_hi = nullptr;  // T = 1, BF16 with AVX-512 BF16: x as two BF16 terms (dot_bf16_row)
+  const uint16_t* x_hi = nullptr;  // BF16 with AVX-512 BF16, T = 1 or in panels: x as BF16 terms (split_bf16_terms)
   const uint16_t* x_lo = nullptr;  // null with activations rounded to BF16: x_hi is x
   const uint16_t* x_bf16 = nullptr;  // T > 1, activations rounded to BF16, AVX-512 BF16: x in BF16
   int64_t ld_bf16 = 0;  // between tokens of x_hi, x_lo and x_bf16
