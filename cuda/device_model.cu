@@ -202,7 +202,7 @@ void upload_matrix(const WeightView& w, DeviceBuffer& dst, const char* what) {
     for (int64_t r0 = 0; r0 < w.rows; r0 += rows_per_slice) {
       const int64_t r1 = std::min(w.rows, r0 + rows_per_slice);
       slice.resize(size_t((r1 - r0) * w.cols));
-      unpack_bf16_panels(static_cast<const uint32_t*>(w.data), w.rows, w.cols, r0, r1, slice.data());
+      unpack_bf16_panels(static_cast<const uint32_t*>(w.data), w.cols, r0, r1, slice.data());
       check(cudaMemcpy(d + r0 * w.cols, slice.data(), slice.size() * 2, cudaMemcpyHostToDevice), what);
     }
     return;

@@ -73,8 +73,8 @@ async function runPolicy(policy: PolicyName, jobs: WorkloadJob[], kvBlocks: numb
 }
 
 /** The real engine's time per step outside the backend (the simulator's is a profile constant). */
-function controlPlane(stats: EngineStats): string {
-  const s = values.profile === undefined ? stepOverheadS(stats) : null;
+function controlPlane(stats: EngineStats, real: boolean): string {
+  const s = real ? stepOverheadS(stats) : null;
   return s === null ? '—' : (s * 1e3).toFixed(2);
 }
 
@@ -90,7 +90,7 @@ async function runSeed(seed: number, order: readonly PolicyName[], kvBlocks: num
     const { jct, failed, makespanS, stats } = await runPolicy(policy, jobs, kvBlocks, profile);
     const a = stats.kvActions;
     rows.push(
-      `| ${policy} | ${jct.mean.toFixed(2)} | ${jct.p50.toFixed(2)} | ${jct.p90.toFixed(2)} | ${jct.p99.toFixed(2)} | ${makespanS.toFixed(1)} | ${stats.preemptions} | ${a.preserve}/${a.swap}/${a.release}/${a.discard} | ${stats.kvTraffic.recomputedPrefillTokens} | ${failed} | ${stats.steps} | ${controlPlane(stats)} |`,
+      `| ${policy} | ${jct.mean.toFixed(2)} | ${jct.p50.toFixed(2)} | ${jct.p90.toFixed(2)} | ${jct.p99.toFixed(2)} | ${makespanS.toFixed(1)} | ${stats.preemptions} | ${a.preserve}/${a.swap}/${a.release}/${a.discard} | ${stats.kvTraffic.recomputedPrefillTokens} | ${failed} | ${stats.steps} | ${controlPlane(stats, profile === null)} |`,
     );
     means.push({ policy, jct_s: { mean: jct.mean }, workload_params: { seed } });
     process.stderr.write(`${policy} done\n`);

@@ -186,7 +186,7 @@ Napi::Value ModelWrap::tensor_data(const Napi::CallbackInfo& info) {
                   t.nbytes - quant_bytes);
     } else if (t.panels) {
       const int64_t rows = t.shape.at(0), cols = t.shape.at(1);
-      unpack_bf16_panels(static_cast<const uint32_t*>(t.data), rows, cols, 0, rows, static_cast<uint16_t*>(bytes.Data()));
+      unpack_bf16_panels(static_cast<const uint32_t*>(t.data), cols, 0, rows, static_cast<uint16_t*>(bytes.Data()));
     } else {
       std::memcpy(bytes.Data(), t.data, t.nbytes);
     }

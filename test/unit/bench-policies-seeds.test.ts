@@ -10,8 +10,9 @@ const SCRIPT = 'dist/bench/policies/policies.js';
 const PROFILE = 'docs/results/issue-23/calibration/cpu-small-bf16act.json';
 
 describe('bench/policies --seeds', () => {
+  // Runs the built script: skipped only where dist/ was not built (`npm test` builds it first, so
+  // CI and a user's `npm test` always run it; a bare `npx vitest` on a fresh clone skips).
   it.skipIf(!existsSync(SCRIPT))('reverses the order on every other seed and pairs every policy with astraea', () => {
-    // (Skipped only where dist/ was not built: `npm test` builds it first.)
     const run = spawnSync(process.execPath, [SCRIPT, '--seeds', '3-4', '--profile', PROFILE, '--jobs', '6', '--kv-blocks', '96', '--policies', 'astraea,fcfs,continuum'], { encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     const [perSeed, summary] = run.stdout.split(/\n2 seeds, the order reversed on every other one\n/);

@@ -28,16 +28,18 @@ void pack_bf16_panels(const uint16_t* src, int64_t rows, int64_t cols, uint32_t*
       for (int64_t j = 0; j < pairs; ++j)
         for (int64_t r = 0; r < kPanelRows; ++r) {
           const int64_t row = p * kPanelRows + r, k = 2 * j;
-          const uint16_t* w = src + row * cols;
-          const uint32_t lo = row < rows ? w[k] : 0, hi = row < rows && k + 1 < cols ? w[k + 1] : 0;
+          uint32_t lo = 0, hi = 0;  // padding rows and an odd last column stay zero
+          if (row < rows) {
+            lo = src[row * cols + k];
+            if (k + 1 < cols) hi = src[row * cols + k + 1];
+          }
           out[j * kPanelRows + r] = lo | hi << 16;
         }
     }
   });
 }
 
-void unpack_bf16_panels(const uint32_t* panels, int64_t rows, int64_t cols, int64_t r0, int64_t r1, uint16_t* dst) {
-  (void)rows;
+void unpack_bf16_panels(const uint32_t* panels, int64_t cols, int64_t r0, int64_t r1, uint16_t* dst) {
   const int64_t pairs = pairs_of(cols);
   for (int64_t row = r0; row < r1; ++row) {
     const uint32_t* panel = panels + row / kPanelRows * pairs * kPanelRows + row % kPanelRows;
@@ -73,8 +75,9 @@ void gemm_bf16_panels_portable(const float* x, int64_t ldx, int64_t T, const uin
 
 namespace {
 
-// Columns per k-block: the token block's x rows (6 tokens, 4 KB each; 12 KB more for two terms)
-// stay in L1 while a panel's pairs stream past from L2.
+// Columns per k-block: the token block's x rows (6 tokens of 4 KB, 24 KB; twice that with two
+// terms, then partly from L2) stay in L1 while a panel's pairs stream past from L2. Only
+// matrices wider than 2048 columns have more than one k-block.
 constexpr int64_t kKBlockPairs = 1024;
 
 // How far ahead in its own panel the GEMV (one or two tokens) prefetches: without it, batch-1

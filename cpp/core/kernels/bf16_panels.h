@@ -32,7 +32,7 @@ size_t bf16_panel_bytes(int64_t rows, int64_t cols);
 void pack_bf16_panels(const uint16_t* src, int64_t rows, int64_t cols, uint32_t* dst, ThreadPool& pool);
 
 // Rows [r0, r1) of a matrix in panels, back to row-major BF16 at `dst` ((r1 - r0) · cols values).
-void unpack_bf16_panels(const uint32_t* panels, int64_t rows, int64_t cols, int64_t r0, int64_t r1, uint16_t* dst);
+void unpack_bf16_panels(const uint32_t* panels, int64_t cols, int64_t r0, int64_t r1, uint16_t* dst);
 
 // y[t · ldy + r] = W[r] · x[t] (+ bias[r]) for tokens t < T and rows [r0, r1) of a matrix in
 // panels, r0 a multiple of kPanelRows. x is given as BF16 terms, token t's at x_hi + t · ldx (and

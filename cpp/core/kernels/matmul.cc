@@ -632,11 +632,9 @@ void matmul_fused(const float* x, int64_t T, const MatmulOutput* outs, int n, Th
   const ItemFn item = first.panels ? item_panels : select_item(level, first.dtype);
   const Job x_job = make_x(x, T, first.cols, first.dtype, first.x_dtype, first.panels, level);
   const int64_t row_bytes = first.cols * int64_t(dtype_size(first.dtype));
-  // Where row r's weight starts (r a chunk boundary); in panels, whole panels of column pairs.
+  // Where row r's weight starts (r a chunk boundary): in panels, after the panels of rows [0, r).
   const int64_t align = first.panels ? kPanelRows : 8;
-  auto byte_at = [&](int64_t r) {
-    return first.panels ? (r + kPanelRows - 1) / kPanelRows * kPanelRows * ((first.cols + 1) / 2) * 4 : r * row_bytes;
-  };
+  auto byte_at = [&](int64_t r) { return first.panels ? int64_t(bf16_panel_bytes(r, first.cols)) : r * row_bytes; };
   const int64_t threads = pool.size();
   const int64_t tile_max = std::max<int64_t>(16, std::min<int64_t>(64, kTileBytes / (first.cols * 4)));
   const TokenBlocks tiles(T, tile_max);
