@@ -14,4 +14,5 @@ ABLATION_SETTINGS=(
   astraea.admissionOrder=likeliest-to-end
   astraea.briefFirst=false
   astraea.toolWaitRule=mean
+  astraea.admissionScope=segment
 )

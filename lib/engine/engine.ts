@@ -502,6 +502,10 @@ export class Engine {
     // A job kept open after a plain reply waits for the person's next turn like a tool call.
     const tool = result.finishReason === 'tool_call' ? (result.toolCalls[0]?.function.name ?? active.spec.toolName ?? 'tool') : active.spec.keepOpen ? USER_TURN : null;
     this.predictors.outputLengths.observe(record.kind, active.index, result.tokens.length);
+    // What this segment added, since the last one here ended (a context the client replaced is no growth to learn from).
+    const grown = record.contextAtSegmentEnd === null ? -1 : record.tokens.length - record.contextAtSegmentEnd;
+    if (grown >= 0) this.predictors.segmentGrowth.observe(record.kind, grown);
+    record.contextAtSegmentEnd = record.tokens.length;
     this.policy.onSegmentEnd?.(
       {
         jobId: record.id,

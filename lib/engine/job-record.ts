@@ -27,6 +27,8 @@ export class JobRecord {
    */
   computedHighWater = 0;
   segmentsStarted = 0;
+  /** The context's length when the job's last segment here ended (null before the first ends): what the next one adds is measured from it. */
+  contextAtSegmentEnd: number | null = null;
   /** Segments the job ran before it came to this engine (JobOptions.history). */
   priorSegments = 0;
   closed = false;

@@ -92,6 +92,7 @@ function candidate(r: JobRecord, nowS: number, expect: (r: JobRecord) => Segment
     attainedTokens: group.attainedTokens(),
     expectedOutputTokens: expected.outputTokens,
     expectedFutureSegments: r.hints.futureSegments ?? expected.futureSegments,
+    nextSegmentTokens: Math.min(1, r.hints.futureSegments ?? expected.futureSegments) * expected.growthPerSegment,
     // A hinted count says whether this is the last segment; else the learned chance.
     lastSegmentChance: r.hints.futureSegments === undefined ? expected.lastSegmentChance : r.hints.futureSegments === 0 ? 1 : 0,
   };

@@ -7,6 +7,7 @@
 import type { PolicyEnvironment } from '../sched/registry.js';
 import { JobLengthPredictor } from './job-length.js';
 import { OutputLengthPredictor } from './output-length.js';
+import { SegmentGrowthPredictor } from './segment-growth.js';
 import { StepCosts } from './step-costs.js';
 import { ToolTimePredictor } from './tool-time.js';
 
@@ -14,6 +15,8 @@ import { ToolTimePredictor } from './tool-time.js';
 export interface SegmentExpectations {
   outputTokens: number;
   futureSegments: number;
+  /** Tokens a later segment of the job's kind adds to its context (learned per kind). */
+  growthPerSegment: number;
   /** The chance this segment is the job's last (learned per kind). */
   lastSegmentChance: number;
 }
@@ -29,6 +32,7 @@ export class Predictors {
   readonly toolTimes = new ToolTimePredictor();
   readonly outputLengths = new OutputLengthPredictor();
   readonly jobLengths = new JobLengthPredictor();
+  readonly segmentGrowth = new SegmentGrowthPredictor();
 
   /** The policy environment's predictions (lib/sched/registry.ts); memory is the engine's. */
   policyEnvironment(memory: PolicyEnvironment['memory'], scale: PolicyEnvironment['scale'] = { tokens: 1, time: 1 }): PolicyEnvironment {
@@ -55,7 +59,7 @@ export class Predictors {
     const byKind = new Map<string, (SegmentExpectations | undefined)[]>();
     return (job) => {
       const active = job.active;
-      if (!active) return { outputTokens: 0, futureSegments: 0, lastSegmentChance: 1 };
+      if (!active) return { outputTokens: 0, futureSegments: 0, growthPerSegment: 0, lastSegmentChance: 1 };
       let byIndex = byKind.get(job.kind);
       if (!byIndex) {
         byIndex = [];
@@ -66,11 +70,17 @@ export class Predictors {
         learned = {
           outputTokens: this.outputLengths.predict({ kind: job.kind, segmentIndex: active.index }),
           futureSegments: this.jobLengths.futureSegments(job.kind, active.index),
+          growthPerSegment: this.segmentGrowth.perSegment(job.kind),
           lastSegmentChance: this.jobLengths.lastSegmentChance(job.kind, active.index),
         };
         byIndex[active.index] = learned;
       }
-      return { outputTokens: Math.min(active.spec.maxTokens, active.spec.hintedOutputTokens ?? learned.outputTokens), futureSegments: learned.futureSegments, lastSegmentChance: learned.lastSegmentChance };
+      return {
+        outputTokens: Math.min(active.spec.maxTokens, active.spec.hintedOutputTokens ?? learned.outputTokens),
+        futureSegments: learned.futureSegments,
+        growthPerSegment: learned.growthPerSegment,
+        lastSegmentChance: learned.lastSegmentChance,
+      };
     };
   }
 }

@@ -96,6 +96,17 @@
  *    pause, is not counted as room for new work (rule 11), and is the last whose KV rules 3 and
  *    the planner's reclaims move (lower retain priority first): under a memory deficit that the
  *    other waiting jobs' KV cannot cover it is still moved.
+ * 16. `admissionScope: 'round'` (issue 19, fifteenth session): rule 11 admits a job by the KV it
+ *    needs to come back from its next tool call too — this segment's, plus what its next segment
+ *    is expected to add (SchedulingCandidate.nextSegmentTokens: the tool result and output a later
+ *    segment of its kind adds, learned per kind, times the segments expected after this one up to
+ *    1). By the segment alone, a job let in on a small prompt came back from its first tool call
+ *    needing room that the next admissions had taken, and the pool churned: on the CPU policies
+ *    bench on a compute-bound 2-core Zen 3 (every prefill stalls the whole batch there), 40 simulated
+ *    seeds 6.55 → 6.26 s mean JCT, better on 37 of 40, recomputed prompt tokens down a quarter; at
+ *    GPU scale (3 seeds) −0.7 to −1.9% on coding, mixed and conversation under pressure, within
+ *    1% elsewhere. Reserving for every later segment (the whole job) gained more there (6.20) but
+ *    cost tau-bench under pressure 2.9%. 'segment' is the ablation (docs/policies.md).
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -103,7 +114,7 @@ import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js
 import { FcfsLedger } from './fcfs-ledger.js';
 import { copySeconds, type MemoryView } from './kv-waste.js';
 import type { PausedJobView, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
-import { admitWorkingSet, type WorkingSetRoom } from './working-set.js';
+import { admitWorkingSet, type AdmissionScope, type WorkingSetRoom } from './working-set.js';
 
 export interface AstraeaOptions extends AstraeaPaperOptions {
   /** How a pausing job's KV is handled; see the header (rule 2). Default 'contention'. */
@@ -155,6 +166,12 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    * breaks ties). See the header.
    */
   admissionOrder?: 'policy' | 'likeliest-to-end';
+  /**
+   * Rule 16, what rule 11 admits a job by: 'round' (default) the KV it needs to come back from
+   * its next tool call too (this segment's, and what the next segment adds:
+   * SchedulingCandidate.nextSegmentTokens); 'segment' this segment's alone.
+   */
+  admissionScope?: AdmissionScope;
   /** Rule 13: a brief segment outside (see the header) is let in before the others. Default true. */
   briefFirst?: boolean;
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
@@ -190,6 +207,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly outlasts: (job: { tool: string; expectedToolS?: number }, elapsedS: number, moveCostS: number) => boolean;
   private readonly admission: 'working-set' | 'all';
   private readonly admissionOrder: 'policy' | 'likeliest-to-end';
+  private readonly admissionScope: AdmissionScope;
   /** Rule 11's order of the jobs outside (rule 13's brief first, then admissionOrder's); none: the policy's. */
   private readonly admitBefore: ((a: SchedulingCandidate, b: SchedulingCandidate) => number) | undefined;
   /** Jobs waiting on tools with KV on the device, as the last revisitToolWaits saw them (this step's, or none). */
@@ -214,6 +232,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
         : (job, elapsedS, moveCostS) => this.toolRemainingS(job.tool, elapsedS, job.expectedToolS) > moveCostS;
     this.admission = options.admission ?? 'working-set';
     this.admissionOrder = options.admissionOrder ?? 'policy';
+    this.admissionScope = options.admissionScope ?? 'round';
     this.admitBefore = admissionComparator(this.admissionOrder, options.briefFirst ?? true);
   }
 
@@ -228,7 +247,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     try {
       const ordered = this.orderCandidates(candidates, nowS);
       if (this.admission === 'all') return ordered;
-      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore);
+      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore, this.admissionScope);
     } finally {
       this.footprintScale = null;
     }

@@ -48,6 +48,12 @@ export interface SchedulingCandidate {
   expectedOutputTokens: number;
   /** Segments the job is expected to run after this one (learned per kind; 0 when unknown). */
   expectedFutureSegments: number;
+  /**
+   * Tokens the job's next segment is expected to add to its context (its tool result and
+   * output, learned per kind), times the segments expected after this one up to 1: what the job
+   * will hold when it comes back from its next tool call. Absent: 0.
+   */
+  nextSegmentTokens?: number;
   /** The chance this segment is the job's last (learned per kind; 1 when unknown, as above). */
   lastSegmentChance: number;
   /**

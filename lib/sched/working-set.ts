@@ -25,10 +25,17 @@ export function growthTokens(c: SchedulingCandidate): number {
   return c.pendingPrefillTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens);
 }
 
-/** Device tokens a job outside the working set needs to run its segment. */
-export function admissionTokens(c: SchedulingCandidate): number {
-  return c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens);
+/**
+ * Device tokens a job outside the working set needs: to run its segment ('segment'), or (scope
+ * 'round') to come back from its next tool call too — its segment and what the next one adds.
+ */
+export function admissionTokens(c: SchedulingCandidate, scope: AdmissionScope = 'segment'): number {
+  const segment = c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens);
+  return scope === 'round' ? segment + (c.nextSegmentTokens ?? 0) : segment;
 }
+
+/** What a job is admitted by: its current segment's KV, or that and its next segment's. */
+export type AdmissionScope = 'segment' | 'round';
 
 /**
  * The candidates let in, in the order given (most urgent first): every job whose KV is on the
@@ -41,6 +48,7 @@ export function admitWorkingSet(
   ordered: readonly SchedulingCandidate[],
   room: WorkingSetRoom,
   before?: (a: SchedulingCandidate, b: SchedulingCandidate) => number,
+  scope: AdmissionScope = 'segment',
 ): SchedulingCandidate[] {
   let left = room.freeTokens + room.parkableTokens;
   const outside: SchedulingCandidate[] = [];
@@ -51,7 +59,7 @@ export function admitWorkingSet(
   if (before) outside.sort(before); // stable: ties keep the order given
   const admitted = new Set<SchedulingCandidate>();
   for (const c of outside) {
-    const need = admissionTokens(c);
+    const need = admissionTokens(c, scope);
     if (need > left) continue;
     left -= need;
     admitted.add(c);

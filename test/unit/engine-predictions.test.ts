@@ -61,6 +61,12 @@ describe('predictions in the scheduling candidates', () => {
     // 1 for 'a', which knew nothing (taken to end with this segment, as the 0 ahead says).
     expect([0, 1, 2].map((i) => first('c', i).lastSegmentChance)).toEqual([0, 0, 1]);
     expect(first('a', 0).lastSegmentChance).toBe(1);
+    // What a later segment adds to the context (its input and output; a first segment does not
+    // count): the second 2 + 6 = 8, the third 2 + 2 = 4, in a and in b: a mean of 6. So 'c'
+    // expects its next segment to add min(1, 2) × 6 = 6 tokens after its first segment, min(1, 1)
+    // × 6 = 6 after its second, none after its last; 'a', with nothing learned, none.
+    expect([0, 1, 2].map((i) => first('c', i).nextSegmentTokens)).toEqual([6, 6, 0]);
+    expect(first('a', 0).nextSegmentTokens).toBe(0);
   });
 
   it('a queued segment is ranked by what the predictors know now, not when it queued', async () => {

@@ -40,6 +40,18 @@ describe('admitWorkingSet', () => {
     expect(admitWorkingSet([], { freeTokens: 10, parkableTokens: 0 })).toEqual([]);
   });
 
+  it("with scope 'round', reserves what a job's next segment will add too (rule 16)", () => {
+    // e: new, 200 of context + 100 expected output, and 300 more expected from its next segment:
+    // 300 for its segment, 600 for the round. Room 1,000 − a's 100 = 900.
+    const e = cand('e', { contextTokens: 200, pendingPrefillTokens: 199, expectedOutputTokens: 100, nextSegmentTokens: 300 });
+    expect([admissionTokens(e), admissionTokens(e, 'segment'), admissionTokens(e, 'round')]).toEqual([300, 300, 600]);
+    expect(admissionTokens(b, 'round')).toBe(600); // no next segment expected: the same as its segment
+    // By segment: e (300), then b (600): 900, both in. By round: e (600), 300 left; b (600) does
+    // not fit; d (300) does.
+    expect(ids(admitWorkingSet([a, e, b, d], { freeTokens: 1000, parkableTokens: 0 }, undefined, 'segment'))).toEqual(['a', 'e', 'b']);
+    expect(ids(admitWorkingSet([a, e, b, d], { freeTokens: 1000, parkableTokens: 0 }, undefined, 'round'))).toEqual(['a', 'e', 'd']);
+  });
+
   it('considers the jobs outside in the order `before` gives, and returns the order given', () => {
     // Largest first: b (600) fits the 900 left after a, 300 left; c (500) does not; d (300) does.
     // Smallest first: d (300), 600 left; c (500), 100 left; b does not fit. Either way the result
@@ -115,6 +127,19 @@ describe('astraea: working-set admission (rule 11)', () => {
     for (const other of notBrief) expect(ids(withRule().order([fresh, other], 10))).toEqual(['fresh']);
     // Tokens already generated count against the expected: 5 expected, 3 out, 2 to come is brief.
     expect(ids(withRule().order([fresh, cand('back', { ...back, expectedOutputTokens: 5, generatedTokens: 3 })], 10))).toEqual(['back']);
+  });
+
+  it("admits by the KV a job needs to come back from its next tool call by default, by the segment's with admissionScope 'segment' (rule 16)", () => {
+    // Room 700. long (arrived at 0): 300 of context and 50 out, 400 more expected from its next
+    // segment — 350 for the segment, 750 for the round. short (arrived at 1): 200 + 50, no next
+    // segment — 250 either way. The order puts long first (W 10 against 9, T 1 each). By the
+    // round, long does not fit in 700 and short does; by the segment both fit (600).
+    const long = cand('long', { jobArrivalS: 0, contextTokens: 300, pendingPrefillTokens: 299, expectedOutputTokens: 50, nextSegmentTokens: 400 });
+    const short = cand('short', { jobArrivalS: 1, contextTokens: 200, pendingPrefillTokens: 199, expectedOutputTokens: 50 });
+    const withScope = (admissionScope?: 'round' | 'segment') => new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(700), toolTimeS: () => 10, admissionScope });
+    expect(ids(withScope().order([long, short], 10))).toEqual(['short']);
+    expect(ids(withScope('round').order([long, short], 10))).toEqual(['short']);
+    expect(ids(withScope('segment').order([long, short], 10))).toEqual(['long', 'short']);
   });
 
   it("shows every ready job with the rule off (the ablation)", () => {
