@@ -8,7 +8,7 @@
  * `admissionOrder: 'likeliest-to-end'` option ranks by (lib/sched/astraea.ts, rule 11; off by
  * default). Every policy gets both in its candidates.
  */
-import { checkFiniteNonNegative, DEFAULT_WINDOW_SIZE, RunningStats } from './running-stats.js';
+import { checkFiniteNonNegative, DEFAULT_WINDOW_SIZE, type RunningStats, statsFor } from './running-stats.js';
 
 export class JobLengthPredictor {
   private readonly byKind = new Map<string, RunningStats>();
@@ -18,12 +18,7 @@ export class JobLengthPredictor {
   /** A job of `kind` finished after `segments` segments. */
   observe(kind: string, segments: number): void {
     checkFiniteNonNegative('segments', segments);
-    let stats = this.byKind.get(kind);
-    if (!stats) {
-      stats = new RunningStats(this.windowSize);
-      this.byKind.set(kind, stats);
-    }
-    stats.observe(segments);
+    statsFor(this.byKind, kind, this.windowSize).observe(segments);
   }
 
   /**

@@ -10,7 +10,7 @@
  *   pessimistic about long outputs.
  */
 import { EngineError } from '../errors.js';
-import { checkFiniteNonNegative, checkQuantile, RunningStats, DEFAULT_WINDOW_SIZE } from './running-stats.js';
+import { checkFiniteNonNegative, checkQuantile, RunningStats, DEFAULT_WINDOW_SIZE, statsFor } from './running-stats.js';
 
 export type OutputLengthMode = 'oracle' | 'learned';
 
@@ -104,11 +104,3 @@ function segmentKey(kind: string, segmentIndex: number): string {
   return `${segmentIndex}\u0000${kind}`;
 }
 
-function statsFor(map: Map<string, RunningStats>, key: string, windowSize: number): RunningStats {
-  let s = map.get(key);
-  if (!s) {
-    s = new RunningStats(windowSize);
-    map.set(key, s);
-  }
-  return s;
-}

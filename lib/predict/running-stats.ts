@@ -156,3 +156,13 @@ export class RunningStats {
     return this.sorted;
   }
 }
+
+/** The window kept under `key` in `map`, made empty (`windowSize` long) on first use. */
+export function statsFor<K>(map: Map<K, RunningStats>, key: K, windowSize: number): RunningStats {
+  let stats = map.get(key);
+  if (!stats) {
+    stats = new RunningStats(windowSize);
+    map.set(key, stats);
+  }
+  return stats;
+}

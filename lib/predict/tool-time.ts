@@ -24,7 +24,7 @@
  * its quick returns are behind it. For a hint (a point) and for the memoryless rules (for an
  * exponential, every horizon gives the same answer as its mean) it is remaining > c.
  */
-import { checkFiniteNonNegative, RunningStats, DEFAULT_WINDOW_SIZE } from './running-stats.js';
+import { checkFiniteNonNegative, RunningStats, DEFAULT_WINDOW_SIZE, statsFor } from './running-stats.js';
 
 export interface ToolTimeOptions {
   /** Mean duration assumed for a tool never observed and without a prior (default 1 s). */
@@ -77,12 +77,7 @@ export class ToolTimePredictor {
   /** Records a completed call's duration. */
   observe(tool: string, durationS: number): void {
     checkFiniteNonNegative('durationS', durationS);
-    let s = this.byTool.get(tool);
-    if (!s) {
-      s = new RunningStats(this.windowSize);
-      this.byTool.set(tool, s);
-    }
-    s.observe(durationS);
+    statsFor(this.byTool, tool, this.windowSize).observe(durationS);
   }
 
   /** Window statistics of a tool, or undefined if it was never observed. */

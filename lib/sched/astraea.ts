@@ -102,11 +102,12 @@
  *    segment of its kind adds, learned per kind, times the segments expected after this one up to
  *    1). By the segment alone, a job let in on a small prompt came back from its first tool call
  *    needing room that the next admissions had taken, and the pool churned: on the CPU policies
- *    bench on a compute-bound 2-core Zen 3 (every prefill stalls the whole batch there), 40 simulated
- *    seeds 6.55 → 6.26 s mean JCT, better on 37 of 40, recomputed prompt tokens down a quarter; at
- *    GPU scale (3 seeds) −0.7 to −1.9% on coding, mixed and conversation under pressure, within
- *    1% elsewhere. Reserving for every later segment (the whole job) gained more there (6.20) but
- *    cost tau-bench under pressure 2.9%. 'segment' is the ablation (docs/policies.md).
+ *    bench on a compute-bound 2-core Zen 3 (every prefill stalls the whole batch there), 40
+ *    simulated seeds 6.55 → 6.26 s mean JCT, better on 37 of 40, recomputed prompt tokens down a
+ *    quarter. At GPU scale (3 seeds) −0.7 to −1.9% on coding and mixed at heavy load and under
+ *    pressure and on conversation under pressure, within 1% elsewhere. Reserving for every later
+ *    segment (the whole job) gained more on the CPU (6.20) but cost tau-bench under pressure
+ *    2.9%. 'segment' is the ablation (docs/policies.md).
  *
  * docs/policies.md has each rule's ablation.
  */

@@ -7,7 +7,8 @@
  *
  * Jobs whose KV is on the device (running, or kept since their last segment) are always in: they
  * need room only to grow. A job whose KV is elsewhere (new, swapped to the host, discarded) needs
- * its whole context plus the output still expected. The room is what is free (or only cached) on
+ * its whole context plus the output still expected — and, with scope 'round' (astraea's rule 16),
+ * what its next segment will add, so that it can come back from its next tool call. The room is what is free (or only cached) on
  * the device, plus what jobs waiting on tools hold and may give up — those the policy would move
  * to the host because their tool is expected to run longer than the copy out and back.
  */
