@@ -162,7 +162,12 @@ describe('astraea CLI', () => {
     const [diff, se] = fcfs[4].replace('−', '-').split(' ± ').map(Number);
     expect(Math.abs(diff - (d[0] + d[1]) / 2)).toBeLessThan(0.011);
     expect(Math.abs(se - Math.abs(d[0] - d[1]) / 2)).toBeLessThan(0.011); // two seeds: s.e. = |d₁ − d₂| / 2
-    expect(fcfs[5]).toBe(`${d.filter((x) => x > 0).length} of 2`);
+    // The bench counts the seeds on unrounded means; a difference within the printed 0.01 could
+    // have either sign, so the count is checked between what the clear differences allow.
+    expect(fcfs[5]).toMatch(/^[0-2] of 2$/);
+    const slowerOn = Number(fcfs[5].split(' of ')[0]);
+    expect(slowerOn).toBeGreaterThanOrEqual(d.filter((x) => x > 0.011).length);
+    expect(slowerOn).toBeLessThanOrEqual(d.filter((x) => x > -0.011).length);
   });
 
   it('simulate --host-blocks sets the host pool: with none, a policy that swaps every waiting job discards instead', () => {
