@@ -53,7 +53,7 @@ const PAPER_OPTIONS = [...MLFQ_OPTIONS, 'decodeSPerToken', 'assumedOutputTokens'
 export const SETTABLE_OPTIONS: Record<PolicyName, readonly string[]> = {
   fcfs: [],
   'astraea-paper': PAPER_OPTIONS,
-  astraea: [...PAPER_OPTIONS, 'kvRule', 'waitBasis', 'tailSlack', 'swapCost', 'uncontendedKv', 'serviceScope', 'reclaim', 'memoryWeight', 'admission', 'admissionOrder', 'briefFirst', 'toolWaitRule', 'admissionScope'],
+  astraea: [...PAPER_OPTIONS, 'kvRule', 'waitBasis', 'tailSlack', 'swapCost', 'uncontendedKv', 'serviceScope', 'reclaim', 'memoryWeight', 'admission', 'admissionOrder', 'briefFirst', 'toolWaitRule', 'admissionScope', 'batchWidth'],
   infercept: ['swapBudgetBytesPerStep', 'preemption'],
   autellix: ['levelThresholds', 'starvationS', 'preemption'],
   continuum: ['ttlQuantile', 'defaultTtlS', 'preemption'],

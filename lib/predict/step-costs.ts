@@ -10,6 +10,7 @@
  * prompts look far longer than they are. Until the steps vary enough to separate a, b and c, the
  * average cost per token of prefill-only steps stands in.
  */
+import type { BatchShape } from '../sched/batch-width.js';
 import { solveLinearOrNull } from '../util/linear.js';
 export class StepCosts {
   /** Seconds a prompt token adds to a step (a CPU-sized guess until steps are seen). */
@@ -21,6 +22,13 @@ export class StepCosts {
   /** Decayed sums of x·xᵀ and x·y for x = (1, prefill, decode), y = seconds. */
   private readonly xx = new Float64Array(9);
   private readonly xy = new Float64Array(3);
+  /**
+   * a and c of the fit — a step's fixed cost and what one more decoding sequence adds — with b
+   * (prefillSPerToken) beside them, or null while the steps cannot separate them (or a or c comes
+   * out ≤ 0). What batching is worth: a sequence in a batch of k costs a/k + c a token
+   * (lib/sched/batch-width.ts).
+   */
+  batchShape: BatchShape | null = null;
   private observations = 0;
   private averagePrefillS = 0.002;
 
@@ -39,16 +47,16 @@ export class StepCosts {
       for (let j = 0; j < 3; j++) this.xx[3 * i + j] = this.decay * this.xx[3 * i + j] + x[i] * x[j];
     }
     this.observations++;
-    const fitted = this.observations >= 8 ? this.marginalPrefillS() : null;
-    this.prefillSPerToken = fitted ?? this.averagePrefillS;
+    const fit = this.observations >= 8 ? this.fit() : null;
+    const b = fit?.[1];
+    this.prefillSPerToken = b !== undefined && b > 0 ? b : this.averagePrefillS;
+    this.batchShape = fit !== null && fit[0] > 0 && fit[2] > 0 ? { fixedS: fit[0], tokenS: this.prefillSPerToken, sequenceS: fit[2] } : null;
   }
 
-  /** b of the fit, or null while the steps cannot separate it (too little variation, or b ≤ 0). */
-  private marginalPrefillS(): number | null {
+  /** (a, b, c) of the fit, or null while the steps cannot separate them (too little variation). */
+  private fit(): number[] | null {
     const xx = this.xx;
     const solution = solveLinearOrNull([[xx[0], xx[1], xx[2]], [xx[3], xx[4], xx[5]], [xx[6], xx[7], xx[8]]], [...this.xy], 1e-9);
-    if (solution === null) return null;
-    const b = solution[1];
-    return Number.isFinite(b) && b > 0 ? b : null;
+    return solution !== null && solution.every(Number.isFinite) ? solution : null;
   }
 }

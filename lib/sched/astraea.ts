@@ -108,6 +108,14 @@
  *    pressure and on conversation under pressure, within 1% elsewhere. Reserving for every later
  *    segment (the whole job) gained more on the CPU (6.20) but cost tau-bench under pressure
  *    2.9%. 'segment' is the ablation (docs/policies.md).
+ * 17. (off by default; issue 19, sixteenth session) `batchWidth: 'fit'`: rule 11 lets jobs in from
+ *    outside only while fewer are in than the width that minimises the summed completion times of
+ *    the jobs in the system drained in rounds, for the step costs measured (./batch-width.ts). On
+ *    the compute-bound Zen 3's CPU bench (a decoding sequence costs a third of a step's fixed cost
+ *    there) it is worth 10% (40 simulated seeds 6.26 → 5.62 s), and at GPU scale chat under heavy
+ *    load 12%; but the model has no arrivals, and where a queue near capacity refills (airline,
+ *    tau-bench, mixed and coding at heavy load) the throughput it gives up costs 2–7%
+ *    (docs/policies.md, "A batch width from the step costs").
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -115,6 +123,7 @@ import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js
 import { FcfsLedger } from './fcfs-ledger.js';
 import { copySeconds, type MemoryView } from './kv-waste.js';
 import type { PausedJobView, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
+import { type BatchShape, batchWidthFor } from './batch-width.js';
 import { admitWorkingSet, type AdmissionScope, type WorkingSetRoom } from './working-set.js';
 
 export interface AstraeaOptions extends AstraeaPaperOptions {
@@ -173,6 +182,15 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    * SchedulingCandidate.nextSegmentTokens); 'segment' this segment's alone.
    */
   admissionScope?: AdmissionScope;
+  /**
+   * How many jobs are in the engine at once (tried in issue 19's sixteenth session, off by
+   * default; docs/policies.md, "A batch width from the step costs"): 'all' (default) admits by
+   * memory alone; 'fit' admits jobs from outside only while fewer are in than the width
+   * `batchWidthFor` gives for the step costs measured.
+   */
+  batchWidth?: 'fit' | 'all';
+  /** The step costs 'fit' reads (StepCosts.batchShape); null while unknown. */
+  batchShape?: () => BatchShape | null;
   /** Rule 13: a brief segment outside (see the header) is let in before the others. Default true. */
   briefFirst?: boolean;
   /** Expected seconds until a tool call that has run `elapsedS` returns. Default: 1 s minus elapsed, at least 0. */
@@ -209,11 +227,18 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly admission: 'working-set' | 'all';
   private readonly admissionOrder: 'policy' | 'likeliest-to-end';
   private readonly admissionScope: AdmissionScope;
+  private readonly batchWidth: 'fit' | 'all';
+  private readonly batchShape: () => BatchShape | null;
   /** Rule 11's order of the jobs outside (rule 13's brief first, then admissionOrder's); none: the policy's. */
   private readonly admitBefore: ((a: SchedulingCandidate, b: SchedulingCandidate) => number) | undefined;
   /** Jobs waiting on tools with KV on the device, as the last revisitToolWaits saw them (this step's, or none). */
   private toolWaitsOnDevice: readonly WaitingJobView[] = [];
   private revisited = false;
+  /**
+   * Jobs in the system — seen ready or pausing on a tool, not yet closed: the backlog option
+   * `batchWidth: 'fit'` sizes the batch for (a job in a tool call will want its turn too).
+   */
+  private readonly liveJobs = new Set<string>();
 
   constructor(options: AstraeaOptions = {}) {
     super({ ageFrom: 'any', ...options });
@@ -234,6 +259,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.admission = options.admission ?? 'working-set';
     this.admissionOrder = options.admissionOrder ?? 'policy';
     this.admissionScope = options.admissionScope ?? 'round';
+    this.batchWidth = options.batchWidth ?? 'all';
+    this.batchShape = options.batchShape ?? (() => null);
     this.admitBefore = admissionComparator(this.admissionOrder, options.briefFirst ?? true);
   }
 
@@ -248,10 +275,17 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     try {
       const ordered = this.orderCandidates(candidates, nowS);
       if (this.admission === 'all') return ordered;
-      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore, this.admissionScope);
+      if (this.batchWidth === 'fit') for (const c of candidates) this.liveJobs.add(c.jobId);
+      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore, this.admissionScope, this.widthFor(candidates));
     } finally {
       this.footprintScale = null;
     }
+  }
+
+  /** How many jobs may be in the engine at once (Infinity: no limit but memory); see batchWidth. */
+  private widthFor(candidates: readonly SchedulingCandidate[]): number {
+    const shape = this.batchWidth === 'fit' ? this.batchShape() : null;
+    return shape === null ? Infinity : batchWidthFor(candidates, shape, Math.max(candidates.length, this.liveJobs.size));
   }
 
   /**
@@ -297,12 +331,18 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   }
 
   onJobClosed(jobId: string): void {
+    this.liveJobs.delete(jobId);
     this.ledger.drop(jobId);
   }
 
   /** Jobs rule 6's ledger holds state for (tests check nothing leaks). */
   get ledgerSize(): number {
     return this.ledger.size;
+  }
+
+  /** Jobs `batchWidth: 'fit'` counts as in the system (tests check nothing leaks). */
+  get liveJobCount(): number {
+    return this.liveJobs.size;
   }
 
   protected override serviceS(c: SchedulingCandidate): number {
@@ -312,6 +352,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   }
 
   override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
+    if (this.batchWidth === 'fit') this.liveJobs.add(job.jobId);
     if (this.kvRule === 'watermark') return super.onToolWait(job, nowS);
     if (job.retainPriority !== undefined) return 'preserve'; // rule 15: the client asked to keep it
     const memory = this.memory();

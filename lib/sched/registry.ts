@@ -5,6 +5,7 @@
 import { EngineError } from '../errors.js';
 import { AstraeaPolicy } from './astraea.js';
 import { AstraeaPaperPolicy } from './astraea-paper.js';
+import type { BatchShape } from './batch-width.js';
 import { AUTELLIX_LEVEL_THRESHOLDS, AUTELLIX_STARVATION_S, AutellixPolicy } from './autellix.js';
 import { CONTINUUM_DEFAULT_TTL_S, ContinuumPolicy } from './continuum.js';
 import { FcfsPolicy } from './fcfs.js';
@@ -29,8 +30,11 @@ export interface PolicyEnvironment {
   toolTimeQuantileS: (tool: string, q: number) => number | undefined;
   /** Whether a call of `tool` that has run `elapsedS` is better met by moving KV that costs `moveCostS` to move (ToolTimePredictor.outlasts). */
   toolOutlasts: (tool: string, elapsedS: number, moveCostS: number, hintS?: number) => boolean;
-  /** Measured costs: seconds per prefill token and per decode step. */
-  costs: { prefillSPerToken: number; decodeStepS: number };
+  /**
+   * Measured costs: seconds per prefill token and per decode step, and (once the steps separate
+   * them) a step's fixed cost and what one more decoding sequence adds (StepCosts.batchShape).
+   */
+  costs: { prefillSPerToken: number; decodeStepS: number; batchShape?: BatchShape | null };
   /** The workload's scale against the full-scale system (EngineOptions.workloadScale). */
   scale: { tokens: number; time: number };
 }
@@ -56,6 +60,7 @@ export function createPolicy(policy: PolicyName | Policy | undefined, env: Polic
       toolTimeS: env.toolTimeS,
       toolRemainingS: env.toolRemainingS,
       toolOutlasts: env.toolOutlasts,
+      batchShape: () => env.costs.batchShape ?? null,
       // T_proc: the prompt still to prefill plus the output still expected, at measured costs.
       serviceTime: (c: SchedulingCandidate) =>
         c.pendingPrefillTokens * env.costs.prefillSPerToken + Math.max(1, c.expectedOutputTokens - c.generatedTokens) * env.costs.decodeStepS,

@@ -50,6 +50,7 @@ export function admitWorkingSet(
   room: WorkingSetRoom,
   before?: (a: SchedulingCandidate, b: SchedulingCandidate) => number,
   scope: AdmissionScope = 'segment',
+  width = Infinity,
 ): SchedulingCandidate[] {
   let left = room.freeTokens + room.parkableTokens;
   const outside: SchedulingCandidate[] = [];
@@ -57,12 +58,15 @@ export function admitWorkingSet(
     if (c.kv === 'device') left -= growthTokens(c);
     else outside.push(c);
   }
+  let seats = width - (ordered.length - outside.length);
   if (before) outside.sort(before); // stable: ties keep the order given
   const admitted = new Set<SchedulingCandidate>();
   for (const c of outside) {
+    if (seats <= 0) break;
     const need = admissionTokens(c, scope);
     if (need > left) continue;
     left -= need;
+    seats--;
     admitted.add(c);
   }
   if (admitted.size === 0 && outside.length === ordered.length && outside.length > 0) admitted.add(outside[0]);

@@ -45,4 +45,24 @@ describe('StepCosts', () => {
     costs.observe(100, 10, 0.03); // a mixed step is the time between two tokens too: 0.015 + 0.5 × 0.015
     expect(costs.decodeStepS).toBeCloseTo(0.0225, 12);
   });
+
+  it('batchShape is the fit’s fixed cost and per-sequence cost once steps separate them, with b beside', () => {
+    const costs = new StepCosts();
+    expect(costs.batchShape).toBeNull(); // nothing seen
+    for (let i = 0; i < 50; i++) {
+      const prefill = (i * 397) % 4096;
+      const decode = 1 + ((i * 31) % 64);
+      costs.observe(prefill, decode, stepS(prefill, decode));
+    }
+    const shape = costs.batchShape!;
+    expect(shape.fixedS).toBeCloseTo(6.5e-3, 9);
+    expect(shape.tokenS).toBeCloseTo(27e-6, 9);
+    expect(shape.sequenceS).toBeCloseTo(40e-6, 9);
+  });
+
+  it('batchShape stays null while only one kind of step is seen (nothing separates a from c)', () => {
+    const costs = new StepCosts();
+    for (let i = 0; i < 20; i++) costs.observe(0, 8, stepS(0, 8));
+    expect(costs.batchShape).toBeNull();
+  });
 });
