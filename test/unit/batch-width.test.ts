@@ -24,9 +24,10 @@ describe('batchWidthFor', () => {
     const prompted = four.map((c, i) => (i < 2 ? cand(c.jobId, { ...c, pendingPrefillTokens: 40 }) : c));
     expect(batchWidthFor(prompted, shape)).toBe(3);
     // Tokens generated count against the expected, and a segment has at least one still to come:
-    // W = 1 + 1 + 10 + 10 = 22: √(4 × 0.008 × 22 / (0.002 × 22)) = 4 again.
-    const nearEnd = four.map((c, i) => (i < 2 ? cand(c.jobId, { ...c, generatedTokens: 12 }) : c));
-    expect(batchWidthFor(nearEnd, shape)).toBe(4);
+    // four past their expected 10 (12 out) with 10 prompt tokens each: W = 4 (not 0), P = 40:
+    // √(4 × 0.008 × 4 / (0.001 × 40 + 0.002 × 4)) = √2.67 = 1.63, so 2 (with W = 0 it would be 1).
+    const pastEnd = four.map((c) => cand(c.jobId, { ...c, generatedTokens: 12, pendingPrefillTokens: 10 }));
+    expect(batchWidthFor(pastEnd, shape)).toBe(2);
   });
 
   it('counts the jobs in tool calls as n when told (never fewer than the candidates)', () => {
