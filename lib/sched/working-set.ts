@@ -40,10 +40,11 @@ export type AdmissionScope = 'segment' | 'round';
 
 /**
  * The candidates let in, in the order given (most urgent first): every job whose KV is on the
- * device, and the others while each fits the room left — considered in the order `before` sorts
- * them (ties, and without `before`: the order given), a smaller one further on taking room a
- * larger one could not. When none is on the device and none fits, the first of those is let in
- * anyway (the engine must run something; the planner takes what it needs).
+ * device, and the others while each fits the room left and fewer than `width` jobs are in —
+ * considered in the order `before` sorts them (ties, and without `before`: the order given), a
+ * smaller one further on taking room a larger one could not. When none is on the device and none
+ * fits, the first of those is let in anyway (the engine must run something; the planner takes
+ * what it needs). `width` (./batch-width.ts) never keeps out a job whose KV is on the device.
  */
 export function admitWorkingSet(
   ordered: readonly SchedulingCandidate[],
