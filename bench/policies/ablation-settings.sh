@@ -15,5 +15,5 @@ ABLATION_SETTINGS=(
   astraea.briefFirst=false
   astraea.toolWaitRule=mean
   astraea.admissionScope=segment
-  astraea.batchWidth=fit
+  astraea.batchWidth=all
 )

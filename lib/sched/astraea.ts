@@ -108,23 +108,26 @@
  *    pressure and on conversation under pressure, within 1% elsewhere. Reserving for every later
  *    segment (the whole job) gained more on the CPU (6.20) but cost tau-bench under pressure
  *    2.9%. 'segment' is the ablation (docs/policies.md).
- * 17. (off by default; issue 19, sixteenth session) `batchWidth: 'fit'`: rule 11 lets jobs in from
- *    outside only while fewer are in than the width that minimises the summed completion times of
- *    the jobs in the system drained in rounds, for the step costs measured (./batch-width.ts). On
- *    the compute-bound Zen 3's CPU bench (a decoding sequence costs a third of a step's fixed cost
- *    there) it is worth 10% (40 simulated seeds 6.26 → 5.62 s), and at GPU scale chat under heavy
- *    load 12%; but the model has no arrivals, and where a queue near capacity refills (airline,
- *    tau-bench, mixed and coding at heavy load) the throughput it gives up costs 2–7%
- *    (docs/policies.md, "A batch width from the step costs").
+ * 17. (issue 19, sixteenth and seventeenth sessions) `batchWidth: 'fit'`: rule 11 lets new jobs
+ *    in only while fewer are in than the width that minimises the summed completion times of the
+ *    backlog run in rounds (./batch-width.ts): each job's share of a step's fixed cost and its
+ *    tool time still ahead against what it adds to the others' steps, the jobs arriving before
+ *    the backlog clears priced in, and set only where it is worth 5%. Single-turn requests
+ *    arriving faster than the engine serves them (chat at heavy load on the H100 profile) finish
+ *    10% sooner on average (17.54 → 15.70 s; `thunderagent`, whose 5 s checks narrow its batch
+ *    between them, 16.70). Agent jobs, whose lives are mostly tool calls, are never narrowed; nor
+ *    is a stable queue.
+ *    The first form (a drain with no arrivals and no tool time) cost airline and tau-bench at
+ *    heavy load 5–7% (docs/policies.md, "A batch width from the step costs"). 'all' is the
+ *    ablation.
  *
- * docs/policies.md has each rule's ablation. (The file passes 500 lines because each rule's
- * record stays beside its code: this header alone is 120 of them.)
+ * docs/policies.md has each rule's ablation.
  */
 import { AstraeaPaperPolicy, type AstraeaPaperOptions } from './astraea-paper.js';
 import { FcfsLedger } from './fcfs-ledger.js';
 import { copySeconds, type MemoryView } from './kv-waste.js';
 import type { PausedJobView, SchedulingCandidate, ToolWaitKvAction, WaitingJobView } from './policy.js';
-import { type BatchShape, batchWidthFor } from './batch-width.js';
+import { BatchWidth, type BatchShape } from './batch-width.js';
 import { admitWorkingSet, type AdmissionScope, type WorkingSetRoom } from './working-set.js';
 
 export interface AstraeaOptions extends AstraeaPaperOptions {
@@ -184,10 +187,9 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    */
   admissionScope?: AdmissionScope;
   /**
-   * How many jobs are in the engine at once (tried in issue 19's sixteenth session, off by
-   * default; docs/policies.md, "A batch width from the step costs"): 'all' (default) admits by
-   * memory alone; 'fit' admits jobs from outside only while fewer are in than the width
-   * `batchWidthFor` gives for the step costs measured.
+   * Rule 17, how many jobs are in the engine at once: 'fit' (default) lets new jobs in only while
+   * fewer are in than the width `batchWidthFor` gives for the step costs measured; 'all' admits by
+   * memory alone.
    */
   batchWidth?: 'fit' | 'all';
   /** The step costs 'fit' reads (StepCosts.batchShape); null while unknown. */
@@ -228,18 +230,13 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   private readonly admission: 'working-set' | 'all';
   private readonly admissionOrder: 'policy' | 'likeliest-to-end';
   private readonly admissionScope: AdmissionScope;
-  private readonly batchWidth: 'fit' | 'all';
-  private readonly batchShape: () => BatchShape | null;
+  /** Rule 17's state; null with batchWidth 'all'. */
+  private readonly width: BatchWidth | null;
   /** Rule 11's order of the jobs outside (rule 13's brief first, then admissionOrder's); none: the policy's. */
   private readonly admitBefore: ((a: SchedulingCandidate, b: SchedulingCandidate) => number) | undefined;
   /** Jobs waiting on tools with KV on the device, as the last revisitToolWaits saw them (this step's, or none). */
   private toolWaitsOnDevice: readonly WaitingJobView[] = [];
   private revisited = false;
-  /**
-   * Jobs in the system — seen ready or pausing on a tool, not yet closed: the backlog option
-   * `batchWidth: 'fit'` sizes the batch for (a job in a tool call will want its turn too).
-   */
-  private readonly liveJobs = new Set<string>();
 
   constructor(options: AstraeaOptions = {}) {
     super({ ageFrom: 'any', ...options });
@@ -260,8 +257,8 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     this.admission = options.admission ?? 'working-set';
     this.admissionOrder = options.admissionOrder ?? 'policy';
     this.admissionScope = options.admissionScope ?? 'round';
-    this.batchWidth = options.batchWidth ?? 'all';
-    this.batchShape = options.batchShape ?? (() => null);
+    const shape = options.batchShape ?? (() => null);
+    this.width = (options.batchWidth ?? 'fit') === 'fit' ? new BatchWidth(shape, (tool, hintS) => this.toolRemainingS(tool, 0, hintS)) : null;
     this.admitBefore = admissionComparator(this.admissionOrder, options.briefFirst ?? true);
   }
 
@@ -276,17 +273,11 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     try {
       const ordered = this.orderCandidates(candidates, nowS);
       if (this.admission === 'all') return ordered;
-      if (this.batchWidth === 'fit') for (const c of candidates) this.liveJobs.add(c.jobId);
-      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore, this.admissionScope, this.widthFor(candidates));
+      const width = this.width?.widthFor(candidates, nowS) ?? Infinity;
+      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore, this.admissionScope, width);
     } finally {
       this.footprintScale = null;
     }
-  }
-
-  /** How many jobs may be in the engine at once (Infinity: no limit but memory); see batchWidth. */
-  private widthFor(candidates: readonly SchedulingCandidate[]): number {
-    const shape = this.batchWidth === 'fit' ? this.batchShape() : null;
-    return shape === null ? Infinity : batchWidthFor(candidates, shape, Math.max(candidates.length, this.liveJobs.size));
   }
 
   /**
@@ -332,7 +323,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   }
 
   onJobClosed(jobId: string): void {
-    this.liveJobs.delete(jobId);
+    this.width?.onJobClosed(jobId);
     this.ledger.drop(jobId);
   }
 
@@ -341,9 +332,9 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
     return this.ledger.size;
   }
 
-  /** Jobs `batchWidth: 'fit'` counts as in the system (tests check nothing leaks). */
+  /** Jobs rule 17 counts as in the system (tests check nothing leaks). */
   get liveJobCount(): number {
-    return this.liveJobs.size;
+    return this.width?.liveJobCount ?? 0;
   }
 
   protected override serviceS(c: SchedulingCandidate): number {
@@ -353,7 +344,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
   }
 
   override onToolWait(job: PausedJobView, nowS: number): ToolWaitKvAction {
-    if (this.batchWidth === 'fit') this.liveJobs.add(job.jobId);
+    this.width?.onToolWait(job);
     if (this.kvRule === 'watermark') return super.onToolWait(job, nowS);
     if (job.retainPriority !== undefined) return 'preserve'; // rule 15: the client asked to keep it
     const memory = this.memory();

@@ -1,25 +1,31 @@
 /**
  * How many jobs a compute-bound engine should run at once to finish them soonest on average
- * (astraea's option `batchWidth: 'fit'`, off by default; docs/policies.md, "A batch width from
- * the step costs").
+ * (astraea's rule 17, `batchWidth: 'fit'`; docs/policies.md, "A batch width from the step costs").
  *
  * A step costs a + b·prompt tokens + c·decoding sequences (StepCosts' fit). Batching shares a
  * among the sequences of a step; every sequence added slows the others by c, and every prompt
- * computed stalls them by b a token. Take n jobs, each with P prompt tokens and W tokens to
- * generate, run in rounds of m: a round lasts m·P·b + W·(a + m·c), the r-th round's m jobs end
- * after r rounds, and the sum of completion times, (n/m + 1)·n/2 rounds' worth, is least at
+ * computed stalls them by b a token. Take n jobs, each with P prompt tokens to compute, W tokens to
+ * generate and T seconds of tool calls still ahead, run in rounds of m. A round lasts
  *
- *   m* = √(n · a·W / (b·P + c·W)).
+ *   R(m) = m·K + L,   K = b·P + c·W (what a job adds to the others' steps),
+ *                     L = a·W + T   (what a job waits through however few share its round),
  *
- * n is every job in the system, those in tool calls too (each will want its turn); counting only
- * the ready ones narrowed the batch too far (docs/policies.md). On a 2-core CPU, where a decoding
- * sequence costs a third of a step's fixed cost and a prompt token a fifth of it, m* is a
- * handful; on the H100 profile the fit's c is a fifth to a seventeenth of a, and m* runs to a few
- * dozen. The model has no arrivals: it is the drain of a backlog, not a queue that refills, and
- * near capacity the throughput a narrow batch gives up costs more than the rounds save — the
- * reason it is off.
+ * so m jobs finish every R(m): a throughput μ(m) = m / R(m). Draining a backlog of N jobs that way
+ * sums their completion times to S(m) = N²/(2μ) + N·R/2 (the N/m rounds, and the last round's
+ * wait). With no arrivals N = n and S is least at m* = √(n·L/K): a narrow batch finishes its jobs
+ * sooner, a wide one loses less to a. With jobs arriving at λ, those that come before the backlog
+ * clears join it — a busy period's worth, N = n / (1 − λ/μ(m)) — and that is what a narrow
+ * batch's lost throughput costs: near capacity S grows without bound as μ(m) falls to λ. When more
+ * work arrives than any width can do (λ·K ≥ 1) no width keeps up; the backlog is drained as if
+ * nothing more came (a finite burst, as every bench is).
+ *
+ * The model averages unlike jobs and knows nothing of memory, so a width is set only where it
+ * promises the summed completion times at least `MIN_WIDTH_GAIN` below letting every job in.
+ * With the tool time T in L, jobs that spend their lives in tool calls (the agent families) are
+ * never narrowed; single-turn requests piling up faster than the engine serves them are.
  */
-import type { SchedulingCandidate } from './policy.js';
+import { ArrivalRate } from './arrival-rate.js';
+import type { PausedJobView, SchedulingCandidate } from './policy.js';
 
 /** A step's fixed cost, a prompt token's and a decoding sequence's, in seconds (a, b and c above). */
 export interface BatchShape {
@@ -29,18 +35,120 @@ export interface BatchShape {
 }
 
 /**
- * m* above, at least 1: n the jobs in the system (`jobs`: the candidates and those in tool calls,
- * which will want their turn too; at least the candidates), W and P the candidates' averages
- * (a segment's W at least 1) — a job in a tool call is taken to be like the ready ones.
+ * The least fraction by which a width must lower S(m) below S(n) to be set: a margin against the
+ * model's averaging of unlike jobs. On the GPU sweep mixed at heavy load got widths the model
+ * priced at 5–7% and the runs did not show, until BatchWidth's guard on priors; with the guard the
+ * sweep reads the same at 0 but for chat at heavy load, 15.76 s against 15.70 (docs/policies.md).
  */
-export function batchWidthFor(candidates: readonly SchedulingCandidate[], shape: BatchShape, jobs = candidates.length): number {
+export const MIN_WIDTH_GAIN = 0.05;
+
+export interface WidthInputs {
+  /** n: the jobs in the system, those in tool calls too (at least the candidates). Default: the candidates. */
+  jobs?: number;
+  /** T: a candidate's tool seconds still ahead. Default 0. */
+  toolS?: (c: SchedulingCandidate) => number;
+  /** λ: units like the candidates (segments) arriving per second. Default 0 (a drain). */
+  arrivalsPerS?: number;
+}
+
+/**
+ * The width m ≤ n least in S(m) above, or Infinity where letting every job in is as good within
+ * MIN_WIDTH_GAIN. K and L are the candidates' averages (a segment's W at least 1 token).
+ */
+export function batchWidthFor(candidates: readonly SchedulingCandidate[], shape: BatchShape, inputs: WidthInputs = {}): number {
+  if (candidates.length === 0) return Infinity;
   let outputTokens = 0;
   let promptTokens = 0;
+  let toolS = 0;
   for (const c of candidates) {
     outputTokens += Math.max(1, c.expectedOutputTokens - c.generatedTokens);
     promptTokens += c.pendingPrefillTokens;
+    toolS += inputs.toolS?.(c) ?? 0;
   }
-  const shared = shape.fixedS * outputTokens;
-  const own = shape.tokenS * promptTokens + shape.sequenceS * outputTokens;
-  return Math.max(1, Math.ceil(Math.sqrt((Math.max(jobs, candidates.length) * shared) / own)));
+  const own = (shape.tokenS * promptTokens + shape.sequenceS * outputTokens) / candidates.length;
+  const shared = (shape.fixedS * outputTokens + toolS) / candidates.length;
+  const n = Math.max(inputs.jobs ?? 0, candidates.length);
+  const arrivals = inputs.arrivalsPerS ?? 0;
+  const lambda = arrivals * own >= 1 ? 0 : arrivals;
+  const summedCompletionS = (m: number) => {
+    const roundS = m * own + shared;
+    const perS = m / roundS;
+    if (lambda >= perS) return Infinity;
+    const backlog = n / (1 - lambda / perS);
+    return (backlog * backlog) / (2 * perS) + (backlog * roundS) / 2;
+  };
+  let best = Infinity;
+  let width = Infinity;
+  for (let m = 1; m < n; m++) {
+    const s = summedCompletionS(m);
+    if (s < best) {
+      best = s;
+      width = m;
+    }
+  }
+  return best <= (1 - MIN_WIDTH_GAIN) * summedCompletionS(n) ? width : Infinity;
+}
+
+/**
+ * What rule 17 keeps between steps: the jobs in the system (seen ready or pausing on a tool, not
+ * yet closed), the rate segments arrive at (a job's first, and each return from a tool call), per
+ * kind the mean predicted duration of a tool call, which a job's expected segments still ahead
+ * turn into its T, and the kinds a job of which has ended. No width is set while a candidate's kind
+ * has not had a job end: its learned lengths and tool times are still priors (a width set on them
+ * early in a memory-bound run moved its trajectory more than it gained; docs/policies.md).
+ */
+export class BatchWidth {
+  /** The jobs in the system, by id, and their kinds. */
+  private readonly liveJobs = new Map<string, string>();
+  /** Kinds a job of which has ended: their predictions rest on whole jobs. */
+  private readonly kindsEnded = new Set<string>();
+  /** The segment index each live job was last seen at: a new one is an arrival. */
+  private readonly segmentSeen = new Map<string, number>();
+  private readonly arrivals = new ArrivalRate();
+  private readonly toolMeanS = new Map<string, { meanS: number; calls: number }>();
+
+  constructor(
+    private readonly shape: () => BatchShape | null,
+    /** The predicted duration of a call to `tool` (the policy's tool-time predictor). */
+    private readonly toolS: (tool: string, hintS?: number) => number,
+  ) {}
+
+  /** The width for this step's candidates (Infinity: no limit but memory). */
+  widthFor(candidates: readonly SchedulingCandidate[], nowS: number): number {
+    for (const c of candidates) {
+      this.liveJobs.set(c.jobId, c.kind);
+      if (this.segmentSeen.get(c.jobId) === c.segmentIndex) continue;
+      this.segmentSeen.set(c.jobId, c.segmentIndex);
+      this.arrivals.add(nowS);
+    }
+    const shape = this.shape();
+    if (shape === null) return Infinity;
+    // Until a job of each kind has ended, its lengths and tool times are priors: no width.
+    if (candidates.some((c) => !this.kindsEnded.has(c.kind))) return Infinity;
+    return batchWidthFor(candidates, shape, {
+      jobs: this.liveJobs.size,
+      toolS: (c) => c.expectedFutureSegments * (this.toolMeanS.get(c.kind)?.meanS ?? 0),
+      arrivalsPerS: this.arrivals.perS(nowS),
+    });
+  }
+
+  onToolWait(job: PausedJobView): void {
+    this.liveJobs.set(job.jobId, job.kind);
+    const kind = this.toolMeanS.get(job.kind) ?? { meanS: 0, calls: 0 };
+    kind.calls++;
+    kind.meanS += (this.toolS(job.tool, job.expectedToolS) - kind.meanS) / kind.calls;
+    this.toolMeanS.set(job.kind, kind);
+  }
+
+  onJobClosed(jobId: string): void {
+    const kind = this.liveJobs.get(jobId);
+    if (kind !== undefined) this.kindsEnded.add(kind);
+    this.liveJobs.delete(jobId);
+    this.segmentSeen.delete(jobId);
+  }
+
+  /** Jobs counted as in the system (tests check nothing leaks). */
+  get liveJobCount(): number {
+    return this.liveJobs.size;
+  }
 }

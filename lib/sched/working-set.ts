@@ -35,6 +35,11 @@ export function admissionTokens(c: SchedulingCandidate, scope: AdmissionScope = 
   return scope === 'round' ? segment + (c.nextSegmentTokens ?? 0) : segment;
 }
 
+/** Whether a job has run before: a later segment, or prompt tokens already computed. */
+function hasStarted(c: SchedulingCandidate): boolean {
+  return c.segmentIndex > 0 || c.attainedTokens > 0;
+}
+
 /** What a job is admitted by: its current segment's KV, or that and its next segment's. */
 export type AdmissionScope = 'segment' | 'round';
 
@@ -44,7 +49,9 @@ export type AdmissionScope = 'segment' | 'round';
  * considered in the order `before` sorts them (ties, and without `before`: the order given), a
  * smaller one further on taking room a larger one could not. When none is on the device and none
  * fits, the first of those is let in anyway (the engine must run something; the planner takes
- * what it needs). `width` (./batch-width.ts) never keeps out a job whose KV is on the device.
+ * what it needs). `width` (./batch-width.ts) keeps out only jobs that have not started: one on
+ * the device, or back from a tool call, is part of a round already under way (it takes a seat but
+ * is never refused one).
  */
 export function admitWorkingSet(
   ordered: readonly SchedulingCandidate[],
@@ -63,7 +70,7 @@ export function admitWorkingSet(
   if (before) outside.sort(before); // stable: ties keep the order given
   const admitted = new Set<SchedulingCandidate>();
   for (const c of outside) {
-    if (seats <= 0) break;
+    if (seats <= 0 && !hasStarted(c)) continue;
     const need = admissionTokens(c, scope);
     if (need > left) continue;
     left -= need;
