@@ -114,8 +114,8 @@
  *    tool time still ahead against what it adds to the others' steps, the jobs arriving before
  *    the backlog clears priced in, and set only where it is worth 5%. Single-turn requests
  *    arriving faster than the engine serves them (chat at heavy load on the H100 profile) finish
- *    10% sooner on average (17.54 → 15.70 s; `thunderagent`, whose 5 s checks narrow its batch
- *    between them, 16.70). Agent jobs, whose lives are mostly tool calls, are never narrowed; nor
+ *    10% sooner on average (3 seeds 17.54 → 15.70 s, 10 seeds 18.01 → 16.39; `thunderagent`,
+ *    whose 5 s checks narrow its batch between them, 16.70 and 16.91). Agent jobs, whose lives are mostly tool calls, are never narrowed; nor
  *    is a stable queue.
  *    The first form (a drain with no arrivals and no tool time) cost airline and tau-bench at
  *    heavy load 5–7% (docs/policies.md, "A batch width from the step costs"). 'all' is the

@@ -1,6 +1,7 @@
 /**
  * How many jobs a compute-bound engine should run at once to finish them soonest on average
- * (astraea's rule 17, `batchWidth: 'fit'`; docs/policies.md, "A batch width from the step costs").
+ * (astraea's rule 17, `batchWidth: 'fit'`; docs/policies.md, "A batch width from the step costs"
+ * and "The batch width with arrivals and tool time").
  *
  * A step costs a + b·prompt tokens + c·decoding sequences (StepCosts' fit). Batching shares a
  * among the sequences of a step; every sequence added slows the others by c, and every prompt
