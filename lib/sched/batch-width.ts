@@ -37,9 +37,10 @@ export interface BatchShape {
 
 /**
  * The least fraction by which a width must lower S(m) below S(n) to be set: a margin against the
- * model's averaging of unlike jobs. On the GPU sweep mixed at heavy load got widths the model
- * priced at 5–7% and the runs did not show, until BatchWidth's guard on priors; with the guard the
- * sweep reads the same at 0 but for chat at heavy load, 15.76 s against 15.70 (docs/policies.md).
+ * model's averaging of unlike jobs. On the GPU sweep it (with started jobs never refused) took
+ * mixed at heavy load from +1.8% to level; since BatchWidth's guard on priors the sweep reads the
+ * same at 0 but for chat at heavy load, 15.76 s against 15.70 (docs/policies.md, and
+ * docs/results/issue-19/seventeenth/sweep-astraea-width-variant-*.txt).
  */
 export const MIN_WIDTH_GAIN = 0.05;
 
@@ -99,12 +100,13 @@ export function batchWidthFor(candidates: readonly SchedulingCandidate[], shape:
  * early in a memory-bound run moved its trajectory more than it gained; docs/policies.md).
  */
 export class BatchWidth {
-  /** The jobs in the system, by id, and their kinds. */
-  private readonly liveJobs = new Map<string, string>();
+  /**
+   * The jobs in the system, by id: their kind, and the segment they were last seen ready at (a
+   * new one is an arrival; -1 while none has been seen).
+   */
+  private readonly liveJobs = new Map<string, { kind: string; segmentIndex: number }>();
   /** Kinds a job of which has ended: their predictions rest on whole jobs. */
   private readonly kindsEnded = new Set<string>();
-  /** The segment index each live job was last seen at: a new one is an arrival. */
-  private readonly segmentSeen = new Map<string, number>();
   private readonly arrivals = new ArrivalRate();
   private readonly toolMeanS = new Map<string, { meanS: number; calls: number }>();
 
@@ -117,9 +119,9 @@ export class BatchWidth {
   /** The width for this step's candidates (Infinity: no limit but memory). */
   widthFor(candidates: readonly SchedulingCandidate[], nowS: number): number {
     for (const c of candidates) {
-      this.liveJobs.set(c.jobId, c.kind);
-      if (this.segmentSeen.get(c.jobId) === c.segmentIndex) continue;
-      this.segmentSeen.set(c.jobId, c.segmentIndex);
+      const job = this.liveJobs.get(c.jobId);
+      if (job?.segmentIndex === c.segmentIndex) continue;
+      this.liveJobs.set(c.jobId, { kind: c.kind, segmentIndex: c.segmentIndex });
       this.arrivals.add(nowS);
     }
     const shape = this.shape();
@@ -134,7 +136,7 @@ export class BatchWidth {
   }
 
   onToolWait(job: PausedJobView): void {
-    this.liveJobs.set(job.jobId, job.kind);
+    if (!this.liveJobs.has(job.jobId)) this.liveJobs.set(job.jobId, { kind: job.kind, segmentIndex: -1 });
     const kind = this.toolMeanS.get(job.kind) ?? { meanS: 0, calls: 0 };
     kind.calls++;
     kind.meanS += (this.toolS(job.tool, job.expectedToolS) - kind.meanS) / kind.calls;
@@ -142,10 +144,9 @@ export class BatchWidth {
   }
 
   onJobClosed(jobId: string): void {
-    const kind = this.liveJobs.get(jobId);
-    if (kind !== undefined) this.kindsEnded.add(kind);
+    const job = this.liveJobs.get(jobId);
+    if (job !== undefined) this.kindsEnded.add(job.kind);
     this.liveJobs.delete(jobId);
-    this.segmentSeen.delete(jobId);
   }
 
   /** Jobs counted as in the system (tests check nothing leaks). */
