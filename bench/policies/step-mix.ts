@@ -80,7 +80,7 @@ const DEFAULT_PROFILE = 'h100-llama3-8b';
 const result = await simulate(jobs, {
   profile: DEFAULT_PROFILE,
   policy,
-  policyOptions: policyOptionsFrom({ workload: values.workload, seed: values.seed, hints: 'none', chart: false, set: values.set })[policy],
+  policyOptions: policyOptionsFrom({ set: values.set })[policy],
   kvBlocks,
   onStep: (step, stepResult) => mix.observe(step, stepResult),
 });

@@ -15,6 +15,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { simulate } from '../../lib/sim/simulate.js';
 import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
+import { policyOptionsFrom } from '../../lib/cli/workload-flags.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
 import { jctSummary, type JctSummary } from '../../lib/bench/summary.js';
 import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, sample, syntheticAgentWorkload } from '../../lib/workload/agent-mix.js';
@@ -77,17 +78,6 @@ function tau(s: Scenario, seed: number): WorkloadJob[] {
   });
 }
 
-/** `astraea.key=value` pairs → options for the astraea policies. */
-function policyOverrides(text: string): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const item of text.split(',').filter(Boolean)) {
-    const [lhs, rhs] = item.split('=');
-    const [policy, key] = lhs.split('.');
-    (out[policy] ??= {})[key] = rhs.includes(':') ? rhs.split(':').map(Number) : rhs === 'true' ? true : rhs === 'false' ? false : Number.isNaN(Number(rhs)) ? rhs : Number(rhs);
-  }
-  return out;
-}
-
 interface Row {
   family: string;
   scenario: string;
@@ -104,7 +94,7 @@ interface Row {
 
 async function main(): Promise<void> {
   const policies = values.policies.split(',') as PolicyName[];
-  const overrides = policyOverrides(values.set);
+  const overrides = policyOptionsFrom({ set: values.set.split(',').filter(Boolean) });
   const seeds = Number(values.seeds);
   const rows: Row[] = [];
   for (const family of values.families.split(',')) {

@@ -13,6 +13,7 @@ import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
 import type { AstraeaServer } from '../server/app.js';
 import { respondWhileLoading, type LoadingResponder } from '../server/loading-responder.js';
 import { addModelOptions, integerOption, KV_DTYPE_HELP, kvDtypeOption, loadOptions, type ModelFlags } from './args.js';
+import { policyOptionsFrom } from './workload-flags.js';
 
 interface ServeFlags extends ModelFlags {
   preset?: string;
@@ -31,12 +32,14 @@ interface ServeFlags extends ModelFlags {
   log: boolean;
   kvEvents?: string;
   kvEventsTopic: string;
+  set: string[];
 }
 
 export function serveCommand(): Command {
   return addModelOptions(new Command('serve').description('an OpenAI-compatible HTTP endpoint (/v1/chat/completions, /v1/completions, /metrics)'))
     .option('--preset <tiny|small>', 'serve a preset with seeded random weights (instead of --model)')
     .option('--policy <name>', `scheduling policy (${POLICY_NAMES.join(', ')})`, 'astraea')
+    .option('--set <policy.key=value>', "one of the policy's options over its default, e.g. astraea.batchWidth=all (repeatable)", (item: string, all: string[]) => [...all, item], [])
     .option('--port <n>', 'port', '8000')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--api-key <key>', 'require this bearer token on every route but /health (default: $ASTRAEA_API_KEY, which keeps it out of ps)')
@@ -59,6 +62,9 @@ async function runServe(values: ServeFlags): Promise<void> {
   const model = values.model ?? values.preset ?? 'tiny';
   const policy = values.policy as PolicyName;
   if (!POLICY_NAMES.includes(policy)) throw new EngineError('INVALID_ARGUMENT', `--policy must be one of ${POLICY_NAMES.join(', ')}`);
+  const options = policyOptionsFrom(values);
+  const other = Object.keys(options).find((name) => name !== policy);
+  if (other !== undefined) throw new EngineError('INVALID_ARGUMENT', `--set names an option of ${other}, but the policy served is ${policy}`);
   const apiKey = values.apiKey ?? process.env.ASTRAEA_API_KEY;
   if (apiKey !== undefined && apiKey.length === 0) throw new EngineError('INVALID_ARGUMENT', 'the API key must not be empty');
   if (values.protectMetrics && apiKey === undefined) throw new EngineError('INVALID_ARGUMENT', '--protect-metrics needs an API key (--api-key or ASTRAEA_API_KEY)');
@@ -80,7 +86,7 @@ async function runServe(values: ServeFlags): Promise<void> {
   try {
     const load = loadOptions({ ...values, model });
     const kvEvents = await openKvEventsFlag(values);
-    engine = await Engine.create({ ...load, policy, kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1), kvDtype: kvDtypeOption(values.kvDtype), kvEvents });
+    engine = await Engine.create({ ...load, policy, policyOptions: options[policy], kvBlocks: integerOption(values.kvBlocks, 'kv-blocks', 1024, 1), kvDtype: kvDtypeOption(values.kvDtype), kvEvents });
   } catch (error) {
     await loading.close();
     throw error;

@@ -1,6 +1,7 @@
 /** The workload and comparison flags `bench` and `simulate` share. */
 import type { Command } from 'commander';
 import { isGeneratorName, resolveWorkload } from '../bench/workload-source.js';
+import { checkPolicyOptions } from '../sched/policy-options.js';
 import { POLICY_NAMES, type PolicyName } from '../sched/registry.js';
 import type { ArrivalShape, GeneratedWorkload, WorkloadScale } from '../workload/generators/types.js';
 import { EngineError } from '../errors.js';
@@ -43,27 +44,8 @@ export function addWorkloadOptions(
     .option('--set <policy.key=value>', 'a policy option over its default, e.g. astraea.kvRule=watermark (repeatable; for ablations)', (item: string, all: string[]) => [...all, item], []);
 }
 
-/**
- * The options `--set` may change, per policy: each policy's own tunables (lib/sched/*.ts
- * *Options), not what the engine supplies (memory views, predictors, cost functions). A typo must
- * fail, not run the default under another name.
- */
-const MLFQ_OPTIONS = ['levels', 'thresholds', 'prefillTokenCost', 'agingThreshold', 'ageFrom'];
-const PAPER_OPTIONS = [...MLFQ_OPTIONS, 'decodeSPerToken', 'assumedOutputTokens', 'highWatermark', 'runningFirst', 'preemption'];
-export const SETTABLE_OPTIONS: Record<PolicyName, readonly string[]> = {
-  fcfs: [],
-  'astraea-paper': PAPER_OPTIONS,
-  astraea: [...PAPER_OPTIONS, 'kvRule', 'waitBasis', 'tailSlack', 'swapCost', 'uncontendedKv', 'serviceScope', 'reclaim', 'memoryWeight', 'admission', 'admissionOrder', 'briefFirst', 'toolWaitRule', 'admissionScope', 'batchWidth'],
-  infercept: ['swapBudgetBytesPerStep', 'preemption'],
-  autellix: ['levelThresholds', 'starvationS', 'preemption'],
-  continuum: ['ttlQuantile', 'defaultTtlS', 'preemption'],
-  thunderagent: ['checkIntervalS', 'decodeBufferTokens', 'sharedPrefixTokens', 'preemption'],
-  tokencake: ['maxReservedFraction', 'criticalTypes', 'structureWeight', 'offloadMinRatio', 'uploadLeadS', 'preemption'],
-  mori: ['deviceFraction', 'windowCycles', 'preemption'],
-};
-
 /** `--set policy.key=value` items → options per policy. Values: numbers, true/false, a:b:c lists of numbers, else strings. */
-export function policyOptionsFrom(values: WorkloadFlags): Partial<Record<PolicyName, Record<string, unknown>>> {
+export function policyOptionsFrom(values: Pick<WorkloadFlags, 'set'>): Partial<Record<PolicyName, Record<string, unknown>>> {
   const out: Partial<Record<PolicyName, Record<string, unknown>>> = {};
   for (const item of values.set) {
     const match = /^([a-z-]+)\.([A-Za-z]+)=(.+)$/.exec(item);
@@ -72,16 +54,23 @@ export function policyOptionsFrom(values: WorkloadFlags): Partial<Record<PolicyN
     if (!(POLICY_NAMES as readonly string[]).includes(policy)) {
       throw new EngineError('INVALID_ARGUMENT', `--set "${item}": unknown policy "${policy}" (one of ${POLICY_NAMES.join(', ')})`);
     }
-    const known = SETTABLE_OPTIONS[policy as PolicyName];
-    if (!known.includes(key)) {
-      throw new EngineError('INVALID_ARGUMENT', `--set "${item}": ${policy} has no option "${key}"${known.length > 0 ? ` (options: ${known.join(', ')})` : ''}`);
+    const option = { [key]: optionValue(text) };
+    try {
+      checkPolicyOptions(policy as PolicyName, option);
+    } catch (error) {
+      throw new EngineError('INVALID_ARGUMENT', `--set "${item}": ${(error as Error).message}`);
     }
-    const isNumber = (t: string) => t.trim() !== '' && !Number.isNaN(Number(t));
-    const value =
-      text === 'true' ? true : text === 'false' ? false : isNumber(text) ? Number(text) : text.includes(':') && text.split(':').every(isNumber) ? text.split(':').map(Number) : text;
-    (out[policy as PolicyName] ??= {})[key] = value;
+    Object.assign((out[policy as PolicyName] ??= {}), option);
   }
   return out;
+}
+
+/** A `--set` value as text → the option's value: numbers, true/false, a:b:c lists of numbers, else the string. */
+function optionValue(text: string): unknown {
+  const isNumber = (t: string) => t.trim() !== '' && !Number.isNaN(Number(t));
+  if (text === 'true' || text === 'false') return text === 'true';
+  if (isNumber(text)) return Number(text);
+  return text.includes(':') && text.split(':').every(isNumber) ? text.split(':').map(Number) : text;
 }
 
 /**

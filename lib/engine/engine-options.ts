@@ -1,6 +1,7 @@
 /** The engine's options, and a job's and a segment's, checked, with their defaults. */
 import { EngineError } from '../errors.js';
 import type { BlockHash } from '../kv/prefix-hash.js';
+import { checkPolicyOptions } from '../sched/policy-options.js';
 import { POLICY_NAMES } from '../sched/registry.js';
 import type { JobRecord } from './job-record.js';
 import type { PlannerLimits } from './step-planner.js';
@@ -27,10 +28,14 @@ export function poolsAndLimits(options: Omit<EngineOptions, 'model'>): { kvBlock
   };
 }
 
-export function checkPolicyName(policy: EngineOptions['policy']): void {
-  if (typeof policy === 'string' && !(POLICY_NAMES as readonly string[]).includes(policy)) {
+/** A named policy exists and takes the options given: checked before a model is loaded for nothing. */
+export function checkPolicy(options: Pick<EngineOptions, 'policy' | 'policyOptions'>): void {
+  const { policy } = options;
+  if (typeof policy !== 'string') return;
+  if (!(POLICY_NAMES as readonly string[]).includes(policy)) {
     throw new EngineError('INVALID_ARGUMENT', `unknown policy "${policy}" (available: ${POLICY_NAMES.join(', ')})`);
   }
+  checkPolicyOptions(policy, options.policyOptions ?? {});
 }
 
 /** A job's cache salt, group and fork parent are well formed (their meaning is checked against the engine's jobs). */

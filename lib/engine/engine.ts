@@ -28,7 +28,7 @@ import { extended } from '../util/append.js';
 import { ActiveSegment } from './active-segment.js';
 import { NON_FINITE_LOGITS, type BackendModelInfo, type EngineBackend } from './backend.js';
 import { EngineAccounts } from './engine-accounts.js';
-import { checkForkParent, checkJobHistory, checkJobNaming, checkPolicyName, checkSegmentStart, poolsAndLimits } from './engine-options.js';
+import { checkForkParent, checkJobHistory, checkJobNaming, checkPolicy, checkSegmentStart, poolsAndLimits } from './engine-options.js';
 import { checkSampling } from './sampling-check.js';
 import { Job } from './job.js';
 import { JobGroups } from './job-group.js';
@@ -75,7 +75,7 @@ export class Engine {
 
   /** An engine on the native addon: loads the model and allocates its KV pools. */
   static async create(options: EngineOptions): Promise<Engine> {
-    checkPolicyName(options.policy);
+    checkPolicy(options);
     const { kvBlocks, hostBlocks, blockSize } = poolsAndLimits(options);
     const model = await loadModel({ model: options.model, dummy: options.dummy, seed: options.seed, dtype: options.dtype, activations: options.activations, threads: options.threads });
     let backend: NativeBackend;
@@ -94,7 +94,7 @@ export class Engine {
    */
   static withBackend(backend: EngineBackend, options: Omit<EngineOptions, 'model'>): Engine {
     try {
-      checkPolicyName(options.policy);
+      checkPolicy(options);
       const { kvBlocks, hostBlocks, blockSize, limits } = poolsAndLimits(options);
       // The backend's cache must have been built with the same block size, or every block table
       // the engine hands it would address the wrong slots.

@@ -32,7 +32,10 @@ export interface EngineOptions {
   kvDtype?: KvDtypeOption;
   /** Scheduling policy: a name (default 'fcfs') or an object implementing lib/sched/policy.ts. */
   policy?: PolicyName | Policy;
-  /** Options of a named policy, over the engine's defaults (for ablations; see lib/sched). */
+  /**
+   * Options of a named policy, over the engine's defaults (for ablations). Every key and value is
+   * checked against lib/sched/policy-options.ts: a wrong one is an EngineError naming the choices.
+   */
   policyOptions?: Record<string, unknown>;
   /**
    * The scale of the workload this engine serves, against the full-scale system the policies'

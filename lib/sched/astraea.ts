@@ -108,18 +108,18 @@
  *    pressure and on conversation under pressure, within 1% elsewhere. Reserving for every later
  *    segment (the whole job) gained more on the CPU (6.20) but cost tau-bench under pressure
  *    2.9%. 'segment' is the ablation (docs/policies.md).
- * 17. (issue 19, sixteenth and seventeenth sessions) `batchWidth: 'fit'`: rule 11 lets new jobs
+ * 17. (issue 19, sixteenth to eighteenth sessions) `batchWidth: 'fit'`: rule 11 lets new jobs
  *    in only while fewer are in than the width that minimises the summed completion times of the
  *    backlog run in rounds (./batch-width.ts): each job's share of a step's fixed cost and its
  *    tool time still ahead against what it adds to the others' steps, the jobs arriving before
- *    the backlog clears priced in, and set only where it is worth 5%. Single-turn requests
- *    arriving faster than the engine serves them (chat at heavy load on the H100 profile) finish
- *    10% sooner on average (3 seeds 17.54 → 15.70 s, 10 seeds 18.01 → 16.39; `thunderagent`,
- *    whose 5 s checks narrow its batch between them, 16.70 and 16.91). Agent jobs, whose lives are mostly tool calls, are never narrowed; nor
- *    is a stable queue.
- *    The first form (a drain with no arrivals and no tool time) cost airline and tau-bench at
- *    heavy load 5–7% (docs/policies.md, "A batch width from the step costs"). 'all' is the
- *    ablation.
+ *    the backlog clears priced in, and set only where it is worth 5%; while memory is free the
+ *    seats go to the new jobs that add least to the others' steps (Smith's rule over the rounds).
+ *    Single-turn requests arriving faster than the engine serves them (chat at heavy load on the
+ *    H100 profile) finish 12% sooner (3 seeds 17.54 → 15.51 s, 10 seeds 18.01 → 15.79;
+ *    `thunderagent`, whose 5 s checks narrow its batch between them, 16.70 and 16.91). Agent
+ *    jobs, whose lives are mostly tool calls, are never narrowed; nor is a stable queue. The first
+ *    form (a drain with no arrivals and no tool time) cost airline and tau-bench at heavy load
+ *    5–7% (docs/policies.md, "A batch width from the step costs"). 'all' is the ablation.
  *
  * docs/policies.md has each rule's ablation.
  */
@@ -274,7 +274,9 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
       const ordered = this.orderCandidates(candidates, nowS);
       if (this.admission === 'all') return ordered;
       const width = this.width?.widthFor(candidates, nowS) ?? Infinity;
-      return admitWorkingSet(ordered, this.room(toolWaits, memory), this.admitBefore, this.admissionScope, width);
+      // While memory is free the seats go by the rounds' Smith's rule; under pressure by memory.
+      const before = contended(memory) ? this.admitBefore : (this.width?.seatOrder(this.admitBefore) ?? this.admitBefore);
+      return admitWorkingSet(ordered, this.room(toolWaits, memory), before, this.admissionScope, width);
     } finally {
       this.footprintScale = null;
     }

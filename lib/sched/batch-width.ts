@@ -24,9 +24,16 @@
  * promises the summed completion times at least `MIN_WIDTH_GAIN` below letting every job in.
  * With the tool time T in L, jobs that spend their lives in tool calls (the agent families) are
  * never narrowed; single-turn requests piling up faster than the engine serves them are.
+ *
+ * Who takes the seats a width leaves follows from the same rounds (`BatchWidth.seatOrder`, used
+ * while memory is free): the least K first — Smith's rule, since every later round waits ΣK + L.
  */
 import { ArrivalRate } from './arrival-rate.js';
 import type { PausedJobView, SchedulingCandidate } from './policy.js';
+import { hasStarted } from './working-set.js';
+
+/** An order over candidates, as Array.prototype.sort takes it. */
+type CandidateOrder = (a: SchedulingCandidate, b: SchedulingCandidate) => number;
 
 /** A step's fixed cost, a prompt token's and a decoding sequence's, in seconds (a, b and c above). */
 export interface BatchShape {
@@ -53,22 +60,30 @@ export interface WidthInputs {
   arrivalsPerS?: number;
 }
 
+/** W: the tokens a candidate's segment still has to decode (at least 1: it is not done). */
+function tokensToCome(c: SchedulingCandidate): number {
+  return Math.max(1, c.expectedOutputTokens - c.generatedTokens);
+}
+
+/** K = b·P + c·W: the seconds a candidate adds to the steps of every job batched with it. */
+function ownStepS(c: SchedulingCandidate, shape: BatchShape): number {
+  return shape.tokenS * c.pendingPrefillTokens + shape.sequenceS * tokensToCome(c);
+}
+
 /**
  * The width m ≤ n least in S(m) above, or Infinity where letting every job in is as good within
  * MIN_WIDTH_GAIN. K and L are the candidates' averages (a segment's W at least 1 token).
  */
 export function batchWidthFor(candidates: readonly SchedulingCandidate[], shape: BatchShape, inputs: WidthInputs = {}): number {
   if (candidates.length === 0) return Infinity;
-  let outputTokens = 0;
-  let promptTokens = 0;
-  let toolS = 0;
+  let ownS = 0;
+  let sharedS = 0;
   for (const c of candidates) {
-    outputTokens += Math.max(1, c.expectedOutputTokens - c.generatedTokens);
-    promptTokens += c.pendingPrefillTokens;
-    toolS += inputs.toolS?.(c) ?? 0;
+    ownS += ownStepS(c, shape);
+    sharedS += shape.fixedS * tokensToCome(c) + (inputs.toolS?.(c) ?? 0);
   }
-  const own = (shape.tokenS * promptTokens + shape.sequenceS * outputTokens) / candidates.length;
-  const shared = (shape.fixedS * outputTokens + toolS) / candidates.length;
+  const own = ownS / candidates.length;
+  const shared = sharedS / candidates.length;
   const n = Math.max(inputs.jobs ?? 0, candidates.length);
   const arrivals = inputs.arrivalsPerS ?? 0;
   const lambda = arrivals * own >= 1 ? 0 : arrivals;
@@ -109,6 +124,8 @@ export class BatchWidth {
   private readonly kindsEnded = new Set<string>();
   private readonly arrivals = new ArrivalRate();
   private readonly toolMeanS = new Map<string, { meanS: number; calls: number }>();
+  /** The step costs the last width set was computed from (null: the last step set none). */
+  private shapeInUse: BatchShape | null = null;
 
   constructor(
     private readonly shape: () => BatchShape | null,
@@ -124,15 +141,35 @@ export class BatchWidth {
       this.liveJobs.set(c.jobId, { kind: c.kind, segmentIndex: c.segmentIndex });
       this.arrivals.add(nowS);
     }
+    this.shapeInUse = null;
     const shape = this.shape();
     if (shape === null) return Infinity;
     // Until a job of each kind has ended, its lengths and tool times are priors: no width.
     if (candidates.some((c) => !this.kindsEnded.has(c.kind))) return Infinity;
-    return batchWidthFor(candidates, shape, {
+    const width = batchWidthFor(candidates, shape, {
       jobs: this.liveJobs.size,
       toolS: (c) => c.expectedFutureSegments * (this.toolMeanS.get(c.kind)?.meanS ?? 0),
       arrivalsPerS: this.arrivals.perS(nowS),
     });
+    if (width !== Infinity) this.shapeInUse = shape;
+    return width;
+  }
+
+  /**
+   * The order the jobs outside take the seats in while this step's width binds (`before`
+   * otherwise): the jobs already started first, in `before`'s order (they are never refused a
+   * seat), then new ones by K = b·P + c·W, least first. Smith's rule over the rounds: a round
+   * lasts ΣK + L and every job in the rounds after it waits that long, so a job with a smaller K
+   * moved forward past one with a larger finishes the first round sooner and the second no later.
+   */
+  seatOrder(before: CandidateOrder | undefined): CandidateOrder | undefined {
+    const shape = this.shapeInUse;
+    if (shape === null) return before;
+    return (a, b) => {
+      const started = Number(hasStarted(b)) - Number(hasStarted(a));
+      if (started !== 0) return started;
+      return hasStarted(a) ? (before?.(a, b) ?? 0) : ownStepS(a, shape) - ownStepS(b, shape);
+    };
   }
 
   onToolWait(job: PausedJobView): void {

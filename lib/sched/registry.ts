@@ -13,6 +13,7 @@ import { InferCeptPolicy } from './infercept.js';
 import type { MemoryView } from './kv-waste.js';
 import { defaultThresholds } from './mlfq.js';
 import { MoriPolicy } from './mori.js';
+import { checkPolicyOptions } from './policy-options.js';
 import type { Policy, SchedulingCandidate } from './policy.js';
 import { THUNDERAGENT_CHECK_INTERVAL_S, THUNDERAGENT_DECODE_BUFFER_TOKENS, ThunderAgentPolicy } from './thunderagent.js';
 import { TokencakePolicy } from './tokencake.js';
@@ -41,13 +42,17 @@ export interface PolicyEnvironment {
 
 /**
  * Options for a named policy, merged over what the engine supplies (ablations and sweeps turn
- * rules off or move thresholds this way; see docs/policies.md). Keys must be options of that
- * policy's class.
+ * rules off or move thresholds this way; see docs/policies.md). Keys and values are checked
+ * against ./policy-options.ts: a typo is an EngineError, never a default run under another name.
  */
 export type PolicyOptions = Record<string, unknown>;
 
 export function createPolicy(policy: PolicyName | Policy | undefined, env: PolicyEnvironment, options: PolicyOptions = {}): Policy {
   if (typeof policy === 'object' && policy !== null) return policy;
+  if (policy !== undefined) {
+    if (!(POLICY_NAMES as readonly unknown[]).includes(policy)) throw unknownPolicy(policy);
+    checkPolicyOptions(policy, options);
+  }
   if (policy === undefined || policy === 'fcfs') return new FcfsPolicy();
   // Every policy's published constants are seconds and tokens of a full-scale system; a scaled
   // workload scales them too (the policies' own defaults are the published figures).
@@ -93,7 +98,11 @@ export function createPolicy(policy: PolicyName | Policy | undefined, env: Polic
     });
   }
   if (policy === 'mori') return new MoriPolicy({ capacityTokens: deviceTokens(env.memory), ...options });
-  throw new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
+  throw unknownPolicy(policy);
+}
+
+function unknownPolicy(policy: unknown): EngineError {
+  return new EngineError('INVALID_ARGUMENT', `unknown policy "${String(policy)}" (available: ${POLICY_NAMES.join(', ')})`);
 }
 
 /**

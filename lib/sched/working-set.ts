@@ -36,7 +36,7 @@ export function admissionTokens(c: SchedulingCandidate, scope: AdmissionScope = 
 }
 
 /** Whether a job has run before: a later segment, or prompt tokens already computed. */
-function hasStarted(c: SchedulingCandidate): boolean {
+export function hasStarted(c: SchedulingCandidate): boolean {
   return c.segmentIndex > 0 || c.attainedTokens > 0;
 }
 

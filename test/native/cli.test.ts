@@ -89,7 +89,7 @@ describe('astraea CLI', () => {
       bench: ['--workload', '--policies', '--load', '--json', '--chart', '--scale-tokens', '--model', '--kv-blocks', '--seeds'],
       simulate: ['--workload', '--loads', '--jobs', '--profile', '--host-blocks', '--json', '--chart', '--capacity', '--objective', '--bound', '--precision'],
       calibrate: ['--model', '--out', '--kv-blocks', '--no-long-replay'],
-      serve: ['--port', '--policy', '--kv-blocks'],
+      serve: ['--port', '--policy', '--set', '--kv-blocks'],
       'make-model': ['--preset', '--out'],
       logits: ['--ids', '--split'],
       info: ['--model'],
@@ -203,6 +203,8 @@ describe('astraea CLI', () => {
       [['simulate', '--hints', 'psychic', '--no-chart'], /--hints must be none or oracle/],
       [['simulate', '--set', 'astraea.kvrule=watermark', '--no-chart'], /astraea has no option "kvrule" \(options: .*kvRule/],
       [['simulate', '--set', 'lifo.x=1', '--no-chart'], /unknown policy "lifo"/],
+      [['simulate', '--set', 'astraea.batchWidth=fitt', '--no-chart'], /--set "astraea\.batchWidth=fitt": astraea option batchWidth: expected one of fit, all, got "fitt"/],
+      [['simulate', '--set', 'mori.windowCycles=2.5', '--no-chart'], /mori option windowCycles: expected an integer ≥ 1, got 2\.5/],
       [['simulate', '--set', 'astraea', '--no-chart'], /expected policy\.key=value/],
       [['simulate', '--chart', 'x.png', '--jobs', '2'], /\.svg/],
       [['simulate', '--host-blocks', '-1', '--no-chart'], /--host-blocks must be an integer >= 0/],
@@ -213,6 +215,9 @@ describe('astraea CLI', () => {
       [['bench', '--seeds', '3-1', '--no-chart'], /--seeds takes seeds and ranges such as 1-8 or 1,3,5; got "3-1"/],
       [['bench', '--seeds', '1,2,1', '--no-chart'], /--seeds names a seed twice/],
       [['bench', '--workload', 'jobs.jsonl', '--seeds', '1-2', '--no-chart'], /--seeds draws a generated workload anew for each seed/],
+      // serve checks its policy's options before it listens.
+      [['serve', '--port', '0', '--set', 'astraea.kvRule=lru'], /astraea option kvRule: expected one of contention, watermark, got "lru"/],
+      [['serve', '--port', '0', '--policy', 'astraea', '--set', 'mori.windowCycles=2'], /--set names an option of mori, but the policy served is astraea/],
     ];
     for (const [args, message] of cases) {
       const run = astraea(...args);

@@ -2,14 +2,14 @@
  * Astraea's rule 17, the batch width (lib/sched/batch-width.ts): the width m that minimises the
  * summed completion times S(m) = N²/(2μ) + N·R/2 of a backlog run in rounds of m — R = m·K + L,
  * μ = m/R, K = b·P + c·W, L = a·W + T, N = n/(1 − λ/μ) — set only where it is worth 5%, and its
- * use in admission. Every figure is worked out by hand in the comments.
+ * use in admission, and the order its seats are given in. Every figure is worked out by hand in the comments.
  *
  * With λ = 0, S(m) = n²K/2 + n·L/2 + n²L/(2m) + n·m·K/2, least at m* = √(n·L/K).
  */
 import { describe, expect, it } from 'vitest';
 import { ArrivalRate } from '../../lib/sched/arrival-rate.js';
 import { AstraeaPolicy } from '../../lib/sched/astraea.js';
-import { batchWidthFor } from '../../lib/sched/batch-width.js';
+import { BatchWidth, batchWidthFor } from '../../lib/sched/batch-width.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import { admitWorkingSet } from '../../lib/sched/working-set.js';
 import { cand, ids } from './scheduling-fixtures.js';
@@ -64,6 +64,31 @@ describe('batchWidthFor', () => {
     expect(batchWidthFor(four, shape, { jobs: 16, arrivalsPerS: 10 })).toBe(Infinity);
     // λ = 60/s ≥ 50/s: no width keeps up; the backlog is drained as if nothing more came (8).
     expect(batchWidthFor(four, shape, { jobs: 16, arrivalsPerS: 60 })).toBe(8);
+  });
+});
+
+describe('BatchWidth.seatOrder', () => {
+  it('while a width binds, seats go to started jobs first, then new ones least K = b·P + c·W first', () => {
+    const width = new BatchWidth(() => shape, () => 10);
+    const byPolicy = (a: { jobId: string }, b: { jobId: string }) => a.jobId.localeCompare(b.jobId);
+    // No width yet: the policy's order, unchanged.
+    expect(width.seatOrder(byPolicy)).toBe(byPolicy);
+    // A job of kind k ended at t = 0; at t = 1,000 four candidates and 12 jobs in tool calls:
+    // λ ≈ 4/10 = 0.4/s, λ·K = 0.008 — nearly a drain of 16, and a width binds (8 without λ).
+    width.widthFor([cand('done')], 0);
+    width.onJobClosed('done');
+    for (let i = 0; i < 12; i++) width.onToolWait({ jobId: `t${i}`, kind: 'other', contextTokens: 10, tool: 't' });
+    expect(width.widthFor(four, 1000)).toBeLessThan(16);
+    // K: x 0.001 × 50 + 0.002 × 10 = 0.07, y 0.02; s and t have started (a later segment, prompt
+    // tokens computed) and come first, in the policy's order (s before t).
+    const x = cand('x', { expectedOutputTokens: 10, pendingPrefillTokens: 50 });
+    const y = cand('y', { expectedOutputTokens: 10 });
+    const t = cand('t', { attainedTokens: 5 });
+    const s = cand('s', { segmentIndex: 1, pendingPrefillTokens: 100 });
+    expect(ids([x, t, y, s].sort(width.seatOrder(byPolicy)))).toEqual(['s', 't', 'y', 'x']);
+    // Once no width binds, the policy's order again.
+    expect(width.widthFor([cand('solo')], 1001)).toBe(Infinity);
+    expect(width.seatOrder(byPolicy)).toBe(byPolicy);
   });
 });
 
@@ -151,6 +176,20 @@ describe('admission by width', () => {
     off.order(all, 10);
     off.onToolWait({ jobId: 't1', kind: 'k', contextTokens: 10, tool: 't' }, 10);
     expect(off.liveJobCount).toBe(0);
+  });
+
+  it('gives the seats a width leaves to the new jobs that add least to the others’ steps', () => {
+    // c = 8 ms, x with 50 prompt tokens: K̄ = (0.05 + 0.008 × 385)/4 = 0.7825, L̄ = 0.77, n = 4:
+    // S's variable part 6.16/m + 1.565·m is 7.73 at 1, 6.21 at 2, 6.75 at 3: width 2 (S(2) =
+    // 14.01 against S(4) = 15.6). dev holds one seat; the other goes to y (K = 1.024), not to x,
+    // first in the policy's order (K = 1.074).
+    const prompted = [device, cand('x', { pendingPrefillTokens: 50 }), cand('y'), cand('z')];
+    expect(ids(warm(policy({ sequenceS: 0.008 })).order(prompted, 10))).toEqual(['dev', 'y']);
+    // Under memory pressure (20,000 tokens waiting, 10,000 free) the seats go by the policy's
+    // order, which memory decides there: x, the first.
+    const pressed = (): MemoryView => ({ ...memory(), waitingTokens: 20_000 });
+    const underPressure = new AstraeaPolicy({ serviceTime: () => 1, memory: pressed, toolTimeS: () => 10, batchShape: () => ({ ...shape, sequenceS: 0.008 }) });
+    expect(ids(warm(underPressure).order(prompted, 10))).toEqual(['dev', 'x']);
   });
 
   it('takes T from the mean tool call of the kind, times the segments still expected', () => {

@@ -16,7 +16,9 @@ const CPU_SIZED = { name: 'synthetic', weight: 1, segments: { min: 2, max: 4 }, 
 const tot = { jct: 0, q: 0, c: 0, kv: 0, pre: 0, rec: 0, swap: 0, disc: 0, steps: 0, mk: 0 };
 for (let s = 1; s <= Number(seeds); s++) {
   const jobs = syntheticAgentWorkload({ jobs: 24, arrivalRatePerS: 4, seed: s, kinds: [CPU_SIZED] });
-  const policyOptions = Object.fromEntries((process.env.OPTS ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
+  // Values as the CLI's --set reads them: true/false, numbers, else the string.
+  const value = (v) => (v === 'true' || v === 'false' ? v === 'true' : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
+  const policyOptions = Object.fromEntries((process.env.OPTS ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')).map(([k, v]) => [k, value(v)]));
   const r = await simulate(jobs, { profile, policy, policyOptions, kvBlocks: 96, hostBlocks: 96, maxBatchTokens: 512, ...(process.env.SEQS ? { maxBatchSequences: Number(process.env.SEQS) } : {}) });
   for (const o of r.outcomes) { tot.jct += o.jctS; tot.q += o.breakdown.queueingS; tot.c += o.breakdown.computeS; tot.kv += o.breakdown.kvRecoveryS; }
   tot.pre += r.stats.preemptions; tot.rec += r.stats.kvTraffic.recomputedPrefillTokens; tot.swap += r.stats.kvActions.swap; tot.disc += r.stats.kvActions.discard; tot.steps += r.stats.steps; tot.mk += r.makespanS;
