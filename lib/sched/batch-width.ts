@@ -47,7 +47,9 @@ export interface BatchShape {
  * model's averaging of unlike jobs. On the GPU sweep it (with started jobs never refused) took
  * mixed at heavy load from +1.8% to level; since BatchWidth's guard on priors the sweep reads the
  * same at 0 but for chat at heavy load, 15.76 s against 15.70 (docs/policies.md, and
- * docs/results/issue-19/seventeenth/sweep-astraea-width-variant-*.txt).
+ * docs/results/issue-19/seventeenth/sweep-astraea-width-variant-*.txt). With the seats in Smith's
+ * order (seatOrder) it guards nothing the sweep has, and costs chat at heavy load 3% over ten seeds
+ * (docs/policies.md, "Rule 17's constants"): the next change, once results.md is rerun with it.
  */
 export const MIN_WIDTH_GAIN = 0.05;
 
