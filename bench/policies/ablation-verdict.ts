@@ -18,7 +18,7 @@
  * paired standard error, in points, where there are seeds to pair); then per rule its best and
  * worst cell and the verdict.
  */
-import { readFileSync } from 'node:fs';
+import { readJsonLines } from './json-lines.js';
 
 /** A sweep cell's line (sweep.ts --json, tagged by astraea-ablations.sh). */
 interface SweepLine {
@@ -40,13 +40,7 @@ interface RunLine {
 /** The change that counts, either way: 1% (issue 19's test). */
 const THRESHOLD = 0.01;
 
-const lines = process.argv.slice(2).flatMap((file) =>
-  readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as SweepLine | RunLine),
-);
+const lines = readJsonLines<SweepLine | RunLine>(process.argv.slice(2));
 if (lines.length === 0) throw new Error('usage: ablation-verdict.js FILE.jsonl ... (the lines of astraea-ablations.sh or results.sh ablations)');
 
 const cellOf = (l: SweepLine | RunLine) => ('family' in l ? `${l.family} / ${l.scenario}` : `${l.workload} load ${l.workload_params.load}, ${l.kv_blocks} blocks`);

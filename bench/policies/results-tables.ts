@@ -5,7 +5,7 @@
  *
  * Sections are told apart by the `section` field each line carries.
  */
-import { readFileSync } from 'node:fs';
+import { readJsonLines } from './json-lines.js';
 import type { CapacityResult } from '../../lib/bench/capacity.js';
 import type { RunSummary } from '../../lib/bench/summary.js';
 import { POLICY_NAMES } from '../../lib/sched/registry.js';
@@ -15,13 +15,7 @@ type Line = RunSummary & { section: string; setting?: string; arrivals?: string 
 /** A capacity line: one policy's result, tagged with the workload and pool. */
 type CapacityLine = CapacityResult & { section: 'capacity'; workload: string; kv_blocks: number };
 
-const all = process.argv.slice(2).flatMap((file) =>
-  readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Line | CapacityLine),
-);
+const all = readJsonLines<Line | CapacityLine>(process.argv.slice(2));
 const lines = all.filter((l): l is Line => l.section !== 'capacity');
 const capacityLines = all.filter((l): l is CapacityLine => l.section === 'capacity');
 
