@@ -19,6 +19,9 @@
  * worst cell and the verdict.
  */
 import { readJsonLines } from './json-lines.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 /** A sweep cell's line (sweep.ts --json, tagged by astraea-ablations.sh). */
 interface SweepLine {

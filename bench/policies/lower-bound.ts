@@ -30,6 +30,9 @@ import { simulate } from '../../lib/sim/simulate.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
 import type { ArrivalShape } from '../../lib/workload/generators/types.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 const { values } = parseArgs({
   options: {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pairedDifference } from '../../lib/bench/paired.js';
 import type { JctSummary } from '../../lib/bench/summary.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,7 @@ function signed(x: number): string {
 }
 
 function main(): void {
+  endQuietlyOnClosedPipe();
   const stat = values.stat as keyof JctSummary;
   const lines = readFileSync(0, 'utf8')
     .split('\n')

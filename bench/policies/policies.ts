@@ -33,6 +33,9 @@ import { counterbalanced, referencePolicy, seedsTable, type SeedRun } from '../.
 import { seedsOption } from '../../lib/cli/args.js';
 import { stepOverheadS } from '../../lib/engine/engine-accounts.js';
 import type { EngineStats } from '../../lib/engine/types.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 const { values } = parseArgs({
   options: {

@@ -9,6 +9,9 @@ import { readJsonLines } from './json-lines.js';
 import type { CapacityResult } from '../../lib/bench/capacity.js';
 import type { RunSummary } from '../../lib/bench/summary.js';
 import { POLICY_NAMES } from '../../lib/sched/registry.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 /** `arrivals`: the arrival shape, on the lines of results.sh's `arrivals` section. */
 type Line = RunSummary & { section: string; setting?: string; arrivals?: string };

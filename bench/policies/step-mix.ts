@@ -23,6 +23,9 @@ import { simulationProfile } from '../../lib/sim/cost-model.js';
 import { jobBounds } from '../../lib/sim/lower-bound.js';
 import { simulate } from '../../lib/sim/simulate.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 const { values } = parseArgs({
   options: {

@@ -20,6 +20,9 @@ import type { WorkloadJob } from '../../lib/workload/format.js';
 import { jctSummary, type JctSummary } from '../../lib/bench/summary.js';
 import { CONVERSATION_KIND, DEFAULT_SYNTHETIC_KINDS, sample, syntheticAgentWorkload } from '../../lib/workload/agent-mix.js';
 import { fromTauBench } from '../../lib/workload/trace-converters.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 const { values } = parseArgs({
   options: {

@@ -15,6 +15,9 @@ import { Engine } from '../../lib/engine/engine.js';
 import { POLICY_NAMES, type PolicyName } from '../../lib/sched/registry.js';
 import { generateWorkload } from '../../lib/workload/generators/index.js';
 import { runWorkload, wallTimers, type Timers } from '../../lib/workload/replay.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 const [policyText = 'infercept', seedText = '3', blocksText = '512'] = process.argv.slice(2);
 if (!(POLICY_NAMES as readonly string[]).includes(policyText)) throw new Error(`unknown policy ${policyText}: one of ${POLICY_NAMES.join(', ')}`);

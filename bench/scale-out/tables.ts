@@ -8,6 +8,9 @@
 import { readFileSync } from 'node:fs';
 import type { ReplicaRunLine } from '../../lib/cli/simulate-replicas.js';
 import type { ReplicaCapacityResult } from '../../lib/sim/replica-capacity.js';
+import { endQuietlyOnClosedPipe } from '../../lib/util/closed-pipe.js';
+
+endQuietlyOnClosedPipe();
 
 const runs: ReplicaRunLine[] = [];
 const capacities: ReplicaCapacityResult[] = [];

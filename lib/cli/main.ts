@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EngineError } from '../errors.js';
+import { endQuietlyOnClosedPipe } from '../util/closed-pipe.js';
 import { benchCommand } from './bench.js';
 import { calibrateCommand } from './calibrate.js';
 import { infoCommand } from './info.js';
@@ -33,24 +34,8 @@ function program(): Command {
   return root;
 }
 
-let closedPipeHandled = false;
-
-/**
- * A reader that stops early (`astraea simulate … | head`) closes the pipe, and the next write fails
- * with EPIPE, which Node raises as an unhandled error with a stack trace. End quietly instead, as
- * Unix tools do; `serve` keeps serving (and drains on SIGTERM) with its log unread.
- */
-function endQuietlyOnClosedPipe(command: string | undefined): void {
-  if (closedPipeHandled) return; // once per process, however often main() runs
-  closedPipeHandled = true;
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
-    if (command !== 'serve') process.exit(0);
-  });
-}
-
 export async function main(argv: string[]): Promise<number> {
-  endQuietlyOnClosedPipe(argv[0]);
+  endQuietlyOnClosedPipe({ keepRunning: argv[0] === 'serve' });
   const root = program();
   if (argv.length === 0) {
     process.stdout.write(root.helpInformation());
