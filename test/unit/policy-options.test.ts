@@ -1,12 +1,14 @@
 /**
  * The options a policy chosen by name takes (lib/sched/policy-options.ts): every key and value is
  * checked where the policy is built, so a typo fails with the choices named instead of running a
- * default, or a rule half-off, under another name.
+ * default, or a rule half-off, under another name. That the tables list every option and every
+ * choice of each policy's options type, and no other, the compiler checks (OptionsTable); here,
+ * that the checks apply them and each listed choice builds.
  */
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../lib/engine/engine.js';
 import { EngineError } from '../../lib/errors.js';
-import { checkPolicyOptions, POLICY_OPTIONS } from '../../lib/sched/policy-options.js';
+import { checkPolicyOptions, choicesOf, POLICY_OPTIONS } from '../../lib/sched/policy-options.js';
 import { createPolicy, POLICY_NAMES, type PolicyEnvironment } from '../../lib/sched/registry.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
@@ -86,8 +88,7 @@ describe('createPolicy', () => {
   it('builds every policy with each choice of every option that has a list of choices', () => {
     for (const name of POLICY_NAMES) {
       for (const [key, values] of Object.entries(POLICY_OPTIONS[name])) {
-        if (!('oneOf' in values)) continue;
-        for (const value of values.oneOf) expect(createPolicy(name, env, { [key]: value }), `${name}.${key}=${String(value)}`).toBeDefined();
+        for (const value of choicesOf(values) ?? []) expect(createPolicy(name, env, { [key]: value }), `${name}.${key}=${String(value)}`).toBeDefined();
       }
     }
   });
