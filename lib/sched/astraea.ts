@@ -107,15 +107,17 @@
  *    quarter. At GPU scale (3 seeds) −0.7 to −1.9% on coding and mixed at heavy load and under
  *    pressure and on conversation under pressure, within 1% elsewhere. Reserving for every later
  *    segment (the whole job) gained more on the CPU (6.20) but cost tau-bench under pressure
- *    2.9%. 'segment' is the ablation (docs/policies.md).
+ *    2.9%. 'segment' is the ablation (docs/policies.md). In overload it keeps too much of the
+ *    queue out: coding at load 3 3.3% over seeds 1–3 (6.5% on seed 3; docs/policies.md, "Issue
+ *    19's goals, where they stand").
  * 17. (issue 19, sixteenth to eighteenth sessions) `batchWidth: 'fit'`: rule 11 lets new jobs
  *    in only while fewer are in than the width that minimises the summed completion times of the
  *    backlog run in rounds (./batch-width.ts): each job's share of a step's fixed cost and its
  *    tool time still ahead against what it adds to the others' steps, the jobs arriving before
- *    the backlog clears priced in, and set only where it is worth 5%; while memory is free the
- *    seats go to the new jobs that add least to the others' steps (Smith's rule over the rounds).
- *    Single-turn requests arriving faster than the engine serves them (chat at heavy load on the
- *    H100 profile) finish 12% sooner (3 seeds 17.54 → 15.51 s, 10 seeds 18.01 → 15.79;
+ *    the backlog clears priced in; while memory is free the seats go to the new jobs that add
+ *    least to the others' steps (Smith's rule over the rounds). Single-turn requests arriving
+ *    faster than the engine serves them (chat at heavy load on the H100 profile) finish 15%
+ *    sooner (3 seeds 17.54 → 14.92 s, 10 seeds 18.01 → 15.29;
  *    `thunderagent`, whose 5 s checks narrow its batch between them, 16.70 and 16.91). Agent
  *    jobs, whose lives are mostly tool calls, are never narrowed; nor is a stable queue. The first
  *    form (a drain with no arrivals and no tool time) cost airline and tau-bench at heavy load

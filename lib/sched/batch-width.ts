@@ -20,8 +20,10 @@
  * work arrives than any width can do (λ·K ≥ 1) no width keeps up; the backlog is drained as if
  * nothing more came (a finite burst, as every bench is).
  *
- * The model averages unlike jobs and knows nothing of memory, so a width is set only where it
- * promises the summed completion times at least `MIN_WIDTH_GAIN` below letting every job in.
+ * A width is set wherever some m < n gives a smaller S than n. (Through the eighteenth session it
+ * had to promise 5% less, a margin against the model's averaging of unlike jobs; with the seats in
+ * Smith's order it guarded nothing the sweep has and cost chat at heavy load 3% over ten seeds:
+ * docs/policies.md, "Rule 17's constants".)
  * With the tool time T in L, jobs that spend their lives in tool calls (the agent families) are
  * never narrowed; single-turn requests piling up faster than the engine serves them are.
  *
@@ -41,17 +43,6 @@ export interface BatchShape {
   tokenS: number;
   sequenceS: number;
 }
-
-/**
- * The least fraction by which a width must lower S(m) below S(n) to be set: a margin against the
- * model's averaging of unlike jobs. On the GPU sweep it (with started jobs never refused) took
- * mixed at heavy load from +1.8% to level; since BatchWidth's guard on priors the sweep reads the
- * same at 0 but for chat at heavy load, 15.76 s against 15.70 (docs/policies.md, and
- * docs/results/issue-19/seventeenth/sweep-astraea-width-variant-*.txt). With the seats in Smith's
- * order (seatOrder) it guards nothing the sweep has, and costs chat at heavy load 3% over ten seeds
- * (docs/policies.md, "Rule 17's constants"): the next change, once results.md is rerun with it.
- */
-export const MIN_WIDTH_GAIN = 0.05;
 
 export interface WidthInputs {
   /** n: the jobs in the system, those in tool calls too (at least the candidates). Default: the candidates. */
@@ -73,8 +64,8 @@ function ownStepS(c: SchedulingCandidate, shape: BatchShape): number {
 }
 
 /**
- * The width m ≤ n least in S(m) above, or Infinity where letting every job in is as good within
- * MIN_WIDTH_GAIN. K and L are the candidates' averages (a segment's W at least 1 token).
+ * The width m < n least in S(m) above, or Infinity where letting every job in does as well. K and L
+ * are the candidates' averages (a segment's W at least 1 token).
  */
 export function batchWidthFor(candidates: readonly SchedulingCandidate[], shape: BatchShape, inputs: WidthInputs = {}): number {
   if (candidates.length === 0) return Infinity;
@@ -105,7 +96,7 @@ export function batchWidthFor(candidates: readonly SchedulingCandidate[], shape:
       width = m;
     }
   }
-  return best <= (1 - MIN_WIDTH_GAIN) * summedCompletionS(n) ? width : Infinity;
+  return best < summedCompletionS(n) ? width : Infinity;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Astraea's rule 17, the batch width (lib/sched/batch-width.ts): the width m that minimises the
  * summed completion times S(m) = N²/(2μ) + N·R/2 of a backlog run in rounds of m — R = m·K + L,
- * μ = m/R, K = b·P + c·W, L = a·W + T, N = n/(1 − λ/μ) — set only where it is worth 5%, and its
+ * μ = m/R, K = b·P + c·W, L = a·W + T, N = n/(1 − λ/μ) — set where S(m) < S(n), and its
  * use in admission, and the order its seats are given in. Every figure is worked out by hand in the comments.
  *
  * With λ = 0, S(m) = n²K/2 + n·L/2 + n²L/(2m) + n·m·K/2, least at m* = √(n·L/K).
@@ -20,7 +20,7 @@ const shape = { fixedS: 0.008, tokenS: 0.001, sequenceS: 0.002 };
 const four = ['a', 'b', 'c', 'd'].map((id) => cand(id, { expectedOutputTokens: 10 }));
 
 describe('batchWidthFor', () => {
-  it('drains a backlog in rounds of √(n·L/K), where that is worth 5% over letting all in', () => {
+  it('drains a backlog in rounds of √(n·L/K), where that does better than letting all in', () => {
     // n = 16: m* = √(16 × 0.08 / 0.02) = 8. S(8) = 2.56 + 0.64 + 1.28 + 1.28 = 5.76, S(16) = 6.4:
     // 10% less.
     expect(batchWidthFor(four, shape, { jobs: 16 })).toBe(8);
@@ -53,15 +53,17 @@ describe('batchWidthFor', () => {
     // T = 0.02 s each: L = 0.1, n = 16: m* = √80 = 8.94; S's variable part 12.8/m + 0.16·m is
     // 2.862 at 9 against 2.88 at 8 and 10: 9, worth 7.4% (S(9) = 6.222, S(16) = 6.72).
     expect(batchWidthFor(four, shape, { jobs: 16, toolS: () => 0.02 })).toBe(9);
-    // T = 0.1 s: L = 0.18, m* = 12, but S(12) = 7.84 against S(16) = 8.0 is 2%: no width.
-    expect(batchWidthFor(four, shape, { jobs: 16, toolS: () => 0.1 })).toBe(Infinity);
+    // T = 0.1 s: L = 0.18, m* = 12: S(12) = 2.56 + 1.44 + 1.92 + 1.92 = 7.84 against S(16) = 8.0
+    // (and 7.855 at 11, 7.852 at 13). T = 1 s: L = 1.08, m* = √864 = 29 > n: no width.
+    expect(batchWidthFor(four, shape, { jobs: 16, toolS: () => 0.1 })).toBe(12);
+    expect(batchWidthFor(four, shape, { jobs: 16, toolS: () => 1 })).toBe(Infinity);
   });
 
   it('prices the throughput a narrow batch gives up against the jobs arriving meanwhile', () => {
     // λ = 10/s, a fifth of the 1/K = 50/s the engine can do: N = 16/(0.8 − 0.8/m) = 20m/(m − 1),
-    // S = (N·R/2)(N/m + 1): 10.58 at 8 (the drain's width), least 9.822 at 13, 9.956 at 16 — 1.3%:
-    // no width.
-    expect(batchWidthFor(four, shape, { jobs: 16, arrivalsPerS: 10 })).toBe(Infinity);
+    // S = (N·R/2)(N/m + 1): 10.58 at 8 (the drain's width), least 9.822 at 13, 9.956 at 16: 13,
+    // wider than the drain's 8.
+    expect(batchWidthFor(four, shape, { jobs: 16, arrivalsPerS: 10 })).toBe(13);
     // λ = 60/s ≥ 50/s: no width keeps up; the backlog is drained as if nothing more came (8).
     expect(batchWidthFor(four, shape, { jobs: 16, arrivalsPerS: 60 })).toBe(8);
   });
@@ -86,7 +88,8 @@ describe('BatchWidth.seatOrder', () => {
     const t = cand('t', { attainedTokens: 5 });
     const s = cand('s', { segmentIndex: 1, pendingPrefillTokens: 100 });
     expect(ids([x, t, y, s].sort(width.seatOrder(byPolicy)))).toEqual(['s', 't', 'y', 'x']);
-    // Once no width binds, the policy's order again.
+    // Once no width binds (every job closed but one: n = 1), the policy's order again.
+    for (const jobId of ['a', 'b', 'c', 'd', ...Array.from({ length: 12 }, (_, i) => `t${i}`)]) width.onJobClosed(jobId);
     expect(width.widthFor([cand('solo')], 1001)).toBe(Infinity);
     expect(width.seatOrder(byPolicy)).toBe(byPolicy);
   });
