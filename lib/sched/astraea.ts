@@ -14,7 +14,8 @@
  *    KV of jobs still waiting on tools goes — those expected to return last first (the tool-time
  *    predictor's conditional remaining time) — until the waiting work fits, its copies beside
  *    compute. When the step planner itself must take preserved KV back, the same order picks
- *    whose (`reclaimOrder`; the planner's default is the largest).
+ *    whose (`reclaimOrder`; the planner's default is the largest). Worth 2.4% on paper; costs
+ *    coding under pressure 1.5% over 10 seeds (docs/policies.md, "Rule 16 for a job's first round").
  * 4. Tried and dropped: preemption by swap (the copy out and back is cheaper than a prefill on
  *    the H100 profile). On tau-bench under memory pressure it cost 9% mean JCT: a recomputed
  *    victim's full blocks stay in the prefix cache and are mostly hit again, while a swapped one
@@ -96,20 +97,17 @@
  *    pause, is not counted as room for new work (rule 11), and is the last whose KV rules 3 and
  *    the planner's reclaims move (lower retain priority first): under a memory deficit that the
  *    other waiting jobs' KV cannot cover it is still moved.
- * 16. `admissionScope: 'round'` (issue 19, fifteenth session): rule 11 admits a job by the KV it
- *    needs to come back from its next tool call too — this segment's, plus what its next segment
- *    is expected to add (SchedulingCandidate.nextSegmentTokens: the tool result and output a later
- *    segment of its kind adds, learned per kind, times the segments expected after this one up to
- *    1). By the segment alone, a job let in on a small prompt came back from its first tool call
- *    needing room that the next admissions had taken, and the pool churned: on the CPU policies
- *    bench on a compute-bound 2-core Zen 3 (every prefill stalls the whole batch there), 40
- *    simulated seeds 6.55 → 6.26 s mean JCT, better on 37 of 40, recomputed prompt tokens down a
- *    quarter. At GPU scale (3 seeds) −0.7 to −1.9% on coding and mixed at heavy load and under
- *    pressure and on conversation under pressure, within 1% elsewhere. Reserving for every later
- *    segment (the whole job) gained more on the CPU (6.20) but cost tau-bench under pressure
- *    2.9%. 'segment' is the ablation (docs/policies.md). In overload it keeps too much of the
- *    queue out: coding at load 3 3.3% over seeds 1–3 (6.5% on seed 3; docs/policies.md, "Issue
- *    19's goals, where they stand").
+ * 16. `admissionScope: 'first-round'` (issue 19; fifteenth session, narrowed in the twentieth):
+ *    rule 11 admits a job that has not run yet by the KV it needs to come back from its first
+ *    tool call too — its segment's, plus what its next segment is expected to add
+ *    (SchedulingCandidate.nextSegmentTokens: learned per kind, times the segments expected after
+ *    this one up to 1). By the segment alone, a job let in on a small prompt came back needing
+ *    room that the next admissions had taken, and the pool churned: the CPU policies bench
+ *    (compute-bound 2-core Zen 3), 40 simulated seeds 6.48 → 6.23 s. 'round' reserves for every
+ *    job (fifteenth to nineteenth sessions): a job that has run comes back to a context its next
+ *    segment adds little to, and in overload the reservation kept the queue out — coding at load
+ *    3, seeds 1 / 3, 263.5 / 312.8 s against 273.5 / 324.2 by the round (docs/policies.md,
+ *    "Rule 16 for a job's first round"). 'segment' is the ablation.
  * 17. (issue 19, sixteenth to eighteenth sessions) `batchWidth: 'fit'`: rule 11 lets new jobs
  *    in only while fewer are in than the width that minimises the summed completion times of the
  *    backlog run in rounds (./batch-width.ts): each job's share of a step's fixed cost and its
@@ -183,9 +181,10 @@ export interface AstraeaOptions extends AstraeaPaperOptions {
    */
   admissionOrder?: 'policy' | 'likeliest-to-end';
   /**
-   * Rule 16, what rule 11 admits a job by: 'round' (default) the KV it needs to come back from
-   * its next tool call too (this segment's, and what the next segment adds:
-   * SchedulingCandidate.nextSegmentTokens); 'segment' this segment's alone.
+   * Rule 16, what rule 11 admits a job by: 'first-round' (default) a job that has not run yet by
+   * the KV it needs to come back from its next tool call too (this segment's, and what the next
+   * segment adds: SchedulingCandidate.nextSegmentTokens), one that has by this segment's; 'round'
+   * every job by the round; 'segment' every job by this segment's alone.
    */
   admissionScope?: AdmissionScope;
   /**
@@ -258,7 +257,7 @@ export class AstraeaPolicy extends AstraeaPaperPolicy {
         : (job, elapsedS, moveCostS) => this.toolRemainingS(job.tool, elapsedS, job.expectedToolS) > moveCostS;
     this.admission = options.admission ?? 'working-set';
     this.admissionOrder = options.admissionOrder ?? 'policy';
-    this.admissionScope = options.admissionScope ?? 'round';
+    this.admissionScope = options.admissionScope ?? 'first-round';
     const shape = options.batchShape ?? (() => null);
     this.width = (options.batchWidth ?? 'fit') === 'fit' ? new BatchWidth(shape, (tool, hintS) => this.toolRemainingS(tool, 0, hintS)) : null;
     this.admitBefore = admissionComparator(this.admissionOrder, options.briefFirst ?? true);

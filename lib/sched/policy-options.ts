@@ -82,7 +82,7 @@ export const POLICY_OPTIONS: Record<PolicyName, Readonly<Record<string, OptionVa
     admissionOrder: { choices: { policy: true, 'likeliest-to-end': true } },
     briefFirst: { boolean: true },
     toolWaitRule: { choices: { distribution: true, mean: true } },
-    admissionScope: { choices: { segment: true, round: true } },
+    admissionScope: { choices: { segment: true, 'first-round': true, round: true } },
     batchWidth: { choices: { fit: true, all: true } },
   } satisfies OptionsTable<AstraeaOptions>,
   infercept: { swapBudgetBytesPerStep: AT_LEAST_0, preemption: PREEMPTION } satisfies OptionsTable<InferCeptOptions>,

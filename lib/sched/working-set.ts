@@ -7,8 +7,9 @@
  *
  * Jobs whose KV is on the device (running, or kept since their last segment) are always in: they
  * need room only to grow. A job whose KV is elsewhere (new, swapped to the host, discarded) needs
- * its whole context plus the output still expected — and, with scope 'round' (astraea's rule 16),
- * what its next segment will add, so that it can come back from its next tool call. The room is what is free (or only cached) on
+ * its whole context plus the output still expected — and, with scope 'first-round' (astraea's rule
+ * 16) for a job that has not run yet, or 'round' for every job, what its next segment will add, so
+ * that it can come back from its next tool call. The room is what is free (or only cached) on
  * the device, plus what jobs waiting on tools hold and may give up — those the policy would move
  * to the host because their tool is expected to run longer than the copy out and back.
  */
@@ -27,12 +28,14 @@ export function growthTokens(c: SchedulingCandidate): number {
 }
 
 /**
- * Device tokens a job outside the working set needs: to run its segment ('segment'), or (scope
- * 'round') to come back from its next tool call too — its segment and what the next one adds.
+ * Device tokens a job outside the working set needs: to run its segment ('segment'), or to come
+ * back from its next tool call too — its segment and what the next one adds — for every job
+ * ('round') or for a job that has not run yet ('first-round').
  */
 export function admissionTokens(c: SchedulingCandidate, scope: AdmissionScope = 'segment'): number {
   const segment = c.contextTokens + Math.max(0, c.expectedOutputTokens - c.generatedTokens);
-  return scope === 'round' ? segment + (c.nextSegmentTokens ?? 0) : segment;
+  const reserve = scope === 'round' || (scope === 'first-round' && !hasStarted(c));
+  return reserve ? segment + (c.nextSegmentTokens ?? 0) : segment;
 }
 
 /** Whether a job has run before: a later segment, or prompt tokens already computed. */
@@ -40,8 +43,11 @@ export function hasStarted(c: SchedulingCandidate): boolean {
   return c.segmentIndex > 0 || c.attainedTokens > 0;
 }
 
-/** What a job is admitted by: its current segment's KV, or that and its next segment's. */
-export type AdmissionScope = 'segment' | 'round';
+/**
+ * What a job is admitted by: its current segment's KV ('segment'), or that and its next segment's
+ * — for every job ('round'), or only for a job that has not run yet ('first-round').
+ */
+export type AdmissionScope = 'segment' | 'first-round' | 'round';
 
 /**
  * The candidates let in, in the order given (most urgent first): every job whose KV is on the

@@ -8,7 +8,7 @@ import { Engine } from '../../lib/engine/engine.js';
 import { AstraeaPolicy } from '../../lib/sched/astraea.js';
 import type { MemoryView } from '../../lib/sched/kv-waste.js';
 import type { SchedulingCandidate } from '../../lib/sched/policy.js';
-import { admissionTokens, admitWorkingSet } from '../../lib/sched/working-set.js';
+import { admissionTokens, admitWorkingSet, type AdmissionScope } from '../../lib/sched/working-set.js';
 import { SimulatedBackend } from '../../lib/sim/sim-backend.js';
 import { VirtualClock } from '../../lib/sim/virtual-clock.js';
 import type { WorkloadJob } from '../../lib/workload/format.js';
@@ -50,6 +50,22 @@ describe('admitWorkingSet', () => {
     // not fit; d (300) does.
     expect(ids(admitWorkingSet([a, e, b, d], { freeTokens: 1000, parkableTokens: 0 }, undefined, 'segment'))).toEqual(['a', 'e', 'b']);
     expect(ids(admitWorkingSet([a, e, b, d], { freeTokens: 1000, parkableTokens: 0 }, undefined, 'round'))).toEqual(['a', 'e', 'd']);
+  });
+
+  it("with scope 'first-round', reserves the next segment only for a job that has not run yet (rule 16)", () => {
+    // The same 200 + 100 with 300 more to come, new (e), back from a tool call with its KV on the
+    // host (f: segment 1), or new with prompt already computed (g: attained 150): 600 for e by the
+    // first round, 300 for f and g, as by the segment; by the round 600 for all three.
+    const shape = { contextTokens: 200, expectedOutputTokens: 100, nextSegmentTokens: 300 };
+    const e = cand('e', { ...shape, pendingPrefillTokens: 199 });
+    const f = cand('f', { ...shape, kv: 'host', segmentIndex: 1, attainedTokens: 150 });
+    const g = cand('g', { ...shape, attainedTokens: 150, pendingPrefillTokens: 50 });
+    expect([e, f, g].map((x) => admissionTokens(x, 'first-round'))).toEqual([600, 300, 300]);
+    expect([e, f, g].map((x) => admissionTokens(x, 'round'))).toEqual([600, 600, 600]);
+    // Room 1,000 − a's 100 = 900. First round: f (300), e (600): 900, both in, then nothing for g.
+    // By the round: f (600), 300 left; e (600) does not fit; g (600) does not either.
+    expect(ids(admitWorkingSet([a, f, e, g], { freeTokens: 1000, parkableTokens: 0 }, undefined, 'first-round'))).toEqual(['a', 'f', 'e']);
+    expect(ids(admitWorkingSet([a, f, e, g], { freeTokens: 1000, parkableTokens: 0 }, undefined, 'round'))).toEqual(['a', 'f']);
   });
 
   it('considers the jobs outside in the order `before` gives, and returns the order given', () => {
@@ -129,17 +145,22 @@ describe('astraea: working-set admission (rule 11)', () => {
     expect(ids(withRule().order([fresh, cand('back', { ...back, expectedOutputTokens: 5, generatedTokens: 3 })], 10))).toEqual(['back']);
   });
 
-  it("admits by the KV a job needs to come back from its next tool call by default, by the segment's with admissionScope 'segment' (rule 16)", () => {
+  it("admits a new job by the KV it needs to come back from its next tool call by default, by the segment's with admissionScope 'segment' (rule 16)", () => {
     // Room 700. long (arrived at 0): 300 of context and 50 out, 400 more expected from its next
     // segment — 350 for the segment, 750 for the round. short (arrived at 1): 200 + 50, no next
     // segment — 250 either way. The order puts long first (W 10 against 9, T 1 each). By the
     // round, long does not fit in 700 and short does; by the segment both fit (600).
     const long = cand('long', { jobArrivalS: 0, contextTokens: 300, pendingPrefillTokens: 299, expectedOutputTokens: 50, nextSegmentTokens: 400 });
     const short = cand('short', { jobArrivalS: 1, contextTokens: 200, pendingPrefillTokens: 199, expectedOutputTokens: 50 });
-    const withScope = (admissionScope?: 'round' | 'segment') => new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(700), toolTimeS: () => 10, admissionScope });
+    const withScope = (admissionScope?: AdmissionScope) => new AstraeaPolicy({ serviceTime: () => 1, memory: () => memory(700), toolTimeS: () => 10, admissionScope });
     expect(ids(withScope().order([long, short], 10))).toEqual(['short']);
     expect(ids(withScope('round').order([long, short], 10))).toEqual(['short']);
     expect(ids(withScope('segment').order([long, short], 10))).toEqual(['long', 'short']);
+    // long back from a tool call, its KV on the host (segment 1, 300 computed): by default it
+    // needs its segment's 350 alone and both fit; by the round it still needs 750 and waits.
+    const back = cand('long', { ...long, kv: 'host', segmentIndex: 1, attainedTokens: 300, pendingPrefillTokens: 0 });
+    expect(ids(withScope().order([back, short], 10))).toEqual(['long', 'short']);
+    expect(ids(withScope('round').order([back, short], 10))).toEqual(['short']);
   });
 
   it("shows every ready job with the rule off (the ablation)", () => {
