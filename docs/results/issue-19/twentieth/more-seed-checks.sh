@@ -1,8 +1,12 @@
 # The verdicts the twentieth session's three seeds left open, over more seeds: rule 3 (reclaim) on
 # coding under pressure (10 seeds), rule 11's admission order on coding at load 3 (seeds 1-10), rule
-# 13 (brief first) on the main job (48 seeds, the nineteenth's script). Lines for ablation-verdict.js.
+# 13 (brief first) on the main job (48 seeds, as the nineteenth did). Lines for ablation-verdict.js.
 cd "$(dirname "$0")/../../../.."   # the repository root; npm run build:ts first
 N=docs/results/issue-19/twentieth
+source bench/policies/seed-line.sh
+coding_load_3() { node bin/astraea.js simulate --workload coding --seed "$1" --loads 3 --kv-blocks 25000 --policies astraea ${2:+--set "$2"} --json --no-chart; }
+main_job() { node bin/astraea.js simulate --workload coding --jobs 14 --load 2 --scale-tokens 0.006 --scale-time 0.02 --kv-blocks 96 --host-blocks 96 \
+  --profile docs/results/issue-19/fifteenth/cpu-small-zen3.json --seed "$1" --policies astraea ${2:+--set "$2"} --json --no-chart; }
 case ${1:-all} in
 reclaim|all)
 for setting in '' astraea.reclaim=off; do
@@ -11,14 +15,12 @@ done > $N/ablation-reclaim-coding-pressure-10-seeds.jsonl
 node dist/bench/policies/ablation-verdict.js $N/ablation-reclaim-coding-pressure-10-seeds.jsonl ;;&
 order|all)
 for setting in '' astraea.admissionOrder=likeliest-to-end; do
-  means=$(for s in $(seq 1 10); do node bin/astraea.js simulate --workload coding --seed $s --loads 3 --kv-blocks 25000 --policies astraea ${setting:+--set $setting} --json --no-chart 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).jct_s.mean+"\n"))'; done | paste -sd,)
-  node -e "const m=[$means];console.log(JSON.stringify({setting:'${setting:-default}',family:'coding load 3, 25000 blocks',scenario:'10 seeds',jct:{mean:m.reduce((a,b)=>a+b)/m.length},bySeed:m.map(x=>({mean:x}))}))"
+  seed_line "$setting" 'coding load 3, 25000 blocks' '10 seeds' "$(seq 1 10)" coding_load_3
 done > $N/ablation-admission-order-coding-load-3-10-seeds.jsonl
 node dist/bench/policies/ablation-verdict.js $N/ablation-admission-order-coding-load-3-10-seeds.jsonl ;;&
 brief|all)
 for setting in '' astraea.briefFirst=false; do
-  means=$(for s in $(seq 1 48); do node bin/astraea.js simulate --workload coding --jobs 14 --load 2 --scale-tokens 0.006 --scale-time 0.02 --kv-blocks 96 --host-blocks 96 --profile docs/results/issue-19/fifteenth/cpu-small-zen3.json --seed $s --policies astraea ${setting:+--set $setting} --json --no-chart 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).jct_s.mean+"\n"))'; done | paste -sd,)
-  node -e "const m=[$means];console.log(JSON.stringify({setting:'${setting:-default}',family:'main job (Zen 3 profile)',scenario:'48 seeds',jct:{mean:m.reduce((a,b)=>a+b)/m.length},bySeed:m.map(x=>({mean:x}))}))"
+  seed_line "$setting" 'main job (Zen 3 profile)' '48 seeds' "$(seq 1 48)" main_job
 done > $N/ablation-brief-first-main-job-48-seeds.jsonl
 node dist/bench/policies/ablation-verdict.js $N/ablation-brief-first-main-job-48-seeds.jsonl ;;
 esac
